@@ -1,0 +1,3 @@
+from nenscope.cli import run
+
+run()

@@ -1,0 +1,64 @@
+"""The ``nenscope`` command: one Typer app; each sub-command lives in a small module here.
+
+The commands are thin: they parse options, call the library and print. A
+:class:`~nenscope.errors.NenscopeError` becomes ``error: <message>`` on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from nenscope import __version__
+from nenscope.errors import NenscopeError
+
+app = typer.Typer(
+    name="nenscope",
+    help="Molecular imaging of neuroendocrine neoplasms (NEN/NET).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Modules that register sub-commands on ``app`` when imported (one per concept).
+_COMMAND_MODULES = [
+    "knowledge",
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nenscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Molecular imaging of neuroendocrine neoplasms (NEN/NET)."""
+
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(f"nenscope.cli.{_name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 2 bad input or usage)."""
+    try:
+        app(args=argv, prog_name="nenscope")
+    except SystemExit as exc:  # Typer/Click exit: usage errors are already printed (code 2)
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except NenscopeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    return 0
+
+
+def run() -> None:  # pragma: no cover - console entry point
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Knowledge sub-commands: protocol, tracer, decay."""
