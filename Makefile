@@ -25,6 +25,7 @@ lint: install
 	$(BIN)/ruff check src tests bench
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[all,test,bench]'
 	$(BIN)/python bench/run_all.py
 
 clean:
