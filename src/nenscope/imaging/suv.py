@@ -1,0 +1,380 @@
+"""SUV factors from DICOM headers, following the QIBA vendor-neutral SUV pseudo-code.
+
+Reference: QIBA FDG-PET/CT technical committee, "Vendor-neutral pseudo-code for SUV
+calculation" (QIBA wiki, 2013, "Standardized Uptake Value (SUV)"), summarised:
+
+* scan start = SeriesDate/SeriesTime, unless an AcquisitionDate/Time of the series is earlier
+  (post-processed series whose series time is when it was re-created): then the GE private
+  scan date/time (0009,100D) if present, else the earliest acquisition date/time;
+* injection = RadiopharmaceuticalStartDateTime (0018,1078), else
+  RadiopharmaceuticalStartTime (0018,1072) on the series date;
+* Units BQML: SUVbw factor = W[g] / (A_inj · 2^(−Δt/T½)), Δt = scan start − injection;
+  Units CNTS (Philips): factor = private SUV scale factor (7053,1000);
+  Units GML: factor = 1 (values are already SUVbw).
+
+Beyond the pseudo-code (which covers DecayCorrection START only):
+DecayCorrection ADMIN means the values are decay-corrected to the injection time, so the
+injected activity is used undecayed; NONE means each value is the activity at acquisition, so
+the activity is decayed to the (earliest) acquisition time. Other SUV kinds scale SUVbw by
+(body-size measure / weight): SUL (Janmahasatian LBM), SUV-LBM (James), SUV-BSA (Du Bois, BSA
+in m² in place of weight in kg, the convention of MIRP and most software; ×10 gives the cm²/ml
+form), SUV-IBW (Devine).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+
+from nenscope.errors import MissingDataError, NenscopeError
+from nenscope.imaging._dicom import (
+    combine,
+    dataset_datetime,
+    get,
+    get_float,
+    get_str,
+    parse_da,
+    parse_dt,
+    parse_tm,
+)
+from nenscope.imaging.bodysize import (
+    bsa_dubois_m2,
+    ibw_devine_kg,
+    lbm_james_kg,
+    lbm_janmahasatian_kg,
+)
+from nenscope.imaging.radiopharmaceutical import (
+    agent_from_item,
+    nuclide_from_item,
+    nuclide_half_life_s,
+    radiopharmaceutical_item,
+)
+from nenscope.imaging.study import Patient, SuvFactors, SuvOverrides
+
+#: Header and catalogue half-lives that differ by more than this (relative) raise a warning.
+HALF_LIFE_RTOL = 0.01
+_PHILIPS = "Philips PET Private Group"
+
+
+@dataclass
+class SuvHeader:
+    """Everything the SUV needs, as read from the headers (after overrides), and the factors."""
+
+    factors: SuvFactors
+    units: str | None
+    patient: Patient
+    agent: str | None = None
+    radionuclide: str | None = None
+    injected_activity_bq: float | None = None
+    injection_datetime: datetime | None = None
+    scan_start_datetime: datetime | None = None
+    acquisition_datetime: datetime | None = None
+    decay_correction: str | None = None
+    half_life_s: float | None = None
+    frame_duration_s: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _private_float(ds: Dataset, element: int) -> float | None:
+    """Philips private (7053,10xx) value as float (DS, FL/FD, or UN bytes)."""
+    value = None
+    try:
+        block = ds.private_block(0x7053, _PHILIPS)
+        if element in block:
+            value = block[element].value
+    except Exception:
+        value = None
+    if value is None:
+        try:
+            elem = ds.get((0x7053, 0x1000 + element))
+            value = elem.value if elem is not None else None
+        except Exception:
+            value = None
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bytes):
+            text = value.decode("ascii", "ignore").strip("\x00 ").split("\\")[0]
+            if not re.fullmatch(r"[+-]?[\d.]+([eE][+-]?\d+)?", text):
+                import struct
+
+                if len(value) == 8:
+                    return struct.unpack("<d", value)[0]
+                if len(value) == 4:
+                    return struct.unpack("<f", value)[0]
+                return None
+            out = float(text)
+        elif isinstance(value, list | tuple | MultiValue):
+            out = float(value[0])
+        else:
+            out = float(value)
+    except Exception:
+        return None
+    return out if math.isfinite(out) and out > 0 else None
+
+
+def _age_years(text: str | None) -> float | None:
+    if not text:
+        return None
+    m = re.fullmatch(r"(\d{1,3})([DWMY]?)", text.strip().upper())
+    if not m:
+        return None
+    n = float(m.group(1))
+    return {"D": n / 365.25, "W": n * 7 / 365.25, "M": n / 12.0}.get(m.group(2), n)
+
+
+def _injection_override(value: datetime | str, series_day: date | None) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    text = str(value).strip()
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    tm = parse_tm(text)
+    if tm is None:
+        raise NenscopeError(f"--injection-time {text!r}: use HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]")
+    if series_day is None:
+        raise NenscopeError("--injection-time given as a time only, but the series has no SeriesDate "
+                            "(0008,0021): give the full date and time, YYYY-MM-DDTHH:MM[:SS]")
+    return datetime.combine(series_day, tm)
+
+
+def read_patient(ds: Dataset, overrides: SuvOverrides, warnings: list[str]) -> Patient:
+    """Sex, weight (kg), height (m), age from the header, with overrides applied."""
+    sex = (get_str(ds, "PatientSex") or "").upper()[:1]
+    weight = overrides.weight_kg if overrides.weight_kg is not None else get_float(ds, "PatientWeight")
+    if weight is not None and weight <= 0:
+        weight = None
+    if overrides.height_cm is not None:
+        height = overrides.height_cm / 100.0
+    else:
+        height = get_float(ds, "PatientSize")
+        if height is not None and height > 3.0:  # entered in cm by mistake
+            warnings.append(f"PatientSize (0010,1020) = {height:g} looks like cm; read as {height / 100:g} m")
+            height = height / 100.0
+    if height is not None and height <= 0:
+        height = None
+    return Patient(sex=sex if sex in ("F", "M") else None, weight_kg=weight, height_m=height,
+                   age_years=_age_years(get_str(ds, "PatientAge")))
+
+
+def scan_start(datasets: list[Dataset], warnings: list[str]) -> tuple[datetime | None, datetime | None]:
+    """(QIBA scan start, earliest acquisition date/time) of a series."""
+    first = datasets[0]
+    series_dt = dataset_datetime(first, "Series")
+    acq = [t for t in (dataset_datetime(ds, "Acquisition") for ds in datasets) if t is not None]
+    earliest = min(acq) if acq else None
+    if series_dt is not None and (earliest is None or series_dt <= earliest):
+        return series_dt, earliest
+    # post-processed series: series time is the time the series was (re)created
+    ge = None
+    try:
+        block = first.private_block(0x0009, "GEMS_PETD_01")
+        if 0x0D in block:
+            ge = parse_dt(str(block[0x0D].value))
+    except Exception:
+        ge = None
+    if ge is not None:
+        if series_dt is not None:
+            warnings.append("series date/time is after the acquisition: scan start taken from the GE "
+                            "private scan date/time (0009,100D) (QIBA)")
+        return ge, earliest
+    if earliest is not None:
+        if series_dt is not None:
+            warnings.append("series date/time is after the earliest acquisition date/time (post-processed "
+                            "series): scan start taken from the earliest acquisition (QIBA)")
+        return earliest, earliest
+    return None, None
+
+
+def read_suv_header(datasets: list[Dataset], *, modality: str, units: str | None,
+                    overrides: SuvOverrides | None = None) -> SuvHeader:
+    """Read the SUV-related header fields of a PT/NM series and compute the SUV factors.
+
+    Args:
+        datasets: headers of the series (any order; the first one gives the patient and
+            radiopharmaceutical, all of them the acquisition times).
+        modality: ``"PT"`` or ``"NM"``.
+        units: the pixel units after rescale (``"BQML"``, ``"CNTS"``, ``"GML"``...).
+        overrides: user-supplied values replacing the header's.
+
+    Returns:
+        :class:`SuvHeader`. A factor that cannot be computed is ``None`` and the reason
+        (naming the DICOM tag and CLI option) is in ``factors.warnings``.
+    """
+    ov = overrides or SuvOverrides()
+    ds = datasets[0]
+    warnings: list[str] = []
+    reasons: list[str] = []
+    patient = read_patient(ds, ov, warnings)
+    item = radiopharmaceutical_item(ds)
+    nuclide = nuclide_from_item(item)
+    agent = agent_from_item(item, nuclide)
+    start, earliest_acq = scan_start(datasets, warnings)
+    frame_ms = get_float(ds, "ActualFrameDuration")
+    units_u = (units or "").upper() or None
+
+    # injected activity
+    activity = get_float(item, "RadionuclideTotalDose") if item is not None else None
+    if ov.injected_mbq is not None:
+        activity = ov.injected_mbq * 1e6
+    elif activity is not None and 0 < activity < 1e4:
+        warnings.append(f"RadionuclideTotalDose (0018,1074) = {activity:g} is implausible in Bq; read as MBq")
+        activity *= 1e6
+    if activity is not None and activity <= 0:
+        activity = None
+
+    # injection time
+    series_day = parse_da(get_str(ds, "SeriesDate")) or parse_da(get_str(ds, "StudyDate"))
+    injection: datetime | None = None
+    start_time_only = False
+    if ov.injection_time is not None:
+        injection = _injection_override(ov.injection_time, series_day or (start.date() if start else None))
+    elif item is not None:
+        injection = parse_dt(get_str(item, "RadiopharmaceuticalStartDateTime"))
+        if injection is None:
+            injection = combine(series_day, parse_tm(get_str(item, "RadiopharmaceuticalStartTime")))
+            start_time_only = injection is not None
+
+    # decay correction
+    decay = (get_str(ds, "DecayCorrection") or "").upper() or None
+    if decay is None:
+        decay = "START" if modality == "PT" else "NONE"
+        warnings.append(f"DecayCorrection (0054,1102) absent: assumed {decay}")
+    elif decay not in ("START", "ADMIN", "NONE"):
+        warnings.append(f"DecayCorrection (0054,1102) = {decay!r} is not START/ADMIN/NONE: assumed START")
+        decay = "START"
+    corrected = (get_str(ds, "CorrectedImage") or "").upper().split("\\")
+    if modality == "PT" and "ATTN" not in corrected:
+        warnings.append("CorrectedImage (0028,0051) lacks ATTN: not attenuation-corrected, SUV is not quantitative")
+    if decay in ("START", "ADMIN") and modality == "PT" and "DECY" not in corrected:
+        warnings.append(f"DecayCorrection is {decay} but CorrectedImage (0028,0051) lacks DECY")
+
+    # half-life: the header's, checked against the radionuclide
+    half_life = get_float(item, "RadionuclideHalfLife") if item is not None else None
+    if half_life is not None and half_life <= 0:
+        half_life = None
+    ref_half = None
+    if nuclide is not None:
+        try:
+            ref_half = nuclide_half_life_s(nuclide)
+        except NenscopeError:
+            ref_half = None
+    if half_life is not None and ref_half is not None and abs(half_life / ref_half - 1) > HALF_LIFE_RTOL:
+        warnings.append(f"RadionuclideHalfLife (0018,1075) = {half_life:g} s differs from {nuclide} "
+                        f"({ref_half:.1f} s, ICRP-107) by more than {HALF_LIFE_RTOL:.0%}; header value used")
+    if half_life is None and ref_half is not None:
+        half_life = ref_half
+        warnings.append(f"RadionuclideHalfLife (0018,1075) absent: {nuclide} half-life {ref_half:.1f} s used")
+
+    # decay time and activity at the reference time of the image values
+    ref_time = earliest_acq if decay == "NONE" and earliest_acq is not None else start
+    decayed: float | None = None
+    if activity is None:
+        reasons.append(str(MissingDataError("injected activity", tag="RadionuclideTotalDose (0018,1074)",
+                                            option="--injected-mbq")))
+    elif decay == "ADMIN":
+        decayed = activity
+    else:
+        if injection is None:
+            reasons.append(str(MissingDataError(
+                "injection time", tag="RadiopharmaceuticalStartDateTime (0018,1078) / "
+                "RadiopharmaceuticalStartTime (0018,1072)", option="--injection-time")))
+        if ref_time is None:
+            reasons.append(str(MissingDataError("scan start time", tag="SeriesDate/SeriesTime (0008,0021)/(0008,0031) "
+                                                "or AcquisitionDate/Time (0008,0022)/(0008,0032)")))
+        if half_life is None:
+            reasons.append(str(MissingDataError("radionuclide half-life", tag="RadionuclideHalfLife (0018,1075)")))
+        if injection is not None and ref_time is not None and half_life is not None:
+            dt_s = (ref_time - injection).total_seconds()
+            if dt_s < 0 and start_time_only and dt_s + 86400 >= 0:
+                injection -= timedelta(days=1)
+                dt_s += 86400
+                warnings.append("injection time (time only) is after the scan: taken on the previous day")
+            if dt_s < 0:
+                reasons.append(f"injection ({injection.isoformat()}) is after the scan start "
+                               f"({ref_time.isoformat()}); check --injection-time")
+            else:
+                decayed = activity * 2.0 ** (-dt_s / half_life)
+                if dt_s > 10 * half_life:
+                    warnings.append(f"scan starts {dt_s / half_life:.1f} half-lives after injection; check the times")
+
+    weight = patient.weight_kg
+    missing_weight = str(MissingDataError("patient weight", tag="PatientWeight (0010,1030)", option="--weight-kg"))
+    bw: float | None = None
+    if units_u in ("BQML", "BQCC"):
+        if weight is None:
+            reasons.append(missing_weight)
+        elif decayed is not None:
+            bw = weight * 1000.0 / decayed
+    elif units_u == "CNTS":
+        philips_suv = _private_float(ds, 0x00)
+        philips_conc = _private_float(ds, 0x09)
+        if philips_suv is not None and ov.weight_kg is None and ov.injected_mbq is None and ov.injection_time is None:
+            bw = philips_suv
+            if philips_conc is not None and weight is not None and decayed is not None:
+                check = philips_conc * weight * 1000.0 / decayed
+                if abs(check / bw - 1) > 0.01:
+                    warnings.append(f"Philips SUV scale factor (7053,1000) = {bw:.6g} differs from the one "
+                                    f"computed from (7053,1009) and the header ({check:.6g}) by more than 1%")
+        elif philips_conc is not None:
+            if weight is None:
+                reasons.append(missing_weight)
+            elif decayed is not None:
+                bw = philips_conc * weight * 1000.0 / decayed
+        else:
+            reasons.append("Units CNTS without the Philips SUV scale factor (7053,1000) or activity "
+                           "concentration scale factor (7053,1009): counts cannot be converted to SUV")
+    elif units_u == "GML":
+        bw = 1.0
+    elif units_u is None:
+        reasons.append(str(MissingDataError("pixel units", tag="Units (0054,1001)")))
+    else:
+        reasons.append(f"Units (0054,1001) = {units_u!r}: SUV needs BQML, CNTS (Philips) or GML")
+
+    factors = _body_factors(bw, patient, units_u, reasons)
+    return SuvHeader(
+        factors=factors, units=units_u, patient=patient, agent=agent, radionuclide=nuclide,
+        injected_activity_bq=activity, injection_datetime=injection, scan_start_datetime=start,
+        acquisition_datetime=earliest_acq, decay_correction=decay, half_life_s=half_life,
+        frame_duration_s=frame_ms / 1000.0 if frame_ms else None, warnings=warnings + reasons,
+    )
+
+
+def _body_factors(bw: float | None, patient: Patient, units: str | None, reasons: list[str]) -> SuvFactors:
+    """SUVbw factor scaled to the other normalisations (measure / weight)."""
+    out: dict[str, float | None] = {"sul": None, "lbm_james": None, "bsa": None, "ibw": None}
+    notes = list(reasons)
+    w, h, sex = patient.weight_kg, patient.height_m, patient.sex
+    if bw is not None:
+        if w is None:
+            notes.append("SUL, SUV-LBM, SUV-BSA, SUV-IBW need the patient weight: "
+                         + str(MissingDataError("patient weight", tag="PatientWeight (0010,1030)", option="--weight-kg")))
+        else:
+            if h is None:
+                notes.append("SUL, SUV-LBM, SUV-BSA, SUV-IBW need the height: " + str(MissingDataError(
+                    "patient height", tag="PatientSize (0010,1020)", option="--height-cm")))
+            elif sex is None:
+                notes.append("SUL, SUV-LBM and SUV-IBW need the sex: PatientSex (0010,0040) is absent or not M/F")
+            measures = {
+                "sul": lbm_janmahasatian_kg(sex, w, h),
+                "lbm_james": lbm_james_kg(sex, w, h),
+                "bsa": bsa_dubois_m2(w, h),
+                "ibw": ibw_devine_kg(sex, h),
+            }
+            for kind, m in measures.items():
+                out[kind] = bw * m / w if m is not None else None
+            if h is not None and sex is not None and measures["lbm_james"] is None:
+                notes.append("James LBM is not positive for this weight/height (formula breaks down above BMI ~43)")
+    return SuvFactors(bw=bw, warnings=notes, **out)
+
+
+def header_value(ds: Dataset, keyword: str):
+    """Raw header value (for JSON output)."""
+    return get(ds, keyword)
