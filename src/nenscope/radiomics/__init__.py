@@ -1,0 +1,23 @@
+"""IBSI-compliant radiomics: image processing and features (IBSI-1) and convolutional filters
+(IBSI-2), vectorised with NumPy/SciPy.
+
+Public API::
+
+    extract_features(image, mask, spacing_mm, settings) -> {tag: value}
+    extract_volume_features(volume, mask, settings) -> {tag: value}
+    lesion_features(volume, labels, settings) -> [ {label, tag: value, ...}, ... ]
+    RadiomicsSettings, preset(name), load_settings(path)
+"""
+
+from nenscope.radiomics.extract import extract_features, extract_volume_features, lesion_features
+from nenscope.radiomics.settings import RadiomicsSettings, load_settings, preset, preset_names
+
+__all__ = [
+    "RadiomicsSettings",
+    "extract_features",
+    "extract_volume_features",
+    "lesion_features",
+    "load_settings",
+    "preset",
+    "preset_names",
+]

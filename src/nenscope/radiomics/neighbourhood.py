@@ -1,0 +1,114 @@
+"""Neighbourhood grey tone difference (NGTDM, IBSI-1 3.10) and neighbouring grey level
+dependence (NGLDM, 3.11) matrices.
+
+Both loop over the 26 (3D) or 8 (2D) neighbour offsets, each step a whole-array operation on
+the zero-padded grey-level volume (0 = outside the ROI, ignored as a neighbour).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from nenscope.radiomics._texture import SUFFIX, flat_offset, padded_levels, pool, runlike_features
+
+NGL_NAMES = {
+    "se": "lde", "le": "hde", "lg": "lgce", "hg": "hgce", "slg": "ldlge", "shg": "ldhge",
+    "llg": "hdlge", "lhg": "hdhge", "glnu": "glnu", "glnu_norm": "glnu_norm", "jnu": "dcnu",
+    "jnu_norm": "dcnu_norm", "perc": "dc_perc", "gl_var": "gl_var", "j_var": "dc_var",
+    "j_entr": "dc_entr", "energy": "dc_energy",
+}
+
+
+def _offsets(distance: int, two_d: bool):
+    r = range(-distance, distance + 1)
+    zr = (0,) if two_d else r
+    return [d for d in itertools.product(zr, r, r) if d != (0, 0, 0)]
+
+
+def _neighbour_pass(q, mask, distance, two_d, alpha):
+    """Per ROI voxel: grey level, slice, neighbour count, neighbour grey sum, dependence count."""
+    qp = padded_levels(q, mask, distance)
+    strides = tuple(s // qp.itemsize for s in qp.strides)
+    flat = qp.ravel()
+    roi = np.flatnonzero(flat)
+    g = flat[roi].astype(np.int64)
+    n_nb = np.zeros(roi.size, dtype=np.int64)
+    s_nb = np.zeros(roi.size, dtype=np.int64)
+    dep = np.ones(roi.size, dtype=np.int64)
+    for d in _offsets(distance, two_d):
+        nb = flat[roi + flat_offset(d, strides)].astype(np.int64)
+        inside = nb > 0
+        n_nb += inside
+        s_nb += nb
+        dep += inside & (np.abs(nb - g) <= alpha)
+    z = roi // strides[0] - distance
+    return g, z, n_nb, s_nb, dep
+
+
+def ngtdm_features(s: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
+    """NGTDM features for stacks ``s`` (K, Ng) of grey-tone sums and ``n`` (K, Ng) counts."""
+    k, ng = s.shape
+    nvc = n.sum(1)
+    p = n / np.where(nvc > 0, nvc, 1)[:, None]
+    i = np.arange(1, ng + 1, dtype=np.float64)
+    valid = p > 0
+    ngp = valid.sum(1)
+    pv = (p * s).sum(1)
+    pp = p[:, :, None] * p[:, None, :]
+    vv = valid[:, :, None] & valid[:, None, :]
+    d = i[:, None] - i[None, :]
+    ip = i[None, :] * p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coarseness = np.where(pv > 0, 1.0 / pv, 1e6)  # IBSI: 10^6 when the sum is 0
+        contrast = (pp * d**2).sum((1, 2)) / (ngp * (ngp - 1)) * s.sum(1) / nvc
+        busy_den = (np.where(vv, np.abs(ip[:, :, None] - ip[:, None, :]), 0)).sum((1, 2))
+        busyness = np.where(busy_den > 0, pv / busy_den, 0.0)
+        ps = p * s
+        num = np.abs(d)[None] * (ps[:, :, None] + ps[:, None, :])
+        den = p[:, :, None] + p[:, None, :]
+        complexity = np.where(vv, num / np.where(den > 0, den, 1), 0).sum((1, 2)) / nvc
+        ssum = s.sum(1)
+        strength = np.where(ssum > 0, (np.where(vv, (p[:, :, None] + p[:, None, :]) * d**2, 0)).sum((1, 2))
+                            / np.where(ssum > 0, ssum, 1), 0.0)
+    contrast = np.where(ngp > 1, contrast, 0.0)
+    return {"coarseness": coarseness, "contrast": contrast, "busyness": busyness,
+            "complexity": complexity, "strength": strength}
+
+
+def neighbourhood_feature_set(
+    q: np.ndarray, mask: np.ndarray, ng: int, spaces, *, ngtdm_distance: int = 1,
+    ngldm_distance: int = 1, ngldm_alpha: int = 0, families=("ngt", "ngl"),
+) -> dict[str, float]:
+    """``ngt_*`` and ``ngl_*`` features for the requested texture spaces."""
+    out: dict[str, float] = {}
+    nz = q.shape[0]
+    for two_d, names in ((True, ("2D", "2.5D")), (False, ("3D",))):
+        wanted = [s for s in names if s in spaces]
+        if not wanted:
+            continue
+        kz = nz if two_d else 1
+        if "ngt" in families:
+            g, z, n_nb, s_nb, _ = _neighbour_pass(q, mask, ngtdm_distance, two_d, ngldm_alpha)
+            zz = z if two_d else np.zeros_like(z)
+            ok = n_nb > 0  # voxels without ROI neighbours are left out (IBSI 3.10)
+            diff = np.abs(g[ok] - s_nb[ok] / n_nb[ok])
+            idx = zz[ok] * ng + g[ok] - 1
+            s = np.bincount(idx, weights=diff, minlength=kz * ng).reshape(kz, ng)
+            n = np.bincount(idx, minlength=kz * ng).reshape(kz, ng).astype(np.float64)
+            for space in wanted:
+                ss, nn = (s.sum(0)[None], n.sum(0)[None]) if space == "2.5D" else (s, n)
+                feats = pool(ngtdm_features(ss, nn), nn.sum(1) > 0)
+                out.update({f"ngt_{k}{SUFFIX[space]}": v for k, v in feats.items()})
+        if "ngl" in families:
+            g, z, _, _, dep = _neighbour_pass(q, mask, ngldm_distance, two_d, ngldm_alpha)
+            zz = z if two_d else np.zeros_like(z)
+            jmax = int(dep.max())
+            m = np.bincount((zz * ng + g - 1) * jmax + dep - 1, minlength=kz * ng * jmax).reshape(kz, ng, jmax)
+            nv = np.bincount(zz, minlength=kz)
+            for space in wanted:
+                mm, nn = (m.sum(0)[None], np.array([nv.sum()])) if space == "2.5D" else (m, nv)
+                feats = pool(runlike_features(mm, nn, NGL_NAMES), mm.sum((1, 2)) > 0)
+                out.update({f"ngl_{k}{SUFFIX[space]}": v for k, v in feats.items()})
+    return out
