@@ -1,0 +1,144 @@
+"""Figures for the report: MIPs with lesion outlines, fused PET/CT lesion thumbnails.
+
+All figures are rendered off-screen (Agg) to PNG bytes, so the HTML report can embed them.
+Volumes are ``highdicom.Volume`` in PATIENT coordinates; they are re-ordered (no resampling)
+to the display orientation "FPL" (axis 0 head→feet, axis 1 anterior→posterior, axis 2
+right→left), so a coronal MIP shows the head on top and the patient's right on the viewer's
+left (radiological convention).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import highdicom as hd
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
+
+DISPLAY_ORIENTATION = "FPL"
+_LESION_COLOURS = plt.get_cmap("tab10").colors
+
+
+def to_display(volume: hd.Volume) -> tuple[NDArray, tuple[float, float, float]]:
+    """Return the array in FPL order and its voxel spacing (mm) along those axes."""
+    oriented = volume.to_patient_orientation(DISPLAY_ORIENTATION)
+    return np.asarray(oriented.array), tuple(float(s) for s in oriented.spacing)
+
+
+def png_bytes(fig: plt.Figure, dpi: int = 110) -> bytes:
+    """Render ``fig`` to PNG bytes and close it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor=fig.get_facecolor())
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    """``data:image/png;base64,...`` for embedding in HTML."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _outline(ax, mask2d: NDArray, spacing_rc: tuple[float, float], colour, width: float) -> None:
+    """Draw the outline of a 2-D mask on an ``imshow`` whose extent is (0, w, h, 0) in mm."""
+    if not mask2d.any():
+        return
+    padded = np.pad(mask2d.astype(float), 1)
+    rows = (np.arange(padded.shape[0]) - 0.5) * spacing_rc[0]
+    cols = (np.arange(padded.shape[1]) - 0.5) * spacing_rc[1]
+    ax.contour(cols, rows, padded, levels=[0.5], colors=[colour], linewidths=width)
+
+
+def mip_png(
+    suv: hd.Volume,
+    labels: hd.Volume | None = None,
+    *,
+    view: str = "coronal",
+    suv_max_display: float | None = None,
+    title: str = "",
+) -> bytes:
+    """Maximum-intensity projection (inverse grey, SUV 0..``suv_max_display``) with outlines.
+
+    Parameters
+    ----------
+    suv : SUV volume.
+    labels : lesion label volume on the same grid (0 = background, n = lesion n), optional.
+    view : ``"coronal"`` (projection along anterior-posterior) or ``"sagittal"``.
+    suv_max_display : upper end of the grey scale in SUV; default the 99.9th percentile.
+    """
+    arr, (s_f, s_p, s_l) = to_display(suv)
+    axis, col_spacing = {"coronal": (1, s_l), "sagittal": (2, s_p)}[view]
+    mip = arr.max(axis=axis)
+    vmax = suv_max_display or float(np.percentile(mip, 99.9)) or 1.0
+    height_mm, width_mm = mip.shape[0] * s_f, mip.shape[1] * col_spacing
+    fig_h = 7.0
+    fig, ax = plt.subplots(figsize=(fig_h * width_mm / height_mm + 0.4, fig_h))
+    ax.imshow(mip, cmap="gray_r", vmin=0, vmax=vmax, extent=(0, width_mm, height_mm, 0),
+              interpolation="bilinear")
+    if labels is not None:
+        lab, _ = to_display(labels)
+        ids = np.unique(lab)
+        ids = ids[ids > 0]
+        for k, lesion_id in enumerate(ids):
+            footprint = (lab == lesion_id).any(axis=axis)
+            if not footprint.any():
+                continue
+            colour = _LESION_COLOURS[k % len(_LESION_COLOURS)]
+            _outline(ax, footprint, (s_f, col_spacing), colour, 1.2)
+            rows, cols = np.nonzero(footprint)
+            ax.text(cols.max() * col_spacing + 3, rows.min() * s_f, str(int(lesion_id)),
+                    color=colour, fontsize=9, fontweight="bold", va="top")
+    ax.set_axis_off()
+    side = "R" if view == "coronal" else "A"
+    other = "L" if view == "coronal" else "P"
+    ax.text(2, height_mm - 4, side, color="#444", fontsize=9)
+    ax.text(width_mm - 10, height_mm - 4, other, color="#444", fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return png_bytes(fig)
+
+
+def lesion_png(
+    suv: hd.Volume,
+    labels: hd.Volume,
+    lesion_id: int,
+    *,
+    ct: hd.Volume | None = None,
+    half_width_mm: float = 50.0,
+    suv_max_display: float | None = None,
+) -> bytes:
+    """Axial PET/CT fusion through the lesion's centroid, cropped, with its outline.
+
+    ``ct`` must be on the same grid as ``suv`` (resample it first); without CT the PET alone
+    is shown.
+    """
+    arr, (s_f, s_p, s_l) = to_display(suv)
+    lab, _ = to_display(labels)
+    mask = lab == lesion_id
+    if not mask.any():
+        raise ValueError(f"lesion {lesion_id} is not in the label volume")
+    f, p, l_ = (int(round(c)) for c in np.argwhere(mask).mean(axis=0))  # centroid
+    hp, hl = int(half_width_mm / s_p), int(half_width_mm / s_l)
+    p0, p1 = max(p - hp, 0), min(p + hp + 1, arr.shape[1])
+    l0, l1 = max(l_ - hl, 0), min(l_ + hl + 1, arr.shape[2])
+    pet = arr[f, p0:p1, l0:l1]
+    extent = (0, (l1 - l0) * s_l, (p1 - p0) * s_p, 0)
+    vmax = suv_max_display or max(float(arr[mask].max()), 1e-6)
+    fig, ax = plt.subplots(figsize=(2.6, 2.6 * (p1 - p0) * s_p / ((l1 - l0) * s_l)))
+    fig.patch.set_facecolor("black")
+    if ct is not None:
+        ct_arr, _ = to_display(ct)
+        ax.imshow(ct_arr[f, p0:p1, l0:l1], cmap="gray", vmin=-160, vmax=240, extent=extent,
+                  interpolation="bilinear")
+        alpha = np.clip(pet / vmax, 0, 1) * 0.85
+        ax.imshow(pet, cmap="hot", vmin=0, vmax=vmax, alpha=alpha, extent=extent,
+                  interpolation="bilinear")
+    else:
+        ax.imshow(pet, cmap="hot", vmin=0, vmax=vmax, extent=extent, interpolation="bilinear")
+    _outline(ax, mask[f, p0:p1, l0:l1], (s_p, s_l), "#00e5ff", 1.0)
+    ax.set_axis_off()
+    return png_bytes(fig, dpi=100)
