@@ -7,6 +7,11 @@ with SUV factors), :func:`load_series` (one series as a volume), :func:`resample
 
 from nenscope.imaging.discovery import Discovery, SeriesInfo, SkippedFile, discover
 from nenscope.imaging.loader import load_study
+from nenscope.imaging.masks import read_mask
+from nenscope.imaging.nifti import read_nifti, save_nifti
+from nenscope.imaging.resample import resample_to
+from nenscope.imaging.rtstruct import read_rtstruct
+from nenscope.imaging.seg import read_seg, write_seg
 from nenscope.imaging.series import LoadedSeries, load_series
 from nenscope.imaging.study import SUV_KINDS, Patient, Study, SuvFactors, SuvOverrides, SuvView
 
@@ -24,4 +29,11 @@ __all__ = [
     "discover",
     "load_series",
     "load_study",
+    "read_mask",
+    "read_nifti",
+    "read_rtstruct",
+    "read_seg",
+    "resample_to",
+    "save_nifti",
+    "write_seg",
 ]
