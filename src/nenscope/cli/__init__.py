@@ -25,6 +25,7 @@ app = typer.Typer(
 # Modules that register sub-commands on ``app`` when imported (one per concept).
 _COMMAND_MODULES = [
     "knowledge",
+    "radiomics",
 ]
 
 

@@ -88,11 +88,23 @@ def extract_features(
     return out
 
 
-def _volume_arrays(volume) -> tuple[np.ndarray, tuple[float, float, float]]:
+def slice_axis_order(affine) -> tuple[int, int, int]:
+    """Axis order that puts the slice axis first: the array axis whose direction is closest to
+    the patient head-feet axis (DICOM series: already axis 0; NIfTI: usually axis 2).
+    2D / 2.5D texture features work slice by slice along axis 0."""
+    cols = np.asarray(affine, dtype=float)[:3, :3]
+    unit = cols / np.linalg.norm(cols, axis=0, keepdims=True)
+    k = int(np.argmax(np.abs(unit[2])))
+    return (k, *[a for a in range(3) if a != k])
+
+
+def _volume_arrays(volume) -> tuple[np.ndarray, tuple[float, float, float], tuple[int, int, int]]:
     arr = np.asarray(volume.array)
     if arr.ndim != 3:
         raise NenscopeError(f"radiomics needs a single-channel 3D volume, got shape {arr.shape}")
-    return arr, tuple(float(s) for s in volume.spacing)
+    order = slice_axis_order(volume.affine)
+    spacing = tuple(float(volume.spacing[a]) for a in order)
+    return np.transpose(arr, order), spacing, order
 
 
 def extract_volume_features(volume, mask, settings: RadiomicsSettings | str | None = None) -> dict[str, float]:
@@ -100,12 +112,15 @@ def extract_volume_features(volume, mask, settings: RadiomicsSettings | str | No
 
     A mask Volume must share the image geometry (same affine and shape).
     """
-    image, spacing = _volume_arrays(volume)
+    image, spacing, order = _volume_arrays(volume)
     if hasattr(mask, "array"):
         if hasattr(volume, "geometry_equal") and not volume.geometry_equal(mask):
             raise NenscopeError("mask geometry differs from the image geometry; resample the mask first")
         mask = np.asarray(mask.array)
-    return extract_features(image, np.asarray(mask), spacing, settings)
+    mask = np.asarray(mask)
+    if mask.shape != np.asarray(volume.array).shape:
+        raise NenscopeError(f"mask shape {mask.shape} differs from image shape {volume.array.shape}")
+    return extract_features(image, np.transpose(mask, order), spacing, settings)
 
 
 def lesion_features(
@@ -117,16 +132,20 @@ def lesion_features(
 ) -> list[dict[str, float]]:
     """Features of every lesion in a label map (one dict per label > 0, sorted by label).
 
-    ``volume`` is a ``highdicom.Volume`` (or an ``(array, spacing_mm)`` tuple); ``labels`` an
-    integer array or Volume of the same geometry. Each dict starts with ``"label"``.
+    ``volume`` is a ``highdicom.Volume`` (or an ``(array, spacing_mm)`` tuple, slice axis
+    first); ``labels`` an integer array or Volume of the same geometry. Each dict starts with
+    ``"label"``; ``progress(done, total)`` is called after each lesion (for a progress bar).
     Lesions too small for the features (e.g. one voxel) get a dict with ``"error"`` instead of
     raising, so one bad lesion does not stop a cohort run.
     """
+    lab = np.asarray(labels.array if hasattr(labels, "array") else labels)
     if isinstance(volume, tuple):
         image, spacing = np.asarray(volume[0]), tuple(float(s) for s in volume[1])
     else:
-        image, spacing = _volume_arrays(volume)
-    lab = np.asarray(labels.array if hasattr(labels, "array") else labels)
+        if lab.shape != np.asarray(volume.array).shape:
+            raise NenscopeError(f"label map shape {lab.shape} differs from image shape {volume.array.shape}")
+        image, spacing, order = _volume_arrays(volume)
+        lab = np.transpose(lab, order)
     if lab.shape != image.shape:
         raise NenscopeError(f"label map shape {lab.shape} differs from image shape {image.shape}")
     ids = [int(i) for i in np.unique(lab) if i > 0]

@@ -1,0 +1,198 @@
+"""``nenscope radiomics``: IBSI features of one ROI, and ``radiomics fit`` for a classifier.
+
+``nenscope radiomics IMAGE MASK`` is short for ``nenscope radiomics extract IMAGE MASK``: the
+group falls back to ``extract`` when its first argument is not a sub-command name.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+from typer.core import TyperGroup
+
+from nenscope.cli import app
+from nenscope.cli._common import console, print_json
+from nenscope.errors import NenscopeError
+
+
+class _DefaultExtractGroup(TyperGroup):
+    """Route ``radiomics IMAGE MASK`` to the ``extract`` command."""
+
+    def parse_args(self, ctx, args):  # noqa: ANN001 - click signature
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["extract", *args]
+        return super().parse_args(ctx, args)
+
+
+radiomics_app = typer.Typer(
+    cls=_DefaultExtractGroup,
+    no_args_is_help=True,
+    help="IBSI radiomics: `radiomics IMAGE MASK` (= `radiomics extract`) and `radiomics fit`.",
+)
+app.add_typer(radiomics_app, name="radiomics")
+
+
+def _is_nifti(path: Path) -> bool:
+    return path.name.endswith(".nii") or path.name.endswith(".nii.gz")
+
+
+def _load_image(path: Path, units: str):
+    from nenscope.imaging.nifti import read_nifti
+
+    if not path.exists():
+        raise NenscopeError(f"image not found: {path}")
+    if _is_nifti(path):
+        return read_nifti(path)
+    from nenscope.imaging import load_study
+
+    study = load_study(path, load_ct=False)
+    if units == "stored":
+        return study.emission
+    return study.suv(units.removeprefix("suv"))
+
+
+def _load_mask(path: Path, image, label: int | None, roi: str | None) -> np.ndarray:
+    if not path.exists():
+        raise NenscopeError(f"mask not found: {path}")
+    if _is_nifti(path):
+        from nenscope.imaging.nifti import read_nifti
+        from nenscope.imaging.resample import resample_to
+
+        mvol = read_nifti(path, frame_of_reference_uid=image.frame_of_reference_uid)
+        if not image.geometry_equal(mvol):
+            mvol = resample_to(mvol, image, order=0)
+        arr = np.asarray(mvol.array)
+        names: dict[int, str] = {}
+    else:
+        import pydicom
+
+        ds = pydicom.dcmread(str(path), stop_before_pixels=False)
+        modality = str(ds.get("Modality", "")).upper()
+        if modality == "RTSTRUCT":
+            from nenscope.imaging.rtstruct import read_rtstruct
+
+            mvol, names = read_rtstruct(ds, image, roi_names=[roi] if roi else None)
+        elif modality == "SEG":
+            from nenscope.imaging.seg import read_seg
+
+            mvol, names = read_seg(ds, image)
+        else:
+            raise NenscopeError(f"{path}: mask must be NIfTI, RTSTRUCT or SEG (Modality {modality or '?'})")
+        arr = np.asarray(mvol.array)
+    if roi and names:
+        hits = [k for k, v in names.items() if v.lower() == roi.lower()]
+        if not hits:
+            raise NenscopeError(f"ROI {roi!r} not found; the mask has: {', '.join(names.values())}")
+        label = hits[0]
+    if label is not None:
+        out = arr == label
+        if not out.any():
+            raise NenscopeError(f"label {label} is absent from the mask (values: {np.unique(arr)[1:].tolist()})")
+        return out
+    return arr > 0
+
+
+def _settings(preset_name: str | None, settings_file: Path | None):
+    from nenscope.radiomics import load_settings, preset
+
+    if preset_name and settings_file:
+        raise NenscopeError("give either --preset or --settings, not both")
+    if settings_file:
+        return load_settings(settings_file)
+    return preset(preset_name or "pet-default")
+
+
+def _write_csv(path: Path, feats: dict[str, float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["tag", "value"])
+        for k, v in feats.items():
+            w.writerow([k, "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))])
+
+
+@radiomics_app.command("extract")
+def extract(
+    image: Annotated[Path, typer.Argument(help="Image: NIfTI (.nii/.nii.gz) or a DICOM PET/SPECT folder or zip.")],
+    mask: Annotated[Path, typer.Argument(help="ROI: NIfTI label map, DICOM RTSTRUCT or DICOM SEG file.")],
+    preset_name: Annotated[str | None, typer.Option(
+        "--preset", help="Settings preset: ibsi-a … ibsi-e, ibsi-phantom, pet-default (default).")] = None,
+    settings_file: Annotated[Path | None, typer.Option(
+        "--settings", help="YAML settings file (keys as in nenscope.radiomics.RadiomicsSettings).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write tag,value rows to this CSV file.")] = None,
+    label: Annotated[int | None, typer.Option(
+        "--label", help="Use only this label value of the mask (default: every non-zero voxel).")] = None,
+    roi: Annotated[str | None, typer.Option("--roi", help="RTSTRUCT ROI / SEG segment name to use.")] = None,
+    units: Annotated[str, typer.Option(
+        "--units", help="DICOM input only: suvbw (default), suvlbm, suvbsa or stored (e.g. Bq/ml).")] = "suvbw",
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """IBSI-1 features of one ROI (units: mm, mm², mm³ and image units), keyed by IBSI tag."""
+    from nenscope.radiomics import extract_volume_features
+
+    if units not in ("suvbw", "suvlbm", "suvbsa", "stored"):
+        raise NenscopeError("--units must be suvbw, suvlbm, suvbsa or stored")
+    settings = _settings(preset_name, settings_file)
+    vol = _load_image(image, units)
+    m = _load_mask(mask, vol, label, roi)
+    with console.status("computing features…", spinner="dots") if not json_ else _null():
+        feats = extract_volume_features(vol, m, settings)
+    if out is not None:
+        _write_csv(out, feats)
+    if json_:
+        print_json({k: (None if math.isnan(v) else v) for k, v in feats.items()})
+        return
+    if out is not None:
+        console.print(f"{len(feats)} features ({settings.name}) written to {out}")
+        return
+    table = Table(title=f"IBSI features — {settings.name}")
+    table.add_column("tag", style="bold")
+    table.add_column("value", justify="right")
+    for k, v in feats.items():
+        table.add_row(k, f"{v:.6g}")
+    console.print(table)
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@radiomics_app.command("fit")
+def fit(
+    features: Annotated[Path, typer.Argument(help="CSV: id column, then one column per feature (one row per sample).")],
+    labels: Annotated[Path, typer.Argument(help="CSV with header: id,label (two classes).")],
+    folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds (stratified).")] = 5,
+    repeats: Annotated[int, typer.Option("--repeats", help="Repeats of the k-fold split.")] = 10,
+    positive: Annotated[str | None, typer.Option("--positive", help="Label of the positive class (default: the larger in sort order).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (splits and bootstrap).")] = 0,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Cross-validated logistic-regression classifier: out-of-fold AUC with bootstrap 95 % CI."""
+    from nenscope.radiomics.classify import fit_classifier, read_feature_table, read_labels
+
+    ids, names, x = read_feature_table(features)
+    res = fit_classifier(ids, names, x, read_labels(labels), folds=folds, repeats=repeats,
+                         seed=seed, positive_label=positive)
+    if json_:
+        print_json(res.to_dict())
+        return
+    table = Table(title="Radiomics classifier (cross-validated)")
+    table.add_column("quantity", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("samples (positive)", f"{res.n_samples} ({res.n_positive} = {res.positive_label})")
+    table.add_row("features", str(res.n_features))
+    table.add_row("CV", f"{res.folds}-fold × {res.repeats}")
+    table.add_row("AUC [95 % CI]", f"{res.auc:.3f} [{res.auc_ci_low:.3f}, {res.auc_ci_high:.3f}]")
+    for name, coef in res.top_features[:5]:
+        table.add_row(f"coef {name}", f"{coef:+.3f}")
+    console.print(table)
