@@ -334,3 +334,32 @@ def load_series(source: SeriesInfo | str | os.PathLike, *, series_uid: str | Non
                             "not a PET, CT or reconstructed SPECT volume")
     multi = any((get_float(ds, "NumberOfFrames") or 1) > 1 for ds in source.datasets)
     return _load_multi_frame(source) if multi else _load_single_frame(source)
+
+
+def series_geometry(info: SeriesInfo) -> tuple[tuple[int, int, int], tuple[float, float, float], list[str]]:
+    """Shape and voxel spacing (slice, row, column; mm) of a series from its headers only.
+
+    Applies the same slice policy as :func:`load_series` without reading pixel data.
+
+    Raises:
+        NenscopeError: the headers do not describe one volume (see the module docstring).
+    """
+    if info.kind not in ("PT", "CT", "NM"):
+        raise NenscopeError(f"{info.kind} series has no image grid")
+    warnings: list[str] = []
+    ds0 = info.datasets[0]
+    row, col, spacing = _plane(ds0)
+    rows, cols = int(_need(ds0, "Rows", "(0028,0010)")), int(_need(ds0, "Columns", "(0028,0011)"))
+    nf = int(get_float(ds0, "NumberOfFrames") or 1)
+    if nf > 1 or len(info.datasets) == 1:
+        step = get_float(ds0, "SpacingBetweenSlices") or get_float(ds0, "SliceThickness") or 0.0
+        return (nf, rows, cols), (float(step), float(spacing[0]), float(spacing[1])), warnings
+    positions = []
+    for ds in info.datasets:
+        ipp = get_floats(ds, "ImagePositionPatient", 3)
+        if ipp is None:
+            raise MissingDataError("ImagePositionPatient", tag="(0020,0032)")
+        positions.append(ipp)
+    order, targets, step = _stack_geometry(np.asarray(positions), np.cross(row, col), float(spacing.min()), warnings)
+    n = len(order) if targets is None else len(targets)
+    return (n, rows, cols), (float(step), float(spacing[0]), float(spacing[1])), warnings

@@ -1,0 +1,71 @@
+"""Imaging sub-commands: ``info`` (what is in a DICOM folder or zip, with QIBA SUV factors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from nenscope.cli import app
+from nenscope.cli._common import console, print_json
+
+
+def _fmt(value, digits: int = 6) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    if isinstance(value, list):
+        return "×".join(_fmt(v, 4) for v in value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+@app.command("info")
+def info(
+    path: Path = typer.Argument(..., help="DICOM folder (searched recursively), .zip archive or single file."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    weight_kg: float | None = typer.Option(None, "--weight-kg", min=0.5, max=700.0,
+                                           help="Patient weight in kg (replaces PatientWeight 0010,1030)."),
+    height_cm: float | None = typer.Option(None, "--height-cm", min=20.0, max=300.0,
+                                           help="Patient height in cm (replaces PatientSize 0010,1020, stored in m)."),
+    injected_mbq: float | None = typer.Option(None, "--injected-mbq", min=0.001,
+                                              help="Injected activity in MBq (replaces RadionuclideTotalDose 0018,1074, in Bq)."),
+    injection_time: str | None = typer.Option(None, "--injection-time",
+                                              help="Injection time, HH:MM[:SS] on the series date or YYYY-MM-DDTHH:MM[:SS] "
+                                                   "(replaces RadiopharmaceuticalStartDateTime 0018,1078)."),
+) -> None:
+    """List every series in PATH with its grid, units, tracer, times and QIBA SUV factors.
+
+    Each factor multiplies the stored, rescaled pixel values (e.g. Bq/ml) to give that SUV
+    (SUVbw and SUL/LBM/IBW in g/ml; SUV-BSA with BSA in m² in place of weight in kg). A factor
+    that cannot be computed is empty, with the reason (DICOM tag and option) in the warnings.
+    """
+    from nenscope.imaging.study import SuvOverrides
+    from nenscope.imaging.summary import summarize
+
+    overrides = SuvOverrides(weight_kg=weight_kg, height_cm=height_cm, injected_mbq=injected_mbq,
+                             injection_time=injection_time)
+    result = summarize(path, overrides)
+    if json_out:
+        print_json(result)
+        return
+    table = Table(title=f"{path}: {len(result['series'])} series", show_lines=True)
+    for col in ("modality", "description", "files", "shape", "spacing (mm)", "units", "tracer",
+                "activity (MBq)", "SUVbw factor", "SUL factor"):
+        table.add_column(col)
+    for s in result["series"]:
+        act = s["injected_activity_bq"]
+        table.add_row(s["modality"], _fmt(s["description"]), str(s["n_instances"]), _fmt(s["shape"]),
+                      _fmt(s["spacing_mm"]), _fmt(s["units"]), _fmt(s["radiopharmaceutical"]),
+                      _fmt(act / 1e6 if act else None, 5), _fmt(s["suv_bw_factor"]), _fmt(s["sul_factor"]))
+    console.print(table)
+    for s in result["series"]:
+        for w in s["warnings"]:
+            console.print(f"[yellow]warning[/] {s['modality']} {s['series_instance_uid']}: {w}", highlight=False)
+    if result["skipped_files"]:
+        console.print(f"{len(result['skipped_files'])} file(s) skipped:")
+        for f in result["skipped_files"]:
+            console.print(f"  {f['path']}: {f['reason']}", highlight=False)
