@@ -1,0 +1,33 @@
+"""Analysis: reference regions, lesion segmentation, lesion metrics, scores (DESIGN §4).
+
+The entry point is :func:`analyze` (``Study`` -> :class:`Findings`); the pieces are usable on
+their own on arrays + ``spacing_mm``:
+
+- :mod:`~nenscope.analysis.reference`   liver, spleen, blood-pool references (no downloads)
+- :mod:`~nenscope.analysis.segmentation` thresholds, physiological suppression, cc3d, splitting
+- :mod:`~nenscope.analysis.physiology`  built-in recognition of kidney/bladder/brain/heart
+- :mod:`~nenscope.analysis.suvpeak`     SUVpeak with partial-voxel weights
+- :mod:`~nenscope.analysis.metrics`     per-lesion measurements and sites
+- :mod:`~nenscope.analysis.scores`      Krenning, SSTR-RADS 1.0, PRRT eligibility, NETPET
+- :mod:`~nenscope.analysis.matching`    FDG study onto the SSTR grid (registration if needed)
+- :mod:`~nenscope.analysis.findings`    the ``Findings`` record (findings.json)
+"""
+
+from nenscope.analysis.findings import FdgOnlyLesion, Findings, Summary
+from nenscope.analysis.metrics import Lesion
+from nenscope.analysis.options import AnalysisOptions
+from nenscope.analysis.pipeline import analyze, analyze_volume
+from nenscope.analysis.reference import ReferenceRegion, ReferenceRegions, find_reference_regions
+
+__all__ = [
+    "AnalysisOptions",
+    "FdgOnlyLesion",
+    "Findings",
+    "Lesion",
+    "ReferenceRegion",
+    "ReferenceRegions",
+    "Summary",
+    "analyze",
+    "analyze_volume",
+    "find_reference_regions",
+]

@@ -1,0 +1,48 @@
+"""Options of the analysis pipeline (:func:`nenscope.analysis.analyze`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ThresholdMethod = Literal["liver", "percist", "suvmax_percent", "fixed"]
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """How lesions are found and scored.
+
+    Attributes:
+        tracer: agent name that overrides the study's (``--tracer``).
+        suv_kind: SUV normalisation used for every number (``"bw"``; PERCIST asks ``"sul"``).
+        threshold_method: ``"liver"`` (liver-relative, qPSMA style), ``"percist"``
+            (1.5 x liver mean + 2 SD), ``"suvmax_percent"`` (fraction of each component's
+            SUVmax above the liver-relative seed threshold) or ``"fixed"`` (``fixed_suv``).
+        liver_factor: multiple of (liver SUVmean + ``liver_k_sd`` SD) for ``"liver"``;
+            ``None`` uses the agent-class default (SSTR 1.0, FDG 1.0, GLP-1R 1.0).
+        liver_k_sd: number of liver SDs added for ``"liver"``.
+        fixed_suv: SUV threshold for ``"fixed"`` (and the fallback when no liver is found).
+        suvmax_fraction: fraction of SUVmax for ``"suvmax_percent"``; ``None``: 0.41
+            (EANM, from ``data/scores.toml``).
+        min_volume_ml: smallest lesion kept, in ml.
+        split_lesions: split touching lesions by a marker watershed on SUV.
+        split_min_height_suv: a second maximum must rise this many SUV above the saddle
+            (h-maxima dynamic) to become its own lesion; ``None``: 25 % of the threshold.
+        suppress_physiological: remove physiological uptake (organ masks, built-in detectors).
+        fill_holes: fill cold cores (necrosis) inside each lesion.
+        match_distance_mm: SSTR/FDG lesions closer than this (centre to mask) are one lesion.
+    """
+
+    tracer: str | None = None
+    suv_kind: str = "bw"
+    threshold_method: ThresholdMethod = "liver"
+    liver_factor: float | None = None
+    liver_k_sd: float = 2.0
+    fixed_suv: float = 2.5
+    suvmax_fraction: float | None = None
+    min_volume_ml: float = 0.3
+    split_lesions: bool = True
+    split_min_height_suv: float | None = None
+    suppress_physiological: bool = True
+    fill_holes: bool = True
+    match_distance_mm: float = 10.0

@@ -1,0 +1,126 @@
+"""Built-in recognition of physiological uptake when no organ masks are given.
+
+Large hot components are compared with simple anatomical priors, relative to the body
+centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS axes: +x left,
++y posterior, +z superior):
+
+- kidney: >= 40 ml, posterior (y > +10 mm), lateral (|x| 25-150 mm), between 200 mm below and
+  the top of the liver;
+- bladder: >= 15 ml, midline (|x| < 60 mm), >= 120 mm below the liver's lower edge, and the
+  most inferior such structure;
+- brain (FDG): >= 250 ml, midline, its lower edge >= 100 mm above the liver;
+- heart (FDG): >= 60 ml, x from -40 to +110 mm, within 0-180 mm above the liver's upper edge.
+
+These are pragmatic priors (the anatomy of any adult atlas, e.g. ICRP 110 phantoms) used only
+to keep physiological excretion and high-uptake organs out of the lesion list; a user or
+TotalSegmentator organ mask always takes precedence. Which detectors run for an agent is set
+by the ``auto`` column of ``data/physiological_uptake.toml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from nenscope.analysis._geometry import patient_axes
+
+__all__ = ["ComponentInfo", "component_table", "classify_physiological"]
+
+
+@dataclass
+class ComponentInfo:
+    """Size and position of one labelled component (mm relative to the body centroid)."""
+
+    label: int
+    volume_ml: float
+    x_mm: float
+    y_mm: float
+    z_mm: float
+    z_lo_mm: float
+    z_hi_mm: float
+    suv_max: float
+
+
+def component_table(
+    suv: NDArray, labels: NDArray, affine: NDArray, body_centroid_ijk: NDArray
+) -> list[ComponentInfo]:
+    """Per-label volume, centroid and z extent in body-relative patient mm (one bincount pass)."""
+    n = int(labels.max())
+    if n == 0:
+        return []
+    a = np.asarray(affine, dtype=float)
+    vox_ml = abs(float(np.linalg.det(a[:3, :3]))) / 1000.0
+    objs = ndimage.find_objects(labels)
+    maxes = ndimage.maximum(suv, labels, index=np.arange(1, n + 1))
+    out = []
+    x_ax, y_ax, z_ax = patient_axes(a)
+    for i, sl in enumerate(objs):
+        if sl is None:
+            continue
+        m = labels[sl] == i + 1
+        idx = np.argwhere(m) + np.array([s.start for s in sl])
+        mm = (idx - body_centroid_ijk) @ a[:3, :3].T  # relative LPS
+        out.append(
+            ComponentInfo(
+                label=i + 1,
+                volume_ml=idx.shape[0] * vox_ml,
+                x_mm=float(mm[:, 0].mean()),
+                y_mm=float(mm[:, 1].mean()),
+                z_mm=float(mm[:, 2].mean()),
+                z_lo_mm=float(mm[:, 2].min()),
+                z_hi_mm=float(mm[:, 2].max()),
+                suv_max=float(maxes[i]),
+            )
+        )
+    return out
+
+
+def classify_physiological(
+    comps: list[ComponentInfo],
+    detectors: set[str],
+    *,
+    liver_z_range_mm: tuple[float, float] | None,
+) -> dict[int, str]:
+    """Return ``{label: organ}`` for components recognised as physiological uptake."""
+    found: dict[int, str] = {}
+    if liver_z_range_mm is None:
+        return found  # without the liver as an anchor the priors are not trustworthy
+    lz_lo, lz_hi = liver_z_range_mm
+    if "kidney" in detectors:
+        for c in comps:
+            if (
+                c.volume_ml >= 40.0
+                and c.y_mm > 10.0
+                and 25.0 <= abs(c.x_mm) <= 150.0
+                and lz_lo - 200.0 <= c.z_mm <= lz_hi
+            ):
+                found[c.label] = "kidney (auto)"
+    if "bladder" in detectors:
+        cands = [
+            c
+            for c in comps
+            if c.volume_ml >= 15.0
+            and abs(c.x_mm) < 60.0
+            and c.z_hi_mm < lz_lo - 120.0
+            and c.label not in found
+        ]
+        if cands:
+            lowest = min(cands, key=lambda c: c.z_mm)
+            found[lowest.label] = "urinary bladder (auto)"
+    if "brain" in detectors:
+        for c in comps:
+            if c.volume_ml >= 250.0 and abs(c.x_mm) < 60.0 and c.z_lo_mm > lz_hi + 100.0:
+                found[c.label] = "brain (auto)"
+    if "heart" in detectors:
+        for c in comps:
+            if (
+                c.volume_ml >= 60.0
+                and -40.0 <= c.x_mm <= 110.0
+                and lz_hi - 40.0 <= c.z_mm <= lz_hi + 180.0
+                and c.label not in found
+            ):
+                found[c.label] = "heart (auto)"
+    return found

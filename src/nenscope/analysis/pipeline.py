@@ -1,0 +1,421 @@
+"""The pipeline entry: :func:`analyze` (study -> :class:`Findings`).
+
+Stages and their passes over the emission grid (a "pass" reads or writes the whole volume):
+
+- SUV volume (1), CT resampled to the emission grid (1), body mask (~3);
+- reference regions on a coarse grid (block mean 1, then coarse-grid work only);
+- segmentation: threshold and exclusion (1-2), connected components (1), size filter (2),
+  ordering (1);
+- metrics, SUVpeak, scores: crops around lesions only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import highdicom as hd
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from nenscope.analysis._geometry import (
+    indices_to_lps,
+    patient_axes,
+    resample_array,
+    spacing_from_affine,
+)
+from nenscope.analysis.findings import FdgOnlyLesion, Findings, Summary
+from nenscope.analysis.matching import align_to
+from nenscope.analysis.metrics import Lesion, measure_lesions
+from nenscope.analysis.options import AnalysisOptions
+from nenscope.analysis.physiology import classify_physiological, component_table
+from nenscope.analysis.reference import ReferenceRegions, body_mask, find_reference_regions
+from nenscope.analysis.rules import agent_class_of, physiological_rules, score_rules
+from nenscope.analysis.scores import (
+    krenning_score,
+    netpet_grade,
+    netpet_lesion,
+    prrt_eligibility,
+    sstr_rads,
+)
+from nenscope.analysis.segmentation import (
+    liver_threshold,
+    physiological_mask,
+    segment_lesions,
+)
+from nenscope.errors import NenscopeError
+
+__all__ = ["analyze", "analyze_volume", "VolumeAnalysis"]
+
+OrganMasks = Mapping[str, "hd.Volume | NDArray[np.bool_]"]
+
+
+@dataclass
+class VolumeAnalysis:
+    """Intermediate result of one emission volume (used twice with an FDG study)."""
+
+    suv: hd.Volume
+    agent_class: str
+    reference: ReferenceRegions
+    labels: NDArray[np.int32]
+    lesions: list[Lesion]
+    threshold_suv: float
+    method: str
+    suppressed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    ct_on_grid: NDArray | None = None
+
+
+def _masks_on_grid(masks: OrganMasks | None, target: hd.Volume) -> dict[str, NDArray[np.bool_]]:
+    out: dict[str, NDArray[np.bool_]] = {}
+    for name, m in (masks or {}).items():
+        if isinstance(m, hd.Volume):
+            arr = resample_array(
+                np.asarray(m.array).astype(np.uint8),
+                m.affine,
+                target.affine,
+                target.spatial_shape,
+                order=0,
+            )
+            out[name] = arr > 0
+        else:
+            arr = np.asarray(m)
+            if arr.shape != tuple(target.spatial_shape):
+                raise NenscopeError(
+                    f"organ mask {name!r} has shape {arr.shape}, the emission grid "
+                    f"{tuple(target.spatial_shape)}: give it as a volume with its geometry"
+                )
+            out[name] = arr.astype(bool)
+    return out
+
+
+def _z_range_mm(
+    mask: NDArray[np.bool_], affine: NDArray, body_c: NDArray
+) -> tuple[float, float] | None:
+    objs = ndimage.find_objects(mask.astype(np.uint8))
+    if not objs or objs[0] is None:
+        return None
+    sl = objs[0]
+    corners = np.array(
+        [
+            [a, b, c]
+            for a in (sl[0].start, sl[0].stop - 1)
+            for b in (sl[1].start, sl[1].stop - 1)
+            for c in (sl[2].start, sl[2].stop - 1)
+        ],
+        dtype=float,
+    )
+    z = ((corners - body_c) @ np.asarray(affine, dtype=float)[:3, :3].T)[:, 2]
+    return float(z.min()), float(z.max())
+
+
+def analyze_volume(
+    suv: hd.Volume,
+    *,
+    agent_class: str,
+    ct: hd.Volume | None = None,
+    organ_masks: OrganMasks | None = None,
+    options: AnalysisOptions = AnalysisOptions(),
+    mask_origin: str = "user",
+) -> VolumeAnalysis:
+    """References, lesions and per-lesion metrics of one SUV volume (no cross-study scores).
+
+    Args:
+        suv: SUV volume (``highdicom.Volume``, PATIENT coordinates).
+        agent_class: ``"sstr"``, ``"fdg"`` or ``"glp1r"`` (rules and detectors).
+        ct: CT volume on any grid in the same frame of reference, or ``None``.
+        organ_masks: organ masks by name (volumes on any grid, or arrays on the SUV grid).
+        options: thresholds, minimum volume, splitting.
+        mask_origin: provenance label of ``organ_masks``.
+    """
+    arr = np.asarray(suv.array, dtype=np.float32)
+    if arr.ndim != 3:
+        raise NenscopeError(f"the emission volume must be 3-D, not {arr.ndim}-D")
+    affine = np.asarray(suv.affine, dtype=float)
+    spacing = spacing_from_affine(affine)
+    warnings: list[str] = []
+    ct_grid = None
+    if ct is not None:
+        ct_grid = resample_array(
+            np.asarray(ct.array, dtype=np.float32),
+            ct.affine,
+            affine,
+            arr.shape,
+            order=1,
+            cval=-1000.0,
+        ).astype(np.float32)
+    masks = _masks_on_grid(organ_masks, suv)
+    x_ax, y_ax, z_ax = patient_axes(affine)
+    body = body_mask(arr, spacing, z_ax)
+    ref = find_reference_regions(
+        arr, spacing, affine, ct_hu=ct_grid, masks=masks, mask_origin=mask_origin, body=body
+    )
+    warnings.extend(ref.notes)
+
+    # threshold
+    t = score_rules()["thresholds"]
+    method = options.threshold_method
+    liver = ref.liver
+    if method in ("liver", "suvmax_percent", "percist") and liver is None:
+        warnings.append(
+            f"no liver reference: fixed threshold SUV {options.fixed_suv} used instead of "
+            f"{method!r} (give a liver mask with --organ-masks)"
+        )
+        method = "fixed"
+    if method == "fixed":
+        threshold = float(options.fixed_suv)
+    elif method == "percist":
+        threshold = (
+            float(t["percist_factor"]) * liver.suv_mean + float(t["percist_k_sd"]) * liver.suv_sd
+        )  # type: ignore[union-attr]
+    else:
+        factor = options.liver_factor if options.liver_factor is not None else 1.0
+        threshold = liver_threshold(
+            liver.suv_mean,
+            liver.suv_sd,
+            factor=factor,
+            k_sd=options.liver_k_sd,  # type: ignore[union-attr]
+        )
+
+    # physiological uptake
+    rules = physiological_rules(agent_class) if options.suppress_physiological else []
+    exclude, suppressed = physiological_mask(arr.shape, ref.masks, rules, spacing)
+    detectors = {r.auto for r in rules if r.auto}
+    # an organ given as a mask needs no detector
+    detectors = {d for d in detectors if not any(d in k.lower() for k in masks)}
+    body_idx = np.array(ndimage.center_of_mass(body)) if body.any() else np.array(arr.shape) / 2
+    liver_z = _z_range_mm(ref.masks["liver"], affine, body_idx) if "liver" in ref.masks else None
+    auto_found: list[str] = []
+
+    def drop_physiological(labels: NDArray[np.int32]) -> NDArray[np.int32]:
+        if not detectors:
+            return labels
+        comps = component_table(arr, labels, affine, body_idx)
+        found = classify_physiological(comps, detectors, liver_z_range_mm=liver_z)
+        if found:
+            lut = np.arange(int(labels.max()) + 1, dtype=np.int32)
+            for lab, organ in found.items():
+                lut[lab] = 0
+                auto_found.append(organ)
+            labels = lut[labels]
+        return labels
+
+    labels = segment_lesions(
+        arr,
+        spacing,
+        threshold,
+        exclude=exclude if exclude.any() else None,
+        min_volume_ml=options.min_volume_ml,
+        suvmax_fraction=(
+            options.suvmax_fraction
+            if options.suvmax_fraction is not None
+            else float(t["suvmax_fraction"])
+        )
+        if method == "suvmax_percent"
+        else None,
+        split=options.split_lesions,
+        split_min_height_suv=options.split_min_height_suv,
+        fill_holes=options.fill_holes,
+        component_filter=drop_physiological,
+    )
+    suppressed = suppressed + sorted(set(auto_found))
+    lesions = measure_lesions(arr, labels, spacing, affine, ref, ct_hu=ct_grid)
+    return VolumeAnalysis(
+        suv=suv,
+        agent_class=agent_class,
+        reference=ref,
+        labels=labels,
+        lesions=lesions,
+        threshold_suv=threshold,
+        method=method,
+        suppressed=suppressed,
+        warnings=warnings,
+        ct_on_grid=ct_grid,
+    )
+
+
+def _study_summary(
+    study: Any, agent: str, agent_class: str, suv: hd.Volume, kind: str
+) -> dict[str, Any]:
+    p = getattr(study, "patient", None)
+    act = getattr(study, "injected_activity_bq", None)
+    return {
+        "agent": agent,
+        "agent_class": agent_class,
+        "modality": getattr(study, "modality", None),
+        "units": getattr(study, "units", None),
+        "suv_kind": kind,
+        "study_instance_uid": getattr(study, "study_instance_uid", None),
+        "series_instance_uid": getattr(study, "series_instance_uid", None),
+        "ct_series_instance_uid": getattr(study, "ct_series_instance_uid", None),
+        "frame_of_reference_uid": suv.frame_of_reference_uid,
+        "injected_activity_mbq": None if act is None else round(act / 1e6, 2),
+        "scan_start_datetime": getattr(study, "scan_start_datetime", None),
+        "patient_sex": getattr(p, "sex", None),
+        "patient_weight_kg": getattr(p, "weight_kg", None),
+        "patient_height_m": getattr(p, "height_m", None),
+        "grid_shape": list(suv.spatial_shape),
+        "spacing_mm": [round(s, 4) for s in spacing_from_affine(suv.affine)],
+        "has_ct": getattr(study, "ct", None) is not None,
+    }
+
+
+def analyze(
+    study: Any,
+    *,
+    fdg: Any | None = None,
+    options: AnalysisOptions = AnalysisOptions(),
+    organ_masks: OrganMasks | None = None,
+    fdg_organ_masks: OrganMasks | None = None,
+) -> Findings:
+    """Whole-body NEN analysis of one study (optionally with the same patient's FDG study).
+
+    Args:
+        study: a :class:`nenscope.imaging.Study` (SSTR, FDG or GLP-1R agent).
+        fdg: the same patient's FDG :class:`~nenscope.imaging.Study` for NETPET, or ``None``.
+        options: :class:`AnalysisOptions`.
+        organ_masks: organ masks (name -> ``highdicom.Volume`` or array on the emission grid)
+            that replace the automatic references and drive physiological suppression.
+        fdg_organ_masks: the same for the FDG study.
+
+    Returns:
+        :class:`Findings` with references, lesions (metrics, Krenning, SSTR-RADS,
+        FDG SUVmax), FDG-only lesions and the summary (PRRT eligibility, NETPET).
+    """
+    agent = options.tracer or getattr(study, "agent", None)
+    cls = agent_class_of(agent)
+    suv = study.suv(options.suv_kind)
+    va = analyze_volume(
+        suv,
+        agent_class=cls,
+        ct=getattr(study, "ct", None),
+        organ_masks=organ_masks,
+        options=options,
+    )
+    ref = va.reference
+    liver = ref.liver.suv_mean if ref.liver else None
+    spleen = ref.spleen.suv_mean if ref.spleen else None
+    warnings = list(va.warnings) + list(getattr(study, "warnings", []) or [])
+    has_ct = va.ct_on_grid is not None
+    for les in va.lesions:
+        if cls == "sstr":
+            les.krenning = krenning_score(les.suv_max, liver, spleen)
+            les.sstr_rads = sstr_rads(
+                les.krenning, les.site, ct_correlate=les.ct_correlate if has_ct else None
+            )
+
+    fdg_only: list[FdgOnlyLesion] = []
+    fdg_ref = None
+    netpet = None
+    if fdg is not None:
+        if cls != "sstr":
+            raise NenscopeError("--fdg needs an SSTR study as the main study (NETPET)")
+        fdg_only, fdg_ref, fdg_warn = _add_fdg(va, fdg, options, fdg_organ_masks)
+        warnings.extend(fdg_warn)
+        fdg_liver = fdg_ref.liver.suv_mean if fdg_ref.liver else None
+        grades = []
+        for les in va.lesions:
+            les.netpet = netpet_lesion(les.krenning, les.tlr, les.fdg_suv_max, fdg_liver)
+            grades.append(les.netpet)
+        netpet = netpet_grade(grades, n_fdg_only=len(fdg_only))
+        if netpet is None and fdg_liver is not None:
+            netpet = "P0"
+
+    krennings = [les.krenning for les in va.lesions]
+    if cls == "sstr":
+        eligible, reason = prrt_eligibility(
+            krennings, [les.volume_ml for les in va.lesions], fdg_only_lesions=len(fdg_only)
+        )
+        kmax = max((k for k in krennings if k is not None), default=None)
+    else:
+        eligible, reason, kmax = None, None, None
+    summary = Summary(
+        n_lesions=len(va.lesions),
+        sstr_tv_ml=float(sum(les.volume_ml for les in va.lesions)),
+        tl_sstr=float(sum(les.tla for les in va.lesions)),
+        krenning_max=kmax,
+        prrt_eligible=eligible,
+        prrt_reason=reason,
+        netpet=netpet,
+        n_fdg_only=len(fdg_only) if fdg is not None else None,
+        threshold_suv=va.threshold_suv,
+        threshold_method=va.method,
+        suppressed=va.suppressed,
+    )
+    label_vol = suv.with_array(va.labels)
+    return Findings(
+        study=_study_summary(study, str(agent), cls, suv, options.suv_kind),
+        reference=ref,
+        lesions=va.lesions,
+        summary=summary,
+        labels=label_vol,
+        fdg_only_lesions=fdg_only,
+        fdg_reference=fdg_ref,
+        warnings=warnings,
+    )
+
+
+def _add_fdg(
+    va: VolumeAnalysis, fdg: Any, options: AnalysisOptions, fdg_organ_masks: OrganMasks | None
+) -> tuple[list[FdgOnlyLesion], ReferenceRegions, list[str]]:
+    """FDG SUVmax per SSTR lesion and the FDG-only lesions (FDG analysed in FDG mode)."""
+    fdg_suv = fdg.suv(options.suv_kind)
+    fdg_opts = AnalysisOptions(
+        tracer="18F-FDG",
+        suv_kind=options.suv_kind,
+        min_volume_ml=options.min_volume_ml,
+        split_lesions=options.split_lesions,
+        fill_holes=options.fill_holes,
+    )
+    fva = analyze_volume(
+        fdg_suv,
+        agent_class="fdg",
+        ct=getattr(fdg, "ct", None),
+        organ_masks=fdg_organ_masks,
+        options=fdg_opts,
+    )
+    warnings = [f"FDG: {w}" for w in fva.warnings]
+    align = align_to(
+        va.suv,
+        fdg_suv,
+        fixed_ct=None if va.ct_on_grid is None else va.suv.with_array(va.ct_on_grid),
+        moving_ct=getattr(fdg, "ct", None),
+    )
+    if align.transform is not None:
+        warnings.append(f"FDG study aligned by {align.method}")
+    fdg_on = align.resample(fdg_suv, va.suv, order=1)
+    fdg_lab_on = align.resample(fdg_suv.with_array(fva.labels), va.suv, order=0).astype(np.int32)
+    spacing = spacing_from_affine(va.suv.affine)
+    # FDG SUVmax in each SSTR lesion (dilated by one voxel for residual misalignment)
+    for les, sl in zip(va.lesions, ndimage.find_objects(va.labels), strict=False):
+        if sl is None:
+            continue
+        box = tuple(
+            slice(max(0, s.start - 2), min(d, s.stop + 2))
+            for s, d in zip(sl, va.labels.shape, strict=True)
+        )
+        m = ndimage.binary_dilation(va.labels[box] == les.label, iterations=1)
+        les.fdg_suv_max = float(fdg_on[box][m].max())
+    # FDG lesions without an SSTR lesion within match distance
+    iters = max(1, int(round(options.match_distance_mm / min(spacing))))
+    sstr_near = ndimage.binary_dilation(va.labels > 0, iterations=iters)
+    fdg_only: list[FdgOnlyLesion] = []
+    fl_lesions = {fl.label: fl for fl in fva.lesions}
+    for lab in range(1, int(fdg_lab_on.max()) + 1):
+        m = fdg_lab_on == lab
+        if not m.any() or (m & sstr_near).any() or lab not in fl_lesions:
+            continue
+        fl = fl_lesions[lab]
+        com = np.array(ndimage.center_of_mass(m))
+        fdg_only.append(
+            FdgOnlyLesion(
+                id=len(fdg_only) + 1,
+                center_mm=tuple(float(c) for c in indices_to_lps(va.suv.affine, com)[0]),  # type: ignore[arg-type]
+                volume_ml=fl.volume_ml,
+                fdg_suv_max=fl.suv_max,
+                fdg_suv_mean=fl.suv_mean,
+            )
+        )
+    return fdg_only, fva.reference, warnings

@@ -1,0 +1,381 @@
+"""Reference regions (liver, spleen, blood pool) found from the PET (and CT), no downloads.
+
+Method (built-in, "automatic"):
+
+1. Work on a coarse grid (block means to voxels of >= 7 mm, so the later passes are cheap).
+2. Local mean and SD of SUV in a ~30 mm box (two separable box filters): organs with
+   physiological uptake are large *homogeneous* regions, i.e. low local coefficient of
+   variation. With a CT, the local CT mean must also lie in the soft-tissue window.
+3. Connected components (cc3d) of the homogeneous voxels. The liver is the component on the
+   patient's right (LPS x below the body midline by >= 30 mm) with the largest
+   volume x uptake; the spleen the largest such component on the left, posterior, at the
+   liver's level; the blood pool the homogeneous low-uptake tissue between the lungs above the
+   liver dome.
+4. Statistics in a sphere (PERCIST: a 3 cm diameter sphere in the right liver lobe; Wahl RL
+   et al., J Nucl Med 2009;50 Suppl 1:122S) at the point deepest inside the homogeneous core
+   (largest distance to its border), so lesions and organ edges stay outside it.
+5. Whole-organ masks (for suppression and lesion sites): the core dilated back by half the
+   window, kept where SUV exceeds half the organ mean, closed and hole-filled.
+
+User masks (NIfTI, DICOM-SEG, RTSTRUCT via :mod:`nenscope.imaging`) replace step 3 for the
+organs they name; TotalSegmentator, when the user has it installed, is another mask source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cc3d
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from nenscope.analysis._geometry import ball_mask, patient_axes
+
+__all__ = ["ReferenceRegion", "ReferenceRegions", "find_reference_regions", "body_mask"]
+
+_WINDOW_MM = 30.0
+_COARSE_MM = 7.0
+_SIDE_OFFSET_MM = 30.0
+_VOI_RADIUS_MM = 15.0  # PERCIST: 3 cm diameter liver sphere
+
+
+@dataclass
+class ReferenceRegion:
+    """Statistics of one reference region (VOI) and where it came from.
+
+    Attributes:
+        name: ``"liver"``, ``"spleen"`` or ``"blood_pool"``.
+        suv_mean: mean SUV in the VOI.
+        suv_sd: standard deviation of SUV in the VOI.
+        voi_volume_ml: VOI volume in ml.
+        center_mm: VOI centre in DICOM patient coordinates (LPS, mm).
+        origin: ``"automatic"``, ``"user"`` or ``"totalsegmentator"``.
+        organ_volume_ml: volume of the whole-organ mask in ml (``None`` for the blood pool).
+    """
+
+    name: str
+    suv_mean: float
+    suv_sd: float
+    voi_volume_ml: float
+    center_mm: tuple[float, float, float]
+    origin: str
+    organ_volume_ml: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "suv_mean": round(self.suv_mean, 4),
+            "suv_sd": round(self.suv_sd, 4),
+            "voi_volume_ml": round(self.voi_volume_ml, 3),
+            "center_mm": [round(c, 2) for c in self.center_mm],
+            "origin": self.origin,
+            "organ_volume_ml": None
+            if self.organ_volume_ml is None
+            else round(self.organ_volume_ml, 1),
+        }
+
+
+@dataclass
+class ReferenceRegions:
+    """Liver, spleen and blood-pool references plus the organ masks found on the way.
+
+    ``masks`` holds whole-organ boolean masks on the emission grid (``"liver"``, ``"spleen"``
+    and every user mask); they are used for suppression and lesion sites, not serialised.
+    """
+
+    liver: ReferenceRegion | None = None
+    spleen: ReferenceRegion | None = None
+    blood_pool: ReferenceRegion | None = None
+    masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict, repr=False)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "liver_suv_mean": None if self.liver is None else round(self.liver.suv_mean, 4),
+            "liver_suv_sd": None if self.liver is None else round(self.liver.suv_sd, 4),
+            "spleen_suv_mean": None if self.spleen is None else round(self.spleen.suv_mean, 4),
+            "blood_pool_suv_mean": None
+            if self.blood_pool is None
+            else round(self.blood_pool.suv_mean, 4),
+        }
+        for reg in (self.liver, self.spleen, self.blood_pool):
+            if reg is not None:
+                out[reg.name] = reg.to_dict()
+        out["notes"] = list(self.notes)
+        return out
+
+
+def _block_mean(a: NDArray, f: tuple[int, int, int]) -> NDArray[np.float32]:
+    """Mean over non-overlapping f0 x f1 x f2 blocks (edges padded by repetition)."""
+    pad = [(0, (-s) % k) for s, k in zip(a.shape, f, strict=True)]
+    if any(p[1] for p in pad):
+        a = np.pad(a, pad, mode="edge")
+    s = a.shape
+    return (
+        a.reshape(s[0] // f[0], f[0], s[1] // f[1], f[1], s[2] // f[2], f[2])
+        .mean(axis=(1, 3, 5), dtype=np.float32)
+        .astype(np.float32)
+    )
+
+
+def _upsample(mask: NDArray[np.bool_], f: tuple[int, int, int], shape: tuple[int, ...]) -> NDArray:
+    """Nearest-neighbour inverse of :func:`_block_mean` for masks."""
+    out = mask
+    for ax, k in enumerate(f):
+        if k > 1:
+            out = np.repeat(out, k, axis=ax)
+    return out[: shape[0], : shape[1], : shape[2]]
+
+
+def body_mask(
+    suv: NDArray, spacing_mm: tuple[float, float, float], z_axis: int
+) -> NDArray[np.bool_]:
+    """Patient body: smoothed SUV above 0.15, largest component, holes filled per slice."""
+    sm = ndimage.uniform_filter(suv, size=3)
+    m = sm > 0.15
+    if not m.any():
+        return m
+    lab = cc3d.largest_k(m, k=1, connectivity=6)
+    m = lab > 0
+    # fill the lungs and other cold cavities slice by slice (transverse planes)
+    filled = np.empty_like(m)
+    for i in range(m.shape[z_axis]):
+        sl = [slice(None)] * 3
+        sl[z_axis] = i
+        filled[tuple(sl)] = ndimage.binary_fill_holes(m[tuple(sl)])
+    return filled
+
+
+def _voi_stats(
+    suv: NDArray,
+    region_mask: NDArray[np.bool_],
+    centre_ijk: NDArray,
+    radius_mm: float,
+    spacing_mm: tuple[float, float, float],
+) -> tuple[float, float, int]:
+    """Mean, SD and voxel count of SUV in a sphere at ``centre_ijk`` intersected with the mask."""
+    ball = ball_mask(radius_mm, spacing_mm)
+    half = np.array(ball.shape) // 2
+    c = np.round(centre_ijk).astype(int)
+    lo = c - half
+    hi = c + half + 1
+    src = tuple(slice(max(0, a), min(s, b)) for a, b, s in zip(lo, hi, suv.shape, strict=True))
+    bsl = tuple(
+        slice(max(0, a) - a, (min(s, b) - a)) for a, b, s in zip(lo, hi, suv.shape, strict=True)
+    )
+    sel = ball[bsl] & region_mask[src]
+    vals = suv[src][sel]
+    if vals.size == 0:
+        return float("nan"), float("nan"), 0
+    return float(vals.mean()), float(vals.std(ddof=1) if vals.size > 1 else 0.0), int(vals.size)
+
+
+def _deepest_point(mask: NDArray[np.bool_], spacing: tuple[float, ...]) -> tuple[NDArray, float]:
+    """Voxel index farthest from the border of ``mask`` and that distance in mm."""
+    edt = ndimage.distance_transform_edt(mask, sampling=spacing)
+    k = np.unravel_index(int(np.argmax(edt)), mask.shape)
+    return np.array(k, dtype=float), float(edt[k])
+
+
+def find_reference_regions(
+    suv: NDArray,
+    spacing_mm: tuple[float, float, float],
+    affine: NDArray,
+    *,
+    ct_hu: NDArray | None = None,
+    masks: dict[str, NDArray[np.bool_]] | None = None,
+    mask_origin: str = "user",
+    body: NDArray[np.bool_] | None = None,
+) -> ReferenceRegions:
+    """Find the liver, spleen and blood-pool references of one SUV volume.
+
+    Args:
+        suv: SUV array on the emission grid.
+        spacing_mm: voxel spacing along the array axes, mm.
+        affine: index -> LPS mm affine of ``suv`` (patient orientation of the axes).
+        ct_hu: CT in HU resampled onto the same grid, or ``None`` (PET-only).
+        masks: organ masks on the same grid; ``"liver"``, ``"spleen"``, ``"blood_pool"``
+            (or ``"aorta"``) replace the automatic search for that organ.
+        mask_origin: how the masks were made (``"user"``, ``"totalsegmentator"``, ...).
+        body: body mask when already computed.
+
+    Returns:
+        :class:`ReferenceRegions`; an organ that cannot be found is ``None`` with a note.
+    """
+    suv = np.asarray(suv, dtype=np.float32)
+    masks = dict(masks or {})
+    x_ax, y_ax, z_ax = patient_axes(affine)
+    a = np.asarray(affine, dtype=float)
+    sign = np.sign(np.array([a[0, x_ax], a[1, y_ax], a[2, z_ax]]))  # index -> +L, +P, +S
+    voxel_ml = float(np.prod(spacing_mm)) / 1000.0
+    regions = ReferenceRegions()
+
+    f = tuple(max(1, int(_COARSE_MM // s)) for s in spacing_mm)
+    cs = tuple(s * k for s, k in zip(spacing_mm, f, strict=True))
+    coarse = _block_mean(suv, f)  # type: ignore[arg-type]
+    win = [max(3, int(round(_WINDOW_MM / s)) | 1) for s in cs]
+    m1 = ndimage.uniform_filter(coarse, size=win)
+    m2 = ndimage.uniform_filter(coarse * coarse, size=win)
+    sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+    if body is None:
+        body = body_mask(suv, spacing_mm, z_ax)
+    body_c = _block_mean(body.astype(np.float32), f) > 0.5  # type: ignore[arg-type]
+    body_core = ndimage.binary_erosion(body_c, iterations=1)
+    homog = body_core & (m1 > 0.3) & (sd < 0.15 * m1)
+    if ct_hu is not None:
+        ct_c = _block_mean(np.asarray(ct_hu, dtype=np.float32), f)  # type: ignore[arg-type]
+        ct_m = ndimage.uniform_filter(ct_c, size=win)
+        homog &= (ct_m > -30.0) & (ct_m < 150.0)
+
+    if not body_c.any():
+        regions.notes.append("no body found in the emission volume")
+        return regions
+    idx = np.nonzero(body_c)
+    mid = [float(np.mean(i)) for i in idx]  # coarse index of the body centroid
+
+    def mm_offset(ax: int, coarse_index: float, s: float) -> float:
+        return (coarse_index - mid[ax]) * cs[ax] * s
+
+    labels, n = cc3d.connected_components(homog, connectivity=26, return_N=True)
+    comps: list[dict[str, Any]] = []
+    if n:
+        counts = np.bincount(labels.ravel(), minlength=n + 1)
+        sums = np.bincount(labels.ravel(), weights=coarse.ravel(), minlength=n + 1)
+        coords = [
+            np.bincount(labels.ravel(), weights=g.ravel(), minlength=n + 1)
+            for g in np.indices(labels.shape, sparse=False)
+        ]
+        zz = np.indices(labels.shape)[z_ax]
+        zmin = ndimage.minimum(zz, labels, index=np.arange(1, n + 1))
+        zmax = ndimage.maximum(zz, labels, index=np.arange(1, n + 1))
+        cvox_ml = float(np.prod(cs)) / 1000.0
+        for lab in range(1, n + 1):
+            c = counts[lab]
+            if c * cvox_ml < 5.0:
+                continue
+            cen = [coords[ax][lab] / c for ax in range(3)]
+            z_lo, z_hi = sorted(
+                (mm_offset(z_ax, zmin[lab - 1], sign[2]), mm_offset(z_ax, zmax[lab - 1], sign[2]))
+            )
+            comps.append(
+                {
+                    "label": lab,
+                    "volume_ml": c * cvox_ml,
+                    "mean": sums[lab] / c,
+                    "x": mm_offset(x_ax, cen[x_ax], sign[0]),  # + = patient left
+                    "y": mm_offset(y_ax, cen[y_ax], sign[1]),  # + = posterior
+                    "z": mm_offset(z_ax, cen[z_ax], sign[2]),  # + = superior
+                    "z_lo": z_lo,
+                    "z_hi": z_hi,
+                }
+            )
+
+    def organ_from_component(comp: dict[str, Any]) -> tuple[NDArray, NDArray]:
+        core = labels == comp["label"]
+        # geodesic growth back to the organ edge (half the organ mean, the PSF midpoint)
+        allowed = body_c & (coarse > 0.5 * comp["mean"])
+        steps = 2 * max(win)
+        grown = ndimage.binary_dilation(core, iterations=steps, mask=allowed)
+        grown = ndimage.binary_closing(grown, iterations=1) | core
+        grown = ndimage.binary_fill_holes(grown)
+        # keep the part connected to the core
+        lab2 = cc3d.connected_components(grown, connectivity=6)
+        keep = np.unique(lab2[core])
+        grown = np.isin(lab2, keep[keep > 0])
+        return core, grown
+
+    def finish(
+        name: str, core_c: NDArray | None, organ_full: NDArray, origin: str
+    ) -> ReferenceRegion | None:
+        if core_c is not None:
+            centre_c, depth = _deepest_point(core_c, cs)
+            centre = (centre_c + 0.5) * np.array(f) - 0.5
+            region_mask = _upsample(core_c, f, suv.shape) | organ_full  # type: ignore[arg-type]
+        else:
+            centre, depth = _deepest_point(organ_full, spacing_mm)
+            region_mask = organ_full
+        radius = float(np.clip(depth, 2.0 * max(spacing_mm), _VOI_RADIUS_MM))
+        mean, sdv, nvox = _voi_stats(suv, region_mask, centre, radius, spacing_mm)
+        if nvox == 0 or not np.isfinite(mean):
+            regions.notes.append(f"{name}: empty reference VOI")
+            return None
+        centre_mm = tuple(float(v) for v in (a[:3, :3] @ centre + a[:3, 3]))
+        return ReferenceRegion(
+            name=name,
+            suv_mean=mean,
+            suv_sd=sdv,
+            voi_volume_ml=nvox * voxel_ml,
+            center_mm=centre_mm,  # type: ignore[arg-type]
+            origin=origin,
+            organ_volume_ml=float(organ_full.sum()) * voxel_ml if name != "blood_pool" else None,
+        )
+
+    # ---- liver
+    liver_comp = None
+    if "liver" in masks and masks["liver"].any():
+        regions.masks["liver"] = masks["liver"]
+        regions.liver = finish("liver", None, masks["liver"], mask_origin)
+    else:
+        right = [c for c in comps if c["x"] <= -_SIDE_OFFSET_MM and c["volume_ml"] >= 100.0]
+        if right:
+            liver_comp = max(right, key=lambda c: c["volume_ml"] * c["mean"])
+            core, grown = organ_from_component(liver_comp)
+            full = _upsample(grown, f, suv.shape)  # type: ignore[arg-type]
+            regions.masks["liver"] = full
+            regions.liver = finish("liver", core, full, "automatic")
+        else:
+            regions.notes.append("liver not found automatically (not in the field of view?)")
+
+    # ---- spleen
+    if "spleen" in masks and masks["spleen"].any():
+        regions.masks["spleen"] = masks["spleen"]
+        regions.spleen = finish("spleen", None, masks["spleen"], mask_origin)
+    else:
+        left = [
+            c
+            for c in comps
+            if c["x"] >= _SIDE_OFFSET_MM
+            and 10.0 <= c["volume_ml"] <= 1500.0
+            and c["y"] > -20.0
+            and (liver_comp is None or liver_comp["z_lo"] - 20 <= c["z"] <= liver_comp["z_hi"] + 20)
+        ]
+        if left and liver_comp is not None:
+            sp_comp = max(left, key=lambda c: c["volume_ml"])
+            core, grown = organ_from_component(sp_comp)
+            full = _upsample(grown, f, suv.shape)  # type: ignore[arg-type]
+            regions.masks["spleen"] = full
+            regions.spleen = finish("spleen", core, full, "automatic")
+        else:
+            regions.notes.append("spleen not found automatically")
+
+    # ---- blood pool
+    bp_key = next((k for k in ("blood_pool", "aorta") if k in masks and masks[k].any()), None)
+    if bp_key is not None:
+        regions.blood_pool = finish("blood_pool", None, masks[bp_key], mask_origin)
+    elif liver_comp is not None and regions.liver is not None:
+        zc = (np.indices(coarse.shape)[z_ax] - mid[z_ax]) * cs[z_ax] * sign[2]
+        xc = (np.indices(coarse.shape)[x_ax] - mid[x_ax]) * cs[x_ax] * sign[0]
+        slab = (zc > liver_comp["z_hi"]) & (zc < liver_comp["z_hi"] + 120.0) & (np.abs(xc) < 40.0)
+        cand = slab & body_core & (sd < 0.2 * m1) & (m1 > 0.5) & (m1 < 0.6 * regions.liver.suv_mean)
+        if ct_hu is not None:
+            cand &= (ct_m > 0.0) & (ct_m < 100.0)
+        if int(cand.sum()) * float(np.prod(cs)) / 1000.0 >= 5.0:
+            full = _upsample(cand, f, suv.shape)  # type: ignore[arg-type]
+            vals = suv[full]
+            regions.blood_pool = ReferenceRegion(
+                name="blood_pool",
+                suv_mean=float(vals.mean()),
+                suv_sd=float(vals.std(ddof=1)),
+                voi_volume_ml=float(full.sum()) * voxel_ml,
+                center_mm=tuple(
+                    float(v) for v in a[:3, :3] @ np.array(ndimage.center_of_mass(full)) + a[:3, 3]
+                ),  # type: ignore[arg-type]
+                origin="automatic",
+            )
+        else:
+            regions.notes.append("blood pool not found automatically")
+    for k, v in masks.items():
+        regions.masks.setdefault(k, v)
+    return regions
