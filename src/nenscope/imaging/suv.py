@@ -279,7 +279,7 @@ def read_suv_header(datasets: list[Dataset], *, modality: str, units: str | None
     if activity is None:
         reasons.append(str(MissingDataError("injected activity", tag="RadionuclideTotalDose (0018,1074)",
                                             option="--injected-mbq")))
-    elif decay == "ADMIN":
+    if decay == "ADMIN":
         decayed = activity
     else:
         if injection is None:
@@ -291,7 +291,7 @@ def read_suv_header(datasets: list[Dataset], *, modality: str, units: str | None
                                                 "or AcquisitionDate/Time (0008,0022)/(0008,0032)")))
         if half_life is None:
             reasons.append(str(MissingDataError("radionuclide half-life", tag="RadionuclideHalfLife (0018,1075)")))
-        if injection is not None and ref_time is not None and half_life is not None:
+        if activity is not None and injection is not None and ref_time is not None and half_life is not None:
             dt_s = (ref_time - injection).total_seconds()
             if dt_s < 0 and start_time_only and dt_s + 86400 >= 0:
                 injection -= timedelta(days=1)
