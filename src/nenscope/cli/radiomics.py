@@ -58,33 +58,18 @@ def _load_image(path: Path, units: str):
 
 
 def _load_mask(path: Path, image, label: int | None, roi: str | None) -> np.ndarray:
+    """ROI on the image grid via ``nenscope.imaging.masks.read_mask`` (NIfTI, SEG, RTSTRUCT)."""
+    from nenscope.imaging.masks import read_mask
+
     if not path.exists():
         raise NenscopeError(f"mask not found: {path}")
-    if _is_nifti(path):
-        from nenscope.imaging.nifti import read_nifti
-        from nenscope.imaging.resample import resample_to
-
-        mvol = read_nifti(path, frame_of_reference_uid=image.frame_of_reference_uid)
-        if not image.geometry_equal(mvol):
-            mvol = resample_to(mvol, image, order=0)
-        arr = np.asarray(mvol.array)
-        names: dict[int, str] = {}
-    else:
+    is_rtstruct = False
+    if not _is_nifti(path) and path.is_file() and roi:
         import pydicom
 
-        ds = pydicom.dcmread(str(path), stop_before_pixels=False)
-        modality = str(ds.get("Modality", "")).upper()
-        if modality == "RTSTRUCT":
-            from nenscope.imaging.rtstruct import read_rtstruct
-
-            mvol, names = read_rtstruct(ds, image, roi_names=[roi] if roi else None)
-        elif modality == "SEG":
-            from nenscope.imaging.seg import read_seg
-
-            mvol, names = read_seg(ds, image)
-        else:
-            raise NenscopeError(f"{path}: mask must be NIfTI, RTSTRUCT or SEG (Modality {modality or '?'})")
-        arr = np.asarray(mvol.array)
+        is_rtstruct = str(pydicom.dcmread(str(path), stop_before_pixels=True).get("Modality", "")).upper() == "RTSTRUCT"
+    mvol, names = read_mask(path, image, roi_names=[roi] if is_rtstruct else None)
+    arr = np.asarray(mvol.array)
     if roi and names:
         hits = [k for k, v in names.items() if v.lower() == roi.lower()]
         if not hits:

@@ -45,8 +45,17 @@ def _safe_div(a, b):
 
 
 def pool(values: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, float]:
-    """Average per-matrix feature values over the non-empty matrices."""
-    return {k: float(np.mean(v[keep])) if keep.any() else float("nan") for k, v in values.items()}
+    """Average per-matrix feature values over the non-empty matrices.
+
+    A value undefined for one matrix (e.g. GLCM correlation of a slice with a single grey
+    level, 0/0) is left out of that average instead of turning it into NaN.
+    """
+    out = {}
+    for k, v in values.items():
+        sel = v[keep]
+        sel = sel[np.isfinite(sel)]
+        out[k] = float(sel.mean()) if sel.size else float("nan")
+    return out
 
 
 def runlike_features(m: np.ndarray, n_voxels: np.ndarray, names: dict[str, str]) -> dict[str, np.ndarray]:
