@@ -61,10 +61,19 @@ def test_kernel_resampling_conserves_energy(spacing):
         assert kr[c[0], c[1], c[2] + n] == pytest.approx(k[25, 25, 27], rel=0.05)
 
 
-def test_fft_convolver_matches_scipy_fftconvolve():
+@pytest.mark.parametrize(
+    "shape, kshape",
+    [
+        ((23, 40, 37), None),
+        ((5, 7, 9), (11, 3, 5)),
+        ((1, 1, 1), (3, 3, 3)),
+        ((60, 2, 30), (7, 7, 7)),
+    ],
+)
+def test_fft_convolver_matches_scipy_fftconvolve(shape, kshape):
     rng = np.random.default_rng(1)
-    a = rng.random((23, 40, 37)).astype(np.float32)
-    k = _ref_kernel()
+    a = rng.random(shape).astype(np.float32)
+    k = _ref_kernel() if kshape is None else rng.random(kshape).astype(np.float32)
     ref = fftconvolve(a.astype(np.float64), k.astype(np.float64), mode="same")
     out = KernelConvolver(a.shape, k, workers=1)(a)
     assert out.dtype == np.float32

@@ -27,6 +27,7 @@ _COMMAND_MODULES = [
     "knowledge",
     "radiomics",
     "imaging",
+    "dosimetry",
 ]
 
 

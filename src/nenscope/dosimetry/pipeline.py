@@ -325,6 +325,7 @@ def dosimetry_from_images(
     risk_factors: bool = False,
     density_g_per_ml: float = 1.0,
     workers: int | None = None,
+    tacs: Sequence[RegionTAC] | None = None,
 ) -> DosimetryResult:
     """Dosimetry from co-registered activity maps (Bq/ml at acquisition) and region masks.
 
@@ -332,6 +333,8 @@ def dosimetry_from_images(
     ``density_g_per_ml`` (unit density unless told). For ``voxel`` and ``local`` a TIA map
     (:func:`voxel.tia_map_mbq_s`) is turned into a dose map and each region's dose is its mean
     voxel dose; ``organ`` and ``single-time-point`` use the regional fits and S-values.
+    ``tacs`` (e.g. measured with masks drawn on every time point) replaces the TACs measured
+    here with ``masks``.
     """
     if method not in METHODS:
         raise NenscopeError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -339,7 +342,7 @@ def dosimetry_from_images(
         raise NenscopeError("image-based dosimetry needs at least one region mask (option --masks)")
     shape = activity_bq_ml[0].shape
     vox_ml = float(np.prod(spacing_mm)) / 1000.0
-    tacs = []
+    own_tacs = []
     for name, m in masks.items():
         if m.shape != shape:
             raise NenscopeError(f"mask {name!r} {m.shape} is not on the image grid {shape}")
@@ -347,11 +350,12 @@ def dosimetry_from_images(
         if not mb.any():
             raise NenscopeError(f"mask {name!r} is empty")
         act = [float(a[mb].sum(dtype=np.float64)) * vox_ml * 1e-6 for a in activity_bq_ml]
-        tacs.append(
+        own_tacs.append(
             RegionTAC(
                 name, list(map(float, times_h)), act, float(mb.sum() * vox_ml * density_g_per_ml)
             )
         )
+    tacs = list(tacs) if tacs is not None else own_tacs
     dose_map = None
     voxel_doses = None
     dvhs: dict[str, DVH] = {}

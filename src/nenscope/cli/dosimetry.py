@@ -1,0 +1,303 @@
+"""``nenscope dosimetry``: PRRT (177Lu) dosimetry from serial SPECT/CT or a TAC table."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nenscope.cli import app
+from nenscope.cli._common import console, err_console, print_json, to_json
+from nenscope.errors import NenscopeError
+
+
+class Method(StrEnum):
+    organ = "organ"
+    voxel = "voxel"
+    local = "local"
+    single_time_point = "single-time-point"
+
+
+class Kinetics(StrEnum):
+    auto = "auto"
+    mono = "mono-exp"
+    mono_uptake = "mono-exp-uptake"
+    bi = "bi-exp"
+    tri = "tri-exp"
+    trapezoid = "trapezoid"
+
+
+def _read_previous(path: Path):
+    from nenscope.dosimetry.radiobiology import CycleDose, previous_from_rows
+
+    if not path.is_file():
+        raise NenscopeError(f"previous-cycles file {path} not found (option --previous-cycles)")
+    if path.suffix.lower() == ".json":  # an earlier dosimetry.json
+        doc = json.loads(path.read_text())
+        return [
+            CycleDose(r["name"], float(r["dose_gy"]), r.get("bed_gy"), r.get("t_eff_h"))
+            for r in doc.get("regions", [])
+            if r.get("dose_gy") is not None
+        ]
+    with open(path, newline="") as fh:
+        return previous_from_rows(list(csv.DictReader(fh)))
+
+
+def _fmt(v, spec: str = ".3g") -> str:
+    return "—" if v is None else format(v, spec)
+
+
+@app.command("dosimetry")
+def dosimetry(
+    timepoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--timepoint",
+            help="Folder or zip of one quantitative 177Lu SPECT/CT time point (Units BQML); "
+            "repeat for each time point.",
+        ),
+    ] = None,
+    tac_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--tac-csv",
+            help="Table region,time_h,activity_mbq[,mass_g]: time in hours after "
+            "administration, activity in MBq, organ/tumour mass in g.",
+        ),
+    ] = None,
+    masks: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--masks",
+            help="Mask file or folder (NIfTI, DICOM-SEG, RTSTRUCT); once (drawn on the first "
+            "time point) or once per time point. Each ROI becomes a region under its name.",
+        ),
+    ] = None,
+    injected_gbq: Annotated[
+        float | None,
+        typer.Option(
+            "--injected-gbq", help="Administered activity in GBq (default: the DICOM header's)."
+        ),
+    ] = None,
+    injection_time: Annotated[
+        datetime | None,
+        typer.Option(
+            "--injection-time",
+            help="Administration date and time (ISO, e.g. 2024-05-02T09:30) when the header lacks it.",
+        ),
+    ] = None,
+    sex: Annotated[
+        str | None,
+        typer.Option("--sex", help="F or M: phantom for the S-values (default: header, else M)."),
+    ] = None,
+    method: Annotated[
+        Method,
+        typer.Option(
+            "--method",
+            help="organ (S-values), voxel (kernel convolution), local (local deposition) or "
+            "single-time-point (Hänscheid).",
+        ),
+    ] = Method.organ,
+    kinetics: Annotated[
+        Kinetics,
+        typer.Option("--kinetics", help="Time-activity model: auto (AIC), a model, or trapezoid."),
+    ] = Kinetics.auto,
+    stp_time_h: Annotated[
+        float | None,
+        typer.Option(
+            "--stp-time-h",
+            help="Single-time-point method: the time point to use, in hours (default: nearest "
+            "to 72-96 h).",
+        ),
+    ] = None,
+    previous_cycles: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous-cycles",
+            help="Earlier cycles: CSV region,dose_gy[,bed_gy][,t_eff_h] (Gy, Gy, h) or an earlier "
+            "dosimetry.json.",
+        ),
+    ] = None,
+    risk_factors: Annotated[
+        bool,
+        typer.Option(
+            "--risk-factors", help="Kidney risk factors present: BED limit 28 Gy instead of 40 Gy."
+        ),
+    ] = False,
+    register: Annotated[
+        bool | None,
+        typer.Option(
+            "--register/--no-register",
+            help="Rigid registration of later time points to the first (default: on when masks "
+            "are given once or for voxel/local).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Output folder: dosimetry.json, report.html, dose_gy.nii.gz (voxel/local).",
+        ),
+    ] = Path("dosimetry_out"),
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Absorbed dose (Gy), Gy/GBq and BED (Gy) per region after a 177Lu PRRT cycle."""
+    from nenscope.dosimetry import pipeline
+    from nenscope.dosimetry.report import write_report
+
+    if bool(timepoint) == bool(tac_csv):
+        raise NenscopeError("give either --timepoint DIR (one per time point) or --tac-csv FILE")
+    if sex is not None and sex.strip().upper()[:1] not in ("M", "F"):
+        raise typer.BadParameter("F or M", param_hint="--sex")
+    previous = _read_previous(previous_cycles) if previous_cycles else []
+    ref_volume = None
+    if tac_csv:
+        if method in (Method.voxel, Method.local):
+            raise NenscopeError("--method voxel/local needs images (--timepoint), not --tac-csv")
+        tacs = pipeline.read_tac_csv(tac_csv)
+        result = pipeline.dosimetry_from_tacs(
+            tacs,
+            sex=(sex or "M").upper()[:1],
+            injected_gbq=injected_gbq,
+            method=method.value,
+            kinetics_model=kinetics.value,
+            stp_time_h=stp_time_h,
+            previous=previous,
+            risk_factors=risk_factors,
+        )
+    else:
+        result, ref_volume, sex_used = _from_images(
+            timepoint or [],
+            masks or [],
+            injected_gbq=injected_gbq,
+            injection_time=injection_time,
+            sex=sex,
+            method=method.value,
+            kinetics=kinetics.value,
+            stp_time_h=stp_time_h,
+            previous=previous,
+            risk_factors=risk_factors,
+            register=register,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    doc = result.to_dict()
+    (out / "dosimetry.json").write_text(to_json(doc) + "\n")
+    write_report(result, out / "report.html")
+    if result.dose_map_gy is not None and ref_volume is not None:
+        from nenscope.imaging import save_nifti
+
+        save_nifti(
+            ref_volume.with_array(result.dose_map_gy.astype(np.float32)), out / "dose_gy.nii.gz"
+        )
+    if json_:
+        print_json(doc)
+        return
+    table = Table(title=f"177Lu dosimetry ({result.method}, {result.sex})")
+    cols = ["region", "mass g", "kinetics", "T_eff h", "TIA MBq·h", "dose Gy", "Gy/GBq", "BED Gy"]
+    if previous:
+        cols += ["total Gy", "total BED Gy"]
+    for col in cols:
+        table.add_column(col, overflow="fold")
+    for r in doc["regions"]:
+        row = [
+            r["name"],
+            _fmt(r["mass_g"], ".4g"),
+            r["fit_model"],
+            _fmt(r["t_eff_h"], ".3g"),
+            _fmt(r["tia_mbq_h"], ".0f"),
+            _fmt(r["dose_gy"]),
+            _fmt(r["dose_gy_per_gbq"]),
+            _fmt(r["bed_gy"]),
+        ]
+        if previous:
+            row += [_fmt(r["cumulative_dose_gy"]), _fmt(r["cumulative_bed_gy"])]
+        table.add_row(*row)
+    console.print(table)
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    console.print(f"written: {out / 'dosimetry.json'}, {out / 'report.html'}")
+
+
+def _from_images(
+    timepoint_dirs: list[Path],
+    mask_paths: list[Path],
+    *,
+    injected_gbq,
+    injection_time,
+    sex,
+    method,
+    kinetics,
+    stp_time_h,
+    previous,
+    risk_factors,
+    register,
+):
+    from nenscope.dosimetry.timepoints import (
+        dosimetry_from_timepoints,
+        masks_from_labels,
+        timepoint_from_study,
+    )
+    from nenscope.imaging import load_study, read_mask
+
+    if not mask_paths:
+        raise NenscopeError("image-based dosimetry needs region masks (option --masks)")
+    if len(mask_paths) not in (1, len(timepoint_dirs)):
+        raise NenscopeError(
+            f"--masks given {len(mask_paths)} times for {len(timepoint_dirs)} time points: "
+            "give it once or once per time point"
+        )
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("loading time points", total=len(timepoint_dirs) + 2)
+        studies, tps = [], []
+        for d in timepoint_dirs:
+            st = load_study(d)
+            studies.append(st)
+            tps.append(timepoint_from_study(st, label=str(d), injection_datetime=injection_time))
+            progress.advance(task)
+        progress.update(task, description="reading masks")
+        if len(mask_paths) == 1:
+            first = min(range(len(tps)), key=lambda i: tps[i].time_h)
+            labels, names = read_mask(mask_paths[0], tps[first].activity)
+            masks = masks_from_labels(np.asarray(labels.array), names)
+        else:
+            masks = []
+            for p, tp in zip(mask_paths, tps, strict=True):
+                labels, names = read_mask(p, tp.activity)
+                masks.append(masks_from_labels(np.asarray(labels.array), names))
+        progress.advance(task)
+        st0 = studies[0]
+        if injected_gbq is None and st0.injected_activity_bq:
+            injected_gbq = st0.injected_activity_bq / 1e9
+        if sex is None:
+            sex = st0.patient.sex or "M"
+        progress.update(task, description=f"{method} dosimetry")
+        result = dosimetry_from_timepoints(
+            tps,
+            masks,
+            method=method,
+            register=register,
+            sex=sex.upper()[:1],
+            injected_gbq=injected_gbq,
+            kinetics_model=kinetics,
+            stp_time_h=stp_time_h,
+            previous=previous,
+            risk_factors=risk_factors,
+        )
+        progress.advance(task)
+    ref = min(tps, key=lambda tp: tp.time_h)
+    return result, ref.activity, sex
