@@ -71,6 +71,7 @@ def make_pet_series(
     seed: int = 0,
     study_uid: str | None = None,
     shuffle: bool = True,
+    for_uid: str | None = None,
 ) -> tuple[list[Path], np.ndarray, str]:
     """Write a PET series; return (files, true rescaled values in slice order along -normal
     i.e. descending z for axial HFS, series UID)."""
@@ -78,7 +79,7 @@ def make_pet_series(
     n, rows, cols = shape
     folder.mkdir(parents=True, exist_ok=True)
     study_uid = study_uid or generate_uid()
-    series_uid, for_uid = generate_uid(), generate_uid()
+    series_uid, for_uid = generate_uid(), for_uid or generate_uid()
     stored = rng.integers(0, 30000, size=shape).astype(np.int16)
     slopes = slopes or [0.5 + 0.25 * k for k in range(n)]
     z = positions_mm if positions_mm is not None else [-100.0 + spacing_mm[0] * k for k in range(n)]
