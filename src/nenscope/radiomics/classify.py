@@ -77,6 +77,16 @@ def read_labels(path: str | Path) -> dict[str, str]:
     return {r[0]: r[1].strip() for r in rows[1:] if len(r) >= 2}
 
 
+def auc_mann_whitney(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney U statistic (ties count one half)."""
+    from scipy.stats import rankdata
+
+    r = rankdata(score)
+    n1 = int(y.sum())
+    n0 = y.size - n1
+    return float((r[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
 def fit_classifier(
     ids: list[str], names: list[str], x: np.ndarray, labels: dict[str, str], *,
     folds: int = 5, repeats: int = 10, n_bootstrap: int = 2000, seed: int = 0,
@@ -85,7 +95,6 @@ def fit_classifier(
     """Repeated stratified k-fold AUC with a bootstrap 95 % CI; binary labels only."""
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import RepeatedStratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -118,13 +127,13 @@ def fit_classifier(
         model.fit(xk[tr], y[tr])
         scores[n // folds, te] = model.predict_proba(xk[te])[:, 1]
     oof = scores.mean(0)
-    auc = float(np.mean([roc_auc_score(y, s) for s in scores]))
+    auc = float(np.mean([auc_mann_whitney(y, s) for s in scores]))
     rng = np.random.default_rng(seed)
     pos_idx, neg_idx = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     boots = []
-    for _ in range(n_bootstrap):
+    for _ in range(n_bootstrap):  # stratified resampling keeps both classes in every replicate
         b = np.concatenate([rng.choice(pos_idx, pos_idx.size), rng.choice(neg_idx, neg_idx.size)])
-        boots.append(roc_auc_score(y[b], oof[b]))
+        boots.append(auc_mann_whitney(y[b], oof[b]))
     lo, hi = np.percentile(boots, [2.5, 97.5])
     model.fit(xk, y)
     coef = model[-1].coef_[0]

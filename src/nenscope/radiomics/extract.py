@@ -52,7 +52,7 @@ def extract_features(
     out: dict[str, float] = {}
     if "morph" in fam:
         out.update(morphology_features(roi.image, roi.morph_mask, roi.int_mask, roi.spacing_mm,
-                                       settings.moran_max_voxels))
+                                       settings.moran_max_voxels, settings.morph_extended))
     if "loc" in fam:
         out.update(local_intensity_features(roi.image, roi.int_mask, roi.spacing_mm,
                                             settings.local_intensity_volume_cm3))

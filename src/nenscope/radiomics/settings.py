@@ -55,6 +55,8 @@ class RadiomicsSettings:
     local_intensity_volume_cm3: volume of the local-intensity peak sphere (1 cm³ in IBSI).
     moran_max_voxels: Moran's I / Geary's C are O(N²); above this many voxels a fixed-seed
         random subset of this size is used (IBSI allows approximation for large ROIs).
+    morph_extended: compute the OMBB / MVEE densities and Moran's I / Geary's C (the costly
+        morphological features; off = the feature set most other tools share).
     """
 
     name: str = "custom"
@@ -79,6 +81,7 @@ class RadiomicsSettings:
     ngldm_alpha: int = 0
     local_intensity_volume_cm3: float = 1.0
     moran_max_voxels: int = 3000
+    morph_extended: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
