@@ -60,29 +60,55 @@ class KernelConvolver:
         )
         self._kf = self._forward(np.ascontiguousarray(kernel, dtype=np.float32))
 
+    def _inplace(self, fn, view: np.ndarray, axis: int) -> None:
+        """Complex FFT of ``view`` along ``axis``, written back into ``view``.
+
+        pocketfft works in place with ``overwrite_x`` (no new 0.5 GB array, no page faults);
+        the copy-back only runs if a SciPy version ever returns a new array.
+        """
+        r = fn(view, axis=axis, workers=self.workers, overwrite_x=True)
+        if not np.shares_memory(r, view):
+            view[...] = r
+
     def _forward(self, a: np.ndarray) -> np.ndarray:
-        """rfftn of ``a`` zero-padded to ``fshape``, transforming only the non-zero lines."""
+        """rfftn of ``a`` zero-padded to ``fshape`` into one complex64 buffer.
+
+        Pruned: the last axis is transformed for the ``a``-sized block only (in slabs, so no
+        large temporary), the middle axis only for the rows that hold data, the first axis in
+        full; everything after the slab stage works in place.
+        """
         n0, n1, n2 = self.fshape
-        w = self.workers
-        f = sfft.rfft(a, n=n2, axis=2, workers=w)  # (a0, a1, n2//2+1)
-        f = sfft.fft(f, n=n1, axis=1, workers=w, overwrite_x=True)  # (a0, n1, ·)
-        return sfft.fft(f, n=n0, axis=0, workers=w, overwrite_x=True)  # (n0, n1, ·)
+        a0, a1, _ = a.shape
+        buf = np.empty((n0, n1, n2 // 2 + 1), dtype=np.complex64)
+        buf[a0:] = 0
+        buf[:a0, a1:] = 0
+        step = max(1, (1 << 26) // max(1, a1 * n2))  # ~0.5 GB of slab at most
+        for i in range(0, a0, step):
+            e = min(i + step, a0)
+            buf[i:e, :a1] = sfft.rfft(a[i:e], n=n2, axis=2, workers=self.workers)
+        self._inplace(sfft.fft, buf[:a0], 1)
+        self._inplace(sfft.fft, buf, 0)
+        return buf
 
     def __call__(self, volume: np.ndarray) -> np.ndarray:
         """Convolve ``volume`` (float32 result, same shape, kernel centred)."""
         if volume.shape != self.shape:
             raise NenscopeError(f"volume shape {volume.shape} != convolver shape {self.shape}")
-        n0, n1, n2 = self.fshape
+        n2 = self.fshape[2]
         c0, c1, c2 = ((k - 1) // 2 for k in self.kshape)
         s0, s1, s2 = self.shape
-        w = self.workers
         f = self._forward(np.asarray(volume, dtype=np.float32))
         f *= self._kf
-        # inverse, cropping after each axis so later axes transform only what is kept
-        f = sfft.ifft(f, axis=0, workers=w, overwrite_x=True)[c0 : c0 + s0]
-        f = sfft.ifft(f, axis=1, workers=w, overwrite_x=True)[:, c1 : c1 + s1]
-        out = sfft.irfft(f, n=n2, axis=2, workers=w)[:, :, c2 : c2 + s2]
-        return np.ascontiguousarray(out, dtype=np.float32)
+        # inverse, in place, cropping after each axis so later axes transform only what is kept
+        self._inplace(sfft.ifft, f, 0)
+        v = f[c0 : c0 + s0]
+        self._inplace(sfft.ifft, v, 1)
+        out = np.empty(self.shape, dtype=np.float32)
+        step = max(1, (1 << 24) // max(1, s1 * n2))
+        for i in range(0, s0, step):
+            sl = sfft.irfft(v[i : i + step, c1 : c1 + s1], n=n2, axis=2, workers=self.workers)
+            out[i : i + step] = sl[:, :, c2 : c2 + s2]
+        return out
 
 
 def dose_kernel_gy(
