@@ -15,19 +15,27 @@ class AnalysisOptions:
     Attributes:
         tracer: agent name that overrides the study's (``--tracer``).
         suv_kind: SUV normalisation used for every number (``"bw"``; PERCIST asks ``"sul"``).
-        threshold_method: ``"liver"`` (liver-relative, qPSMA style), ``"percist"``
+        threshold_method: ``None`` picks the agent's default (SSTR and GLP-1R ``"liver"``,
+            FDG ``"percist"``); ``"liver"`` (liver-relative, qPSMA style), ``"percist"``
             (1.5 x liver mean + 2 SD), ``"suvmax_percent"`` (fraction of each component's
             SUVmax above the liver-relative seed threshold) or ``"fixed"`` (``fixed_suv``).
+        detect_method: detection threshold (hysteresis): a component is kept only if its
+            SUVmax exceeds this one; ``None`` picks the agent's default (FDG ``"percist"``,
+            SSTR/GLP-1R ``"none"``); same names as ``threshold_method``.
         liver_factor: multiple of (liver SUVmean + ``liver_k_sd`` SD) for ``"liver"``;
             ``None`` uses the agent-class default (SSTR 1.0, FDG 1.0, GLP-1R 1.0).
         liver_k_sd: number of liver SDs added for ``"liver"``.
+        extrahepatic_liver_fraction: with ``"liver"``, the threshold outside the liver is
+            this fraction of the liver SUVmean (SSTR default 0.6: between the Krenning 1 and 2
+            levels, so lesions with uptake about liver are found outside it); ``None``: the
+            agent default (FDG and GLP-1R: none, the liver-relative value applies everywhere).
         fixed_suv: SUV threshold for ``"fixed"`` (and the fallback when no liver is found).
         suvmax_fraction: fraction of SUVmax for ``"suvmax_percent"``; ``None``: 0.41
             (EANM, from ``data/scores.toml``).
         min_volume_ml: smallest lesion kept, in ml.
         split_lesions: split touching lesions by a marker watershed on SUV.
         split_min_height_suv: a second maximum must rise this many SUV above the saddle
-            (h-maxima dynamic) to become its own lesion; ``None``: 25 % of the threshold.
+            (h-maxima dynamic) to become its own lesion; ``None``: 50 % of the threshold.
         suppress_physiological: remove physiological uptake (organ masks, built-in detectors).
         fill_holes: fill cold cores (necrosis) inside each lesion.
         match_distance_mm: SSTR/FDG lesions closer than this (centre to mask) are one lesion.
@@ -35,9 +43,11 @@ class AnalysisOptions:
 
     tracer: str | None = None
     suv_kind: str = "bw"
-    threshold_method: ThresholdMethod = "liver"
+    threshold_method: ThresholdMethod | None = None
+    detect_method: ThresholdMethod | Literal["none"] | None = None
     liver_factor: float | None = None
     liver_k_sd: float = 2.0
+    extrahepatic_liver_fraction: float | None = None
     fixed_suv: float = 2.5
     suvmax_fraction: float | None = None
     min_volume_ml: float = 0.3

@@ -7,7 +7,7 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
 - kidney: >= 40 ml, posterior (y > +10 mm), lateral (|x| 25-150 mm), between 200 mm below and
   the top of the liver;
 - bladder: >= 15 ml, midline (|x| < 60 mm), >= 120 mm below the liver's lower edge, and the
-  most inferior such structure;
+  hottest such structure (urine);
 - brain (FDG): >= 250 ml, midline, its lower edge >= 100 mm above the liver;
 - heart (FDG): >= 60 ml, x from -40 to +110 mm, within 0-180 mm above the liver's upper edge.
 
@@ -23,9 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
-
-from nenscope.analysis._geometry import patient_axes
 
 __all__ = ["ComponentInfo", "component_table", "classify_physiological"]
 
@@ -47,32 +44,41 @@ class ComponentInfo:
 def component_table(
     suv: NDArray, labels: NDArray, affine: NDArray, body_centroid_ijk: NDArray
 ) -> list[ComponentInfo]:
-    """Per-label volume, centroid and z extent in body-relative patient mm (one bincount pass)."""
+    """Per-label volume, centroid and z extent in body-relative patient mm.
+
+    Only the labelled voxels are visited (bincount and ``ufunc.at`` over the foreground).
+    """
     n = int(labels.max())
     if n == 0:
         return []
     a = np.asarray(affine, dtype=float)
     vox_ml = abs(float(np.linalg.det(a[:3, :3]))) / 1000.0
-    objs = ndimage.find_objects(labels)
-    maxes = ndimage.maximum(suv, labels, index=np.arange(1, n + 1))
+    fg = np.nonzero(labels)
+    lab = labels[fg]
+    ijk = np.stack(fg, axis=1).astype(float) - np.asarray(body_centroid_ijk, dtype=float)
+    mm = ijk @ a[:3, :3].T  # body-relative LPS
+    counts = np.bincount(lab, minlength=n + 1).astype(float)
+    sums = [np.bincount(lab, weights=mm[:, r], minlength=n + 1) for r in range(3)]
+    z_lo = np.full(n + 1, np.inf)
+    z_hi = np.full(n + 1, -np.inf)
+    np.minimum.at(z_lo, lab, mm[:, 2])
+    np.maximum.at(z_hi, lab, mm[:, 2])
+    smax = np.full(n + 1, -np.inf)
+    np.maximum.at(smax, lab, np.asarray(suv[fg], dtype=float))
     out = []
-    x_ax, y_ax, z_ax = patient_axes(a)
-    for i, sl in enumerate(objs):
-        if sl is None:
+    for i in range(1, n + 1):
+        if counts[i] == 0:
             continue
-        m = labels[sl] == i + 1
-        idx = np.argwhere(m) + np.array([s.start for s in sl])
-        mm = (idx - body_centroid_ijk) @ a[:3, :3].T  # relative LPS
         out.append(
             ComponentInfo(
-                label=i + 1,
-                volume_ml=idx.shape[0] * vox_ml,
-                x_mm=float(mm[:, 0].mean()),
-                y_mm=float(mm[:, 1].mean()),
-                z_mm=float(mm[:, 2].mean()),
-                z_lo_mm=float(mm[:, 2].min()),
-                z_hi_mm=float(mm[:, 2].max()),
-                suv_max=float(maxes[i]),
+                label=i,
+                volume_ml=counts[i] * vox_ml,
+                x_mm=float(sums[0][i] / counts[i]),
+                y_mm=float(sums[1][i] / counts[i]),
+                z_mm=float(sums[2][i] / counts[i]),
+                z_lo_mm=float(z_lo[i]),
+                z_hi_mm=float(z_hi[i]),
+                suv_max=float(smax[i]),
             )
         )
     return out
@@ -108,8 +114,9 @@ def classify_physiological(
             and c.label not in found
         ]
         if cands:
-            lowest = min(cands, key=lambda c: c.z_mm)
-            found[lowest.label] = "urinary bladder (auto)"
+            # urine is the hottest pelvic structure by far
+            hottest = max(cands, key=lambda c: c.suv_max)
+            found[hottest.label] = "urinary bladder (auto)"
     if "brain" in detectors:
         for c in comps:
             if c.volume_ml >= 250.0 and abs(c.x_mm) < 60.0 and c.z_lo_mm > lz_hi + 100.0:

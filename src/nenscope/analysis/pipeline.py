@@ -91,6 +91,19 @@ def _masks_on_grid(masks: OrganMasks | None, target: hd.Volume) -> dict[str, NDA
     return out
 
 
+def _centroid(mask: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Index centroid of a mask from its three axis projections (cheap)."""
+    total = float(mask.sum())
+    if total == 0:
+        return (np.array(mask.shape, dtype=float) - 1) / 2
+    out = []
+    for ax in range(3):
+        other = tuple(a for a in range(3) if a != ax)
+        prof = mask.sum(axis=other, dtype=np.int64)
+        out.append(float((prof * np.arange(prof.size)).sum()) / total)
+    return np.array(out)
+
+
 def _z_range_mm(
     mask: NDArray[np.bool_], affine: NDArray, body_c: NDArray
 ) -> tuple[float, float] | None:
@@ -154,30 +167,43 @@ def analyze_volume(
     )
     warnings.extend(ref.notes)
 
-    # threshold
+    # thresholds: delineation (lesion extent) and detection (hysteresis)
     t = score_rules()["thresholds"]
-    method = options.threshold_method
+    defaults = t["defaults"][agent_class]
+    method = options.threshold_method or defaults["threshold_method"]
+    detect = options.detect_method or defaults["detect_method"]
     liver = ref.liver
-    if method in ("liver", "suvmax_percent", "percist") and liver is None:
+    if liver is None and (method != "fixed" or detect not in ("none", "fixed")):
         warnings.append(
             f"no liver reference: fixed threshold SUV {options.fixed_suv} used instead of "
             f"{method!r} (give a liver mask with --organ-masks)"
         )
-        method = "fixed"
-    if method == "fixed":
-        threshold = float(options.fixed_suv)
-    elif method == "percist":
-        threshold = (
-            float(t["percist_factor"]) * liver.suv_mean + float(t["percist_k_sd"]) * liver.suv_sd
-        )  # type: ignore[union-attr]
-    else:
-        factor = options.liver_factor if options.liver_factor is not None else 1.0
-        threshold = liver_threshold(
-            liver.suv_mean,
-            liver.suv_sd,
-            factor=factor,
-            k_sd=options.liver_k_sd,  # type: ignore[union-attr]
-        )
+        method, detect = "fixed", "none"
+
+    def threshold_of(name: str) -> float:
+        if name == "fixed":
+            return float(options.fixed_suv)
+        assert liver is not None
+        if name == "percist":
+            return (
+                float(t["percist_factor"]) * liver.suv_mean
+                + float(t["percist_k_sd"]) * liver.suv_sd
+            )
+        factor = options.liver_factor
+        if factor is None:
+            factor = float(defaults["liver_factor"])
+        return liver_threshold(liver.suv_mean, liver.suv_sd, factor=factor, k_sd=options.liver_k_sd)
+
+    threshold = threshold_of(method)
+    detect_suv = None if detect == "none" else threshold_of(detect)
+    region_thresholds: list[tuple[NDArray[np.bool_], float]] = []
+    extra = options.extrahepatic_liver_fraction
+    if extra is None:
+        extra = defaults.get("extrahepatic_liver_fraction")
+    if method == "liver" and liver is not None and extra is not None and "liver" in ref.masks:
+        # outside the liver: a fraction of the liver mean; inside: the liver-relative value
+        region_thresholds.append((ref.masks["liver"], threshold))
+        threshold = float(extra) * liver.suv_mean
 
     # physiological uptake
     rules = physiological_rules(agent_class) if options.suppress_physiological else []
@@ -185,7 +211,7 @@ def analyze_volume(
     detectors = {r.auto for r in rules if r.auto}
     # an organ given as a mask needs no detector
     detectors = {d for d in detectors if not any(d in k.lower() for k in masks)}
-    body_idx = np.array(ndimage.center_of_mass(body)) if body.any() else np.array(arr.shape) / 2
+    body_idx = _centroid(body)
     liver_z = _z_range_mm(ref.masks["liver"], affine, body_idx) if "liver" in ref.masks else None
     auto_found: list[str] = []
 
@@ -206,6 +232,8 @@ def analyze_volume(
         arr,
         spacing,
         threshold,
+        detect_suv=detect_suv,
+        region_thresholds=region_thresholds,
         exclude=exclude if exclude.any() else None,
         min_volume_ml=options.min_volume_ml,
         suvmax_fraction=(
@@ -222,6 +250,11 @@ def analyze_volume(
     )
     suppressed = suppressed + sorted(set(auto_found))
     lesions = measure_lesions(arr, labels, spacing, affine, ref, ct_hu=ct_grid)
+    if region_thresholds:
+        warnings.append(
+            f"thresholds: SUV {region_thresholds[0][1]:.2f} inside the liver, "
+            f"SUV {threshold:.2f} elsewhere"
+        )
     return VolumeAnalysis(
         suv=suv,
         agent_class=agent_class,

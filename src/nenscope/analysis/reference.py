@@ -14,8 +14,9 @@ Method (built-in, "automatic"):
 4. Statistics in a sphere (PERCIST: a 3 cm diameter sphere in the right liver lobe; Wahl RL
    et al., J Nucl Med 2009;50 Suppl 1:122S) at the point deepest inside the homogeneous core
    (largest distance to its border), so lesions and organ edges stay outside it.
-5. Whole-organ masks (for suppression and lesion sites): the core dilated back by half the
-   window, kept where SUV exceeds half the organ mean, closed and hole-filled.
+5. Whole-organ masks (for suppression and lesion sites): the core grown geodesically through
+   voxels of organ-like uptake (within 3 SD of the core), hole-filled (lesions inside the
+   organ), then two coarse voxels out to half the organ mean (the blurred edge).
 
 User masks (NIfTI, DICOM-SEG, RTSTRUCT via :mod:`nenscope.imaging`) replace step 3 for the
 organs they name; TotalSegmentator, when the user has it installed, is another mask source.
@@ -174,9 +175,11 @@ def _voi_stats(
 
 def _deepest_point(mask: NDArray[np.bool_], spacing: tuple[float, ...]) -> tuple[NDArray, float]:
     """Voxel index farthest from the border of ``mask`` and that distance in mm."""
-    edt = ndimage.distance_transform_edt(mask, sampling=spacing)
-    k = np.unravel_index(int(np.argmax(edt)), mask.shape)
-    return np.array(k, dtype=float), float(edt[k])
+    sl = ndimage.find_objects(mask.astype(np.uint8))[0]
+    box = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in sl)
+    edt = ndimage.distance_transform_edt(mask[box], sampling=spacing)
+    k = np.unravel_index(int(np.argmax(edt)), edt.shape)
+    return np.array(k, dtype=float) + np.array([b.start for b in box]), float(edt[k])
 
 
 def find_reference_regions(
@@ -234,6 +237,7 @@ def find_reference_regions(
         return regions
     idx = np.nonzero(body_c)
     mid = [float(np.mean(i)) for i in idx]  # coarse index of the body centroid
+    body_median = float(np.median(coarse[body_c]))
 
     def mm_offset(ax: int, coarse_index: float, s: float) -> float:
         return (coarse_index - mid[ax]) * cs[ax] * s
@@ -274,16 +278,16 @@ def find_reference_regions(
 
     def organ_from_component(comp: dict[str, Any]) -> tuple[NDArray, NDArray]:
         core = labels == comp["label"]
-        # geodesic growth back to the organ edge (half the organ mean, the PSF midpoint)
-        allowed = body_c & (coarse > 0.5 * comp["mean"])
-        steps = 2 * max(win)
-        grown = ndimage.binary_dilation(core, iterations=steps, mask=allowed)
-        grown = ndimage.binary_closing(grown, iterations=1) | core
+        # geodesic growth through organ-like uptake (within 2.5 SD of the core's coarse values),
+        # at most one window away, then out to half the organ mean (the PSF midpoint)
+        vals = coarse[core]
+        c_mean, c_sd = float(vals.mean()), float(vals.std())
+        similar = body_c & (np.abs(coarse - c_mean) <= 2.5 * c_sd + 0.05 * c_mean)
+        grown = ndimage.binary_dilation(core, iterations=max(win), mask=similar)
         grown = ndimage.binary_fill_holes(grown)
-        # keep the part connected to the core
-        lab2 = cc3d.connected_components(grown, connectivity=6)
-        keep = np.unique(lab2[core])
-        grown = np.isin(lab2, keep[keep > 0])
+        edge = body_c & (coarse > 0.5 * comp["mean"])
+        grown = ndimage.binary_dilation(grown, iterations=2, mask=edge) | core
+        grown = ndimage.binary_fill_holes(ndimage.binary_closing(grown, iterations=1) | grown)
         return core, grown
 
     def finish(
@@ -318,7 +322,14 @@ def find_reference_regions(
         regions.masks["liver"] = masks["liver"]
         regions.liver = finish("liver", None, masks["liver"], mask_origin)
     else:
-        right = [c for c in comps if c["x"] <= -_SIDE_OFFSET_MM and c["volume_ml"] >= 100.0]
+        # the liver takes up clearly more than the median body tissue (SSTR ~10x, FDG ~3x)
+        right = [
+            c
+            for c in comps
+            if c["x"] <= -_SIDE_OFFSET_MM
+            and c["volume_ml"] >= 100.0
+            and c["mean"] >= 2.0 * body_median
+        ]
         if right:
             liver_comp = max(right, key=lambda c: c["volume_ml"] * c["mean"])
             core, grown = organ_from_component(liver_comp)

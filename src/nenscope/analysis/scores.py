@@ -27,19 +27,19 @@ def krenning_score(
 ) -> int | None:
     """Krenning score 0-4 of one lesion from its uptake (SUVmax by default).
 
-    0 none (below ``none_below_liver_fraction`` x liver), 1 below liver, 2 about liver (within
-    +/- ``about_band``), 3 above liver, 4 above spleen (kidney when there is no spleen).
+    0 none (below ``none_below_liver_fraction`` x liver), 1 below liver, 2 about liver
+    (``about_liver_low``-``about_liver_high`` x liver), 3 above liver, 4 above spleen (kidney
+    when there is no spleen).
     Returns ``None`` without a liver reference.
     """
     if liver_suv_mean is None or not liver_suv_mean > 0:
         return None
     k = score_rules()["krenning"]
-    band = float(k["about_band"])
     if suv < float(k["none_below_liver_fraction"]) * liver_suv_mean:
         return 0
-    if suv < (1.0 - band) * liver_suv_mean:
+    if suv < float(k["about_liver_low"]) * liver_suv_mean:
         return 1
-    if suv <= (1.0 + band) * liver_suv_mean:
+    if suv <= float(k["about_liver_high"]) * liver_suv_mean:
         return 2
     upper = spleen_suv_mean if spleen_suv_mean else kidney_suv_mean
     if upper is not None and suv > upper:

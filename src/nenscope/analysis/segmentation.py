@@ -104,10 +104,24 @@ def physiological_mask(
     return out, used
 
 
+def label_max(values: NDArray, labels: NDArray, n: int | None = None) -> NDArray[np.float64]:
+    """Maximum of ``values`` per label 1..n (index 0 unused; -inf for empty labels).
+
+    Touches only the labelled voxels (``np.maximum.at``), unlike ``ndimage.maximum`` which
+    sorts the whole volume.
+    """
+    n = int(labels.max()) if n is None else n
+    out = np.full(n + 1, -np.inf)
+    fg = labels > 0
+    np.maximum.at(out, labels[fg], np.asarray(values[fg], dtype=np.float64))
+    return out
+
+
 def _relabel_sequential(labels: NDArray) -> NDArray[np.int32]:
-    ids = np.unique(labels)
-    ids = ids[ids > 0]
-    lut = np.zeros(int(labels.max()) + 1 if labels.size else 1, dtype=np.int32)
+    present = np.bincount(labels.ravel()) > 0
+    present[0] = False
+    ids = np.flatnonzero(present)
+    lut = np.zeros(present.size, dtype=np.int32)
     lut[ids] = np.arange(1, ids.size + 1, dtype=np.int32)
     return lut[labels]
 
@@ -171,6 +185,8 @@ def segment_lesions(
     spacing_mm: tuple[float, float, float],
     threshold_suv: float,
     *,
+    detect_suv: float | None = None,
+    region_thresholds: list[tuple[NDArray[np.bool_], float]] | None = None,
     exclude: NDArray[np.bool_] | None = None,
     min_volume_ml: float = 0.3,
     suvmax_fraction: float | None = None,
@@ -184,13 +200,18 @@ def segment_lesions(
     Args:
         suv: SUV array.
         spacing_mm: voxel spacing, mm.
-        threshold_suv: candidate threshold in SUV.
+        threshold_suv: delineation threshold in SUV (lesion extent).
+        region_thresholds: ``(mask, threshold)`` pairs that replace ``threshold_suv``
+            inside each mask (e.g. the liver: mean + 2 SD of its background); applied within
+            the mask's bounding box only.
+        detect_suv: detection threshold in SUV: components whose SUVmax stays below it are
+            dropped (hysteresis thresholding); ``None``: same as ``threshold_suv``.
         exclude: voxels never part of a lesion (physiological uptake).
         min_volume_ml: smallest lesion kept, ml.
         suvmax_fraction: if given, each component keeps only voxels >= this fraction of its
             own SUVmax (``"suvmax_percent"`` delineation).
         split: split touching lesions (:func:`split_touching`).
-        split_min_height_suv: h-maxima height; default 25 % of the threshold.
+        split_min_height_suv: h-maxima height; default 50 % of the threshold.
         fill_holes: fill cold cores (e.g. necrosis) enclosed by a lesion.
         component_filter: called with the labels before splitting; returns the labels with
             unwanted components (e.g. recognised physiological structures) set to 0.
@@ -200,12 +221,24 @@ def segment_lesions(
     """
     suv = np.asarray(suv, dtype=np.float32)
     cand = suv > threshold_suv
+    for region, t_region in region_thresholds or []:
+        objs = ndimage.find_objects(region.astype(np.uint8))
+        if not objs or objs[0] is None:
+            continue
+        box = objs[0]
+        r = region[box]
+        cand[box] = np.where(r, suv[box] > t_region, cand[box])
     if exclude is not None:
         cand &= ~exclude
     labels = cc3d.connected_components(cand, connectivity=26).astype(np.int32)
+    if detect_suv is not None and detect_suv > threshold_suv and labels.max() > 0:
+        # hysteresis: a component is a lesion only if it reaches the detection threshold
+        lut = label_max(suv, labels) >= detect_suv
+        lut[0] = False
+        labels = np.where(lut[labels], labels, 0).astype(np.int32)
     if suvmax_fraction is not None and labels.max() > 0:
-        maxes = ndimage.maximum(suv, labels, index=np.arange(1, labels.max() + 1))
-        lut = np.concatenate([[np.inf], np.asarray(maxes, dtype=np.float32) * suvmax_fraction])
+        lut = label_max(suv, labels) * suvmax_fraction
+        lut[0] = np.inf
         keep = (labels > 0) & (suv >= lut[labels])
         labels = cc3d.connected_components(keep, connectivity=26).astype(np.int32)
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
@@ -229,7 +262,7 @@ def segment_lesions(
     if component_filter is not None and labels.max() > 0:
         labels = _relabel_sequential(component_filter(labels))
     if split and labels.max() > 0:
-        h = split_min_height_suv if split_min_height_suv is not None else 0.25 * threshold_suv
+        h = split_min_height_suv if split_min_height_suv is not None else 0.5 * threshold_suv
         labels = split_touching(suv, labels, spacing_mm, min_height_suv=h)
         if labels.max() > 0:  # watershed pieces below the minimum volume merge back: drop them
             counts = np.bincount(labels.ravel())
@@ -241,7 +274,7 @@ def segment_lesions(
     # order by descending SUVmax (stable ids for reports)
     n = int(labels.max())
     if n > 1:
-        maxes = np.asarray(ndimage.maximum(suv, labels, index=np.arange(1, n + 1)))
+        maxes = label_max(suv, labels, n)[1:]
         order = np.argsort(-maxes, kind="stable")
         lut = np.zeros(n + 1, dtype=np.int32)
         lut[order + 1] = np.arange(1, n + 1, dtype=np.int32)

@@ -1,0 +1,110 @@
+"""Lesion segmentation on analytic spheres: thresholds, size filter, splitting, exclusion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from nenscope.analysis.rules import physiological_rules
+from nenscope.analysis.segmentation import (
+    label_max,
+    liver_threshold,
+    percist_threshold,
+    physiological_mask,
+    segment_lesions,
+)
+
+SP = (2.0, 2.0, 2.0)
+
+
+def _balls(shape, centres_radii_values, background=1.0, blur_mm=0.0):
+    idx = np.indices(shape).astype(np.float32) * 2.0
+    out = np.full(shape, background, np.float32)
+    masks = []
+    for c, r, v in centres_radii_values:
+        m = ((idx[0] - c[0]) ** 2 + (idx[1] - c[1]) ** 2 + (idx[2] - c[2]) ** 2) <= r * r
+        out[m] = v
+        masks.append(m)
+    if blur_mm:
+        out = ndimage.gaussian_filter(out, blur_mm / 2.3548 / 2.0)
+    return out, masks
+
+
+def test_threshold_formulas():
+    assert liver_threshold(8.0, 1.0) == pytest.approx(10.0)
+    assert liver_threshold(8.0, 1.0, factor=1.5, k_sd=3.0) == pytest.approx(16.5)
+    # PERCIST 1.0: 1.5 x mean + 2 SD
+    assert percist_threshold(2.0, 0.3) == pytest.approx(3.6)
+
+
+def test_two_spheres_volumes_and_order():
+    suv, masks = _balls((40, 40, 60), [((40, 40, 30), 8.0, 10.0), ((40, 40, 90), 10.0, 20.0)])
+    lab = segment_lesions(suv, SP, 5.0, min_volume_ml=0.1)
+    assert lab.max() == 2
+    # ordered by SUVmax: label 1 is the SUV 20 sphere
+    assert (lab == 1).sum() == masks[1].sum()
+    assert (lab == 2).sum() == masks[0].sum()
+    np.testing.assert_allclose(label_max(suv, lab)[1:], [20.0, 10.0])
+
+
+def test_min_volume_and_exclusion():
+    suv, masks = _balls((40, 40, 60), [((40, 40, 30), 3.0, 10.0), ((40, 40, 90), 10.0, 20.0)])
+    small_ml = masks[0].sum() * 8.0 / 1000.0
+    lab = segment_lesions(suv, SP, 5.0, min_volume_ml=small_ml + 0.01)
+    assert lab.max() == 1 and (lab == 1).sum() == masks[1].sum()
+    lab = segment_lesions(suv, SP, 5.0, min_volume_ml=0.01, exclude=masks[1])
+    assert lab.max() == 1 and (lab == 1).sum() == masks[0].sum()
+
+
+def test_touching_lesions_are_split_noise_is_not():
+    # two blurred spheres whose halos merge above the threshold
+    suv, masks = _balls(
+        (40, 40, 60), [((40, 40, 46), 9.0, 20.0), ((40, 40, 68), 9.0, 20.0)], blur_mm=8.0
+    )
+    merged = segment_lesions(suv, SP, 4.0, min_volume_ml=0.1, split=False)
+    assert merged.max() == 1
+    lab = segment_lesions(suv, SP, 4.0, min_volume_ml=0.1, split=True)
+    assert lab.max() == 2
+    for m in masks:  # each true sphere lies (almost) wholly in one piece
+        counts = np.bincount(lab[m], minlength=3)[1:]
+        assert counts.max() >= 0.95 * m.sum()
+    # one large noisy lesion stays one lesion
+    rng = np.random.default_rng(3)
+    big, _ = _balls((40, 40, 40), [((40, 40, 40), 25.0, 20.0)], blur_mm=6.0)
+    big = big * (1 + 0.1 * rng.standard_normal(big.shape)).astype(np.float32)
+    lab = segment_lesions(big, SP, 8.0, min_volume_ml=0.5)
+    assert lab.max() == 1
+
+
+def test_hysteresis_and_suvmax_percent():
+    suv, masks = _balls((40, 40, 60), [((40, 40, 30), 8.0, 4.0), ((40, 40, 90), 8.0, 20.0)])
+    lab = segment_lesions(suv, SP, 3.0, detect_suv=6.0, min_volume_ml=0.01)
+    assert lab.max() == 1 and label_max(suv, lab)[1] == 20.0
+    # 41 % of each component's own maximum: a ramp lesion keeps its upper part only
+    ramp = np.zeros((10, 10, 40), np.float32)
+    ramp[:, :, 5:35] = np.linspace(2.0, 10.0, 30, dtype=np.float32)
+    lab = segment_lesions(ramp, SP, 1.0, suvmax_fraction=0.41, min_volume_ml=0.01, split=False)
+    kept = ramp[lab > 0]
+    assert kept.min() >= 0.41 * 10.0 and kept.min() < 0.41 * 10.0 + 8.0 / 29
+
+
+def test_fill_holes_of_necrotic_lesion():
+    suv, masks = _balls((40, 40, 40), [((40, 40, 40), 20.0, 10.0), ((40, 40, 40), 10.0, 0.5)])
+    lab = segment_lesions(suv, SP, 5.0, min_volume_ml=0.1, fill_holes=True)
+    assert (lab == 1).sum() == masks[0].sum()
+    lab = segment_lesions(suv, SP, 5.0, min_volume_ml=0.1, fill_holes=False)
+    assert (lab == 1).sum() == masks[0].sum() - masks[1].sum()
+
+
+def test_physiological_mask_dilates_by_rule_margin():
+    shape = (30, 30, 30)
+    kid = np.zeros(shape, bool)
+    kid[10:20, 10:20, 10:20] = True
+    out, used = physiological_mask(
+        shape, {"kidney_left": kid, "liver": kid}, physiological_rules("sstr"), SP
+    )
+    margin = next(r.dilation_mm for r in physiological_rules("sstr") if r.organ == "kidney")
+    steps = int(margin // 2.0)
+    assert used == ["kidney (kidney_left)"]
+    assert out[15, 15, 10 - steps] and not out[15, 15, 10 - steps - 1]
