@@ -140,6 +140,14 @@ def dosimetry(
             "are given once or for voxel/local).",
         ),
     ] = None,
+    psf_fwhm_mm: Annotated[
+        float | None,
+        typer.Option(
+            "--psf-fwhm-mm",
+            help="SPECT resolution (FWHM, mm) for partial-volume correction of the regional "
+            "activities by the geometric transfer matrix; off when not given.",
+        ),
+    ] = None,
     out: Annotated[
         Path,
         typer.Option(
@@ -160,6 +168,8 @@ def dosimetry(
     previous = _read_previous(previous_cycles) if previous_cycles else []
     ref_volume = None
     if tac_csv:
+        if psf_fwhm_mm is not None:
+            raise NenscopeError("--psf-fwhm-mm applies to images (--timepoint), not to --tac-csv")
         if method in (Method.voxel, Method.local):
             raise NenscopeError("--method voxel/local needs images (--timepoint), not --tac-csv")
         tacs = pipeline.read_tac_csv(tac_csv)
@@ -186,6 +196,7 @@ def dosimetry(
             previous=previous,
             risk_factors=risk_factors,
             register=register,
+            psf_fwhm_mm=psf_fwhm_mm,
         )
     out.mkdir(parents=True, exist_ok=True)
     doc = result.to_dict()
@@ -239,6 +250,7 @@ def _from_images(
     previous,
     risk_factors,
     register,
+    psf_fwhm_mm,
 ):
     from nenscope.dosimetry.timepoints import (
         dosimetry_from_timepoints,
@@ -297,6 +309,7 @@ def _from_images(
             stp_time_h=stp_time_h,
             previous=previous,
             risk_factors=risk_factors,
+            psf_fwhm_mm=psf_fwhm_mm,
         )
         progress.advance(task)
     ref = min(tps, key=lambda tp: tp.time_h)

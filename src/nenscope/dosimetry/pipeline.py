@@ -326,6 +326,7 @@ def dosimetry_from_images(
     density_g_per_ml: float = 1.0,
     workers: int | None = None,
     tacs: Sequence[RegionTAC] | None = None,
+    psf_fwhm_mm: float | None = None,
 ) -> DosimetryResult:
     """Dosimetry from co-registered activity maps (Bq/ml at acquisition) and region masks.
 
@@ -334,7 +335,8 @@ def dosimetry_from_images(
     (:func:`voxel.tia_map_mbq_s`) is turned into a dose map and each region's dose is its mean
     voxel dose; ``organ`` and ``single-time-point`` use the regional fits and S-values.
     ``tacs`` (e.g. measured with masks drawn on every time point) replaces the TACs measured
-    here with ``masks``.
+    here with ``masks``. With ``psf_fwhm_mm`` the regional activities are corrected for partial
+    volume effects by the geometric transfer matrix (:mod:`nenscope.dosimetry.pvc`).
     """
     if method not in METHODS:
         raise NenscopeError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -342,6 +344,12 @@ def dosimetry_from_images(
         raise NenscopeError("image-based dosimetry needs at least one region mask (option --masks)")
     shape = activity_bq_ml[0].shape
     vox_ml = float(np.prod(spacing_mm)) / 1000.0
+    gtm = gtm_c = None
+    if psf_fwhm_mm and tacs is None:
+        from nenscope.dosimetry.pvc import GeometricTransferMatrix
+
+        gtm = GeometricTransferMatrix(masks, spacing_mm, psf_fwhm_mm)
+        gtm_c = [gtm.correct(np.asarray(a)) for a in activity_bq_ml]
     own_tacs = []
     for name, m in masks.items():
         if m.shape != shape:
@@ -349,7 +357,12 @@ def dosimetry_from_images(
         mb = np.asarray(m, dtype=bool)
         if not mb.any():
             raise NenscopeError(f"mask {name!r} is empty")
-        act = [float(a[mb].sum(dtype=np.float64)) * vox_ml * 1e-6 for a in activity_bq_ml]
+        if gtm is not None:
+            act = [
+                gtm_c[i][name] * float(mb.sum()) * vox_ml * 1e-6 for i in range(len(activity_bq_ml))
+            ]
+        else:
+            act = [float(a[mb].sum(dtype=np.float64)) * vox_ml * 1e-6 for a in activity_bq_ml]
         own_tacs.append(
             RegionTAC(
                 name, list(map(float, times_h)), act, float(mb.sum() * vox_ml * density_g_per_ml)
