@@ -18,7 +18,11 @@ from scipy import ndimage, signal
 
 from nenscope.errors import NenscopeError
 from nenscope.simulation._data import load
-from nenscope.simulation.physics import beta_plus_yield, positron_range_kernel, positron_range_mean_mm
+from nenscope.simulation.physics import (
+    beta_plus_yield,
+    positron_range_kernel,
+    positron_range_mean_mm,
+)
 from nenscope.simulation.projector import ParallelProjector, get_projector
 
 __all__ = ["PetScanner", "get_pet_scanner", "osem_pet", "simulate_pet"]

@@ -122,7 +122,7 @@ def get_projector(n_pixels: int, pixel_mm: float, n_angles: int, n_subsets: int)
         lo = first + k
         w = trapezoid_cdf(lo + 1 - u, a, b) - trapezoid_cdf(lo - u, a, b)
         keep = (w > 1e-7) & (lo >= 0) & (lo < n_bins)
-        rows_l.append((ang[keep] * n_bins + lo[keep]))
+        rows_l.append(ang[keep] * n_bins + lo[keep])
         cols_l.append(pix[keep])
         vals_l.append(w[keep] / n_angles)
     rows = np.concatenate(rows_l)

@@ -1,0 +1,281 @@
+"""Simulate a whole study: virtual patient (or NEMA IEC phantom) + tracer + scanner → images
+with their truth. ``simulate_study(config)`` is the entry point; ``write_study`` (in
+:mod:`nenscope.simulation.output`) writes DICOM, NIfTI and the manifest."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+import highdicom as hd
+import numpy as np
+from pydicom.uid import generate_uid
+
+from nenscope.errors import NenscopeError
+from nenscope.knowledge.radionuclides import canonical_nuclide, half_life_s
+from nenscope.knowledge.tracers import get_agent
+from nenscope.simulation.activity import (
+    agent_uptake,
+    lu177_concentration_bqml,
+    lu177_regions,
+    suv_map,
+)
+from nenscope.simulation.lesions import Lesion, lesion_occupancy, place_lesions
+from nenscope.simulation.nema import build_nema_phantom, nema_spheres
+from nenscope.simulation.pet import get_pet_scanner, simulate_pet
+from nenscope.simulation.phantom import Phantom, build_patient_phantom
+from nenscope.simulation.physics import hu_to_mu_per_mm
+from nenscope.simulation.spect import get_spect_scanner, simulate_spect
+
+__all__ = ["EmissionFrame", "SimulatedStudy", "SimulationConfig", "simulate_study"]
+
+#: Injection time of every simulated study (date fixed so that the same seed gives the same study).
+INJECTION_DATETIME = datetime(2026, 1, 15, 9, 0, 0)
+_PET_NUCLIDES = ("F-18", "Ga-68", "Cu-64", "Zr-89")
+
+
+@dataclass
+class SimulationConfig:
+    """What to simulate. Units in the names; ``None`` means the default for the agent.
+
+    Attributes:
+        tracer: agent name from the catalogue (e.g. "68Ga-DOTATATE", "177Lu-DOTATATE").
+        phantom: "patient" (virtual NET patient) or "nema-iec".
+        scanner: "pet" or "spect" (default: PET for positron emitters, SPECT otherwise).
+        pet_model: PET scanner model in data/scanners.toml ("earl", "digital").
+        seed: random seed; the same seed (and config) gives the same study.
+        n_lesions: number of lesions (patient phantom).
+        tumour_type: G1, G2, G3 or insulinoma.
+        sex, weight_kg, height_cm: the patient (default ICRP 89 reference male).
+        voxel_mm: voxel size (default 4.0 mm PET, 4.8 mm SPECT).
+        minutes_per_bed: PET acquisition time per bed position (min).
+        injected_mbq: injected activity (MBq; default the catalogue's rule).
+        timepoints_h: scan times after injection (h); default the agent's uptake time
+            (177Lu-DOTATATE: 4, 24, 96, 168 h).
+        iterations, subsets, psf, postfilter_fwhm_mm: reconstruction overrides.
+        nema_background_kbqml, nema_sphere_ratio: NEMA filling (kBq/mL at scan start; ratio).
+        lesion_sites: force lesion sites (one per lesion).
+        spect_axial_fov_mm: axial extent of the SPECT field (centred on the upper abdomen).
+    """
+
+    tracer: str = "68Ga-DOTATATE"
+    phantom: str = "patient"
+    scanner: str | None = None
+    pet_model: str = "earl"
+    seed: int = 0
+    n_lesions: int = 5
+    tumour_type: str = "G2"
+    sex: str = "M"
+    weight_kg: float | None = None
+    height_cm: float | None = None
+    voxel_mm: float | None = None
+    minutes_per_bed: float = 2.5
+    injected_mbq: float | None = None
+    timepoints_h: tuple[float, ...] | None = None
+    iterations: int | None = None
+    subsets: int | None = None
+    psf: bool | None = None
+    postfilter_fwhm_mm: float | None = None
+    nema_background_kbqml: float = 2.0
+    nema_sphere_ratio: float = 10.0
+    lesion_sites: list[str] | None = None
+    spect_axial_fov_mm: float = 400.0
+    n_pixels: int | None = None
+
+
+@dataclass
+class EmissionFrame:
+    """One reconstructed emission series (a time point)."""
+
+    volume: hd.Volume  # Bq/mL, decay-corrected to the acquisition start
+    time_h: float  # hours after injection at acquisition start
+    acquisition_datetime: datetime
+    truth_bqml: np.ndarray  # noise-free true concentration (Bq/mL) on the same grid
+    stats: dict = field(default_factory=dict)
+
+
+@dataclass
+class SimulatedStudy:
+    """A simulated study and its truth.
+
+    ``organs`` and ``lesion_labels`` share the emission grid; ``truth`` is the manifest
+    (JSON-ready) with the patient, tracer, scanner, organ SUVs/activities and lesions.
+    """
+
+    config: SimulationConfig
+    modality: str  # "PT" or "NM"
+    agent: str
+    radionuclide: str
+    half_life_s: float
+    injected_mbq: float
+    injection_datetime: datetime
+    weight_kg: float
+    height_cm: float
+    sex: str
+    frames: list[EmissionFrame]
+    ct: hd.Volume
+    organs: hd.Volume
+    organ_names: dict[int, str]
+    lesion_labels: hd.Volume
+    lesions: list[Lesion]
+    truth: dict
+    uids: dict[str, str]
+
+    @property
+    def emission(self) -> hd.Volume:
+        """The first (or only) emission volume, Bq/mL."""
+        return self.frames[0].volume
+
+    def suv_factor(self, frame: int = 0) -> float:
+        """Bq/mL → SUVbw: W (g) / injected activity decayed to the frame's acquisition start (Bq)."""
+        t_s = self.frames[frame].time_h * 3600.0
+        decayed = self.injected_mbq * 1e6 * math.exp(-math.log(2) * t_s / self.half_life_s)
+        return self.weight_kg * 1000.0 / decayed
+
+
+def _uids(config: SimulationConfig) -> dict[str, str]:
+    key = repr(sorted(asdict(config).items()))
+    return {name: generate_uid(entropy_srcs=[key, name])
+            for name in ("study", "frame_of_reference", "ct_series", "pet_series")}
+
+
+def _volume(array: np.ndarray, phantom: Phantom, for_uid: str) -> hd.Volume:
+    return hd.Volume(array, phantom.grid.affine, "PATIENT", frame_of_reference_uid=for_uid)
+
+
+def _default_timepoints(agent_name: str, agent) -> tuple[float, ...]:
+    if canonical_nuclide(agent.radionuclide) == "Lu-177":
+        return tuple(agent.imaging_times_h) or (4.0, 24.0, 96.0, 168.0)
+    return (agent_uptake(agent_name)["uptake_min"] / 60.0,)
+
+
+def simulate_study(config: SimulationConfig,
+                   progress: Callable[[str, int, int], None] | None = None) -> SimulatedStudy:
+    """Simulate the study described by ``config`` (in memory; nothing is written).
+
+    ``progress(stage, done, total)`` is called during reconstruction.
+    """
+    agent = get_agent(config.tracer)
+    name = agent.name
+    nuclide = canonical_nuclide(agent.radionuclide)
+    is_lu = nuclide == "Lu-177"
+    if not is_lu:
+        agent_uptake(name)  # raises for agents without uptake data
+    modality_kind = config.scanner or ("pet" if nuclide in _PET_NUCLIDES else "spect")
+    if modality_kind not in ("pet", "spect"):
+        raise NenscopeError(f"scanner must be pet or spect, not {modality_kind!r}")
+    if modality_kind == "pet" and nuclide not in _PET_NUCLIDES:
+        raise NenscopeError(f"{name} ({nuclide}) emits no positrons: use --scanner spect")
+    if modality_kind == "spect" and nuclide in _PET_NUCLIDES:
+        raise NenscopeError(f"{name} ({nuclide}) is a PET agent: use --scanner pet")
+    if config.phantom not in ("patient", "nema-iec"):
+        raise NenscopeError(f"phantom must be patient or nema-iec, not {config.phantom!r}")
+    rng = np.random.default_rng(config.seed)
+    voxel = float(config.voxel_mm or (4.0 if modality_kind == "pet" else 4.8))
+    timepoints = tuple(config.timepoints_h or _default_timepoints(name, agent))
+    if any(t < 0 for t in timepoints):
+        raise NenscopeError("time points must be ≥ 0 h after injection")
+    uids = _uids(config)
+    lesions: list[Lesion] = []
+    nema = config.phantom == "nema-iec"
+    if nema:
+        phantom, spheres, occupancy = build_nema_phantom(voxel, config.n_pixels)
+        weight_kg, height_cm, sex = 70.0, 170.0, "O"  # nominal, for a complete SUV header
+    else:
+        if modality_kind == "spect":
+            lo = -430.0 - (config.spect_axial_fov_mm - 400.0) / 2.0
+            z_range = (lo, lo - config.spect_axial_fov_mm)
+            n_pix = config.n_pixels or int(np.ceil(460.0 / voxel / 2.0) * 2)
+        else:
+            z_range = (0.0, -1000.0)
+            n_pix = config.n_pixels
+        phantom = build_patient_phantom(voxel_mm=voxel, n_pixels=n_pix, sex=config.sex,
+                                        height_cm=config.height_cm, weight_kg=config.weight_kg,
+                                        z_range_mm=z_range)
+        weight_kg, height_cm, sex = phantom.weight_kg, phantom.height_cm, phantom.sex
+        lesions = place_lesions(phantom, config.n_lesions, config.tumour_type, rng, config.lesion_sites)
+    # injected activity
+    if config.injected_mbq is not None:
+        injected_mbq = float(config.injected_mbq)
+    elif nema:
+        injected_mbq = None
+    else:
+        injected_mbq = agent.activity_mbq(weight_kg)
+        if injected_mbq is None:
+            raise NenscopeError(f"the catalogue has no activity rule for {name}: give --injected-mbq")
+    hl = half_life_s(nuclide)
+    # CT with noise (correlated: white noise smoothed by one voxel), same grid
+    from scipy import ndimage
+
+    noise = ndimage.gaussian_filter(rng.normal(0.0, 1.0, phantom.grid.shape).astype(np.float32), 0.7)
+    noise *= np.float32(12.0 / max(float(noise.std()), 1e-6))  # ~12 HU in soft tissue
+    ct_hu = np.where(phantom.labels > 0, phantom.hu + noise, -1000.0).astype(np.float32)
+    frames: list[EmissionFrame] = []
+    pet_scanner = spect_scanner = None
+    if modality_kind == "pet":
+        pet_scanner = get_pet_scanner(config.pet_model, iterations=config.iterations, subsets=config.subsets,
+                                      psf=config.psf, postfilter_fwhm_mm=config.postfilter_fwhm_mm)
+        mu = hu_to_mu_per_mm(phantom.hu, 511.0)
+    else:
+        spect_scanner = get_spect_scanner(nuclide, iterations=config.iterations, subsets=config.subsets,
+                                          postfilter_fwhm_mm=config.postfilter_fwhm_mm)
+    projector = None
+    organ_truth: dict = {}
+    nema_truth: dict = {}
+    for ti, t_h in enumerate(timepoints):
+        decay = math.exp(-math.log(2) * t_h * 3600.0 / hl)
+        if nema:
+            bkg = config.nema_background_kbqml * 1000.0
+            hot = bkg * config.nema_sphere_ratio
+            truth = np.where(phantom.labels == 1, bkg, 0.0).astype(np.float32)
+            for occ in occupancy.values():
+                m = occ > 0
+                truth[m] = occ[m] * hot
+            if injected_mbq is None:
+                injected_mbq = float(truth.sum() * voxel ** 3 / 1000.0 / 1e6 / decay)
+            nema_truth = {"background_bqml": bkg, "sphere_bqml": hot,
+                          "spheres": [{"inner_diameter_mm": s.inner_diameter_mm, "center_mm": list(s.center_mm)}
+                                      for s in spheres]}
+        elif is_lu:
+            truth, organ_truth[f"{t_h:g}"] = lu177_concentration_bqml(phantom, lesions, t_h, injected_mbq * 1e6,
+                                                                       weight_kg)
+        else:
+            suv = suv_map(phantom, name, lesions)
+            truth = (suv * np.float32(injected_mbq * 1e6 * decay / (weight_kg * 1000.0))).astype(np.float32)
+
+        def _prog(done, total, _t=ti):
+            if progress:
+                progress(f"reconstruction {_t + 1}/{len(timepoints)}", done, total)
+
+        if modality_kind == "pet":
+            image, stats = simulate_pet(truth, mu, voxel, nuclide, pet_scanner, config.minutes_per_bed, rng,
+                                        progress=_prog)
+        else:
+            image, stats, projector = simulate_spect(truth, phantom.hu, voxel, spect_scanner, rng,
+                                                     progress=_prog, projector=projector)
+        acq = INJECTION_DATETIME + timedelta(hours=t_h)
+        frames.append(EmissionFrame(volume=_volume(image, phantom, uids["frame_of_reference"]), time_h=t_h,
+                                    acquisition_datetime=acq, truth_bqml=truth, stats=stats))
+    lesion_map = np.zeros(phantom.grid.shape, dtype=np.uint16)
+    for les in lesions:
+        sl, frac = lesion_occupancy(phantom.grid, les.center_mm, les.diameter_mm)
+        sub = lesion_map[sl]
+        sub[frac >= 0.5] = les.id
+    for_uid = uids["frame_of_reference"]
+    sim = SimulatedStudy(
+        config=config, modality="PT" if modality_kind == "pet" else "NM", agent=name, radionuclide=nuclide,
+        half_life_s=hl, injected_mbq=float(injected_mbq), injection_datetime=INJECTION_DATETIME,
+        weight_kg=weight_kg, height_cm=height_cm, sex=sex, frames=frames,
+        ct=_volume(ct_hu, phantom, for_uid), organs=_volume(phantom.labels, phantom, for_uid),
+        organ_names=dict(phantom.label_names), lesion_labels=_volume(lesion_map, phantom, for_uid),
+        lesions=lesions, truth={}, uids=uids)
+    from nenscope.simulation.truth import build_manifest
+
+    sim.truth = build_manifest(sim, phantom, pet_scanner=pet_scanner, spect_scanner=spect_scanner,
+                               organ_truth=organ_truth, nema=nema_truth)
+    return sim
+
+
+__all__ += ["nema_spheres", "lu177_regions"]
