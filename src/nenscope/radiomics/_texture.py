@@ -67,9 +67,16 @@ def runlike_features(m: np.ndarray, n_voxels: np.ndarray, names: dict[str, str])
     IBSI-1 sections 3.7-3.11 give the formulas.
     """
     m = m.astype(np.float64)
+    # drop empty rows/columns (grey levels or lengths absent from every matrix): same values
+    ri = np.flatnonzero(m.sum((0, 2)) > 0)
+    cj = np.flatnonzero(m.sum((0, 1)) > 0)
+    if ri.size and cj.size and (ri.size < m.shape[1] or cj.size < m.shape[2]):
+        m = m[:, ri][:, :, cj]
+    else:
+        ri, cj = np.arange(m.shape[1]), np.arange(m.shape[2])
     k, ng, nj = m.shape
-    i = np.arange(1, ng + 1, dtype=np.float64)[None, :, None]
-    j = np.arange(1, nj + 1, dtype=np.float64)[None, None, :]
+    i = (ri + 1.0)[None, :, None]
+    j = (cj + 1.0)[None, None, :]
     ns = m.sum(axis=(1, 2))
     mi = m.sum(axis=2)  # (K, Ng)
     mj = m.sum(axis=1)  # (K, Nj)

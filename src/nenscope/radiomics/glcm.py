@@ -31,92 +31,98 @@ def glcm_matrices(
     flat = qp.ravel()
     roi = np.flatnonzero(flat)
     a = flat[roi].astype(np.int64) - 1
+    nd = len(directions)
+    offs = np.array([flat_offset(d, strides, distance) for d in directions], dtype=np.int64)
+    b = flat[roi[:, None] + offs[None, :]].astype(np.int64) - 1  # (N, n_directions) neighbours
+    vox, dirs = np.nonzero(b >= 0)
     if per_slice:
-        z = roi // strides[0] - distance
+        z = roi[vox] // strides[0] - distance
         nz = q.shape[0]
     else:
-        z = np.zeros(roi.size, dtype=np.int64)
+        z = 0
         nz = 1
-    nd = len(directions)
-    counts = np.zeros(nz * nd * ng * ng, dtype=np.int64)
-    for di, d in enumerate(directions):
-        b = flat[roi + flat_offset(d, strides, distance)].astype(np.int64) - 1
-        ok = b >= 0
-        packed = ((z[ok] * nd + di) * ng + a[ok]) * ng + b[ok]
-        counts += np.bincount(packed, minlength=counts.size)
+    packed = ((z * nd + dirs) * ng + a[vox]) * ng + b[vox, dirs]
+    counts = np.bincount(packed, minlength=nz * nd * ng * ng)
     m = counts.reshape(nz, nd, ng, ng)
     return m + m.transpose(0, 1, 3, 2)
 
 
-def glcm_features(m: np.ndarray) -> dict[str, np.ndarray]:
-    """IBSI GLCM features for a stack of matrices (K, Ng, Ng); returns arrays of length K."""
-    m = m.astype(np.float64)
-    k, ng, _ = m.shape
-    tot = m.sum(axis=(1, 2))
-    p = m / np.where(tot > 0, tot, 1)[:, None, None]
-    i = np.arange(1, ng + 1, dtype=np.float64)
-    ii, jj = i[:, None], i[None, :]
-    pi = p.sum(2)
-    pj = p.sum(1)
-    mu_i = (pi * i).sum(1)
-    mu_j = (pj * i).sum(1)
-    sd_i = np.sqrt((pi * (i - mu_i[:, None]) ** 2).sum(1))
-    sd_j = np.sqrt((pj * (i - mu_j[:, None]) ** 2).sum(1))
-    diff = np.abs(ii - jj).astype(int)
-    summ = (ii + jj).astype(int) - 2
-    # diagonal / cross-diagonal probabilities via bincount on packed (matrix, k) indices
-    kk = np.arange(k)[:, None, None]
-    p_diff = np.bincount((kk * ng + diff[None]).ravel(), weights=p.ravel(), minlength=k * ng).reshape(k, ng)
-    p_sum = np.bincount((kk * (2 * ng - 1) + summ[None]).ravel(), weights=p.ravel(),
-                        minlength=k * (2 * ng - 1)).reshape(k, 2 * ng - 1)
-    kd = np.arange(ng, dtype=np.float64)
-    ks = np.arange(2, 2 * ng + 1, dtype=np.float64)
-
-    def entropy(x, axes):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return -np.where(x > 0, x * np.log2(np.where(x > 0, x, 1)), 0).sum(axes)
-
-    mu = (p * ii).sum((1, 2))
-    diff_avg = (p_diff * kd).sum(1)
-    sum_avg = (p_sum * ks).sum(1)
-    d2 = (ii - jj) ** 2
-    cl = ii + jj - mu_i[:, None, None] - mu_j[:, None, None]
-    hxy = entropy(p, (1, 2))
-    hx = entropy(pi, 1)
-    hy = entropy(pj, 1)
-    pipj = pi[:, :, None] * pj[:, None, :]
+def _entropy(p: np.ndarray, axes) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        logpipj = np.where(pipj > 0, np.log2(np.where(pipj > 0, pipj, 1)), 0)
-        hxy1 = -(p * logpipj).sum((1, 2))
-        hxy2 = -(pipj * logpipj).sum((1, 2))
-        corr = ((p * (ii - mu_i[:, None, None]) * (jj - mu_j[:, None, None])).sum((1, 2))) / (sd_i * sd_j)
-        info1 = (hxy - hxy1) / np.maximum(hx, hy)
-    info2 = np.sqrt(np.clip(1 - np.exp(-2 * (hxy2 - hxy)), 0, None))
-    off = d2 > 0
+        return -np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0).sum(axes)
+
+
+def glcm_features(m: np.ndarray, levels: np.ndarray | None = None, ng: int | None = None) -> dict[str, np.ndarray]:
+    """IBSI GLCM features for a stack of symmetric matrices (K, n, n); arrays of length K.
+
+    ``levels`` are the grey levels of the rows (default 1..n) so that empty grey levels can be
+    dropped before the call; ``ng`` is the nominal number of grey levels (used by the
+    normalised inverse differences, default n). Work per matrix: one product with a stack of
+    fixed weight matrices, one entropy pass, two bincounts (diagonal / anti-diagonal sums).
+    For a symmetric matrix μ_i = μ_j, σ_i = σ_j and HXY1 = HXY2 = HX + HY.
+    """
+    m = m.astype(np.float64)
+    k, n, _ = m.shape
+    g = np.arange(1, n + 1, dtype=np.float64) if levels is None else np.asarray(levels, dtype=np.float64)
+    ng = n if ng is None else ng
+    tot = m.sum(axis=(1, 2))
+    p = m / np.where(tot > 0, tot, 1.0)[:, None, None]
+    ii, jj = g[:, None], g[None, :]
+    d = np.abs(ii - jj)
+    d2 = d**2
+    with np.errstate(divide="ignore"):
+        inv_var_w = np.where(d2 > 0, 1.0 / np.where(d2 > 0, d2, 1.0), 0.0)
+    weights = np.stack([
+        d2, d, 1 / (1 + d), 1 / (1 + d / ng), 1 / (1 + d2), 1 / (1 + d2 / ng**2), inv_var_w, ii * jj,
+    ], axis=-1).reshape(n * n, -1)
+    flat = p.reshape(k, n * n)
+    w = flat @ weights
+    pi = p.sum(2)
+    mu = pi @ g
+    var = pi @ g**2 - mu**2
+    # distributions of |i - j| and i + j (grey levels are integers: bincount on the values)
+    di = d.astype(np.int64).ravel()
+    si = (ii + jj).astype(np.int64).ravel()
+    s0 = int(si.min())
+    nd, ns = int(di.max()) + 1, int(si.max()) - s0 + 1
+    dvals = np.arange(nd, dtype=np.float64)
+    svals = np.arange(s0, s0 + ns, dtype=np.float64)
+    kk = np.arange(k)[:, None]
+    p_diff = np.bincount((kk * nd + di[None]).ravel(), weights=flat.ravel(), minlength=k * nd).reshape(k, nd)
+    p_sum = np.bincount((kk * ns + si[None] - s0).ravel(), weights=flat.ravel(), minlength=k * ns).reshape(k, ns)
+    diff_avg = p_diff @ dvals
+    sum_avg = p_sum @ svals
+    c = svals[None, :] - 2 * mu[:, None]
+    hxy = _entropy(flat, 1)
+    hx = _entropy(pi, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = (w[:, 7] - mu**2) / var
+        info1 = (hxy - 2 * hx) / hx
+    info2 = np.sqrt(np.clip(1 - np.exp(-2 * (2 * hx - hxy)), 0, None))
     return {
-        "joint_max": p.max((1, 2)),
+        "joint_max": flat.max(1),
         "joint_avg": mu,
-        "joint_var": (p * (ii - mu[:, None, None]) ** 2).sum((1, 2)),
+        "joint_var": var,
         "joint_entr": hxy,
         "diff_avg": diff_avg,
-        "diff_var": (p_diff * (kd - diff_avg[:, None]) ** 2).sum(1),
-        "diff_entr": entropy(p_diff, 1),
+        "diff_var": p_diff @ dvals**2 - diff_avg**2,
+        "diff_entr": _entropy(p_diff, 1),
         "sum_avg": sum_avg,
-        "sum_var": (p_sum * (ks - sum_avg[:, None]) ** 2).sum(1),
-        "sum_entr": entropy(p_sum, 1),
-        "energy": (p**2).sum((1, 2)),
-        "contrast": (p * d2).sum((1, 2)),
-        "dissimilarity": (p * np.sqrt(d2)).sum((1, 2)),
-        "inv_diff": (p / (1 + np.sqrt(d2))).sum((1, 2)),
-        "inv_diff_norm": (p / (1 + np.sqrt(d2) / ng)).sum((1, 2)),
-        "inv_diff_mom": (p / (1 + d2)).sum((1, 2)),
-        "inv_diff_mom_norm": (p / (1 + d2 / ng**2)).sum((1, 2)),
-        "inv_var": (np.where(off, p, 0) / np.where(off, d2, 1)).sum((1, 2)),
+        "sum_var": p_sum @ svals**2 - sum_avg**2,
+        "sum_entr": _entropy(p_sum, 1),
+        "energy": (flat**2).sum(1),
+        "contrast": w[:, 0],
+        "dissimilarity": w[:, 1],
+        "inv_diff": w[:, 2],
+        "inv_diff_norm": w[:, 3],
+        "inv_diff_mom": w[:, 4],
+        "inv_diff_mom_norm": w[:, 5],
+        "inv_var": w[:, 6],
         "corr": corr,
-        "auto_corr": (p * ii * jj).sum((1, 2)),
-        "clust_tend": (p * cl**2).sum((1, 2)),
-        "clust_shade": (p * cl**3).sum((1, 2)),
-        "clust_prom": (p * cl**4).sum((1, 2)),
+        "auto_corr": w[:, 7],
+        "clust_tend": (p_sum * c**2).sum(1),
+        "clust_shade": (p_sum * c**3).sum(1),
+        "clust_prom": (p_sum * c**4).sum(1),
         "info_corr1": info1,
         "info_corr2": info2,
     }
@@ -137,7 +143,9 @@ def glcm_feature_set(q: np.ndarray, mask: np.ndarray, ng: int, spaces, distance:
         variants += [("3D", "avg", m3), ("3D", "comb", m3.sum(0)[None])]
     for space, how, stack in variants:
         keep = stack.sum((1, 2)) > 0
-        feats = pool(glcm_features(stack), keep)
+        present = np.flatnonzero(stack.sum((0, 2)) > 0)  # drop empty grey levels (same values)
+        sub = stack[:, present][:, :, present]
+        feats = pool(glcm_features(sub, present + 1, ng), keep)
         suffix = SUFFIX_DIRECTIONAL[(space, how)]
         out.update({f"cm_{k}{suffix}": v for k, v in feats.items()})
     return out

@@ -28,32 +28,37 @@ NAMES = {
 
 
 def glrlm_matrices(q: np.ndarray, mask: np.ndarray, ng: int, directions, per_slice: bool) -> np.ndarray:
-    """Run counts of shape (n_slices or 1, n_directions, Ng, Lmax)."""
+    """Run counts of shape (n_slices or 1, n_directions, Ng, Lmax).
+
+    The runs of all directions grow together: one loop step per unit of run length, each step
+    a gather over every run still alive (whatever its direction).
+    """
     qp = padded_levels(q, mask, 1)
     strides = tuple(s // qp.itemsize for s in qp.strides)
     flat = qp.ravel()
     roi = np.flatnonzero(flat)
     g_roi = flat[roi]
-    lmax = max(q.shape)
+    offs = np.array([flat_offset(d, strides) for d in directions], dtype=np.int64)
+    # run starts: predecessor along the direction outside the ROI or of another grey level
+    is_start = flat[roi[:, None] - offs[None, :]] != g_roi[:, None]  # (N, n_directions)
+    vox, dirs = np.nonzero(is_start)
+    starts = roi[vox]
+    g = g_roi[vox].astype(np.int64)
+    step = offs[dirs]
+    length = np.ones(starts.size, dtype=np.int64)
+    alive = np.arange(starts.size)
+    cur = starts
+    while alive.size:
+        nxt = cur + step[alive]
+        keep = flat[nxt] == g[alive]
+        alive, cur = alive[keep], nxt[keep]
+        length[alive] += 1
+    lmax = int(length.max()) if length.size else 1
     nz = q.shape[0] if per_slice else 1
     nd = len(directions)
-    counts = np.zeros(nz * nd * ng * lmax, dtype=np.int64)
-    for di, d in enumerate(directions):
-        off = flat_offset(d, strides)
-        starts = roi[flat[roi - off] != g_roi]
-        g = flat[starts].astype(np.int64)
-        length = np.ones(starts.size, dtype=np.int64)
-        alive = np.arange(starts.size)
-        cur = starts
-        while alive.size:
-            nxt = cur + off
-            keep = flat[nxt] == g[alive]
-            alive, cur = alive[keep], nxt[keep]
-            length[alive] += 1
-        z = (starts // strides[0] - 1) if per_slice else np.zeros(starts.size, dtype=np.int64)
-        packed = ((z * nd + di) * ng + (g - 1)) * lmax + (length - 1)
-        counts += np.bincount(packed, minlength=counts.size)
-    return counts.reshape(nz, nd, ng, lmax)
+    z = (starts // strides[0] - 1) if per_slice else 0
+    packed = ((z * nd + dirs) * ng + (g - 1)) * lmax + (length - 1)
+    return np.bincount(packed, minlength=nz * nd * ng * lmax).reshape(nz, nd, ng, lmax)
 
 
 def glrlm_feature_set(q: np.ndarray, mask: np.ndarray, ng: int, spaces) -> dict[str, float]:

@@ -32,29 +32,43 @@ def local_intensity_features(
     }
 
 
+def _quantiles(xs: np.ndarray, qs) -> list[float]:
+    """Linear-interpolation percentiles of a sorted array (NumPy's default method)."""
+    n = xs.size
+    out = []
+    for q in qs:
+        h = (n - 1) * q / 100.0
+        lo = int(np.floor(h))
+        hi = min(lo + 1, n - 1)
+        out.append(float(xs[lo] + (h - lo) * (xs[hi] - xs[lo])))
+    return out
+
+
 def _moments(x: np.ndarray) -> dict[str, float]:
-    mu = x.mean()
-    dev = x - mu
-    m2 = np.mean(dev**2)
-    p10, p25, p75, p90 = np.percentile(x, [10, 25, 75, 90])
-    med = np.median(x)
-    sel = x[(x >= p10) & (x <= p90)]
+    xs = np.sort(x)  # one sort serves every percentile and the median
+    mu = xs.mean()
+    dev = xs - mu
+    dev2 = dev * dev
+    m2 = dev2.mean()
+    p10, p25, med, p75, p90 = _quantiles(xs, (10, 25, 50, 75, 90))
+    a, b = np.searchsorted(xs, p10, "left"), np.searchsorted(xs, p90, "right")
+    sel = xs[a:b]
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
             "mean": float(mu),
             "var": float(m2),
-            "skew": float(np.mean(dev**3) / m2**1.5) if m2 > 0 else 0.0,
-            "kurt": float(np.mean(dev**4) / m2**2 - 3.0) if m2 > 0 else 0.0,
-            "median": float(med),
-            "min": float(x.min()),
-            "p10": float(p10),
-            "p90": float(p90),
-            "max": float(x.max()),
-            "iqr": float(p75 - p25),
-            "range": float(x.max() - x.min()),
-            "mad": float(np.mean(np.abs(dev))),
-            "rmad": float(np.mean(np.abs(sel - sel.mean()))),
-            "medad": float(np.mean(np.abs(x - med))),
+            "skew": float((dev2 * dev).mean() / m2**1.5) if m2 > 0 else 0.0,
+            "kurt": float((dev2 * dev2).mean() / m2**2 - 3.0) if m2 > 0 else 0.0,
+            "median": med,
+            "min": float(xs[0]),
+            "p10": p10,
+            "p90": p90,
+            "max": float(xs[-1]),
+            "iqr": p75 - p25,
+            "range": float(xs[-1] - xs[0]),
+            "mad": float(np.abs(dev).mean()),
+            "rmad": float(np.abs(sel - sel.mean()).mean()),
+            "medad": float(np.abs(xs - med).mean()),
             "cov": float(np.sqrt(m2) / mu),
             "qcod": float((p75 - p25) / (p75 + p25)),
         }

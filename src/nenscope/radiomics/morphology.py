@@ -27,6 +27,29 @@ def mesh_volume_area(verts: np.ndarray, faces: np.ndarray) -> tuple[float, float
     return float(volume), float(area)
 
 
+def _extreme_candidates(points: np.ndarray, spacing) -> np.ndarray:
+    """Indices of mesh vertices that can be convex-hull vertices.
+
+    A hull vertex is an extreme point, so on every line through it parallel to an axis it is
+    the first or last point of the set. Marching-cubes vertices lie on grid lines (two of their
+    coordinates are multiples of half a voxel), so grouping by those two coordinates along the
+    axis of the third, for each axis, keeps only the line ends: a cheap pre-filter before Qhull.
+    """
+    keep = np.ones(points.shape[0], dtype=bool)
+    grid = np.rint(points / (0.5 * np.asarray(spacing))).astype(np.int64)
+    for a in range(3):
+        b, c = [x for x in range(3) if x != a]
+        key = (grid[:, b] - grid[:, b].min()) * (grid[:, c].max() - grid[:, c].min() + 1) + (grid[:, c] - grid[:, c].min())
+        order = np.lexsort((points[:, a], key))
+        k = key[order]
+        first = np.r_[True, k[1:] != k[:-1]]
+        last = np.r_[k[1:] != k[:-1], True]
+        ends = np.zeros(points.shape[0], dtype=bool)
+        ends[order[first | last]] = True
+        keep &= ends  # a hull vertex ends its line along every axis
+    return np.flatnonzero(keep)
+
+
 def _hull(points: np.ndarray):
     try:
         return ConvexHull(points)
@@ -180,8 +203,9 @@ def morphology_features(
     com_geom = pos_m.mean(0)
     com_int = (pos_i * vals[:, None]).sum(0) / vals.sum() if vals.sum() != 0 else com_geom
     out["morph_com"] = float(np.linalg.norm(com_geom - com_int))
-    hull = _hull(verts)
-    hv = verts[hull.vertices]
+    cand = verts[_extreme_candidates(verts, spacing)]
+    hull = _hull(cand)
+    hv = cand[hull.vertices]
     out["morph_diam"] = float(pdist(hv).max()) if hv.shape[0] > 1 else 0.0
     if n_vox > 1:
         lam = np.sort(np.clip(np.linalg.eigvalsh(np.cov(pos_m.T)), 0, None))[::-1]
@@ -197,7 +221,7 @@ def morphology_features(
     out["morph_vol_dens_aabb"] = v / float(np.prod(ext))
     out["morph_area_dens_aabb"] = a / float(2 * (ext[0] * ext[1] + ext[0] * ext[2] + ext[1] * ext[2]))
     if extended:
-        vol_ob, area_ob = ombb(verts, hull)
+        vol_ob, area_ob = ombb(cand, hull)
         out["morph_vol_dens_ombb"] = v / vol_ob
         out["morph_area_dens_ombb"] = a / area_ob
     sa, sb, sc = 2 * np.sqrt(lam)

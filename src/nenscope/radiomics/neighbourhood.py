@@ -34,25 +34,24 @@ def _neighbour_pass(q, mask, distance, two_d, alpha):
     flat = qp.ravel()
     roi = np.flatnonzero(flat)
     g = flat[roi].astype(np.int64)
-    n_nb = np.zeros(roi.size, dtype=np.int64)
-    s_nb = np.zeros(roi.size, dtype=np.int64)
-    dep = np.ones(roi.size, dtype=np.int64)
-    for d in _offsets(distance, two_d):
-        nb = flat[roi + flat_offset(d, strides)].astype(np.int64)
-        inside = nb > 0
-        n_nb += inside
-        s_nb += nb
-        dep += inside & (np.abs(nb - g) <= alpha)
+    offs = np.array([flat_offset(d, strides) for d in _offsets(distance, two_d)], dtype=np.int64)
+    nb = flat[roi[:, None] + offs[None, :]].astype(np.int64)  # (N, n_neighbours), 0 = outside
+    inside = nb > 0
+    n_nb = inside.sum(1)
+    s_nb = nb.sum(1)
+    dep = 1 + (inside & (np.abs(nb - g[:, None]) <= alpha)).sum(1)
     z = roi // strides[0] - distance
     return g, z, n_nb, s_nb, dep
 
 
 def ngtdm_features(s: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
     """NGTDM features for stacks ``s`` (K, Ng) of grey-tone sums and ``n`` (K, Ng) counts."""
+    present = np.flatnonzero(n.sum(0) > 0)  # grey levels absent everywhere add nothing
+    s, n = s[:, present], n[:, present]
     k, ng = s.shape
     nvc = n.sum(1)
     p = n / np.where(nvc > 0, nvc, 1)[:, None]
-    i = np.arange(1, ng + 1, dtype=np.float64)
+    i = present + 1.0
     valid = p > 0
     ngp = valid.sum(1)
     pv = (p * s).sum(1)
@@ -90,7 +89,7 @@ def neighbourhood_feature_set(
             continue
         kz = nz if two_d else 1
         if "ngt" in families:
-            g, z, n_nb, s_nb, _ = _neighbour_pass(q, mask, ngtdm_distance, two_d, ngldm_alpha)
+            g, z, n_nb, s_nb, dep = _neighbour_pass(q, mask, ngtdm_distance, two_d, ngldm_alpha)
             zz = z if two_d else np.zeros_like(z)
             ok = n_nb > 0  # voxels without ROI neighbours are left out (IBSI 3.10)
             diff = np.abs(g[ok] - s_nb[ok] / n_nb[ok])
@@ -102,7 +101,8 @@ def neighbourhood_feature_set(
                 feats = pool(ngtdm_features(ss, nn), nn.sum(1) > 0)
                 out.update({f"ngt_{k}{SUFFIX[space]}": v for k, v in feats.items()})
         if "ngl" in families:
-            g, z, _, _, dep = _neighbour_pass(q, mask, ngldm_distance, two_d, ngldm_alpha)
+            if not ("ngt" in families and ngtdm_distance == ngldm_distance):  # else reuse the pass
+                g, z, _, _, dep = _neighbour_pass(q, mask, ngldm_distance, two_d, ngldm_alpha)
             zz = z if two_d else np.zeros_like(z)
             jmax = int(dep.max())
             m = np.bincount((zz * ng + g - 1) * jmax + dep - 1, minlength=kz * ng * jmax).reshape(kz, ng, jmax)
