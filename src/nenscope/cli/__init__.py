@@ -28,6 +28,7 @@ _COMMAND_MODULES = [
     "radiomics",
     "imaging",
     "dosimetry",
+    "simulate",
 ]
 
 
