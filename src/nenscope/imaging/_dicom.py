@@ -142,3 +142,13 @@ def dataset_datetime(ds: Dataset, prefix: str) -> datetime | None:
     if dt is not None:
         return dt
     return combine(parse_da(get_str(ds, prefix + "Date")), parse_tm(get_str(ds, prefix + "Time")))
+
+
+def n_frames(ds: Dataset) -> int:
+    """NumberOfFrames (0028,0008) as a positive int (1 when absent); ValueError when invalid."""
+    value = get_float(ds, "NumberOfFrames")
+    if value is None:
+        return 1
+    if value < 1 or value != int(value):
+        raise ValueError(f"NumberOfFrames (0028,0008) = {value:g} is not a positive integer")
+    return int(value)

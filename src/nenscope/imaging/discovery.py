@@ -20,6 +20,7 @@ from pydicom.errors import InvalidDicomError
 
 from nenscope.errors import NenscopeError
 from nenscope.imaging._dicom import get_float, get_str
+from nenscope.imaging._dicom import n_frames as _n_frames
 
 # Elements larger than this are read from the file only when accessed (pixel data).
 _DEFER_SIZE = "4 KB"
@@ -73,7 +74,7 @@ class SeriesInfo:
         total = 0
         for ds in self.datasets:
             nf = get_float(ds, "NumberOfFrames")
-            total += int(nf) if nf and nf > 0 else 1
+            total += int(nf) if nf and nf >= 1 else 1
         return total
 
 
@@ -130,7 +131,7 @@ def _check_pixel_length(ds: Dataset) -> str | None:
         rows, cols = int(ds.Rows), int(ds.Columns)
         bits = int(ds.BitsAllocated)
         spp = int(ds.get("SamplesPerPixel", 1) or 1)
-        nf = int(get_float(ds, "NumberOfFrames") or 1)
+        nf = _n_frames(ds)
         expected = rows * cols * spp * nf * bits // 8
         elem = ds.get_item("PixelData")
         length = elem.length if hasattr(elem, "length") and elem.value is None else None

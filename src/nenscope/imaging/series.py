@@ -17,6 +17,7 @@ Slice-spacing policy (DICOM does not require regular spacing; highdicom refuses 
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass, field
 
 import highdicom as hd
@@ -24,7 +25,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from nenscope.errors import MissingDataError, NenscopeError
-from nenscope.imaging._dicom import get, get_float, get_floats, get_str
+from nenscope.imaging._dicom import get, get_float, get_floats, get_str, n_frames
 from nenscope.imaging.discovery import SeriesInfo, SkippedFile, discover
 
 #: Largest offset of a slice from the regular grid, as a fraction of the spacing, that is
@@ -76,7 +77,7 @@ def _pixels(ds: Dataset) -> np.ndarray:
     anything else goes through pydicom's decoders.
     """
     rows, cols = int(ds.Rows), int(ds.Columns)
-    nf = int(get_float(ds, "NumberOfFrames") or 1)
+    nf = n_frames(ds)
     ts = ds.file_meta.TransferSyntaxUID if "TransferSyntaxUID" in getattr(ds, "file_meta", {}) else None
     bits, rep = int(ds.BitsAllocated), int(ds.get("PixelRepresentation", 0) or 0)
     spp = int(ds.get("SamplesPerPixel", 1) or 1)
@@ -332,8 +333,14 @@ def load_series(source: SeriesInfo | str | os.PathLike, *, series_uid: str | Non
     if source.kind not in ("PT", "CT", "NM"):
         raise NenscopeError(f"series {source.series_instance_uid} is {source.kind} ({source.modality}), "
                             "not a PET, CT or reconstructed SPECT volume")
-    multi = any((get_float(ds, "NumberOfFrames") or 1) > 1 for ds in source.datasets)
-    return _load_multi_frame(source) if multi else _load_single_frame(source)
+    try:
+        multi = any(n_frames(ds) > 1 for ds in source.datasets)
+        return _load_multi_frame(source) if multi else _load_single_frame(source)
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError,
+            ZeroDivisionError, struct.error) as exc:
+        # Malformed headers that the explicit checks above do not name: still a clear error.
+        raise NenscopeError(f"series {source.series_instance_uid} has a malformed header "
+                            f"({type(exc).__name__}: {str(exc)[:160]})") from exc
 
 
 def series_geometry(info: SeriesInfo) -> tuple[tuple[int, int, int], tuple[float, float, float], list[str]]:
@@ -350,7 +357,10 @@ def series_geometry(info: SeriesInfo) -> tuple[tuple[int, int, int], tuple[float
     ds0 = info.datasets[0]
     row, col, spacing = _plane(ds0)
     rows, cols = int(_need(ds0, "Rows", "(0028,0010)")), int(_need(ds0, "Columns", "(0028,0011)"))
-    nf = int(get_float(ds0, "NumberOfFrames") or 1)
+    try:
+        nf = n_frames(ds0)
+    except ValueError as exc:
+        raise NenscopeError(str(exc)) from exc
     if nf > 1 or len(info.datasets) == 1:
         step = get_float(ds0, "SpacingBetweenSlices") or get_float(ds0, "SliceThickness") or 0.0
         return (nf, rows, cols), (float(step), float(spacing[0]), float(spacing[1])), warnings

@@ -41,8 +41,8 @@ def summarize_series(info: SeriesInfo, overrides: SuvOverrides | None = None) ->
             shape, spacing, geo_warnings = series_geometry(info)
             entry["shape"], entry["spacing_mm"] = list(shape), [round(s, 6) for s in spacing]
             warnings += geo_warnings
-        except NenscopeError as exc:
-            warnings.append(str(exc))
+        except (NenscopeError, ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as exc:
+            warnings.append(str(exc) if isinstance(exc, NenscopeError) else f"malformed geometry header ({exc})")
         entry["units"] = _rescale(info.datasets[0])[2]
     if info.kind in ("PT", "NM"):
         try:

@@ -59,6 +59,11 @@ from nenscope.imaging.study import Patient, SuvFactors, SuvOverrides
 #: Header and catalogue half-lives that differ by more than this (relative) raise a warning.
 HALF_LIFE_RTOL = 0.01
 _PHILIPS = "Philips PET Private Group"
+#: Header values outside these ranges are treated as absent (with a warning): typing errors,
+#: not patients or activities.
+WEIGHT_RANGE_KG = (0.2, 700.0)
+HEIGHT_RANGE_M = (0.2, 3.0)
+ACTIVITY_RANGE_BQ = (1e3, 1e13)
 
 
 @dataclass
@@ -149,16 +154,20 @@ def read_patient(ds: Dataset, overrides: SuvOverrides, warnings: list[str]) -> P
     """Sex, weight (kg), height (m), age from the header, with overrides applied."""
     sex = (get_str(ds, "PatientSex") or "").upper()[:1]
     weight = overrides.weight_kg if overrides.weight_kg is not None else get_float(ds, "PatientWeight")
-    if weight is not None and weight <= 0:
+    if weight is not None and not WEIGHT_RANGE_KG[0] <= weight <= WEIGHT_RANGE_KG[1]:
+        if weight != 0:
+            warnings.append(f"patient weight {weight:g} kg is implausible (PatientWeight (0010,1030)); ignored")
         weight = None
     if overrides.height_cm is not None:
         height = overrides.height_cm / 100.0
     else:
         height = get_float(ds, "PatientSize")
-        if height is not None and height > 3.0:  # entered in cm by mistake
+        if height is not None and 3.0 < height <= 300.0:  # entered in cm by mistake
             warnings.append(f"PatientSize (0010,1020) = {height:g} looks like cm; read as {height / 100:g} m")
             height = height / 100.0
-    if height is not None and height <= 0:
+    if height is not None and not HEIGHT_RANGE_M[0] <= height <= HEIGHT_RANGE_M[1]:
+        if height != 0:
+            warnings.append(f"patient height {height:g} m is implausible (PatientSize (0010,1020)); ignored")
         height = None
     return Patient(sex=sex if sex in ("F", "M") else None, weight_kg=weight, height_m=height,
                    age_years=_age_years(get_str(ds, "PatientAge")))
@@ -207,7 +216,21 @@ def read_suv_header(datasets: list[Dataset], *, modality: str, units: str | None
     Returns:
         :class:`SuvHeader`. A factor that cannot be computed is ``None`` and the reason
         (naming the DICOM tag and CLI option) is in ``factors.warnings``.
+
+    Raises:
+        NenscopeError: an override is malformed, or the header is too broken to read.
     """
+    try:
+        return _read_suv_header(datasets, modality=modality, units=units, overrides=overrides)
+    except NenscopeError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError, ZeroDivisionError) as exc:
+        raise NenscopeError(f"SUV header cannot be read ({type(exc).__name__}: {str(exc)[:160]})") from exc
+
+
+def _read_suv_header(datasets: list[Dataset], *, modality: str, units: str | None,
+                     overrides: SuvOverrides | None = None) -> SuvHeader:
+    """See :func:`read_suv_header`."""
     ov = overrides or SuvOverrides()
     ds = datasets[0]
     warnings: list[str] = []
@@ -227,7 +250,8 @@ def read_suv_header(datasets: list[Dataset], *, modality: str, units: str | None
     elif activity is not None and 0 < activity < 1e4:
         warnings.append(f"RadionuclideTotalDose (0018,1074) = {activity:g} is implausible in Bq; read as MBq")
         activity *= 1e6
-    if activity is not None and activity <= 0:
+    if activity is not None and not ACTIVITY_RANGE_BQ[0] <= activity <= ACTIVITY_RANGE_BQ[1]:
+        warnings.append(f"injected activity {activity:g} Bq is implausible (RadionuclideTotalDose (0018,1074)); ignored")
         activity = None
 
     # injection time
@@ -258,7 +282,8 @@ def read_suv_header(datasets: list[Dataset], *, modality: str, units: str | None
 
     # half-life: the header's, checked against the radionuclide
     half_life = get_float(item, "RadionuclideHalfLife") if item is not None else None
-    if half_life is not None and half_life <= 0:
+    if half_life is not None and not 1.0 <= half_life <= 1e10:
+        warnings.append(f"RadionuclideHalfLife (0018,1075) = {half_life:g} s is implausible; ignored")
         half_life = None
     ref_half = None
     if nuclide is not None:
@@ -300,6 +325,10 @@ def read_suv_header(datasets: list[Dataset], *, modality: str, units: str | None
             if dt_s < 0:
                 reasons.append(f"injection ({injection.isoformat()}) is after the scan start "
                                f"({ref_time.isoformat()}); check --injection-time")
+            elif dt_s > 60 * half_life:
+                reasons.append(f"scan starts {dt_s / half_life:.3g} half-lives after injection "
+                               f"({injection.isoformat()} to {ref_time.isoformat()}): the times are "
+                               "inconsistent; check --injection-time")
             else:
                 decayed = activity * 2.0 ** (-dt_s / half_life)
                 if dt_s > 10 * half_life:
