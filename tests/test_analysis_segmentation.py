@@ -51,10 +51,15 @@ def test_two_spheres_volumes_and_order():
 def test_min_volume_and_exclusion():
     suv, masks = _balls((40, 40, 60), [((40, 40, 30), 3.0, 10.0), ((40, 40, 90), 10.0, 20.0)])
     small_ml = masks[0].sum() * 8.0 / 1000.0
-    lab = segment_lesions(suv, SP, 5.0, min_volume_ml=small_ml + 0.01)
+    kw = {"detect_on_peak": False}  # the 3 mm sphere's 1 cm^3 peak is below the threshold
+    lab = segment_lesions(suv, SP, 5.0, min_volume_ml=small_ml + 0.01, **kw)
     assert lab.max() == 1 and (lab == 1).sum() == masks[1].sum()
-    lab = segment_lesions(suv, SP, 5.0, min_volume_ml=0.01, exclude=masks[1])
+    lab = segment_lesions(suv, SP, 5.0, min_volume_ml=0.01, exclude=masks[1], **kw)
     assert lab.max() == 1 and (lab == 1).sum() == masks[0].sum()
+    # detected on SUVpeak, the small sphere is not measurable: its 1 cm^3 mean is
+    # 1 + 9 x (0.113 ml / 1 ml) ~ 2 < 5
+    lab = segment_lesions(suv, SP, 5.0, min_volume_ml=0.01)
+    assert lab.max() == 1 and (lab == 1).sum() == masks[1].sum()
 
 
 def test_touching_lesions_are_split_noise_is_not():
@@ -79,14 +84,48 @@ def test_touching_lesions_are_split_noise_is_not():
 
 def test_hysteresis_and_suvmax_percent():
     suv, masks = _balls((40, 40, 60), [((40, 40, 30), 8.0, 4.0), ((40, 40, 90), 8.0, 20.0)])
-    lab = segment_lesions(suv, SP, 3.0, detect_suv=6.0, min_volume_ml=0.01)
-    assert lab.max() == 1 and label_max(suv, lab)[1] == 20.0
+    for on_peak in (True, False):
+        lab = segment_lesions(
+            suv, SP, 3.0, detect_suv=6.0, min_volume_ml=0.01, detect_on_peak=on_peak
+        )
+        assert lab.max() == 1 and label_max(suv, lab)[1] == 20.0
     # 41 % of each component's own maximum: a ramp lesion keeps its upper part only
     ramp = np.zeros((10, 10, 40), np.float32)
     ramp[:, :, 5:35] = np.linspace(2.0, 10.0, 30, dtype=np.float32)
-    lab = segment_lesions(ramp, SP, 1.0, suvmax_fraction=0.41, min_volume_ml=0.01, split=False)
+    lab = segment_lesions(
+        ramp,
+        SP,
+        1.0,
+        suvmax_fraction=0.41,
+        min_volume_ml=0.01,
+        split=False,
+        detect_on_peak=False,
+    )
     kept = ramp[lab > 0]
     assert kept.min() >= 0.41 * 10.0 and kept.min() < 0.41 * 10.0 + 8.0 / 29
+
+
+def test_noise_clusters_fail_the_peak_test():
+    rng = np.random.default_rng(0)
+    liver = (8.0 * (1 + 0.1 * rng.standard_normal((40, 40, 40)))).astype(np.float32)
+    liver = ndimage.gaussian_filter(liver, 0.8)
+    sd = float(liver.std())
+    t = liver_threshold(8.0, sd)
+    noisy = segment_lesions(liver, SP, t, min_volume_ml=0.02, detect_on_peak=False)
+    assert noisy.max() >= 1  # mean + 2 SD is crossed by chance
+    assert segment_lesions(liver, SP, t, min_volume_ml=0.02).max() == 0
+
+
+def test_contrast_trim_recovers_the_sphere_volume():
+    # a hot sphere in a warm background, blurred: the low threshold over-sizes it, the
+    # background-corrected 50 % contour gives about the true volume (a little less: the
+    # blurred profile of a sphere crosses 50 % inside its edge)
+    suv, masks = _balls((50, 50, 50), [((50, 50, 50), 12.0, 40.0)], background=8.0, blur_mm=7.0)
+    plain = segment_lesions(suv, SP, 9.0, min_volume_ml=0.1)
+    a50 = segment_lesions(suv, SP, 9.0, min_volume_ml=0.1, contrast_fraction=0.5)
+    true = masks[0].sum()
+    assert (plain > 0).sum() > 1.5 * true
+    assert 0.75 * true <= (a50 > 0).sum() <= 1.05 * true
 
 
 def test_fill_holes_of_necrotic_lesion():

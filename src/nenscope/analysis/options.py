@@ -38,6 +38,11 @@ class AnalysisOptions:
             (h-maxima dynamic) to become its own lesion; ``None``: 50 % of the threshold.
         suppress_physiological: remove physiological uptake (organ masks, built-in detectors).
         fill_holes: fill cold cores (necrosis) inside each lesion.
+        contrast_fraction: delineate each detected lesion at background + this fraction of
+            (SUVmax - background) (0.5: the EARL "A50" VOI); ``None`` keeps the plain
+            threshold mask (qPSMA-style volumes, larger for hot lesions).
+        detect_on_peak: a candidate is a lesion only if its SUVpeak reaches the threshold
+            (PERCIST measurability); ``False``: its SUVmax.
         match_distance_mm: SSTR/FDG lesions closer than this (centre to mask) are one lesion.
     """
 
@@ -55,4 +60,6 @@ class AnalysisOptions:
     split_min_height_suv: float | None = None
     suppress_physiological: bool = True
     fill_holes: bool = True
+    contrast_fraction: float | None = 0.5
+    detect_on_peak: bool = True
     match_distance_mm: float = 10.0

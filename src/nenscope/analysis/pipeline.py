@@ -246,6 +246,8 @@ def analyze_volume(
         split=options.split_lesions,
         split_min_height_suv=options.split_min_height_suv,
         fill_holes=options.fill_holes,
+        contrast_fraction=options.contrast_fraction,
+        detect_on_peak=options.detect_on_peak,
         component_filter=drop_physiological,
     )
     suppressed = suppressed + sorted(set(auto_found))
@@ -348,9 +350,12 @@ def analyze(
         fdg_only, fdg_ref, fdg_warn = _add_fdg(va, fdg, options, fdg_organ_masks)
         warnings.extend(fdg_warn)
         fdg_liver = fdg_ref.liver.suv_mean if fdg_ref.liver else None
+        fdg_liver_sd = fdg_ref.liver.suv_sd if fdg_ref.liver else 0.0
         grades = []
         for les in va.lesions:
-            les.netpet = netpet_lesion(les.krenning, les.tlr, les.fdg_suv_max, fdg_liver)
+            les.netpet = netpet_lesion(
+                les.krenning, les.tlr, les.fdg_suv_max, fdg_liver, fdg_liver_sd
+            )
             grades.append(les.netpet)
         netpet = netpet_grade(grades, n_fdg_only=len(fdg_only))
         if netpet is None and fdg_liver is not None:
@@ -401,6 +406,8 @@ def _add_fdg(
         min_volume_ml=options.min_volume_ml,
         split_lesions=options.split_lesions,
         fill_holes=options.fill_holes,
+        contrast_fraction=options.contrast_fraction,
+        detect_on_peak=options.detect_on_peak,
     )
     fva = analyze_volume(
         fdg_suv,
@@ -421,7 +428,8 @@ def _add_fdg(
     fdg_on = align.resample(fdg_suv, va.suv, order=1)
     fdg_lab_on = align.resample(fdg_suv.with_array(fva.labels), va.suv, order=0).astype(np.int32)
     spacing = spacing_from_affine(va.suv.affine)
-    # FDG SUVmax in each SSTR lesion (dilated by one voxel for residual misalignment)
+    # FDG SUVmax in each SSTR lesion (dilated by one voxel after a registration, for the
+    # residual misalignment)
     for les, sl in zip(va.lesions, ndimage.find_objects(va.labels), strict=False):
         if sl is None:
             continue
@@ -429,7 +437,9 @@ def _add_fdg(
             slice(max(0, s.start - 2), min(d, s.stop + 2))
             for s, d in zip(sl, va.labels.shape, strict=True)
         )
-        m = ndimage.binary_dilation(va.labels[box] == les.label, iterations=1)
+        m = va.labels[box] == les.label
+        if align.transform is not None:
+            m = ndimage.binary_dilation(m, iterations=1)
         les.fdg_suv_max = float(fdg_on[box][m].max())
     # FDG lesions without an SSTR lesion within match distance
     iters = max(1, int(round(options.match_distance_mm / min(spacing))))

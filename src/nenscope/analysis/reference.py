@@ -173,12 +173,28 @@ def _voi_stats(
     return float(vals.mean()), float(vals.std(ddof=1) if vals.size > 1 else 0.0), int(vals.size)
 
 
-def _deepest_point(mask: NDArray[np.bool_], spacing: tuple[float, ...]) -> tuple[NDArray, float]:
-    """Voxel index farthest from the border of ``mask`` and that distance in mm."""
+def _deepest_point(
+    mask: NDArray[np.bool_],
+    spacing: tuple[float, ...],
+    *,
+    cov: NDArray | None = None,
+    depth_mm: float = _VOI_RADIUS_MM,
+) -> tuple[NDArray, float]:
+    """VOI centre inside ``mask`` and its distance to the border (mm).
+
+    Without ``cov``: the point farthest from the border. With ``cov`` (local coefficient of
+    variation on the same grid): among the points at least ``depth_mm`` deep (or the deepest
+    ones), the most homogeneous, so the VOI avoids lesions near the organ's centre.
+    """
     sl = ndimage.find_objects(mask.astype(np.uint8))[0]
     box = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in sl)
     edt = ndimage.distance_transform_edt(mask[box], sampling=spacing)
-    k = np.unravel_index(int(np.argmax(edt)), edt.shape)
+    if cov is None:
+        k = np.unravel_index(int(np.argmax(edt)), edt.shape)
+    else:
+        need = min(depth_mm, 0.8 * float(edt.max()))
+        score = np.where(edt >= need, cov[box], np.inf)
+        k = np.unravel_index(int(np.argmin(score)), edt.shape)
     return np.array(k, dtype=float) + np.array([b.start for b in box]), float(edt[k])
 
 
@@ -294,7 +310,7 @@ def find_reference_regions(
         name: str, core_c: NDArray | None, organ_full: NDArray, origin: str
     ) -> ReferenceRegion | None:
         if core_c is not None:
-            centre_c, depth = _deepest_point(core_c, cs)
+            centre_c, depth = _deepest_point(core_c, cs, cov=sd / np.maximum(m1, 1e-6))
             centre = (centre_c + 0.5) * np.array(f) - 0.5
             region_mask = _upsample(core_c, f, suv.shape) | organ_full  # type: ignore[arg-type]
         else:

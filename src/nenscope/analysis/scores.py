@@ -105,13 +105,22 @@ def netpet_lesion(
     sstr_tlr: float | None,
     fdg_suv_max: float | None,
     fdg_liver_suv_mean: float | None,
+    fdg_liver_suv_sd: float = 0.0,
 ) -> str | None:
-    """NETPET grade of one lesion seen on both studies (P0-P5), or ``None`` if unknown."""
+    """NETPET grade of one lesion seen on both studies (P0-P5), or ``None`` if unknown.
+
+    FDG-positive: FDG SUVmax above the FDG liver mean + ``fdg_positive_k_sd`` liver SDs
+    (above the liver, beyond its noise); the FDG/SSTR comparison uses liver-normalised
+    uptake (tumour-to-liver ratios).
+    """
     if fdg_suv_max is None or fdg_liver_suv_mean is None or sstr_krenning is None:
         return None
     r = score_rules()["netpet"]
     fdg_tlr = fdg_suv_max / fdg_liver_suv_mean
-    fdg_pos = fdg_tlr > float(r["fdg_positive_liver_ratio"])
+    fdg_pos = fdg_suv_max > (
+        float(r["fdg_positive_liver_ratio"]) * fdg_liver_suv_mean
+        + float(r["fdg_positive_k_sd"]) * fdg_liver_suv_sd
+    )
     sstr_pos = sstr_krenning >= int(r["sstr_positive_min_krenning"])
     if not fdg_pos:
         return "P1" if sstr_pos else "P0"

@@ -30,6 +30,7 @@ from scipy import ndimage
 
 from nenscope.analysis._geometry import ball_mask
 from nenscope.analysis.rules import UptakeRule
+from nenscope.analysis.suvpeak import suv_peak_per_label
 
 __all__ = [
     "SegmentationResult",
@@ -126,6 +127,30 @@ def _relabel_sequential(labels: NDArray) -> NDArray[np.int32]:
     return lut[labels]
 
 
+def _contrast_trim(suv: NDArray, labels: NDArray[np.int32], fraction: float) -> NDArray[np.int32]:
+    """Background-corrected per-component threshold (see :func:`segment_lesions`)."""
+    out = labels.copy()
+    for idx, sl in enumerate(ndimage.find_objects(labels)):
+        if sl is None:
+            continue
+        box = tuple(
+            slice(max(0, s.start - 3), min(d, s.stop + 3))
+            for s, d in zip(sl, labels.shape, strict=True)
+        )
+        lab = labels[box]
+        comp = lab == idx + 1
+        crop = suv[box]
+        shell = ndimage.binary_dilation(comp, iterations=2) & (lab == 0)
+        if not shell.any():
+            continue
+        bg = float(np.median(crop[shell]))
+        vmax = float(crop[comp].max())
+        cut = bg + fraction * (vmax - bg)
+        drop = comp & (crop < cut)
+        out[box][drop] = 0
+    return out
+
+
 def split_touching(
     suv: NDArray,
     labels: NDArray[np.int32],
@@ -193,6 +218,8 @@ def segment_lesions(
     split: bool = True,
     split_min_height_suv: float | None = None,
     fill_holes: bool = True,
+    contrast_fraction: float | None = None,
+    detect_on_peak: bool = True,
     component_filter: Callable[[NDArray[np.int32]], NDArray[np.int32]] | None = None,
 ) -> NDArray[np.int32]:
     """Label lesions: SUV above ``threshold_suv``, outside ``exclude``, big enough.
@@ -213,6 +240,13 @@ def segment_lesions(
         split: split touching lesions (:func:`split_touching`).
         split_min_height_suv: h-maxima height; default 50 % of the threshold.
         fill_holes: fill cold cores (e.g. necrosis) enclosed by a lesion.
+        contrast_fraction: if given, trim each component to the voxels above
+            ``bg + fraction * (SUVmax - bg)``, bg the median SUV of a 2-voxel shell around it
+            (background-corrected "A50" delineation at 0.5; Boellaard R et al., EJNMMI
+            2015;42:328, EARL); the threshold mask over-sizes hot lesions by the blur.
+        detect_on_peak: keep a component only if its SUVpeak (1 cm^3 sphere) reaches the
+            local threshold (and ``detect_suv``), as PERCIST defines measurable lesions by
+            SULpeak; otherwise ``detect_suv`` is compared with the component's SUVmax.
         component_filter: called with the labels before splitting; returns the labels with
             unwanted components (e.g. recognised physiological structures) set to 0.
 
@@ -231,7 +265,12 @@ def segment_lesions(
     if exclude is not None:
         cand &= ~exclude
     labels = cc3d.connected_components(cand, connectivity=26).astype(np.int32)
-    if detect_suv is not None and detect_suv > threshold_suv and labels.max() > 0:
+    if (
+        not detect_on_peak
+        and detect_suv is not None
+        and detect_suv > threshold_suv
+        and labels.max() > 0
+    ):
         # hysteresis: a component is a lesion only if it reaches the detection threshold
         lut = label_max(suv, labels) >= detect_suv
         lut[0] = False
@@ -250,6 +289,27 @@ def segment_lesions(
         if small.any():
             labels[small[labels]] = 0
         labels = _relabel_sequential(labels)
+    if detect_on_peak and labels.max() > 0:
+        # detection on SUVpeak (PERCIST measurability): noise clusters pass a voxel threshold
+        # by chance, their 1 cm^3 mean does not
+        peaks, centres = suv_peak_per_label(suv, labels, spacing_mm)
+        need = np.full(peaks.size, threshold_suv, dtype=np.float64)
+        for region, t_region in region_thresholds or []:
+            inside = region[tuple(centres.T)]
+            need[inside] = t_region
+        if detect_suv is not None:
+            need = np.maximum(need, detect_suv)
+        keep = np.concatenate([[False], peaks >= need])
+        labels = _relabel_sequential(np.where(keep[labels], labels, 0).astype(np.int32))
+    if contrast_fraction is not None and labels.max() > 0:
+        labels = _contrast_trim(suv, labels, contrast_fraction)
+        if labels.max() > 0:
+            counts = np.bincount(labels.ravel())
+            small = counts < min_vox
+            small[0] = False
+            if small.any():
+                labels[small[labels]] = 0
+            labels = _relabel_sequential(labels)
     if fill_holes and labels.max() > 0:
         for idx, sl in enumerate(ndimage.find_objects(labels)):
             if sl is None:
