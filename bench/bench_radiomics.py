@@ -191,7 +191,7 @@ def _main() -> None:
         return
     t_ns, t_full, t_pr = [], [], []
     diffs: dict[str, list[float]] = {t: [] for t in SHARED}
-    for name, img, mask, spacing in lesions[:2]:  # warm-up (imports, caches) outside the timing
+    for _name, img, mask, spacing in lesions[:2]:  # warm-up (imports, caches) outside the timing
         extract_features(img, mask, spacing, base)
         _run_pyradiomics(ext, img, mask, spacing)
     print(f"{'lesion':52s} {'voxels':>7s} {'nenscope s':>10s} {'all IBSI s':>10s} {'pyradiomics s':>13s} {'ratio':>6s}")

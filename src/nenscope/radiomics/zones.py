@@ -45,8 +45,6 @@ def _zones(levels: np.ndarray, dist: np.ndarray, connectivity: int):
 def _edge_distance(mask: np.ndarray, two_d: bool) -> np.ndarray:
     padded = np.pad(mask, 1)
     if two_d:
-        fp = np.zeros((3, 3, 3), dtype=bool)
-        fp[1] = ndimage.generate_binary_structure(2, 1)
         out = np.stack([ndimage.distance_transform_cdt(s, metric="taxicab") for s in padded])
     else:
         out = ndimage.distance_transform_cdt(padded, metric="taxicab")
@@ -64,12 +62,13 @@ def zone_feature_set(
     levels = np.where(int_mask, q, 0).astype(np.uint32)
     out: dict[str, float] = {}
     blocks = []
+    need_dist = "dzm" in families
     if "2D" in spaces or "2.5D" in spaces:
-        dist2 = _edge_distance(morph_mask, two_d=True)
+        dist2 = _edge_distance(morph_mask, two_d=True) if need_dist else np.ones(levels.shape, np.int64)
         per_slice = [_zones(levels[z], dist2[z], 8) for z in range(levels.shape[0])]
         blocks.append(("2D", per_slice))
     if "3D" in spaces:
-        dist3 = _edge_distance(morph_mask, two_d=False)
+        dist3 = _edge_distance(morph_mask, two_d=False) if need_dist else np.ones(levels.shape, np.int64)
         blocks.append(("3D", [_zones(levels, dist3, 26)]))
     nv_slice = int_mask.reshape(int_mask.shape[0], -1).sum(1)
     for space, zlist in blocks:
