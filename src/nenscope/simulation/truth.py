@@ -9,7 +9,7 @@ import numpy as np
 
 from nenscope import __version__
 from nenscope.simulation._data import load
-from nenscope.simulation.activity import agent_uptake, lu177_regions, lu177_tumour_region
+from nenscope.simulation.activity import agent_uptake, lu177_regions, lu177_tumour_region, organ_suv
 
 __all__ = ["build_manifest"]
 
@@ -51,7 +51,8 @@ def build_manifest(sim, phantom, *, pet_scanner=None, spect_scanner=None, organ_
         row = agent_uptake(sim.agent)
         suv_to_bqml = 1.0 / sim.suv_factor(0)
         for k, name in phantom.label_names.items():
-            suv = float(sim.frames[0].truth_bqml[phantom.labels == k].mean() / suv_to_bqml) if counts[k] else None
+            # the organ tissue's own SUV (lesions inside it are listed separately)
+            suv = organ_suv(sim.agent, name) if counts[k] else None
             organs[name] = {"label": k, "volume_ml": _r(counts[k] * voxel_ml),
                             "true_suv_mean": None if suv is None else _r(suv, 4),
                             "true_bqml_mean": None if suv is None else _r(suv * suv_to_bqml)}
