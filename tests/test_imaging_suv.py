@@ -234,3 +234,18 @@ def test_multiframe_nm_with_rescale_and_units(tmp_path):
     study = load_study(tmp_path)
     assert study.units == "BQML" and study.decay_correction == "START"
     np.testing.assert_allclose(study.emission.array[::-1], values)
+
+
+def test_decay_to_acquisition_factor(tmp_path):
+    # ADMIN SPECT: values refer to the injection (1 May 10:00); acquisition 2 May 12:00 → 26 h
+    make_nm_spect(tmp_path / "admin" / "spect.dcm", decay_correction="ADMIN")
+    study = load_study(tmp_path / "admin")
+    assert study.decay_to_acquisition_factor() == pytest.approx(2 ** (-26 * 3600 / study.half_life_s), rel=1e-12)
+    # NONE: the values are already the activity at acquisition
+    make_nm_spect(tmp_path / "none" / "spect.dcm", decay_correction="NONE")
+    assert load_study(tmp_path / "none").decay_to_acquisition_factor() == 1.0
+    # START PET: series (scan start) 10:00, this acquisition 10:05 → 2^(−300/6586.2)
+    make_pet_series(tmp_path / "pt", acquisition_time=datetime(2024, 3, 1, 10, 5))
+    pet = load_study(tmp_path / "pt")
+    assert pet.scan_start_datetime == datetime(2024, 3, 1, 10, 0)
+    assert pet.decay_to_acquisition_factor() == pytest.approx(2 ** (-300 / 6586.2), rel=1e-12)

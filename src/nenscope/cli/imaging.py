@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nenscope.cli import app
-from nenscope.cli._common import console, print_json
+from nenscope.cli._common import console, err_console, print_json
 
 
 def _fmt(value, digits: int = 6) -> str:
@@ -43,12 +44,17 @@ def info(
     (SUVbw and SUL/LBM/IBW in g/ml; SUV-BSA with BSA in m² in place of weight in kg). A factor
     that cannot be computed is empty, with the reason (DICOM tag and option) in the warnings.
     """
+    from nenscope.imaging.discovery import discover
     from nenscope.imaging.study import SuvOverrides
     from nenscope.imaging.summary import summarize
 
     overrides = SuvOverrides(weight_kg=weight_kg, height_cm=height_cm, injected_mbq=injected_mbq,
                              injection_time=injection_time)
-    result = summarize(path, overrides)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task("reading DICOM headers", total=None)
+        disc = discover(path, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    result = summarize(disc, overrides)
     if json_out:
         print_json(result)
         return

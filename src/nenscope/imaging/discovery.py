@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,11 +184,13 @@ def _iter_files(root: Path):
             yield os.path.join(dirpath, fn), os.path.join(dirpath, fn)
 
 
-def discover(path: str | os.PathLike) -> Discovery:
+def discover(path: str | os.PathLike, *, progress: Callable[[int, int], None] | None = None) -> Discovery:
     """Find every DICOM series under ``path`` (a folder, a zip file or a single file).
 
     Args:
         path: folder (walked recursively), ``.zip`` archive, or one DICOM file.
+
+        progress: called as ``progress(done, total)`` after each file (e.g. a progress bar).
 
     Returns:
         :class:`Discovery` with one :class:`SeriesInfo` per SeriesInstanceUID (ordered by
@@ -204,7 +207,11 @@ def discover(path: str | os.PathLike) -> Discovery:
     skipped: list[SkippedFile] = []
     seen_sop: set[str] = set()
     order: dict[str, tuple] = {}
-    for name, opener in _iter_files(root):
+    entries = list(_iter_files(root)) if progress is not None else _iter_files(root)
+    total = len(entries) if progress is not None else 0
+    for done, (name, opener) in enumerate(entries, start=1):
+        if progress is not None:
+            progress(done, total)
         if isinstance(opener, Exception):
             skipped.append(SkippedFile(name, f"cannot read from archive: {opener}"))
             continue

@@ -188,6 +188,29 @@ class Study:
     description: str | None = None
     warnings: list[str] = field(default_factory=list)
 
+    def decay_to_acquisition_factor(self) -> float:
+        """Factor that turns the stored emission values into activity concentration at the
+        acquisition start (``acquisition_datetime``, else ``scan_start_datetime``).
+
+        DecayCorrection START: values refer to the scan start; ADMIN: to the injection;
+        NONE: to the acquisition itself (factor 1). The factor is
+        ``2^(−(t_acq − t_ref)/T½)`` (PS3.3 C.8.9.1.1.11 DecayCorrection). Used by dosimetry to
+        get activity at the time of imaging from quantitative SPECT/PET.
+
+        Raises:
+            NenscopeError: a time or the half-life needed for the correction is missing.
+        """
+        t_acq = self.acquisition_datetime or self.scan_start_datetime
+        mode = (self.decay_correction or "NONE").upper()
+        if mode == "NONE":
+            return 1.0
+        t_ref = self.scan_start_datetime if mode == "START" else self.injection_datetime
+        if t_acq is None or t_ref is None or not self.half_life_s:
+            raise NenscopeError(f"cannot undo DecayCorrection {mode}: acquisition time, "
+                                f"{'scan start' if mode == 'START' else 'injection time'} or half-life missing")
+        dt_s = (t_acq - t_ref).total_seconds()
+        return float(2.0 ** (-dt_s / self.half_life_s))
+
     @property
     def suv_factors(self) -> SuvFactors:
         """The plain :class:`SuvFactors` record."""
