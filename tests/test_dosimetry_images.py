@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import highdicom as hd
 import numpy as np
+import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
@@ -290,6 +291,8 @@ def test_cli_dicom_timepoints_to_dose(tmp_path, capsys):
     assert kid["tia_mbq_h"] == pytest.approx(_true_tia_mbq_h(lab, 1), rel=0.05)
     assert kid["dose_gy"] > 0 and kid["bed_gy"] > kid["dose_gy"]
     assert (out / "dose_gy.nii.gz").is_file()
+    rtd = pydicom.dcmread(out / "dose_gy_rtdose.dcm")
+    assert rtd.StudyInstanceUID == study_uid and rtd.FrameOfReferenceUID == for_uid
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "kidney_left" in html
 
@@ -429,3 +432,36 @@ def test_gtm_recovers_piecewise_constant_activity():
     for k, n in {1: "kl", 2: "kr", 3: "spleen", 4: "tumour"}.items():
         assert float(blurred[lab == k].mean()) < 0.93 * conc[k]  # the partial-volume loss is real
         assert est[n] == pytest.approx(conc[k], rel=0.02)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_rtdose_round_trip(tmp_path, flip):
+    from nenscope.dosimetry.rtdose import write_rtdose
+
+    rng = np.random.default_rng(5)
+    dose = rng.gamma(2.0, 3.0, size=(6, 5, 7)).astype(np.float32)
+    aff = _affine()
+    if flip:  # slices stored head-to-feet (axis 0 along −z)
+        aff[:3, 0] *= -1
+    vol = hd.Volume(dose, aff, "PATIENT", frame_of_reference_uid=generate_uid())
+    path = write_rtdose(vol, tmp_path / "d.dcm", study_instance_uid="1.2.3")
+    ds = pydicom.dcmread(path)
+    assert ds.Modality == "RTDOSE" and ds.DoseUnits == "GY" and ds.StudyInstanceUID == "1.2.3"
+    back = ds.pixel_array.astype(np.float64) * float(ds.DoseGridScaling)
+    offsets = np.asarray(ds.GridFrameOffsetVector, dtype=float)
+    assert np.all(np.diff(offsets) > 0)
+    row_cos = np.asarray(ds.ImageOrientationPatient[:3], float)
+    col_cos = np.asarray(ds.ImageOrientationPatient[3:], float)
+    normal = np.cross(row_cos, col_cos)
+    origin = np.asarray(ds.ImagePositionPatient, float)
+    # every stored voxel sits where the volume's affine puts the same dose value
+    inv = np.linalg.inv(aff)
+    for k, r, c in [(0, 0, 0), (5, 4, 6), (2, 3, 1)]:
+        pos = (
+            origin
+            + offsets[k] * normal
+            + c * float(ds.PixelSpacing[1]) * row_cos
+            + r * float(ds.PixelSpacing[0]) * col_cos
+        )
+        idx = np.rint(inv @ np.append(pos, 1.0))[:3].astype(int)
+        assert back[k, r, c] == pytest.approx(float(dose[tuple(idx)]), rel=1e-6)

@@ -152,7 +152,8 @@ def dosimetry(
         Path,
         typer.Option(
             "--out",
-            help="Output folder: dosimetry.json, report.html, dose_gy.nii.gz (voxel/local).",
+            help="Output folder: dosimetry.json, report.html; voxel/local also dose_gy.nii.gz and "
+            "dose_gy_rtdose.dcm (DICOM RT Dose), in Gy.",
         ),
     ] = Path("dosimetry_out"),
     json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -166,7 +167,7 @@ def dosimetry(
     if sex is not None and sex.strip().upper()[:1] not in ("M", "F"):
         raise typer.BadParameter("F or M", param_hint="--sex")
     previous = _read_previous(previous_cycles) if previous_cycles else []
-    ref_volume = None
+    ref_volume = study_uid = None
     if tac_csv:
         if psf_fwhm_mm is not None:
             raise NenscopeError("--psf-fwhm-mm applies to images (--timepoint), not to --tac-csv")
@@ -184,7 +185,7 @@ def dosimetry(
             risk_factors=risk_factors,
         )
     else:
-        result, ref_volume, sex_used = _from_images(
+        result, ref_volume, study_uid = _from_images(
             timepoint or [],
             masks or [],
             injected_gbq=injected_gbq,
@@ -203,11 +204,12 @@ def dosimetry(
     (out / "dosimetry.json").write_text(to_json(doc) + "\n")
     write_report(result, out / "report.html")
     if result.dose_map_gy is not None and ref_volume is not None:
+        from nenscope.dosimetry.rtdose import write_rtdose
         from nenscope.imaging import save_nifti
 
-        save_nifti(
-            ref_volume.with_array(result.dose_map_gy.astype(np.float32)), out / "dose_gy.nii.gz"
-        )
+        dose_vol = ref_volume.with_array(result.dose_map_gy.astype(np.float32))
+        save_nifti(dose_vol, out / "dose_gy.nii.gz")
+        write_rtdose(dose_vol, out / "dose_gy_rtdose.dcm", study_instance_uid=study_uid)
     if json_:
         print_json(doc)
         return
@@ -312,5 +314,5 @@ def _from_images(
             psf_fwhm_mm=psf_fwhm_mm,
         )
         progress.advance(task)
-    ref = min(tps, key=lambda tp: tp.time_h)
-    return result, ref.activity, sex
+    first = min(range(len(tps)), key=lambda i: tps[i].time_h)
+    return result, tps[first].activity, studies[first].study_instance_uid
