@@ -79,7 +79,10 @@ def timepoint_from_study(
         hl_s = half_life_s(study.radionuclide or "Lu-177")
     lam_per_h = math.log(2.0) / (hl_s / 3600.0)
     corr = (study.decay_correction or "NONE").upper()
-    if corr == "ADMIN":
+    own = getattr(study, "decay_to_acquisition_factor", None)
+    if own is not None and study.injection_datetime is not None and study.half_life_s:
+        factor = float(own())  # the imaging layer's rule (PS3.3 C.8.9.1.1.11), same as below
+    elif corr == "ADMIN":
         factor = math.exp(-lam_per_h * _hours(acq, inj))
     elif corr == "START":
         start = study.scan_start_datetime or acq
