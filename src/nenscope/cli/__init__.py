@@ -29,6 +29,7 @@ _COMMAND_MODULES = [
     "imaging",
     "dosimetry",
     "simulate",
+    "analyze",
 ]
 
 

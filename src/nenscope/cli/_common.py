@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import numpy as np
 from rich.console import Console
 
-console = Console()
+# Wide enough for the lesion table when piped (Rich assumes 80 columns without a terminal).
+console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True)
 
 
