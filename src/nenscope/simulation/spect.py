@@ -132,9 +132,9 @@ class SpectProjector:
         self.scanner = scanner
         self.angles_deg = np.arange(scanner.n_views) * 360.0 / scanner.n_views
         centre = (ny - 1) / 2.0
-        depth_mm = scanner.radius_of_rotation_mm + (np.arange(ny) - centre) * voxel_mm
-        if depth_mm[0] < 0:
-            raise NenscopeError("radius of rotation is inside the field of view")
+        # distance of each depth row from the collimator face (rows beyond the orbit, in the
+        # corners of the square grid, hold air: their distance is clamped at 0)
+        depth_mm = np.maximum(scanner.radius_of_rotation_mm + (np.arange(ny) - centre) * voxel_mm, 0.0)
         sigma = scanner.fwhm_mm(depth_mm) * FWHM_TO_SIGMA / voxel_mm  # voxels, per row
         pad = int(np.ceil(3.5 * sigma.max()))
         self._pad_shape = (sp_fft.next_fast_len(nx + 2 * pad), sp_fft.next_fast_len(nz + 2 * pad))
@@ -174,7 +174,8 @@ class SpectProjector:
         spec = sp_fft.rfft2(rot, s=self._pad_shape, axes=(1, 2))
         spec *= self._h
         summed = spec.sum(axis=0)
-        return sp_fft.irfft2(summed, s=self._pad_shape)[:nx, :nz].astype(np.float32)
+        out = sp_fft.irfft2(summed, s=self._pad_shape)[:nx, :nz].astype(np.float32)
+        return np.maximum(out, 0.0, out=out)  # FFT round-off can leave tiny negatives
 
     def back_view(self, proj: np.ndarray, v: int) -> np.ndarray:
         """Exact adjoint of :meth:`forward_view`: (nx, nz) → (N·N, nz)."""
