@@ -82,8 +82,9 @@ SHARED = {
 # Known definitional differences (IBSI vs pyradiomics documentation).
 WHY = {
     "stat_kurt": "pyradiomics reports kurtosis, IBSI excess kurtosis (-3); compared after adding 3",
-    "cm_inv_diff_norm_3D_avg": "Ng: IBSI = number of bins up to the highest level, pyradiomics = grey levels present",
-    "cm_inv_diff_mom_norm_3D_avg": "Ng: IBSI = number of bins up to the highest level, pyradiomics = grey levels present",
+    "morph_pca_maj_axis": "covariance: IBSI sample (N-1; the digital phantom needs it), pyradiomics population (N): ratio sqrt(N/(N-1))",
+    "morph_pca_min_axis": "as major axis: N-1 vs N in the covariance",
+    "morph_pca_least_axis": "as major axis: N-1 vs N in the covariance",
 }
 
 
@@ -222,6 +223,7 @@ def _main() -> None:
           f"{tp.sum() / tn.sum():.1f}x (shared families), {tp.sum() / tf.sum():.1f}x (all IBSI families); "
           f"median per-lesion ratio {np.median(tp / tn):.1f}x")
     print("(timings on a shared 2-core machine: noisy)")
+    print("(kurtosis compared as IBSI excess kurtosis + 3)")
     agree = [t for t, d in diffs.items() if max(d) <= 1e-3]
     differ = [(t, max(d)) for t, d in diffs.items() if max(d) > 1e-3]
     print(f"\n{len(agree)}/{len(SHARED)} shared features agree within 0.1 % on every lesion.")

@@ -190,3 +190,38 @@ def test_interpolated_preset_runs_on_a_blob():
         # mesh volume of a sphere of radius 10 mm after resampling
         assert f["morph_volume"] == pytest.approx(4 / 3 * np.pi * 1000, rel=0.12)
         assert all(math.isfinite(v) for k, v in f.items() if not k.startswith(("morph_moran", "morph_geary")))
+
+
+def test_compact_grey_levels_give_the_same_texture_features():
+    from nenscope.radiomics.glcm import glcm_feature_set
+    from nenscope.radiomics.glrlm import glrlm_feature_set
+    from nenscope.radiomics.zones import zone_feature_set
+
+    rng = np.random.default_rng(4)
+    values = np.array([1, 5, 9, 30])
+    idx = rng.integers(0, 4, (6, 9, 9))
+    q_raw = values[idx]
+    mask = np.ones(q_raw.shape, bool)
+    mask[:, 0, :] = False
+    q_compact = idx + 1
+    spaces = ("2D", "2.5D", "3D")
+    pairs = [
+        (glcm_feature_set(q_raw, mask, 30, spaces),
+         glcm_feature_set(q_compact, mask, 4, spaces, levels=values, ng_nominal=30)),
+        (glrlm_feature_set(q_raw, mask, 30, spaces), glrlm_feature_set(q_compact, mask, 4, spaces, levels=values)),
+        (zone_feature_set(q_raw, mask, mask, 30, spaces),
+         zone_feature_set(q_compact, mask, mask, 4, spaces, levels=values)),
+    ]
+    for raw, compact in pairs:
+        assert raw.keys() == compact.keys()
+        for k in raw:
+            assert compact[k] == pytest.approx(raw[k], rel=1e-10, abs=1e-12), k
+
+
+def test_unsuitable_discretisation_is_a_user_error():
+    rng = np.random.default_rng(0)
+    img = rng.uniform(0, 40000, (20, 40, 40))  # e.g. Bq/ml with a bin width meant for SUV
+    mask = np.zeros(img.shape, bool)
+    mask[2:18, 5:35, 5:35] = True
+    with pytest.raises(NenscopeError, match="grey levels"):
+        extract_features(img, mask, (2, 2, 2), preset("pet-default").replace(families=("cm",)))

@@ -54,7 +54,7 @@ def _load_image(path: Path, units: str):
     study = load_study(path, load_ct=False)
     if units == "stored":
         return study.emission
-    return study.suv(units.removeprefix("suv"))
+    return study.suv(units)
 
 
 def _load_mask(path: Path, image, label: int | None, roi: str | None) -> np.ndarray:
@@ -115,14 +115,16 @@ def extract(
         "--label", help="Use only this label value of the mask (default: every non-zero voxel).")] = None,
     roi: Annotated[str | None, typer.Option("--roi", help="RTSTRUCT ROI / SEG segment name to use.")] = None,
     units: Annotated[str, typer.Option(
-        "--units", help="DICOM input only: suvbw (default), suvlbm, suvbsa or stored (e.g. Bq/ml).")] = "suvbw",
+        "--units", help="DICOM input only: SUV kind bw (default, g/ml), sul, lbm_james, bsa, ibw, "
+        "or stored (the series' own units, e.g. Bq/ml).")] = "bw",
     json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """IBSI-1 features of one ROI (units: mm, mm², mm³ and image units), keyed by IBSI tag."""
+    from nenscope.imaging import SUV_KINDS
     from nenscope.radiomics import extract_volume_features
 
-    if units not in ("suvbw", "suvlbm", "suvbsa", "stored"):
-        raise NenscopeError("--units must be suvbw, suvlbm, suvbsa or stored")
+    if units not in (*SUV_KINDS, "stored"):
+        raise NenscopeError(f"--units must be one of {', '.join(SUV_KINDS)} or stored")
     settings = _settings(preset_name, settings_file)
     vol = _load_image(image, units)
     m = _load_mask(mask, vol, label, roi)

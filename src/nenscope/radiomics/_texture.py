@@ -58,12 +58,15 @@ def pool(values: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, float]:
     return dict(zip(names, mean.tolist(), strict=True))
 
 
-def runlike_features(m: np.ndarray, n_voxels: np.ndarray, names: dict[str, str]) -> dict[str, np.ndarray]:
+def runlike_features(
+    m: np.ndarray, n_voxels: np.ndarray, names: dict[str, str], levels: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Features shared by GLRLM, GLSZM, GLDZM and NGLDM for a stack ``m`` of shape (K, Ng, Nj).
 
     ``i`` (grey level) and ``j`` (run length, zone size, distance or dependence count) start at
     1. ``n_voxels`` (K,) is the voxel count behind each matrix (merged matrices count every
-    merged direction). ``names`` maps the generic names to the family's IBSI names.
+    merged direction). ``names`` maps the generic names to the family's IBSI names;
+    ``levels`` gives the grey-level value of each row when rows are compact indices.
     IBSI-1 sections 3.7-3.11 give the formulas. The eight emphasis sums are separable in i and
     j, so they come from the marginals and one (K, Ng, 2) × (2, 2) product.
     """
@@ -75,7 +78,7 @@ def runlike_features(m: np.ndarray, n_voxels: np.ndarray, names: dict[str, str])
         m = m[:, ri][:, :, cj]
     else:
         ri, cj = np.arange(m.shape[1]), np.arange(m.shape[2])
-    i = ri + 1.0
+    i = (ri + 1.0) if levels is None else np.asarray(levels, dtype=np.float64)[ri]
     j = cj + 1.0
     i2, j2 = i * i, j * j
     ns = m.sum(axis=(1, 2))

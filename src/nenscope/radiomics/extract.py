@@ -73,13 +73,21 @@ def extract_features(
     if texture:
         q = np.zeros(roi.image.shape, dtype=np.int64)
         q[roi.int_mask] = q_roi
+        # GLCM, GLRLM and zones only compare grey levels for equality: build them on compact
+        # indices of the levels present and hand the level values to the feature formulas.
+        levels, inverse = np.unique(q_roi, return_inverse=True)
+        qc = np.zeros(roi.image.shape, dtype=np.int64)
+        qc[roi.int_mask] = inverse.ravel() + 1
+        n_present = int(levels.size)
         spaces = settings.texture_spaces
         if "cm" in texture:
-            out.update(glcm_feature_set(q, roi.int_mask, ng, spaces, settings.glcm_distance))
+            out.update(glcm_feature_set(qc, roi.int_mask, n_present, spaces, settings.glcm_distance,
+                                        levels=levels, ng_nominal=ng))
         if "rlm" in texture:
-            out.update(glrlm_feature_set(q, roi.int_mask, ng, spaces))
+            out.update(glrlm_feature_set(qc, roi.int_mask, n_present, spaces, levels=levels))
         if texture & {"szm", "dzm"}:
-            out.update(zone_feature_set(q, roi.int_mask, roi.morph_mask, ng, spaces, tuple(texture)))
+            out.update(zone_feature_set(qc, roi.int_mask, roi.morph_mask, n_present, spaces,
+                                        tuple(texture), levels=levels))
         if texture & {"ngt", "ngl"}:
             out.update(neighbourhood_feature_set(
                 q, roi.int_mask, ng, spaces, ngtdm_distance=settings.ngtdm_distance,

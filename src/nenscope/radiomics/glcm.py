@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nenscope.errors import NenscopeError
 from nenscope.radiomics._texture import (
     DIRECTIONS_2D,
     DIRECTIONS_3D,
@@ -16,6 +17,8 @@ from nenscope.radiomics._texture import (
     padded_levels,
     pool,
 )
+
+MAX_MATRIX_CELLS = 50_000_000  # ~400 MB of int64: beyond this the discretisation is unsuitable
 
 
 def glcm_matrices(
@@ -41,8 +44,13 @@ def glcm_matrices(
     else:
         z = 0
         nz = 1
+    size = nz * nd * ng * ng
+    if size > MAX_MATRIX_CELLS:
+        raise NenscopeError(
+            f"{ng} grey levels make GLCMs of {size:,} cells: use a coarser discretisation "
+            "(larger bin_width or a fixed bin number) suited to the image units")
     packed = ((z * nd + dirs) * ng + a[vox]) * ng + b[vox, dirs]
-    counts = np.bincount(packed, minlength=nz * nd * ng * ng)
+    counts = np.bincount(packed, minlength=size)
     m = counts.reshape(nz, nd, ng, ng)
     return m + m.transpose(0, 1, 3, 2)
 
@@ -128,8 +136,17 @@ def glcm_features(m: np.ndarray, levels: np.ndarray | None = None, ng: int | Non
     }
 
 
-def glcm_feature_set(q: np.ndarray, mask: np.ndarray, ng: int, spaces, distance: int = 1) -> dict[str, float]:
-    """``cm_*`` features for the requested texture spaces (``2D``, ``2.5D``, ``3D``)."""
+def glcm_feature_set(
+    q: np.ndarray, mask: np.ndarray, ng: int, spaces, distance: int = 1,
+    levels: np.ndarray | None = None, ng_nominal: int | None = None,
+) -> dict[str, float]:
+    """``cm_*`` features for the requested texture spaces (``2D``, ``2.5D``, ``3D``).
+
+    ``q`` may hold compact indices 1..ng of the grey levels present, with ``levels`` their
+    grey-level values and ``ng_nominal`` the number of bins of the discretisation.
+    """
+    values = np.arange(1, ng + 1) if levels is None else np.asarray(levels)
+    ng_nominal = ng if ng_nominal is None else ng_nominal
     out: dict[str, float] = {}
     variants = []
     if "2D" in spaces or "2.5D" in spaces:
@@ -145,7 +162,7 @@ def glcm_feature_set(q: np.ndarray, mask: np.ndarray, ng: int, spaces, distance:
         keep = stack.sum((1, 2)) > 0
         present = np.flatnonzero(stack.sum((0, 2)) > 0)  # drop empty grey levels (same values)
         sub = stack[:, present][:, :, present]
-        feats = pool(glcm_features(sub, present + 1, ng), keep)
+        feats = pool(glcm_features(sub, values[present], ng_nominal), keep)
         suffix = SUFFIX_DIRECTIONAL[(space, how)]
         out.update({f"cm_{k}{suffix}": v for k, v in feats.items()})
     return out

@@ -61,8 +61,10 @@ def glrlm_matrices(q: np.ndarray, mask: np.ndarray, ng: int, directions, per_sli
     return np.bincount(packed, minlength=nz * nd * ng * lmax).reshape(nz, nd, ng, lmax)
 
 
-def glrlm_feature_set(q: np.ndarray, mask: np.ndarray, ng: int, spaces) -> dict[str, float]:
-    """``rlm_*`` features for the requested texture spaces."""
+def glrlm_feature_set(
+    q: np.ndarray, mask: np.ndarray, ng: int, spaces, levels: np.ndarray | None = None
+) -> dict[str, float]:
+    """``rlm_*`` features for the requested texture spaces (``levels``: see GLCM)."""
     out: dict[str, float] = {}
     nv_slice = mask.reshape(mask.shape[0], -1).sum(1)
     nv = int(mask.sum())
@@ -86,7 +88,7 @@ def glrlm_feature_set(q: np.ndarray, mask: np.ndarray, ng: int, spaces) -> dict[
         variants += [("3D", "avg", m3, np.full(nd, nv)), ("3D", "comb", m3.sum(0)[None], np.array([nv * nd]))]
     for space, how, stack, nvox in variants:
         keep = stack.sum((1, 2)) > 0
-        feats = pool(runlike_features(stack, nvox, NAMES), keep)
+        feats = pool(runlike_features(stack, nvox, NAMES, levels), keep)
         suffix = SUFFIX_DIRECTIONAL[(space, how)]
         out.update({f"rlm_{k}{suffix}": v for k, v in feats.items()})
     return out

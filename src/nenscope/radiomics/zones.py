@@ -52,24 +52,25 @@ def _edge_distance(mask: np.ndarray, two_d: bool) -> np.ndarray:
 
 
 def zone_feature_set(
-    q: np.ndarray, int_mask: np.ndarray, morph_mask: np.ndarray, ng: int, spaces, families=("szm", "dzm")
+    q: np.ndarray, int_mask: np.ndarray, morph_mask: np.ndarray, ng: int, spaces, families=("szm", "dzm"),
+    levels: np.ndarray | None = None,
 ) -> dict[str, float]:
     """``szm_*`` and ``dzm_*`` features for the requested spaces.
 
     2D: one matrix per slice, features averaged over slices; 2.5D: the slice matrices merged;
     3D: one matrix over the volume. Distances come from the morphological mask.
     """
-    levels = np.where(int_mask, q, 0).astype(np.uint32)
+    grey = np.where(int_mask, q, 0).astype(np.uint32)
     out: dict[str, float] = {}
     blocks = []
     need_dist = "dzm" in families
     if "2D" in spaces or "2.5D" in spaces:
-        dist2 = _edge_distance(morph_mask, two_d=True) if need_dist else np.ones(levels.shape, np.int64)
-        per_slice = [_zones(levels[z], dist2[z], 8) for z in range(levels.shape[0])]
+        dist2 = _edge_distance(morph_mask, two_d=True) if need_dist else np.ones(grey.shape, np.int64)
+        per_slice = [_zones(grey[z], dist2[z], 8) for z in range(grey.shape[0])]
         blocks.append(("2D", per_slice))
     if "3D" in spaces:
-        dist3 = _edge_distance(morph_mask, two_d=False) if need_dist else np.ones(levels.shape, np.int64)
-        blocks.append(("3D", [_zones(levels, dist3, 26)]))
+        dist3 = _edge_distance(morph_mask, two_d=False) if need_dist else np.ones(grey.shape, np.int64)
+        blocks.append(("3D", [_zones(grey, dist3, 26)]))
     nv_slice = int_mask.reshape(int_mask.shape[0], -1).sum(1)
     for space, zlist in blocks:
         kz = len(zlist)
@@ -93,9 +94,9 @@ def zone_feature_set(
         for name, s_stack, d_stack, nv in targets:
             keep = s_stack.sum((1, 2)) > 0
             if "szm" in families:
-                feats = pool(runlike_features(s_stack, nv, SZM_NAMES), keep)
+                feats = pool(runlike_features(s_stack, nv, SZM_NAMES, levels), keep)
                 out.update({f"szm_{k}{SUFFIX[name]}": v for k, v in feats.items()})
             if "dzm" in families:
-                feats = pool(runlike_features(d_stack, nv, DZM_NAMES), keep)
+                feats = pool(runlike_features(d_stack, nv, DZM_NAMES, levels), keep)
                 out.update({f"dzm_{k}{SUFFIX[name]}": v for k, v in feats.items()})
     return out
