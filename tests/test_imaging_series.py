@@ -101,7 +101,7 @@ def test_several_series_and_ct(tmp_path):
 def test_ambiguous_and_absent_emission(tmp_path):
     make_pet_series(tmp_path / "a")
     make_pet_series(tmp_path / "b")
-    with pytest.raises(NenscopeError, match="choose one with --series"):
+    with pytest.raises(NenscopeError, match="choose one by its SeriesInstanceUID"):
         load_study(tmp_path)
     make_ct_series(tmp_path / "ctonly", study_uid="1.2")
     with pytest.raises(NenscopeError, match="no PET or reconstructed SPECT"):

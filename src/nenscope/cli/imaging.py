@@ -40,9 +40,9 @@ def info(
 ) -> None:
     """List every series in PATH with its grid, units, tracer, times and QIBA SUV factors.
 
-    Each factor multiplies the stored, rescaled pixel values (e.g. Bq/ml) to give that SUV
-    (SUVbw and SUL/LBM/IBW in g/ml; SUV-BSA with BSA in m² in place of weight in kg). A factor
-    that cannot be computed is empty, with the reason (DICOM tag and option) in the warnings.
+    Each factor multiplies the stored, rescaled pixel values (e.g. Bq/ml) to give that SUV: SUVbw, SUL (Janmahasatian), SUV-LBM (James) and SUV-IBW in g/ml; SUV-BSA with BSA in m² in place of weight in kg.
+
+    A factor that cannot be computed is empty (null in JSON), with the reason, naming the DICOM tag and the option that supplies it, in the warnings. Files that are not usable DICOM are listed as skipped with the reason.
     """
     from nenscope.imaging.discovery import discover
     from nenscope.imaging.study import SuvOverrides

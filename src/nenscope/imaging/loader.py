@@ -48,7 +48,7 @@ def choose_emission(disc: Discovery, series_uid: str | None = None) -> SeriesInf
             return ac[0]
         listing = "; ".join(f"{s.series_instance_uid} ({s.modality}, {s.description or 'no description'}, "
                             f"{s.n_instances} files)" for s in candidates)
-        raise NenscopeError(f"{len(candidates)} emission series in {disc.root}: {listing}; choose one with --series")
+        raise NenscopeError(f"{len(candidates)} emission series in {disc.root}: {listing}; choose one by its SeriesInstanceUID (series_uid / --series)")
     return candidates[0]
 
 
