@@ -133,3 +133,30 @@ def test_series_geometry_from_headers(tmp_path):
     make_pet_series(tmp_path, shape=(3, 4, 5), spacing_mm=(2.0, 4.0, 3.0))
     shape, spacing, warnings = series_geometry(discover(tmp_path).series[0])
     assert shape == (3, 4, 5) and spacing == pytest.approx((2.0, 4.0, 3.0)) and warnings == []
+
+
+def test_enhanced_multiframe_pet_geometry(tmp_path):
+    import highdicom as hd
+
+    files, values, _ = make_pet_series(tmp_path / "pt", shape=(3, 4, 4))
+    enhanced = hd.legacy.LegacyConvertedEnhancedPETImage(
+        legacy_datasets=[pydicom.dcmread(f) for f in files], series_instance_uid=hd.UID(), series_number=5,
+        sop_instance_uid=hd.UID(), instance_number=1)
+    (tmp_path / "enh").mkdir()
+    enhanced.save_as(tmp_path / "enh" / "pet.dcm")
+    classic = load_series(tmp_path / "pt").volume
+    loaded = load_series(tmp_path / "enh").volume
+    np.testing.assert_allclose(loaded.array, values, rtol=1e-6)
+    np.testing.assert_allclose(loaded.affine, classic.affine, atol=1e-9)
+
+
+def test_planar_nm_is_not_a_volume(tmp_path):
+    from test_imaging_helpers import make_nm_spect
+
+    make_nm_spect(tmp_path / "nm.dcm")
+    ds = pydicom.dcmread(tmp_path / "nm.dcm")
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "STATIC", "EMISSION"]
+    ds.save_as(tmp_path / "nm.dcm")
+    assert discover(tmp_path).series[0].kind == "NM-planar"
+    with pytest.raises(NenscopeError, match="planar"):
+        load_study(tmp_path)

@@ -249,3 +249,17 @@ def test_decay_to_acquisition_factor(tmp_path):
     pet = load_study(tmp_path / "pt")
     assert pet.scan_start_datetime == datetime(2024, 3, 1, 10, 0)
     assert pet.decay_to_acquisition_factor() == pytest.approx(2 ** (-300 / 6586.2), rel=1e-12)
+
+
+def test_decay_none_with_several_bed_times_warns(tmp_path):
+    import pydicom
+
+    files, _, _ = make_pet_series(tmp_path, decay_correction="NONE")
+    ds = pydicom.dcmread(files[0])
+    ds.AcquisitionTime = "101000"  # a later bed, 10 min after the others
+    ds.save_as(files[0])
+    study = load_study(tmp_path)
+    # referred to the earliest acquisition (10:00): 70 000 / (370e6 · 2^(−3600/6586.2))
+    assert study.suv.bw == pytest.approx(SIEMENS_BW, rel=1e-9)
+    # 1 − 2^(−600/6586.2) = 6.1 % low at the later bed
+    assert any("span 10.0 min" in w and "6.1 %" in w for w in study.warnings)

@@ -300,6 +300,13 @@ def _read_suv_header(datasets: list[Dataset], *, modality: str, units: str | Non
 
     # decay time and activity at the reference time of the image values
     ref_time = earliest_acq if decay == "NONE" and earliest_acq is not None else start
+    if decay == "NONE" and half_life is not None and len(datasets) > 1:
+        times = [t for t in (dataset_datetime(d, "Acquisition") for d in datasets) if t is not None]
+        span_s = (max(times) - min(times)).total_seconds() if times else 0.0
+        if span_s > 0.01 * half_life:  # more than ~0.7 % decay between first and last slice
+            warnings.append(f"DecayCorrection NONE and acquisition times span {span_s / 60:.1f} min: SUV is "
+                            "referred to the earliest acquisition; later slices read low by up to "
+                            f"{100 * (1 - 2 ** (-span_s / half_life)):.1f} %")
     decayed: float | None = None
     if activity is None:
         reasons.append(str(MissingDataError("injected activity", tag="RadionuclideTotalDose (0018,1074)",
