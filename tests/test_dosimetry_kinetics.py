@@ -128,3 +128,14 @@ def test_cumulative_bed_over_cycles_and_warnings():
     assert not any("40 Gy" in w for w in warn)  # BED ~29 Gy < 40
     warn_rf = radiobiology.limit_warnings(cum, lambda n: "kidney", risk_factors=True)
     assert any("28 Gy" in w for w in warn_rf)
+
+
+def test_tri_exponential_with_uptake_is_chosen_and_exact():
+    t = np.array([0.5, 1, 2, 4, 8, 24, 48, 72, 120, 168.0])
+    a1, a2 = 300.0, 100.0
+    l1, l2, lu = LN2 / 80, LN2 / 5, LN2 / 0.7
+    y = a1 * np.exp(-l1 * t) + a2 * np.exp(-l2 * t) - (a1 + a2) * np.exp(-lu * t)
+    best = kinetics.fit_best(t, y)
+    assert best.model == "tri-exp"
+    assert best.tia_mbq_h == pytest.approx(a1 / l1 + a2 / l2 - (a1 + a2) / lu, rel=1e-6)
+    assert best.t_eff_h == pytest.approx(80.0, rel=1e-4)
