@@ -29,6 +29,9 @@ A_INJ_BQ = 7.4e9
 TIMES_H = (4.0, 24.0, 72.0, 168.0)
 ORGANS = ("kidney_left", "kidney_right", "spleen")
 
+# one worker simulates the patient once for all tests here (make test: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("dosimetry_simulated_patient")
+
 
 @pytest.fixture(scope="module")
 def simulated_patient():
