@@ -345,6 +345,9 @@ def test_cli_tac_csv_json_and_previous_cycles(tmp_path, capsys):
     }
     assert kid["tia_mbq_h"] == pytest.approx(74 * 2.8 * 48.5 / LN2, rel=1e-3)
     assert 0.4 <= kid["dose_gy_per_gbq"] <= 0.65
+    assert kid["dose_std_gy"] == pytest.approx(
+        kid["dose_gy"] * kid["tia_std_mbq_h"] / kid["tia_mbq_h"], rel=1e-3, abs=1e-9
+    )
     b_prev = 6.0 + 36.0 / 2.6 * 2.8 / 52.8
     assert kid["cumulative_dose_gy"] == pytest.approx(kid["dose_gy"] + 12.0, rel=1e-4)
     assert kid["cumulative_bed_gy"] == pytest.approx(kid["bed_gy"] + b_prev + 7.5, rel=1e-4)

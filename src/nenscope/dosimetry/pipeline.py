@@ -68,6 +68,12 @@ class RegionResult:
             "tia_mbq_h": _r(f.tia_mbq_h),
             "tia_std_mbq_h": _r(f.tia_std_mbq_h),
             "dose_gy": _r(self.dose_gy),
+            # 1-sigma from the kinetic fit alone (S-values, masses and calibration not included)
+            "dose_std_gy": _r(self.dose_gy * f.tia_std_mbq_h / f.tia_mbq_h)
+            if self.dose_method != "none"
+            and "voxel" not in self.dose_method
+            and "local" not in self.dose_method
+            else None,
             "dose_gy_per_gbq": _r(self.dose_gy_per_gbq),
             "bed_gy": _r(self.bed_gy),
             "dose_method": self.dose_method,
