@@ -22,6 +22,16 @@ from nenscope.radiomics.settings import RadiomicsSettings, preset
 from nenscope.radiomics.zones import zone_feature_set
 
 
+def _tight_box(mask: np.ndarray) -> tuple[slice, slice, slice]:
+    """Bounding box of the non-zero voxels."""
+    out = []
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        idx = np.flatnonzero(mask.any(axis=other))
+        out.append(slice(int(idx[0]), int(idx[-1]) + 1))
+    return tuple(out)
+
+
 def extract_features(
     image: np.ndarray,
     mask: np.ndarray,
@@ -50,8 +60,12 @@ def extract_features(
     fam = set(settings.families)
     vals = roi.image[roi.int_mask]
     out: dict[str, float] = {}
+    # the image keeps a margin for the local-intensity sphere; everything else works on the
+    # tight bounding box of the ROI (fewer voxels for the mesh and every texture pass)
+    box = _tight_box(roi.morph_mask)
+    img_t, morph_t, int_t = roi.image[box], roi.morph_mask[box], roi.int_mask[box]
     if "morph" in fam:
-        out.update(morphology_features(roi.image, roi.morph_mask, roi.int_mask, roi.spacing_mm,
+        out.update(morphology_features(img_t, morph_t, int_t, roi.spacing_mm,
                                        settings.moran_max_voxels, settings.morph_extended))
     if "loc" in fam:
         out.update(local_intensity_features(roi.image, roi.int_mask, roi.spacing_mm,
@@ -71,26 +85,26 @@ def extract_features(
                                 bin_width=settings.ivh_bin_width, value_range=rng))
     texture = fam & {"cm", "rlm", "szm", "dzm", "ngt", "ngl"}
     if texture:
-        q = np.zeros(roi.image.shape, dtype=np.int64)
-        q[roi.int_mask] = q_roi
+        q = np.zeros(int_t.shape, dtype=np.int64)
+        q[int_t] = q_roi  # same voxel order: int_t is a box of int_mask holding all its voxels
         # GLCM, GLRLM and zones only compare grey levels for equality: build them on compact
         # indices of the levels present and hand the level values to the feature formulas.
         levels, inverse = np.unique(q_roi, return_inverse=True)
-        qc = np.zeros(roi.image.shape, dtype=np.int64)
-        qc[roi.int_mask] = inverse.ravel() + 1
+        qc = np.zeros(int_t.shape, dtype=np.int64)
+        qc[int_t] = inverse.ravel() + 1
         n_present = int(levels.size)
         spaces = settings.texture_spaces
         if "cm" in texture:
-            out.update(glcm_feature_set(qc, roi.int_mask, n_present, spaces, settings.glcm_distance,
+            out.update(glcm_feature_set(qc, int_t, n_present, spaces, settings.glcm_distance,
                                         levels=levels, ng_nominal=ng))
         if "rlm" in texture:
-            out.update(glrlm_feature_set(qc, roi.int_mask, n_present, spaces, levels=levels))
+            out.update(glrlm_feature_set(qc, int_t, n_present, spaces, levels=levels))
         if texture & {"szm", "dzm"}:
-            out.update(zone_feature_set(qc, roi.int_mask, roi.morph_mask, n_present, spaces,
+            out.update(zone_feature_set(qc, int_t, morph_t, n_present, spaces,
                                         tuple(texture), levels=levels))
         if texture & {"ngt", "ngl"}:
             out.update(neighbourhood_feature_set(
-                q, roi.int_mask, ng, spaces, ngtdm_distance=settings.ngtdm_distance,
+                q, int_t, ng, spaces, ngtdm_distance=settings.ngtdm_distance,
                 ngldm_distance=settings.ngldm_distance, ngldm_alpha=settings.ngldm_alpha,
                 families=tuple(texture)))
     return out

@@ -92,7 +92,7 @@ def _min_area_rect(points2d: np.ndarray) -> tuple[float, float, float]:
     return float(w[k] * h[k]), float(w[k]), float(h[k])
 
 
-def ombb(points: np.ndarray, hull, max_normals: int = 64) -> tuple[float, float]:
+def ombb(points: np.ndarray, hull, max_normals: int = 24) -> tuple[float, float]:
     """Volume and area of an oriented minimum bounding box: for hull facet normals the points
     are projected on the facet plane and the minimum rectangle is found by rotating calipers
     (the optimal box has a face flush with a hull facet in nearly all cases; O'Rourke 1985).
@@ -120,33 +120,36 @@ def ombb(points: np.ndarray, hull, max_normals: int = 64) -> tuple[float, float]
     return best
 
 
-def mvee(points: np.ndarray, tol: float = 1e-4, max_iter: int = 1000) -> np.ndarray:
-    """Semi-axes (descending) of the minimum volume enclosing ellipsoid (Khachiyan 1996)."""
+def mvee(points: np.ndarray, tol: float = 1e-3, max_iter: int = 2000) -> np.ndarray:
+    """Semi-axes (descending) of the minimum volume enclosing ellipsoid (Khachiyan 1996), with
+    the Kumar-Yildirim start (the extreme points along each axis) and the duality-gap stop:
+    max_i q_iᵀ X⁻¹ q_i <= (1 + tol)(d + 1), i.e. a (1 + tol)-approximation."""
     n, d = points.shape
     q = np.vstack([points.T, np.ones(n)])
-    u = np.full(n, 1.0 / n)
+    start = np.unique(np.concatenate([np.argmin(points, 0), np.argmax(points, 0)]))
+    u = np.full(n, 1e-3 / n)
+    u[start] += (1 - 1e-3) / start.size
     for _ in range(max_iter):
-        x = q @ (u[:, None] * q.T)
-        m = np.einsum("ij,ji->i", q.T, np.linalg.solve(x, q))
+        x = (q * u) @ q.T
+        m = np.einsum("ij,ij->j", q, np.linalg.solve(x, q))
         j = int(np.argmax(m))
-        step = (m[j] - d - 1.0) / ((d + 1.0) * (m[j] - 1.0))
-        new_u = (1 - step) * u
-        new_u[j] += step
-        if np.linalg.norm(new_u - u) < tol:
-            u = new_u
+        if m[j] <= (1 + tol) * (d + 1):
             break
-        u = new_u
+        step = (m[j] - d - 1.0) / ((d + 1.0) * (m[j] - 1.0))
+        u *= 1 - step
+        u[j] += step
     centre = points.T @ u
-    a = np.linalg.inv(points.T @ (u[:, None] * points) - np.outer(centre, centre)) / d
+    a = np.linalg.inv((points.T * u) @ points - np.outer(centre, centre)) / d
     eig = np.linalg.eigvalsh(a)
     return np.sort(1.0 / np.sqrt(np.clip(eig, 1e-12, None)))[::-1]
 
 
-def moran_geary(values: np.ndarray, positions: np.ndarray, block: int = 1024) -> tuple[float, float]:
+def moran_geary(values: np.ndarray, positions: np.ndarray, block: int = 256) -> tuple[float, float]:
     """Moran's I and Geary's C with inverse-distance weights (IBSI 3.1.28-29).
 
-    O(N²) but as BLAS products per block of rows: distances from |a|² + |b|² - 2a·b, then
-    W·d and W·x give both sums (Σ w (xi - xj)² = Σ_i xi² Wi + Σ_j xj² Wj - 2 xᵀWx).
+    O(N²) but as BLAS products on blocks of rows that stay in cache: distances from
+    |a|² + |b|² - 2a·b, then W·d and W·x give both sums (W symmetric, so
+    Σ w (xi - xj)² = 2 Σ_i xi² Wi - 2 xᵀWx). All in place, float64.
     """
     n = values.size
     if n < 2:
@@ -161,15 +164,20 @@ def moran_geary(values: np.ndarray, positions: np.ndarray, block: int = 1024) ->
     w_sum = moran = xwx = x2w = 0.0
     for s in range(0, n, block):
         e = min(s + block, n)
-        d2 = sq[s:e, None] + sq[None, :] - 2.0 * pos[s:e] @ pos.T
-        d2[np.arange(e - s), np.arange(s, e)] = np.inf
-        w = 1.0 / np.sqrt(np.maximum(d2, 1e-12))
+        w = pos[s:e] @ pos.T
+        w *= -2.0
+        w += sq[s:e, None]
+        w += sq[None, :]
+        np.maximum(w, 1e-12, out=w)
+        np.sqrt(w, out=w)
+        np.reciprocal(w, out=w)
+        w[np.arange(e - s), np.arange(s, e)] = 0.0  # no self-weight
         rows = w.sum(1)
-        w_sum += rows.sum()
+        w_sum += float(rows.sum())
         moran += float(dev[s:e] @ (w @ dev))
         xwx += float(x[s:e] @ (w @ x))
         x2w += float((x[s:e] ** 2) @ rows)
-    geary_num = 2.0 * x2w - 2.0 * xwx  # W symmetric: Σ_i xi² Wi = Σ_j xj² Wj
+    geary_num = 2.0 * x2w - 2.0 * xwx
     return float(n / w_sum * moran / denom), float((n - 1) / (2 * w_sum) * geary_num / denom)
 
 
