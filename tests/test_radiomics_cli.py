@@ -89,3 +89,23 @@ def test_fit_cli_and_errors(tmp_path, capsys):
     assert main(["radiomics", "fit", str(f), str(lab)]) == 2
     with pytest.raises(NenscopeError):
         fit_classifier(ids[:3], names, x[:3], labels)
+
+
+def test_lesion_table_feeds_fit(tmp_path):
+    from nenscope.radiomics import lesion_features, preset, write_feature_table
+    from nenscope.radiomics.classify import read_feature_table
+
+    rng = np.random.default_rng(0)
+    img = rng.normal(1.0, 0.1, (10, 40, 40))
+    labels = np.zeros(img.shape, np.int16)
+    labels[2:6, 5:12, 5:12] = 1
+    labels[3:8, 20:30, 20:30] = 2
+    img[labels == 2] += 3.0
+    rows = lesion_features((img, (2.0, 2.0, 2.0)), labels, preset("pet-default").replace(families=("stat", "morph")))
+    out = tmp_path / "radiomics.csv"
+    write_feature_table(rows, out)
+    ids, names, x = read_feature_table(out)
+    assert ids == ["1", "2"] and "stat_mean" in names
+    col = names.index("morph_vol_approx")
+    assert x[:, col].tolist() == [4 * 7 * 7 * 8.0, 5 * 10 * 10 * 8.0]
+    assert x[1, names.index("stat_mean")] == pytest.approx(4.0, abs=0.05)

@@ -181,3 +181,26 @@ def lesion_features(
         if progress is not None:
             progress(n + 1, len(ids))
     return results
+
+
+def write_feature_table(rows: list[dict], path) -> None:
+    """Write per-lesion results (as from :func:`lesion_features`) as a wide CSV: one row per
+    lesion, ``label`` first, then every feature tag seen (empty where a lesion lacks it). This
+    is the table ``nenscope radiomics fit`` reads."""
+    import csv
+    from pathlib import Path
+
+    tags: list[str] = []
+    for r in rows:
+        tags += [k for k in r if k != "label" and k not in tags]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["label", *tags])
+        for r in rows:
+            cells = []
+            for t in tags:
+                v = r.get(t, "")
+                cells.append("" if isinstance(v, float) and np.isnan(v) else v)
+            w.writerow([r.get("label", ""), *cells])
