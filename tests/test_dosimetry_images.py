@@ -468,3 +468,54 @@ def test_rtdose_round_trip(tmp_path, flip):
         )
         idx = np.rint(inv @ np.append(pos, 1.0))[:3].astype(int)
         assert back[k, r, c] == pytest.approx(float(dose[tuple(idx)]), rel=1e-6)
+
+
+def test_masks_per_time_point_and_registration(phantom_timepoints):
+    lab, tps, masks = phantom_timepoints
+    ref = {
+        r.name: r
+        for r in dosimetry_from_timepoints(tps, masks, method="organ", register=False).regions
+    }
+    # the patient lies 2 voxels lower at the later scans: masks drawn per time point ...
+    moved_tps = [tps[0]] + [
+        TimePoint(
+            tp.activity.with_array(np.roll(np.asarray(tp.activity.array), 2, axis=1)),
+            tp.time_h,
+            label=tp.label,
+        )
+        for tp in tps[1:]
+    ]
+    moved_masks = [masks] + [{n: np.roll(m, 2, axis=1) for n, m in masks.items()} for _ in tps[1:]]
+    per_tp = {
+        r.name: r for r in dosimetry_from_timepoints(moved_tps, moved_masks, method="organ").regions
+    }
+    # ... or drawn once, with the later scans registered to the first
+    registered = {
+        r.name: r
+        for r in dosimetry_from_timepoints(moved_tps, masks, method="organ", register=True).regions
+    }
+    unregistered = {
+        r.name: r
+        for r in dosimetry_from_timepoints(moved_tps, masks, method="organ", register=False).regions
+    }
+    for name in ("kidney_left", "spleen"):
+        assert per_tp[name].fit.tia_mbq_h == pytest.approx(ref[name].fit.tia_mbq_h, rel=1e-6)
+        assert registered[name].fit.tia_mbq_h == pytest.approx(ref[name].fit.tia_mbq_h, rel=0.03)
+    assert unregistered["kidney_left"].fit.tia_mbq_h < 0.97 * ref["kidney_left"].fit.tia_mbq_h
+
+
+def test_red_marrow_uses_olinda_table_with_cross_dose_from_kidneys():
+    from nenscope.dosimetry.pipeline import RegionTAC, dosimetry_from_tacs
+
+    t = [4.0, 24.0, 72.0, 168.0]
+    tacs = [
+        RegionTAC("Kidneys", t, [150.0, 120.0, 60.0, 20.0]),
+        RegionTAC("red marrow", t, [30.0, 15.0, 5.0, 1.5]),
+    ]
+    res = {r.name: r for r in dosimetry_from_tacs(tacs, sex="F").regions}
+    rm = res["red marrow"]
+    assert rm.s_value_tables == ("OLINDA-style ICRP-89 adult female",)
+    s_self = svalues.reference_s_value("red_marrow", "red_marrow", "F").s_mgy_per_mbq_s
+    s_cross = svalues.reference_s_value("red_marrow", "kidneys", "F").s_mgy_per_mbq_s
+    assert rm.self_gy == pytest.approx(rm.fit.tia_mbq_h * 3.6 * s_self, rel=1e-9)
+    assert rm.cross_gy == pytest.approx(res["Kidneys"].fit.tia_mbq_h * 3.6 * s_cross, rel=1e-9)
