@@ -519,3 +519,25 @@ def test_red_marrow_uses_olinda_table_with_cross_dose_from_kidneys():
     s_cross = svalues.reference_s_value("red_marrow", "kidneys", "F").s_mgy_per_mbq_s
     assert rm.self_gy == pytest.approx(rm.fit.tia_mbq_h * 3.6 * s_self, rel=1e-9)
     assert rm.cross_gy == pytest.approx(res["Kidneys"].fit.tia_mbq_h * 3.6 * s_cross, rel=1e-9)
+
+
+def test_affine_registration_handles_a_scaled_patient():
+    from scipy import ndimage
+
+    lab = _phantom()
+    fixed_arr = _activity(lab, 24.0)
+    centre = (np.asarray(fixed_arr.shape) - 1) / 2.0
+    m = np.diag([1 / 1.08, 1.0, 1 / 0.94])  # stretched 8 % along z, squeezed 6 % along x
+    moving_arr = ndimage.affine_transform(fixed_arr, m, offset=centre - m @ centre, order=1)
+    fixed = TimePoint(hd.Volume(fixed_arr, _affine(), "PATIENT"), 24.0, label="t1")
+    moving = TimePoint(
+        hd.Volume(moving_arr.astype(np.float32), _affine(), "PATIENT"), 24.0, label="t2"
+    )
+
+    def err(vol):
+        return np.abs(np.asarray(vol.array) - fixed_arr).sum() / fixed_arr.sum()
+
+    rigid, _ = register_rigid(moving, fixed)
+    affine, _ = register_rigid(moving, fixed, affine=True)
+    assert err(affine) < 0.15
+    assert err(affine) < 0.7 * err(rigid)

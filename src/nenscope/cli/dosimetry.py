@@ -140,6 +140,12 @@ def dosimetry(
             "are given once or for voxel/local).",
         ),
     ] = None,
+    affine: Annotated[
+        bool,
+        typer.Option(
+            "--affine", help="Register with an affine (12-parameter) instead of a rigid transform."
+        ),
+    ] = False,
     psf_fwhm_mm: Annotated[
         float | None,
         typer.Option(
@@ -197,6 +203,7 @@ def dosimetry(
             previous=previous,
             risk_factors=risk_factors,
             register=register,
+            affine=affine,
             psf_fwhm_mm=psf_fwhm_mm,
         )
     out.mkdir(parents=True, exist_ok=True)
@@ -252,6 +259,7 @@ def _from_images(
     previous,
     risk_factors,
     register,
+    affine,
     psf_fwhm_mm,
 ):
     from nenscope.dosimetry.timepoints import (
@@ -305,6 +313,7 @@ def _from_images(
             masks,
             method=method,
             register=register,
+            affine=affine,
             sex=sex.upper()[:1],
             injected_gbq=injected_gbq,
             kinetics_model=kinetics,

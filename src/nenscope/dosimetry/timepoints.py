@@ -113,19 +113,23 @@ def to_sitk(vol: hd.Volume) -> sitk.Image:
 
 
 def register_rigid(
-    moving: TimePoint, fixed: TimePoint, *, use_ct: bool = True, seed: int = 0
+    moving: TimePoint, fixed: TimePoint, *, use_ct: bool = True, seed: int = 0, affine: bool = False
 ) -> tuple[hd.Volume, sitk.Transform]:
     """Rigidly register ``moving`` to ``fixed``; return its activity on the fixed grid.
 
     Mattes mutual information (50 bins, 20 % random sampling, fixed seed), regular-step
-    gradient descent, three resolution levels (shrink 4/2/1), centred-geometry start.
+    gradient descent, three resolution levels (shrink 4/2/1), centred-geometry start. With
+    ``affine`` a 12-parameter affine transform replaces the rigid one (breathing, posture).
     """
     if use_ct and moving.ct is not None and fixed.ct is not None:
         f_img, m_img = to_sitk(fixed.ct), to_sitk(moving.ct)
     else:
         f_img, m_img = to_sitk(fixed.activity), to_sitk(moving.activity)
     init = sitk.CenteredTransformInitializer(
-        f_img, m_img, sitk.Euler3DTransform(), sitk.CenteredTransformInitializerFilter.GEOMETRY
+        f_img,
+        m_img,
+        sitk.AffineTransform(3) if affine else sitk.Euler3DTransform(),
+        sitk.CenteredTransformInitializerFilter.GEOMETRY,
     )
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=50)
@@ -158,7 +162,9 @@ def register_rigid(
     return fixed.activity.with_array(arr.astype(np.float32)), tx
 
 
-def on_reference_grid(timepoints: Sequence[TimePoint], *, register: bool) -> list[np.ndarray]:
+def on_reference_grid(
+    timepoints: Sequence[TimePoint], *, register: bool, affine: bool = False
+) -> list[np.ndarray]:
     """Activity arrays of all time points on the grid of the first (registered or resampled)."""
     from nenscope.imaging import resample_to
 
@@ -169,7 +175,7 @@ def on_reference_grid(timepoints: Sequence[TimePoint], *, register: bool) -> lis
             tp.activity.affine, ref.activity.affine, atol=1e-3
         )
         if register:
-            vol, _ = register_rigid(tp, ref)
+            vol, _ = register_rigid(tp, ref, affine=affine)
         elif same:
             vol = tp.activity
         else:
@@ -201,6 +207,7 @@ def dosimetry_from_timepoints(
     *,
     method: str = "voxel",
     register: bool | None = None,
+    affine: bool = False,
     density_g_per_ml: float = 1.0,
     **kwargs,
 ):
@@ -214,6 +221,7 @@ def dosimetry_from_timepoints(
         method: ``organ``, ``voxel``, ``local`` or ``single-time-point``.
         register: rigidly register later time points to the first (default: when masks are
             given on one time point only, or for the voxel methods).
+        affine: register with an affine instead of a rigid transform.
         **kwargs: passed to :func:`nenscope.dosimetry.pipeline.dosimetry_from_images`.
     """
     from nenscope.dosimetry.pipeline import RegionTAC, dosimetry_from_images
@@ -238,7 +246,7 @@ def dosimetry_from_timepoints(
         register = (not per_tp) or method in ("voxel", "local")
     times = [tp.time_h for tp in tps]
     needs_ref_grid = (not per_tp) or method in ("voxel", "local")
-    arrays = on_reference_grid(tps, register=register) if needs_ref_grid else None
+    arrays = on_reference_grid(tps, register=register, affine=affine) if needs_ref_grid else None
     tacs = None
     if per_tp:
         names = list(ref_masks)
