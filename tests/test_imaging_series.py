@@ -160,3 +160,19 @@ def test_planar_nm_is_not_a_volume(tmp_path):
     assert discover(tmp_path).series[0].kind == "NM-planar"
     with pytest.raises(NenscopeError, match="planar"):
         load_study(tmp_path)
+
+
+def test_dicomdir_file_set(tmp_path):
+    from pydicom.fileset import FileSet
+
+    files, values, _ = make_pet_series(tmp_path / "src")
+    fs = FileSet()
+    for f in files:
+        ds = pydicom.dcmread(f)
+        ds.StudyTime, ds.StudyID = "090000", "1"
+        fs.add(ds)
+    fs.write(tmp_path / "media")
+    disc = discover(tmp_path / "media")
+    assert [s.kind for s in disc.series] == ["PT"]
+    assert [Path(f.path).name for f in disc.skipped_files] == ["DICOMDIR"]
+    np.testing.assert_allclose(load_study(disc).emission.array, values, rtol=1e-6)

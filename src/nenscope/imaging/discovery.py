@@ -29,6 +29,7 @@ _DEFER_SIZE = "4 KB"
 # SOP classes that hold no image but belong with the study.
 _RTSTRUCT_SOP = "1.2.840.10008.5.1.4.1.1.481.3"
 _SEG_SOP = "1.2.840.10008.5.1.4.1.1.66.4"
+_DICOMDIR_SOP = "1.2.840.10008.1.3.10"
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,7 @@ def discover(path: str | os.PathLike, *, progress: Callable[[int, int], None] | 
                 f"unreadable DICOM ({type(exc).__name__}: {str(exc)[:120]})")
             skipped.append(SkippedFile(name, reason))
             continue
-        if get_str(ds, "DirectoryRecordSequence") is not None or "DirectoryRecordSequence" in ds:
+        if "DirectoryRecordSequence" in ds or get_str(ds, "SOPClassUID") == _DICOMDIR_SOP:
             skipped.append(SkippedFile(name, "DICOMDIR index (the files it lists are read directly)"))
             continue
         uid = get_str(ds, "SeriesInstanceUID")
