@@ -225,3 +225,21 @@ def test_unsuitable_discretisation_is_a_user_error():
     mask[2:18, 5:35, 5:35] = True
     with pytest.raises(NenscopeError, match="grey levels"):
         extract_features(img, mask, (2, 2, 2), preset("pet-default").replace(families=("cm",)))
+
+
+def test_moran_geary_by_fft_equal_the_pairwise_definition():
+    from nenscope.radiomics.morphology import moran_geary
+
+    rng = np.random.default_rng(8)
+    img = rng.normal(size=(5, 7, 6)) + np.indices((5, 7, 6))[2] * 0.3
+    mask = rng.random(img.shape) < 0.6
+    spacing = np.array([3.0, 1.2, 0.8])
+    pos = np.argwhere(mask) * spacing
+    x = img[mask]
+    d = np.sqrt(((pos[:, None] - pos[None]) ** 2).sum(-1))
+    w = np.where(d > 0, 1 / np.where(d > 0, d, 1), 0.0)
+    dev = x - x.mean()
+    n = x.size
+    moran = n / w.sum() * (w * dev[:, None] * dev[None]).sum() / (dev**2).sum()
+    geary = (n - 1) / (2 * w.sum()) * (w * (x[:, None] - x[None]) ** 2).sum() / (dev**2).sum()
+    assert moran_geary(img, mask, spacing) == pytest.approx((moran, geary), rel=1e-9)

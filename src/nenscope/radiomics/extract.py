@@ -65,8 +65,7 @@ def extract_features(
     box = _tight_box(roi.morph_mask)
     img_t, morph_t, int_t = roi.image[box], roi.morph_mask[box], roi.int_mask[box]
     if "morph" in fam:
-        out.update(morphology_features(img_t, morph_t, int_t, roi.spacing_mm,
-                                       settings.moran_max_voxels, settings.morph_extended))
+        out.update(morphology_features(img_t, morph_t, int_t, roi.spacing_mm, settings.morph_extended))
     if "loc" in fam:
         out.update(local_intensity_features(roi.image, roi.int_mask, roi.spacing_mm,
                                             settings.local_intensity_volume_cm3))

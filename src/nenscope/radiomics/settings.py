@@ -53,10 +53,8 @@ class RadiomicsSettings:
     glcm_distance, ngtdm_distance, ngldm_distance: Chebyshev neighbourhood distances (voxels).
     ngldm_alpha: NGLDM coarseness parameter (grey-level difference counted as dependent).
     local_intensity_volume_cm3: volume of the local-intensity peak sphere (1 cm³ in IBSI).
-    moran_max_voxels: Moran's I / Geary's C are O(N²); above this many voxels a fixed-seed
-        random subset of this size is used (IBSI allows approximation for large ROIs).
-    morph_extended: compute the OMBB / MVEE densities and Moran's I / Geary's C (the costly
-        morphological features; off = the feature set most other tools share).
+    morph_extended: compute the OMBB / MVEE densities and Moran's I / Geary's C (morphological
+        features most other tools lack; off = the feature set shared with pyradiomics).
     """
 
     name: str = "custom"
@@ -80,7 +78,6 @@ class RadiomicsSettings:
     ngldm_distance: int = 1
     ngldm_alpha: int = 0
     local_intensity_volume_cm3: float = 1.0
-    moran_max_voxels: int = 3000
     morph_extended: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
