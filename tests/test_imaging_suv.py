@@ -263,3 +263,16 @@ def test_decay_none_with_several_bed_times_warns(tmp_path):
     assert study.suv.bw == pytest.approx(SIEMENS_BW, rel=1e-9)
     # 1 − 2^(−600/6586.2) = 6.1 % low at the later bed
     assert any("span 10.0 min" in w and "6.1 %" in w for w in study.warnings)
+
+
+def test_study_pickles_copies_and_replaces(tmp_path):
+    import copy
+    import dataclasses
+    import pickle
+
+    make_pet_series(tmp_path)
+    study = load_study(tmp_path)
+    for clone in (pickle.loads(pickle.dumps(study)), copy.deepcopy(study), dataclasses.replace(study)):
+        assert clone.suv.bw == pytest.approx(SIEMENS_BW, rel=1e-12)
+        np.testing.assert_array_equal(clone.suv("bw").array, study.suv("bw").array)
+    assert study.suv_factors.bw == study.suv.bw and study.suv == study.suv_factors

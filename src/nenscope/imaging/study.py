@@ -83,6 +83,8 @@ class SuvView:
         self.factors = factors
 
     def __getattr__(self, name: str):
+        if name in ("factors", "_study") or name.startswith("__"):  # during copy/unpickling
+            raise AttributeError(name)
         return getattr(self.factors, name)
 
     def __eq__(self, other: object) -> bool:
