@@ -24,11 +24,14 @@ class AnalysisOptions:
             SSTR/GLP-1R ``"none"``); same names as ``threshold_method``.
         liver_factor: multiple of (liver SUVmean + ``liver_k_sd`` SD) for ``"liver"``;
             ``None`` uses the agent-class default (SSTR 1.0, FDG 1.0, GLP-1R 1.0).
-        liver_k_sd: number of liver SDs added for ``"liver"``.
+        liver_k_sd: number of liver SDs (of the smoothed SUV) added for ``"liver"``;
+            ``None``: the agent default (``data/scores.toml``).
         extrahepatic_liver_fraction: with ``"liver"``, the threshold outside the liver is
             this fraction of the liver SUVmean (SSTR default 0.6: between the Krenning 1 and 2
-            levels, so lesions with uptake about liver are found outside it); ``None``: the
-            agent default (FDG and GLP-1R: none, the liver-relative value applies everywhere).
+            levels, so lesions with uptake about liver are found outside it; 0.45 when bowel
+            and pancreas masks are given, which raise the threshold over those organs);
+            ``None``: the agent default (FDG and GLP-1R: none, the liver-relative value
+            applies everywhere).
         fixed_suv: SUV threshold for ``"fixed"`` (and the fallback when no liver is found).
         suvmax_fraction: fraction of SUVmax for ``"suvmax_percent"``; ``None``: 0.41
             (EANM, from ``data/scores.toml``).
@@ -39,11 +42,18 @@ class AnalysisOptions:
         suppress_physiological: remove physiological uptake (organ masks, built-in detectors).
         fill_holes: fill cold cores (necrosis) inside each lesion.
         contrast_fraction: delineate each detected lesion at background + this fraction of
-            (SUVmax - background) (0.5: the EARL "A50" VOI); ``None`` keeps the plain
-            threshold mask (qPSMA-style volumes, larger for hot lesions).
+            (SUVmax - background) (0.5: the EARL "A50" VOI); 0 keeps the plain threshold
+            mask (qPSMA-style volumes, larger for hot lesions); ``None``: the agent default
+            (SSTR/GLP-1R 0.5, FDG 0: metabolic volume by threshold).
         detect_on_peak: a candidate is a lesion only if its SUVpeak reaches the threshold
-            (PERCIST measurability); ``False``: its SUVmax.
+            (PERCIST measurability); ``False``: its maximum on the smoothed image.
+        detect_smooth_fwhm_mm: Gaussian FWHM (mm) of the copy on which lesions are detected
+            and delineated (0: none); metrics always use the original SUV.
+        liver_smooth_fwhm_mm: stronger Gaussian FWHM (mm) used inside the liver, whose high
+            physiological uptake carries high absolute noise.
         match_distance_mm: SSTR/FDG lesions closer than this (centre to mask) are one lesion.
+        psf_fwhm_mm: effective resolution of the scanner (FWHM, mm) for the
+            partial-volume-corrected uptake behind the Krenning score.
     """
 
     tracer: str | None = None
@@ -51,7 +61,7 @@ class AnalysisOptions:
     threshold_method: ThresholdMethod | None = None
     detect_method: ThresholdMethod | Literal["none"] | None = None
     liver_factor: float | None = None
-    liver_k_sd: float = 2.0
+    liver_k_sd: float | None = None
     extrahepatic_liver_fraction: float | None = None
     fixed_suv: float = 2.5
     suvmax_fraction: float | None = None
@@ -60,6 +70,9 @@ class AnalysisOptions:
     split_min_height_suv: float | None = None
     suppress_physiological: bool = True
     fill_holes: bool = True
-    contrast_fraction: float | None = 0.5
-    detect_on_peak: bool = True
+    contrast_fraction: float | None = None
+    detect_on_peak: bool = False
+    detect_smooth_fwhm_mm: float = 4.0
+    liver_smooth_fwhm_mm: float = 8.0
     match_distance_mm: float = 10.0
+    psf_fwhm_mm: float = 9.0

@@ -31,8 +31,18 @@ from nenscope.analysis.matching import align_to
 from nenscope.analysis.metrics import Lesion, measure_lesions
 from nenscope.analysis.options import AnalysisOptions
 from nenscope.analysis.physiology import classify_physiological, component_table
-from nenscope.analysis.reference import ReferenceRegions, body_mask, find_reference_regions
-from nenscope.analysis.rules import agent_class_of, physiological_rules, score_rules
+from nenscope.analysis.reference import (
+    ReferenceRegions,
+    body_mask,
+    find_reference_regions,
+    voi_stats,
+)
+from nenscope.analysis.rules import (
+    UptakeRule,
+    agent_class_of,
+    physiological_rules,
+    score_rules,
+)
 from nenscope.analysis.scores import (
     krenning_score,
     netpet_grade,
@@ -42,6 +52,7 @@ from nenscope.analysis.scores import (
 )
 from nenscope.analysis.segmentation import (
     liver_threshold,
+    organ_thresholds,
     physiological_mask,
     segment_lesions,
 )
@@ -102,6 +113,38 @@ def _centroid(mask: NDArray[np.bool_]) -> NDArray[np.float64]:
         prof = mask.sum(axis=other, dtype=np.int64)
         out.append(float((prof * np.arange(prof.size)).sum()) / total)
     return np.array(out)
+
+
+def _slice_noise_floor(
+    arr: NDArray,
+    smooth: NDArray,
+    body: NDArray[np.bool_],
+    spacing: tuple[float, ...],
+    z_ax: int,
+    k: float,
+) -> NDArray[np.float32]:
+    """Per-slice noise floor (broadcastable along ``z_ax``) of the smoothed SUV.
+
+    The fine structure is ``smooth - G20(SUV)`` (a 20 mm Gaussian as the local mean); its
+    robust SD (1.4826 x MAD) over the body voxels of each slice times ``k``, plus the slice's
+    median smoothed SUV.
+    """
+    sig = [20.0 / 2.3548 / s for s in spacing]
+    resid = smooth - ndimage.gaussian_filter(arr, sig)
+    n = arr.shape[z_ax]
+    floor = np.zeros(n, dtype=np.float32)
+    for i in range(n):
+        sl = [slice(None)] * 3
+        sl[z_ax] = i
+        b = body[tuple(sl)]
+        if b.sum() < 50:
+            continue
+        r = resid[tuple(sl)][b]
+        mad = float(np.median(np.abs(r - np.median(r))))
+        floor[i] = float(np.median(smooth[tuple(sl)][b])) + k * 1.4826 * mad
+    shape = [1, 1, 1]
+    shape[z_ax] = n
+    return floor.reshape(shape)
 
 
 def _z_range_mm(
@@ -167,6 +210,27 @@ def analyze_volume(
     )
     warnings.extend(ref.notes)
 
+    # Detection and delineation run on a smoothed copy (one separable Gaussian pass): a
+    # matched filter for lesions of ~1 cm, so voxel noise (20-35 % in clinical PET) does not
+    # create lesions; metrics are measured on the original SUV.
+    sigma = [options.detect_smooth_fwhm_mm / 2.3548 / s for s in spacing]
+    smooth = ndimage.gaussian_filter(arr, sigma) if options.detect_smooth_fwhm_mm > 0 else arr
+    liver_mask = ref.masks.get("liver")
+    if liver_mask is not None and options.liver_smooth_fwhm_mm > options.detect_smooth_fwhm_mm:
+        # the liver's high physiological uptake carries high absolute noise: detect there on
+        # a stronger filter (only its bounding box is filtered)
+        sl = ndimage.find_objects(liver_mask.astype(np.uint8))[0]
+        pad = 3 * int(np.ceil(options.liver_smooth_fwhm_mm / min(spacing)))
+        box = tuple(
+            slice(max(0, b.start - pad), min(d, b.stop + pad))
+            for b, d in zip(sl, arr.shape, strict=True)
+        )
+        sig_l = [options.liver_smooth_fwhm_mm / 2.3548 / s for s in spacing]
+        strong = ndimage.gaussian_filter(arr[box], sig_l)
+        if smooth is arr:
+            smooth = arr.copy()
+        smooth[box] = np.where(liver_mask[box], strong, smooth[box])
+
     # thresholds: delineation (lesion extent) and detection (hysteresis)
     t = score_rules()["thresholds"]
     defaults = t["defaults"][agent_class]
@@ -179,20 +243,35 @@ def analyze_volume(
             f"{method!r} (give a liver mask with --organ-masks)"
         )
         method, detect = "fixed", "none"
+    liver_s_mean = liver_s_sd = 0.0
+    if liver is not None:
+        # liver statistics on the smoothed image: mean in the reference VOI; SD robustly
+        # (1.4826 x MAD) over the whole liver mask, which samples the correlated noise of
+        # the smoothed image far better than one 3 cm sphere
+        liver_s_mean, liver_s_sd, _ = voi_stats(
+            smooth,
+            ref.masks.get("liver", np.ones(arr.shape, bool)),
+            np.asarray(liver.voi_center_ijk),
+            float(liver.voi_radius_mm),
+            spacing,
+        )
+        if "liver" in ref.masks:
+            core = ndimage.binary_erosion(ref.masks["liver"], iterations=2)
+            vals = smooth[core] if core.sum() > 100 else smooth[ref.masks["liver"]]
+            liver_s_sd = float(1.4826 * np.median(np.abs(vals - np.median(vals))))
 
     def threshold_of(name: str) -> float:
         if name == "fixed":
             return float(options.fixed_suv)
-        assert liver is not None
         if name == "percist":
-            return (
-                float(t["percist_factor"]) * liver.suv_mean
-                + float(t["percist_k_sd"]) * liver.suv_sd
-            )
+            return float(t["percist_factor"]) * liver_s_mean + float(t["percist_k_sd"]) * liver_s_sd
         factor = options.liver_factor
         if factor is None:
             factor = float(defaults["liver_factor"])
-        return liver_threshold(liver.suv_mean, liver.suv_sd, factor=factor, k_sd=options.liver_k_sd)
+        k_sd = (
+            options.liver_k_sd if options.liver_k_sd is not None else float(defaults["liver_k_sd"])
+        )
+        return liver_threshold(liver_s_mean, liver_s_sd, factor=factor, k_sd=k_sd)
 
     threshold = threshold_of(method)
     detect_suv = None if detect == "none" else threshold_of(detect)
@@ -200,14 +279,43 @@ def analyze_volume(
     extra = options.extrahepatic_liver_fraction
     if extra is None:
         extra = defaults.get("extrahepatic_liver_fraction")
+        covered = [r for r in physiological_rules(agent_class) if r.organ in ("bowel", "pancreas")]
+        if extra is not None and covered and all(any(r.matches(k) for k in masks) for r in covered):
+            # bowel and pancreas are masked (raised thresholds there): the threshold elsewhere
+            # can go below their physiological uptake
+            extra = defaults.get("extrahepatic_liver_fraction_masked", extra)
+    liver_threshold_suv = None
     if method == "liver" and liver is not None and extra is not None and "liver" in ref.masks:
-        # outside the liver: a fraction of the liver mean; inside: the liver-relative value
-        region_thresholds.append((ref.masks["liver"], threshold))
-        threshold = float(extra) * liver.suv_mean
-
-    # physiological uptake
+        # outside the liver: a fraction of the liver mean; inside the liver and its blurred
+        # edge (liver_margin_mm): the liver-relative value
+        liver_threshold_suv = threshold
+        margin_mask, _ = physiological_mask(
+            arr.shape,
+            {"liver": ref.masks["liver"]},
+            [UptakeRule("any", "liver", ("liver",), float(t["liver_margin_mm"]), "", "")],
+            spacing,
+        )
+        region_thresholds.append((margin_mask, threshold))
+        threshold = float(extra) * liver_s_mean
+    noise_floor = None
+    k_noise = float(t["noise_k"])
+    if k_noise > 0 and body.any():
+        # per transaxial slice: median + k x robust SD of the smoothed SUV's fine structure
+        # in the body. OSEM noise is highest in the slices of hot organs (liver, kidneys,
+        # bladder), so a lesion there must stand out from that slice's noise.
+        noise_floor = _slice_noise_floor(arr, smooth, body, spacing, z_ax, k_noise)
+    # physiological uptake: raised thresholds over organ masks (user, atlas, or the
+    # automatic spleen), and recognised kidney/bladder/brain/heart components removed
     rules = physiological_rules(agent_class) if options.suppress_physiological else []
-    exclude, suppressed = physiological_mask(arr.shape, ref.masks, rules, spacing)
+    organ_regions, suppressed = organ_thresholds(
+        smooth,
+        {k: v for k, v in ref.masks.items() if k != "liver"},
+        rules,
+        spacing,
+        floor_suv=max(threshold, detect_suv or 0.0),
+        organ_factor=float(t["organ_factor"]),
+    )
+
     detectors = {r.auto for r in rules if r.auto}
     # an organ given as a mask needs no detector
     detectors = {d for d in detectors if not any(d in k.lower() for k in masks)}
@@ -218,7 +326,7 @@ def analyze_volume(
     def drop_physiological(labels: NDArray[np.int32]) -> NDArray[np.int32]:
         if not detectors:
             return labels
-        comps = component_table(arr, labels, affine, body_idx)
+        comps = component_table(smooth, labels, affine, body_idx)
         found = classify_physiological(comps, detectors, liver_z_range_mm=liver_z)
         if found:
             lut = np.arange(int(labels.max()) + 1, dtype=np.int32)
@@ -228,13 +336,16 @@ def analyze_volume(
             labels = lut[labels]
         return labels
 
+    contrast = options.contrast_fraction
+    if contrast is None:
+        contrast = defaults.get("contrast_fraction")
     labels = segment_lesions(
-        arr,
+        smooth,
         spacing,
-        threshold,
+        threshold if noise_floor is None else np.maximum(threshold, noise_floor),
         detect_suv=detect_suv,
         region_thresholds=region_thresholds,
-        exclude=exclude if exclude.any() else None,
+        raise_thresholds=organ_regions,
         min_volume_ml=options.min_volume_ml,
         suvmax_fraction=(
             options.suvmax_fraction
@@ -246,16 +357,25 @@ def analyze_volume(
         split=options.split_lesions,
         split_min_height_suv=options.split_min_height_suv,
         fill_holes=options.fill_holes,
-        contrast_fraction=options.contrast_fraction,
+        contrast_fraction=contrast if contrast and contrast > 0 else None,
         detect_on_peak=options.detect_on_peak,
         component_filter=drop_physiological,
     )
     suppressed = suppressed + sorted(set(auto_found))
-    lesions = measure_lesions(arr, labels, spacing, affine, ref, ct_hu=ct_grid)
-    if region_thresholds:
+    lesions = measure_lesions(
+        arr,
+        labels,
+        spacing,
+        affine,
+        ref,
+        ct_hu=ct_grid,
+        psf_fwhm_mm=options.psf_fwhm_mm,
+        smooth_fwhm_mm=max(options.detect_smooth_fwhm_mm, 0.0),
+    )
+    if liver_threshold_suv is not None:
         warnings.append(
-            f"thresholds: SUV {region_thresholds[0][1]:.2f} inside the liver, "
-            f"SUV {threshold:.2f} elsewhere"
+            f"thresholds (smoothed SUV): {liver_threshold_suv:.2f} inside the liver, "
+            f"{threshold:.2f} elsewhere"
         )
     return VolumeAnalysis(
         suv=suv,
@@ -336,7 +456,11 @@ def analyze(
     has_ct = va.ct_on_grid is not None
     for les in va.lesions:
         if cls == "sstr":
-            les.krenning = krenning_score(les.suv_max, liver, spleen)
+            metric = score_rules()["krenning"]["metric"]
+            value = getattr(les, metric)
+            if value is None:
+                value = les.suv_max
+            les.krenning = krenning_score(value, liver, spleen)
             les.sstr_rads = sstr_rads(
                 les.krenning, les.site, ct_correlate=les.ct_correlate if has_ct else None
             )
@@ -406,8 +530,7 @@ def _add_fdg(
         min_volume_ml=options.min_volume_ml,
         split_lesions=options.split_lesions,
         fill_holes=options.fill_holes,
-        contrast_fraction=options.contrast_fraction,
-        detect_on_peak=options.detect_on_peak,
+        detect_smooth_fwhm_mm=options.detect_smooth_fwhm_mm,
     )
     fva = analyze_volume(
         fdg_suv,

@@ -118,6 +118,35 @@ def label_max(values: NDArray, labels: NDArray, n: int | None = None) -> NDArray
     return out
 
 
+def organ_thresholds(
+    image: NDArray,
+    masks: dict[str, NDArray[np.bool_]],
+    rules: list[UptakeRule],
+    spacing_mm: tuple[float, float, float],
+    *,
+    floor_suv: float,
+    organ_factor: float,
+) -> tuple[list[tuple[NDArray[np.bool_], float]], list[str]]:
+    """Raised thresholds over organs with physiological uptake (suppression that keeps lesions).
+
+    Inside each organ named by ``rules`` (its mask dilated by the rule's spill-over margin) a
+    lesion must exceed ``organ_factor`` x the organ's 95th-percentile uptake (on ``image``),
+    and never less than ``floor_suv``: the organ's own physiological uptake is suppressed, a
+    tumour clearly hotter than the organ (e.g. a pancreatic NET) is still found.
+    """
+    out: list[tuple[NDArray[np.bool_], float]] = []
+    used: list[str] = []
+    for rule in rules:
+        for name, m in masks.items():
+            if not rule.matches(name) or not m.any():
+                continue
+            region, _ = physiological_mask(image.shape, {name: m}, [rule], spacing_mm)
+            p95 = float(np.percentile(image[m], 95))
+            out.append((region, max(floor_suv, organ_factor * p95)))
+            used.append(f"{rule.organ} ({name})")
+    return out, used
+
+
 def _relabel_sequential(labels: NDArray) -> NDArray[np.int32]:
     present = np.bincount(labels.ravel()) > 0
     present[0] = False
@@ -208,10 +237,11 @@ def split_touching(
 def segment_lesions(
     suv: NDArray,
     spacing_mm: tuple[float, float, float],
-    threshold_suv: float,
+    threshold_suv: float | NDArray,
     *,
     detect_suv: float | None = None,
     region_thresholds: list[tuple[NDArray[np.bool_], float]] | None = None,
+    raise_thresholds: list[tuple[NDArray[np.bool_], float]] | None = None,
     exclude: NDArray[np.bool_] | None = None,
     min_volume_ml: float = 0.3,
     suvmax_fraction: float | None = None,
@@ -227,10 +257,13 @@ def segment_lesions(
     Args:
         suv: SUV array.
         spacing_mm: voxel spacing, mm.
-        threshold_suv: delineation threshold in SUV (lesion extent).
+        threshold_suv: delineation threshold in SUV (lesion extent); a scalar or an array
+            broadcastable to ``suv`` (e.g. one value per slice).
         region_thresholds: ``(mask, threshold)`` pairs that replace ``threshold_suv``
             inside each mask (e.g. the liver: mean + 2 SD of its background); applied within
             the mask's bounding box only.
+        raise_thresholds: ``(mask, threshold)`` pairs that add a requirement inside each
+            mask (the highest applies where masks overlap): physiological organs.
         detect_suv: detection threshold in SUV: components whose SUVmax stays below it are
             dropped (hysteresis thresholding); ``None``: same as ``threshold_suv``.
         exclude: voxels never part of a lesion (physiological uptake).
@@ -262,13 +295,19 @@ def segment_lesions(
         box = objs[0]
         r = region[box]
         cand[box] = np.where(r, suv[box] > t_region, cand[box])
+    for region, t_region in raise_thresholds or []:
+        objs = ndimage.find_objects(region.astype(np.uint8))
+        if not objs or objs[0] is None:
+            continue
+        box = objs[0]
+        cand[box] &= ~region[box] | (suv[box] > t_region)
     if exclude is not None:
         cand &= ~exclude
     labels = cc3d.connected_components(cand, connectivity=26).astype(np.int32)
     if (
         not detect_on_peak
         and detect_suv is not None
-        and detect_suv > threshold_suv
+        and detect_suv > float(np.min(threshold_suv))
         and labels.max() > 0
     ):
         # hysteresis: a component is a lesion only if it reaches the detection threshold
@@ -293,7 +332,7 @@ def segment_lesions(
         # detection on SUVpeak (PERCIST measurability): noise clusters pass a voxel threshold
         # by chance, their 1 cm^3 mean does not
         peaks, centres = suv_peak_per_label(suv, labels, spacing_mm)
-        need = np.full(peaks.size, threshold_suv, dtype=np.float64)
+        need = np.full(peaks.size, float(np.min(threshold_suv)), dtype=np.float64)
         for region, t_region in region_thresholds or []:
             inside = region[tuple(centres.T)]
             need[inside] = t_region
@@ -301,15 +340,18 @@ def segment_lesions(
             need = np.maximum(need, detect_suv)
         keep = np.concatenate([[False], peaks >= need])
         labels = _relabel_sequential(np.where(keep[labels], labels, 0).astype(np.int32))
+    if component_filter is not None and labels.max() > 0:
+        labels = _relabel_sequential(component_filter(labels))
+    if split and labels.max() > 0:
+        h = (
+            split_min_height_suv
+            if split_min_height_suv is not None
+            else 0.5 * float(np.min(threshold_suv))
+        )
+        labels = split_touching(suv, labels, spacing_mm, min_height_suv=h)
     if contrast_fraction is not None and labels.max() > 0:
+        # after splitting, so that a hot lesion does not trim away a cooler neighbour
         labels = _contrast_trim(suv, labels, contrast_fraction)
-        if labels.max() > 0:
-            counts = np.bincount(labels.ravel())
-            small = counts < min_vox
-            small[0] = False
-            if small.any():
-                labels[small[labels]] = 0
-            labels = _relabel_sequential(labels)
     if fill_holes and labels.max() > 0:
         for idx, sl in enumerate(ndimage.find_objects(labels)):
             if sl is None:
@@ -319,18 +361,13 @@ def segment_lesions(
             holes = filled & ~comp & (labels[sl] == 0)
             if holes.any():
                 labels[sl][holes] = idx + 1
-    if component_filter is not None and labels.max() > 0:
-        labels = _relabel_sequential(component_filter(labels))
-    if split and labels.max() > 0:
-        h = split_min_height_suv if split_min_height_suv is not None else 0.5 * threshold_suv
-        labels = split_touching(suv, labels, spacing_mm, min_height_suv=h)
-        if labels.max() > 0:  # watershed pieces below the minimum volume merge back: drop them
-            counts = np.bincount(labels.ravel())
-            small = counts < min_vox
-            small[0] = False
-            if small.any():
-                labels[small[labels]] = 0
-                labels = _relabel_sequential(labels)
+    if labels.max() > 0:  # pieces below the minimum volume after splitting/trimming go
+        counts = np.bincount(labels.ravel())
+        small = counts < min_vox
+        small[0] = False
+        if small.any():
+            labels[small[labels]] = 0
+        labels = _relabel_sequential(labels)
     # order by descending SUVmax (stable ids for reports)
     n = int(labels.max())
     if n > 1:
