@@ -176,3 +176,27 @@ def test_dicomdir_file_set(tmp_path):
     assert [s.kind for s in disc.series] == ["PT"]
     assert [Path(f.path).name for f in disc.skipped_files] == ["DICOMDIR"]
     np.testing.assert_allclose(load_study(disc).emission.array, values, rtol=1e-6)
+
+
+def test_single_frame_nm_spect_slices(tmp_path):
+    # reconstructed SPECT written one slice per file, position only in DetectorInformationSequence
+    from pydicom.sequence import Sequence
+
+    from test_imaging_helpers import NM_SOP
+
+    files, values, _ = make_pet_series(tmp_path, shape=(4, 4, 4))
+    for f in files:
+        ds = pydicom.dcmread(f)
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = NM_SOP
+        ds.Modality = "NM"
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON TOMO", "EMISSION"]
+        det = pydicom.Dataset()
+        det.ImagePositionPatient = ds.ImagePositionPatient
+        det.ImageOrientationPatient = ds.ImageOrientationPatient
+        ds.DetectorInformationSequence = Sequence([det])
+        del ds.ImagePositionPatient, ds.ImageOrientationPatient
+        ds.save_as(f)
+    study = load_study(tmp_path)
+    assert study.modality == "NM" and study.units == "BQML"
+    np.testing.assert_allclose(study.emission.array, values, rtol=1e-6)
+    np.testing.assert_allclose(study.emission.affine[:3, 0], [0, 0, -3.0])

@@ -124,6 +124,17 @@ def _rescale(ds: Dataset) -> tuple[float, float, str | None]:
     return (1.0 if slope is None or slope == 0 else slope), (intercept or 0.0), units
 
 
+def _ipp(ds: Dataset) -> list[float] | None:
+    """ImagePositionPatient, top level or (NM) in DetectorInformationSequence (0054,0022)."""
+    ipp = get_floats(ds, "ImagePositionPatient", 3)
+    if ipp is None and "DetectorInformationSequence" in ds:
+        try:
+            ipp = get_floats(ds.DetectorInformationSequence[0], "ImagePositionPatient", 3)
+        except Exception:
+            ipp = None
+    return ipp
+
+
 def _plane(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row cosine, column cosine, pixel spacing [row, col]) of an instance."""
     iop = get_floats(ds, "ImageOrientationPatient", 6)
@@ -222,7 +233,7 @@ def _load_single_frame(info: SeriesInfo) -> LoadedSeries:
         if np.abs(s2 - spacing).max() > 1e-3 * spacing.max() or (int(ds.Rows), int(ds.Columns)) != shape:
             raise NenscopeError("slices of this series differ in PixelSpacing (0028,0030) or "
                                 "Rows/Columns; it is not one volume")
-        ipp = get_floats(ds, "ImagePositionPatient", 3)
+        ipp = _ipp(ds)
         if ipp is None:
             raise MissingDataError("ImagePositionPatient", tag="(0020,0032)")
         positions.append(ipp)
@@ -273,12 +284,7 @@ def _load_multi_frame(info: SeriesInfo) -> LoadedSeries:
     # Classic NM multi-frame (reconstructed SPECT): frame k lies at
     # ImagePositionPatient + k · SpacingBetweenSlices · (row × column) (PS3.3 C.8.4.15).
     row, col, spacing = _plane(ds)
-    ipp = get_floats(ds, "ImagePositionPatient", 3)
-    if ipp is None and "DetectorInformationSequence" in ds:
-        try:
-            ipp = [float(v) for v in ds.DetectorInformationSequence[0].ImagePositionPatient]
-        except Exception:
-            ipp = None
+    ipp = _ipp(ds)
     if ipp is None:
         raise MissingDataError("ImagePositionPatient", tag="(0020,0032) in DetectorInformationSequence (0054,0022)")
     step = get_float(ds, "SpacingBetweenSlices")
@@ -366,7 +372,7 @@ def series_geometry(info: SeriesInfo) -> tuple[tuple[int, int, int], tuple[float
         return (nf, rows, cols), (float(step), float(spacing[0]), float(spacing[1])), warnings
     positions = []
     for ds in info.datasets:
-        ipp = get_floats(ds, "ImagePositionPatient", 3)
+        ipp = _ipp(ds)
         if ipp is None:
             raise MissingDataError("ImagePositionPatient", tag="(0020,0032)")
         positions.append(ipp)
