@@ -25,7 +25,7 @@ from nenscope.simulation.physics import (
 )
 from nenscope.simulation.projector import ParallelProjector, get_projector
 
-__all__ = ["PetScanner", "get_pet_scanner", "osem_pet", "simulate_pet"]
+__all__ = ["PetScanner", "get_pet_scanner", "object_support", "osem_pet", "simulate_pet"]
 
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 _POOL = ThreadPoolExecutor(max_workers=2)
@@ -85,6 +85,21 @@ def resolution_blur(activity: np.ndarray, voxel_mm: float, nuclide: str, fwhm_mm
         out = signal.oaconvolve(out, kernel, mode="same").astype(np.float32)
         np.maximum(out, 0, out=out)
     return _blur(out, fwhm_mm, voxel_mm).astype(np.float32)
+
+
+def object_support(mu_per_mm: np.ndarray, margin_px: float = 3.0) -> tuple[float, float] | None:
+    """Semi-axes (rows, columns; pixels, rounded up to whole pixels so the projector cache
+    hits) of a centred ellipse holding every voxel with μ > 0 in any slice, plus a margin."""
+    body = (mu_per_mm > 0).any(axis=0)
+    if not body.any():
+        return None
+    ny, nx = body.shape
+    yy, xx = np.nonzero(body)
+    y = np.abs(yy - (ny - 1) / 2.0) + 0.5
+    x = np.abs(xx - (nx - 1) / 2.0) + 0.5
+    ry, rx = y.max(), x.max()
+    scale = float(np.sqrt((y / ry) ** 2 + (x / rx) ** 2).max())
+    return (float(np.ceil(ry * scale + margin_px)), float(np.ceil(rx * scale + margin_px)))
 
 
 def _attenuation_factors(proj: ParallelProjector, mu_per_mm: np.ndarray) -> np.ndarray:
@@ -153,7 +168,7 @@ def simulate_pet(activity_bqml: np.ndarray, mu_per_mm: np.ndarray, voxel_mm: flo
         raise NenscopeError("the PET simulator needs a square transaxial matrix")
     if minutes_per_bed <= 0:
         raise NenscopeError("minutes per bed must be positive")
-    proj = get_projector(nx, float(voxel_mm), scanner.n_angles, scanner.subsets)
+    proj = get_projector(nx, float(voxel_mm), scanner.n_angles, scanner.subsets, object_support(mu_per_mm))
     blurred = resolution_blur(activity_bqml, voxel_mm, nuclide, scanner.fwhm_mm)
     x_true = proj.to_fov(blurred)
     att = _attenuation_factors(proj, mu_per_mm)
@@ -171,8 +186,6 @@ def simulate_pet(activity_bqml: np.ndarray, mu_per_mm: np.ndarray, voxel_mm: flo
     scat *= (sf / (1.0 - sf) * t_slice / np.maximum(scat.reshape(-1, nz).sum(axis=0), 1e-12))[None, None, :]
     scatter = scat.reshape(-1, nz).astype(np.float32)
     rf = scanner.randoms_fraction
-    inside = np.zeros((proj.n_bins,), np.float32)
-    inside[:] = 1.0
     randoms_slice = rf / (1.0 - rf) * (t_slice + scatter.sum(axis=0))
     randoms = np.broadcast_to(randoms_slice[None, :] / proj.n_rows, trues.shape).astype(np.float32)
     additive = scatter + randoms

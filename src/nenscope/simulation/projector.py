@@ -93,8 +93,16 @@ class ParallelProjector:
 
 
 @lru_cache(maxsize=8)
-def get_projector(n_pixels: int, pixel_mm: float, n_angles: int, n_subsets: int) -> ParallelProjector:
-    """Build (once per geometry, then cached) the projector for an N × N slice."""
+def get_projector(n_pixels: int, pixel_mm: float, n_angles: int, n_subsets: int,
+                  support: tuple[float, float] | None = None) -> ParallelProjector:
+    """Build (once per geometry, then cached) the projector for an N × N slice.
+
+    Args:
+        support: optional semi-axes (rows, columns) in pixels of a centred ellipse that holds
+            the object; only pixels inside it (and inside the circular FOV) are unknowns, which
+            makes a whole-body reconstruction several times cheaper (an object-support
+            constraint; the sinogram keeps all N bins).
+    """
     if n_angles % n_subsets:
         raise ValueError("n_angles must be a multiple of n_subsets")
     n = n_pixels
@@ -104,6 +112,8 @@ def get_projector(n_pixels: int, pixel_mm: float, n_angles: int, n_subsets: int)
     x = (jj - centre).ravel()
     y = (ii - centre).ravel()
     inside = x * x + y * y <= (n / 2.0) ** 2
+    if support is not None:
+        inside &= (y / support[0]) ** 2 + (x / support[1]) ** 2 <= 1.0
     fov_index = np.flatnonzero(inside)
     x = x[inside]
     y = y[inside]
