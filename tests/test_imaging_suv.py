@@ -276,3 +276,36 @@ def test_study_pickles_copies_and_replaces(tmp_path):
         assert clone.suv.bw == pytest.approx(SIEMENS_BW, rel=1e-12)
         np.testing.assert_array_equal(clone.suv("bw").array, study.suv("bw").array)
     assert study.suv_factors.bw == study.suv.bw and study.suv == study.suv_factors
+
+
+def _enhanced_pet(tmp_path, decay_dt: str):
+    import highdicom as hd
+    import pydicom
+
+    files, values, _ = make_pet_series(tmp_path / "pt")
+    legacy = [pydicom.dcmread(f) for f in files]
+    enh = hd.legacy.LegacyConvertedEnhancedPETImage(
+        legacy_datasets=legacy, series_instance_uid=hd.UID(), series_number=5, sop_instance_uid=hd.UID(),
+        instance_number=1)
+    # the legacy converter drops the PET isotope/corrections modules: add them as an
+    # Enhanced PET writer would (PS3.3 C.8.22.3, C.8.22.4)
+    enh.RadiopharmaceuticalInformationSequence = legacy[0].RadiopharmaceuticalInformationSequence
+    enh.DecayCorrected = "YES"
+    enh.DecayCorrectionDateTime = decay_dt
+    enh.Units = "BQML"
+    enh.CorrectedImage = ["ATTN", "DECY"]
+    (tmp_path / "enh").mkdir()
+    enh.save_as(tmp_path / "enh" / "pet.dcm")
+    return load_study(tmp_path / "enh"), values
+
+
+def test_enhanced_pet_decay_corrected_datetime(tmp_path):
+    # decay-corrected to 10:00 (the scan start): the QIBA START factor
+    study, values = _enhanced_pet(tmp_path / "a", "20240301100000")
+    np.testing.assert_allclose(study.emission.array, values, rtol=1e-6)
+    assert study.decay_correction == "START"
+    assert study.suv.bw == pytest.approx(SIEMENS_BW, rel=1e-9)
+    # decay-corrected to the injection (09:00): ADMIN, 70 000 / 370e6
+    study, _ = _enhanced_pet(tmp_path / "b", "20240301090000")
+    assert study.decay_correction == "ADMIN"
+    assert study.suv.bw == pytest.approx(70000 / 370e6, rel=1e-12)

@@ -107,6 +107,11 @@ def _rescale(ds: Dataset) -> tuple[float, float, str | None]:
     """
     units = get_str(ds, "Units")
     rwvm = get(ds, "RealWorldValueMappingSequence")
+    if not rwvm and "SharedFunctionalGroupsSequence" in ds:  # enhanced multi-frame images
+        try:
+            rwvm = ds.SharedFunctionalGroupsSequence[0].get("RealWorldValueMappingSequence")
+        except Exception:
+            rwvm = None
     if rwvm:
         try:
             for item in rwvm:

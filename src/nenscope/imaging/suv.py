@@ -268,6 +268,14 @@ def _read_suv_header(datasets: list[Dataset], *, modality: str, units: str | Non
 
     # decay correction
     decay = (get_str(ds, "DecayCorrection") or "").upper() or None
+    decay_ref: datetime | None = None
+    if decay is None and get_str(ds, "DecayCorrected") is not None:
+        # Enhanced PET (PS3.3 C.8.22.4): DecayCorrected YES/NO + DecayCorrectionDateTime
+        if get_str(ds, "DecayCorrected").upper() == "YES":
+            decay_ref = parse_dt(get_str(ds, "DecayCorrectionDateTime"))
+            decay = "ADMIN" if decay_ref is not None and decay_ref == injection else "START"
+        else:
+            decay = "NONE"
     if decay is None:
         decay = "START" if modality == "PT" else "NONE"
         warnings.append(f"DecayCorrection (0054,1102) absent: assumed {decay}")
@@ -300,6 +308,8 @@ def _read_suv_header(datasets: list[Dataset], *, modality: str, units: str | Non
 
     # decay time and activity at the reference time of the image values
     ref_time = earliest_acq if decay == "NONE" and earliest_acq is not None else start
+    if decay == "START" and decay_ref is not None:
+        ref_time = decay_ref
     if decay == "NONE" and half_life is not None and len(datasets) > 1:
         times = [t for t in (dataset_datetime(d, "Acquisition") for d in datasets) if t is not None]
         span_s = (max(times) - min(times)).total_seconds() if times else 0.0
