@@ -33,6 +33,29 @@ def _dataset(source: str | os.PathLike | Dataset) -> Dataset:
         raise NenscopeError(f"{source}: not a readable DICOM file ({exc})") from exc
 
 
+_CONTOUR_DATA = 0x30060050
+
+
+def _contour_points(contour: Dataset) -> np.ndarray | None:
+    """ContourData (3006,0050) as an (n, 3) float array.
+
+    Parsed from the raw DS bytes in one NumPy call: pydicom's per-value DS objects make a
+    whole-body RTSTRUCT take seconds otherwise.
+    """
+    try:
+        elem = contour.get_item(_CONTOUR_DATA)
+        raw = getattr(elem, "value", None)
+        if isinstance(raw, bytes):
+            values = np.array(raw.decode("ascii", "replace").replace("\\", " ").split(), dtype=float)
+        else:
+            values = np.asarray(contour.ContourData, dtype=float)
+    except Exception:
+        return None
+    if values.size < 9 or values.size % 3 or not np.all(np.isfinite(values)):
+        return None
+    return values.reshape(-1, 3)
+
+
 def read_rtstruct(path: str | os.PathLike | Dataset, reference: hd.Volume, *,
                   roi_names: list[str] | None = None) -> tuple[hd.Volume, dict[int, str]]:
     """Rasterise an RTSTRUCT onto the grid of ``reference``.
@@ -85,7 +108,9 @@ def read_rtstruct(path: str | os.PathLike | Dataset, reference: hd.Volume, *,
         for contour in item.get("ContourSequence", []):
             if str(contour.get("ContourGeometricType", "CLOSED_PLANAR")).upper() != "CLOSED_PLANAR":
                 continue
-            pts = np.asarray(contour.ContourData, dtype=float).reshape(-1, 3)
+            pts = _contour_points(contour)
+            if pts is None:
+                continue
             if len(pts) < 3:
                 continue
             idx = pts @ inv[:3, :3].T + inv[:3, 3]
