@@ -26,8 +26,9 @@ def glcm_matrices(
 ) -> np.ndarray:
     """Co-occurrence counts of shape (n_slices or 1, n_directions, Ng, Ng), symmetrised.
 
-    Pairs are (voxel, voxel + distance·direction) with both voxels in the ROI. One bincount
-    over packed (slice, direction, i, j) indices.
+    Pairs are (voxel, voxel + distance·direction) with both voxels in the ROI. One gather of
+    all directions and one bincount over packed (slice, direction, i, j) indices (in groups of
+    directions for very large ROIs, to bound memory).
     """
     qp = padded_levels(q, mask, distance)
     strides = tuple(s // qp.itemsize for s in qp.strides)
@@ -36,21 +37,20 @@ def glcm_matrices(
     a = flat[roi].astype(np.int64) - 1
     nd = len(directions)
     offs = np.array([flat_offset(d, strides, distance) for d in directions], dtype=np.int64)
-    b = flat[roi[:, None] + offs[None, :]].astype(np.int64) - 1  # (N, n_directions) neighbours
-    vox, dirs = np.nonzero(b >= 0)
-    if per_slice:
-        z = roi[vox] // strides[0] - distance
-        nz = q.shape[0]
-    else:
-        z = 0
-        nz = 1
+    nz = q.shape[0] if per_slice else 1
     size = nz * nd * ng * ng
     if size > MAX_MATRIX_CELLS:
         raise NenscopeError(
             f"{ng} grey levels make GLCMs of {size:,} cells: use a coarser discretisation "
             "(larger bin_width or a fixed bin number) suited to the image units")
-    packed = ((z * nd + dirs) * ng + a[vox]) * ng + b[vox, dirs]
-    counts = np.bincount(packed, minlength=size)
+    counts = np.zeros(size, dtype=np.int64)
+    group = max(1, min(nd, 8_000_000 // max(roi.size, 1)))  # (N, directions) gathers in groups
+    for d0 in range(0, nd, group):
+        b = flat[roi[:, None] + offs[None, d0:d0 + group]].astype(np.int64) - 1
+        vox, dirs = np.nonzero(b >= 0)
+        z = roi[vox] // strides[0] - distance if per_slice else 0
+        packed = ((z * nd + dirs + d0) * ng + a[vox]) * ng + b[vox, dirs]
+        counts += np.bincount(packed, minlength=size)
     m = counts.reshape(nz, nd, ng, ng)
     return m + m.transpose(0, 1, 3, 2)
 

@@ -190,10 +190,10 @@ def moran_geary(image: np.ndarray, mask: np.ndarray, spacing_mm) -> tuple[float,
     kernel = np.zeros(r2.shape)
     ok = np.isfinite(r2) & (r2 > 0)
     kernel[ok] = 1.0 / np.sqrt(r2[ok])
-    spec = sfft.rfftn(np.stack([m, x, dev]), s=period, axes=(1, 2, 3)) * sfft.rfftn(kernel)[None]
-    box = (slice(None), *[slice(0, k) for k in mask.shape])
-    conv = sfft.irfftn(spec, s=period, axes=(1, 2, 3))[box]
-    k_m, k_x, k_dev = conv
+    kspec = sfft.rfftn(kernel)
+    del kernel, r2
+    box = tuple(slice(0, k) for k in mask.shape)
+    k_m, k_x, k_dev = (sfft.irfftn(sfft.rfftn(f, s=period) * kspec, s=period)[box] for f in (m, x, dev))
     w_sum = float((m * k_m).sum())
     moran_num = float((dev * k_dev).sum())
     geary_num = 2.0 * float((x * x * k_m).sum()) - 2.0 * float((x * k_x).sum())

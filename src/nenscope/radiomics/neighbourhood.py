@@ -13,6 +13,8 @@ import numpy as np
 
 from nenscope.radiomics._texture import SUFFIX, flat_offset, padded_levels, pool, runlike_features
 
+CHUNK_CELLS = 8_000_000  # neighbour values gathered at once (64 MB of int64 at most)
+
 NGL_NAMES = {
     "se": "lde", "le": "hde", "lg": "lgce", "hg": "hgce", "slg": "ldlge", "shg": "ldhge",
     "llg": "hdlge", "lhg": "hdhge", "glnu": "glnu", "glnu_norm": "glnu_norm", "jnu": "dcnu",
@@ -35,11 +37,17 @@ def _neighbour_pass(q, mask, distance, two_d, alpha):
     roi = np.flatnonzero(flat)
     g = flat[roi].astype(np.int64)
     offs = np.array([flat_offset(d, strides) for d in _offsets(distance, two_d)], dtype=np.int64)
-    nb = flat[roi[:, None] + offs[None, :]].astype(np.int64)  # (N, n_neighbours), 0 = outside
-    inside = nb > 0
-    n_nb = inside.sum(1)
-    s_nb = nb.sum(1)
-    dep = 1 + (inside & (np.abs(nb - g[:, None]) <= alpha)).sum(1)
+    n_nb = np.zeros(roi.size, dtype=np.int64)
+    s_nb = np.zeros(roi.size, dtype=np.int64)
+    dep = np.ones(roi.size, dtype=np.int64)
+    # all neighbours in one (N, n_offsets) gather; in groups of offsets for large ROIs (memory)
+    group = max(1, min(offs.size, CHUNK_CELLS // max(roi.size, 1)))
+    for a in range(0, offs.size, group):
+        nb = flat[roi[:, None] + offs[None, a:a + group]]  # 0 = outside the ROI
+        inside = nb > 0
+        n_nb += inside.sum(1)
+        s_nb += nb.sum(1, dtype=np.int64)
+        dep += (inside & (np.abs(nb - flat[roi][:, None]) <= alpha)).sum(1)
     z = roi // strides[0] - distance
     return g, z, n_nb, s_nb, dep
 
