@@ -8,9 +8,12 @@ Entry points:
 * :func:`dosimetry_from_images` — co-registered quantitative SPECT maps (Bq/ml) and masks →
   the same plus voxel dose maps (FFT convolution with the voxel S-value kernel, or local
   deposition) and DVHs.
+* :func:`dosimetry_from_timepoints` — serial :class:`TimePoint` records (from
+  ``nenscope.imaging.Study`` via :func:`timepoint_from_study`: decay correction undone) with
+  masks on the first or on every time point; registration (rigid/affine, SimpleITK).
 
 Building blocks: :mod:`.kinetics`, :mod:`.svalues`, :mod:`.sphere`, :mod:`.kernel`,
-:mod:`.voxel`, :mod:`.dvh`, :mod:`.radiobiology`, :mod:`.report`.
+:mod:`.voxel`, :mod:`.dvh`, :mod:`.pvc`, :mod:`.radiobiology`, :mod:`.rtdose`, :mod:`.report`.
 """
 
 from nenscope.dosimetry.kinetics import (
@@ -33,6 +36,7 @@ from nenscope.dosimetry.pipeline import (
 from nenscope.dosimetry.radiobiology import bed_gy, lea_catcheside_g
 from nenscope.dosimetry.sphere import sphere_dose_gy, sphere_s_value
 from nenscope.dosimetry.svalues import organ_doses, organ_key
+from nenscope.dosimetry.timepoints import TimePoint, dosimetry_from_timepoints, timepoint_from_study
 from nenscope.dosimetry.voxel import KernelConvolver, dose_kernel_gy, dose_local_gy, tia_map_mbq_s
 
 __all__ = [
@@ -43,11 +47,13 @@ __all__ = [
     "KineticFit",
     "RegionResult",
     "RegionTAC",
+    "TimePoint",
     "bed_gy",
     "dose_kernel_gy",
     "dose_local_gy",
     "dosimetry_from_images",
     "dosimetry_from_tacs",
+    "dosimetry_from_timepoints",
     "fit_best",
     "fit_model",
     "lea_catcheside_g",
@@ -59,4 +65,5 @@ __all__ = [
     "tia_map_mbq_s",
     "tia_single_time_point",
     "tia_trapezoid",
+    "timepoint_from_study",
 ]
