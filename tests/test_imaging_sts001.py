@@ -150,3 +150,16 @@ def test_cli_info_table_and_error(capsys, tmp_path):
     assert "BQML" in out and "3.190–3.290 mm" in out.replace("\n", " ").replace("  ", " ")
     assert main(["info", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_convert_to_nifti(tmp_path, capsys):
+    assert main(["convert", str(DATA / "pet_dicom"), "--out", str(tmp_path / "n"), "--json"]) == 0
+    written = json.loads(capsys.readouterr().out)
+    assert written["emission_units"] == "SUVbw"
+    suv = read_nifti(written["emission"])
+    ref = read_nifti(DATA / "suv_nifti_reference" / "PET_image.nii.gz")
+    assert np.abs(resample_to(suv, ref, order=0).array - ref.array).max() <= 1e-3
+    assert main(["convert", str(DATA / "pet_dicom"), "--out", str(tmp_path / "n"), "--suv", "none"]) == 0
+    raw = read_nifti(tmp_path / "n" / "emission.nii.gz")
+    assert float(raw.array.max()) == pytest.approx(273860.38, rel=1e-6)  # Bq/ml, the hottest voxel
+    assert main(["convert", str(DATA / "pet_dicom"), "--out", str(tmp_path / "n"), "--suv", "xx"]) == 2

@@ -75,3 +75,52 @@ def info(
         console.print(f"{len(result['skipped_files'])} file(s) skipped:")
         for f in result["skipped_files"]:
             console.print(f"  {f['path']}: {f['reason']}", highlight=False)
+
+
+@app.command("convert")
+def convert(
+    path: Path = typer.Argument(..., help="DICOM folder or .zip with a PET or reconstructed SPECT series (and CT)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for the NIfTI files."),
+    suv: str = typer.Option("bw", "--suv", help="Emission as SUV of this kind (bw, sul, lbm_james, bsa, ibw), "
+                                                "or 'none' for the stored values in their units (e.g. Bq/ml)."),
+    series: str | None = typer.Option(None, "--series", help="SeriesInstanceUID of the emission series "
+                                                              "(when the folder holds several)."),
+    weight_kg: float | None = typer.Option(None, "--weight-kg", min=0.5, max=700.0, help="Patient weight in kg."),
+    height_cm: float | None = typer.Option(None, "--height-cm", min=20.0, max=300.0, help="Patient height in cm."),
+    injected_mbq: float | None = typer.Option(None, "--injected-mbq", min=0.001, help="Injected activity in MBq."),
+    injection_time: str | None = typer.Option(None, "--injection-time",
+                                              help="Injection time, HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]."),
+    json_out: bool = typer.Option(False, "--json", help="Print the files written as JSON."),
+) -> None:
+    """Write a DICOM PET/SPECT study as NIfTI: emission.nii.gz (SUV or stored units) and ct.nii.gz.
+
+    Volumes keep their own grids (NIfTI affine in RAS mm); resample with nenscope.imaging.resample_to if one grid is needed.
+    """
+    from nenscope.errors import NenscopeError
+    from nenscope.imaging import SUV_KINDS, load_study, save_nifti
+    from nenscope.imaging.study import SuvOverrides
+
+    kind = suv.lower()
+    if kind not in (*SUV_KINDS, "none"):
+        raise typer.BadParameter(f"--suv must be one of {', '.join(SUV_KINDS)}, none")
+    overrides = SuvOverrides(weight_kg=weight_kg, height_cm=height_cm, injected_mbq=injected_mbq,
+                             injection_time=injection_time)
+    study = load_study(path, overrides=overrides, series_uid=series)
+    emission = study.emission if kind == "none" else study.suv(kind)
+    if not out.exists():
+        out.mkdir(parents=True)
+    elif not out.is_dir():
+        raise NenscopeError(f"{out} exists and is not a folder")
+    written = {"emission": str(save_nifti(emission, out / "emission.nii.gz")),
+               "emission_units": study.units if kind == "none" else f"SUV{kind}"}
+    if study.ct is not None:
+        written["ct"] = str(save_nifti(study.ct, out / "ct.nii.gz"))
+    written["warnings"] = study.warnings + (study.suv.warnings if kind != "none" else [])
+    if json_out:
+        print_json(written)
+        return
+    console.print(f"emission ({written['emission_units']}): {written['emission']}", highlight=False)
+    if "ct" in written:
+        console.print(f"CT (HU): {written['ct']}", highlight=False)
+    for w in written["warnings"]:
+        console.print(f"[yellow]warning[/] {w}", highlight=False)
