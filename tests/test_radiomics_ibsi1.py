@@ -243,3 +243,25 @@ def test_moran_geary_by_fft_equal_the_pairwise_definition():
     moran = n / w.sum() * (w * dev[:, None] * dev[None]).sum() / (dev**2).sum()
     geary = (n - 1) / (2 * w.sum()) * (w * (x[:, None] - x[None]) ** 2).sum() / (dev**2).sum()
     assert moran_geary(img, mask, spacing) == pytest.approx((moran, geary), rel=1e-9)
+
+
+def test_diameter_without_hull_equals_hull_diameter_and_brute_force():
+    from scipy.ndimage import binary_opening
+    from scipy.spatial.distance import pdist
+
+    from nenscope.radiomics.morphology import _mesh, morphology_features
+
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        mask = binary_opening(rng.random((12, 14, 13)) < 0.55)
+        if mask.sum() < 5:
+            continue
+        img = rng.normal(size=mask.shape) + 5
+        spacing = (2.5, 1.0, 1.3)
+        full = morphology_features(img, mask, mask, spacing, extended=True)
+        short = morphology_features(img, mask, mask, spacing, extended=False)
+        verts, _ = _mesh(mask, np.array(spacing))
+        brute = pdist(verts).max()
+        assert full["morph_diam"] == pytest.approx(brute, rel=1e-12)
+        assert short["morph_diam"] == pytest.approx(brute, rel=1e-12)
+        assert "morph_vol_dens_conv_hull" in full and "morph_vol_dens_conv_hull" not in short

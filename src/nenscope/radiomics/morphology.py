@@ -28,26 +28,37 @@ def mesh_volume_area(verts: np.ndarray, faces: np.ndarray) -> tuple[float, float
     return float(volume), float(area)
 
 
-def _extreme_candidates(points: np.ndarray, spacing) -> np.ndarray:
+_LINE_DIRECTIONS = ((1, 0, 0), (0, 1, 0), (0, 0, 1),
+                    (1, 1, 0), (1, -1, 0), (1, 0, 1), (1, 0, -1), (0, 1, 1), (0, 1, -1))
+
+
+def _extreme_candidates(points: np.ndarray, spacing, directions=_LINE_DIRECTIONS[:3]) -> np.ndarray:
     """Indices of mesh vertices that can be convex-hull vertices.
 
-    A hull vertex is an extreme point, so on every line through it parallel to an axis it is
-    the first or last point of the set. Marching-cubes vertices lie on grid lines (two of their
-    coordinates are multiples of half a voxel), so grouping by those two coordinates along the
-    axis of the third, for each axis, keeps only the line ends: a cheap pre-filter before Qhull.
+    A hull vertex is an extreme point, so on every line through it it is the first or last
+    point of the set on that line. Marching-cubes vertices of a binary mask lie on a half-voxel
+    lattice; for each lattice direction d the points are grouped by line (g·|d|² − (g·d) d is
+    the same for all points of one line) and only the two ends of each line are kept. Three
+    axis directions make a cheap pre-filter for Qhull; adding the six face diagonals leaves
+    (nearly) only the hull vertices, enough for the maximum diameter without a hull.
     """
     keep = np.ones(points.shape[0], dtype=bool)
     grid = np.rint(points / (0.5 * np.asarray(spacing))).astype(np.int64)
-    for a in range(3):
-        b, c = [x for x in range(3) if x != a]
-        key = (grid[:, b] - grid[:, b].min()) * (grid[:, c].max() - grid[:, c].min() + 1) + (grid[:, c] - grid[:, c].min())
-        order = np.lexsort((points[:, a], key))
+    grid -= grid.min(0)
+    for d in directions:
+        d = np.asarray(d, dtype=np.int64)
+        t = grid @ d
+        line = grid * int(d @ d) - np.outer(t, d)
+        line -= line.min(0)
+        span = line.max(0) + 1
+        key = (line[:, 0] * span[1] + line[:, 1]) * span[2] + line[:, 2]
+        order = np.argsort(key * (int(t.max() - t.min()) + 1) + (t - t.min()), kind="stable")
         k = key[order]
         first = np.r_[True, k[1:] != k[:-1]]
         last = np.r_[k[1:] != k[:-1], True]
         ends = np.zeros(points.shape[0], dtype=bool)
         ends[order[first | last]] = True
-        keep &= ends  # a hull vertex ends its line along every axis
+        keep &= ends
     return np.flatnonzero(keep)
 
 
@@ -206,8 +217,8 @@ def morphology_features(
 ) -> dict[str, float]:
     """``morph_*`` features. Positions are voxel centres in mm (index × spacing).
 
-    ``extended=False`` skips the costly features most other tools lack (OMBB and MVEE
-    densities, Moran's I, Geary's C)."""
+    ``extended=False`` skips the features pyradiomics lacks (convex-hull, OMBB and MVEE
+    densities, Moran's I, Geary's C) and with them the Qhull call."""
     spacing = np.asarray(spacing_mm, dtype=float)
     verts, faces = _mesh(morph_mask, spacing)
     v, a = mesh_volume_area(verts, faces)
@@ -229,9 +240,12 @@ def morphology_features(
     com_geom = pos_m.mean(0)
     com_int = (pos_i * vals[:, None]).sum(0) / vals.sum() if vals.sum() != 0 else com_geom
     out["morph_com"] = float(np.linalg.norm(com_geom - com_int))
-    cand = verts[_extreme_candidates(verts, spacing)]
-    hull = _hull(cand)
-    hv = cand[hull.vertices]
+    if extended:
+        cand = verts[_extreme_candidates(verts, spacing)]
+        hull = _hull(cand)
+        hv = cand[hull.vertices]
+    else:  # diameter only: the lattice-line filter leaves (nearly) just the hull vertices
+        hv = verts[_extreme_candidates(verts, spacing, _LINE_DIRECTIONS)]
     out["morph_diam"] = float(pdist(hv).max()) if hv.shape[0] > 1 else 0.0
     if n_vox > 1:
         lam = np.sort(np.clip(np.linalg.eigvalsh(np.cov(pos_m.T)), 0, None))[::-1]
@@ -258,8 +272,9 @@ def morphology_features(
         ea, eb, ec = mvee(hv)
         out["morph_vol_dens_mvee"] = float(3 * v / (4 * np.pi * ea * eb * ec))
         out["morph_area_dens_mvee"] = a / ellipsoid_area(ea, eb, ec)
-    out["morph_vol_dens_conv_hull"] = v / hull.volume
-    out["morph_area_dens_conv_hull"] = a / hull.area
+    if extended:
+        out["morph_vol_dens_conv_hull"] = v / hull.volume
+        out["morph_area_dens_conv_hull"] = a / hull.area
     out["morph_integ_int"] = v * float(vals.mean())
     if extended:
         mi, gc = moran_geary(image, int_mask, spacing)

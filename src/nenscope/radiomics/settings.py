@@ -53,8 +53,8 @@ class RadiomicsSettings:
     glcm_distance, ngtdm_distance, ngldm_distance: Chebyshev neighbourhood distances (voxels).
     ngldm_alpha: NGLDM coarseness parameter (grey-level difference counted as dependent).
     local_intensity_volume_cm3: volume of the local-intensity peak sphere (1 cm³ in IBSI).
-    morph_extended: compute the OMBB / MVEE densities and Moran's I / Geary's C (morphological
-        features most other tools lack; off = the feature set shared with pyradiomics).
+    morph_extended: compute the convex-hull / OMBB / MVEE densities and Moran's I / Geary's C
+        (morphological features pyradiomics lacks; off = the set shared with pyradiomics).
     """
 
     name: str = "custom"
