@@ -265,3 +265,17 @@ def test_diameter_without_hull_equals_hull_diameter_and_brute_force():
         assert full["morph_diam"] == pytest.approx(brute, rel=1e-12)
         assert short["morph_diam"] == pytest.approx(brute, rel=1e-12)
         assert "morph_vol_dens_conv_hull" in full and "morph_vol_dens_conv_hull" not in short
+
+
+def test_ivh_on_uniform_integers_matches_hand_count():
+    from nenscope.radiomics.intensity import ivh_features
+
+    x = np.arange(100.0)  # one voxel per integer 0..99
+    f = ivh_features(x, "none")
+    assert f["ivh_v10"] == pytest.approx(0.90)  # first level with γ >= 0.1 is 10: 90 voxels >= 10
+    assert f["ivh_v90"] == pytest.approx(0.10)  # level 90 (γ = 90/99 >= 0.9)
+    assert f["ivh_i10"] == 90 and f["ivh_i90"] == 10  # smallest i with ν(i) <= 0.1 / 0.9
+    g = ivh_features(x, "none", value_range=(-100.0, 99.0))  # γ over the re-segmentation range
+    assert g["ivh_v10"] == pytest.approx(1.0)  # γ >= 0.1 from -80 on: every voxel
+    h = ivh_features(x, "fbs", bin_width=10.0, value_range=(0.0, 99.0))  # bin centres 5, 15, ...
+    assert h["ivh_i10"] == pytest.approx(95.0) and h["ivh_v90"] == pytest.approx(0.1)

@@ -79,7 +79,8 @@ def extract_features(
     if "ih" in fam:
         out.update(histogram_features(q_roi, ng))
     if "ivh" in fam:
-        rng = roi.resegment_range if settings.ivh_discretisation == "fbs" else None
+        # IVH range: the re-segmentation range when given, else the ROI min/max (fbn: always ROI)
+        rng = roi.resegment_range if settings.ivh_discretisation in ("fbs", "none") else None
         out.update(ivh_features(vals, settings.ivh_discretisation, bin_number=settings.ivh_bin_number,
                                 bin_width=settings.ivh_bin_width, value_range=rng))
     texture = fam & {"cm", "rlm", "szm", "dzm", "ngt", "ngl"}
