@@ -279,3 +279,18 @@ def test_ivh_on_uniform_integers_matches_hand_count():
     assert g["ivh_v10"] == pytest.approx(1.0)  # γ >= 0.1 from -80 on: every voxel
     h = ivh_features(x, "fbs", bin_width=10.0, value_range=(0.0, 99.0))  # bin centres 5, 15, ...
     assert h["ivh_i10"] == pytest.approx(95.0) and h["ivh_v90"] == pytest.approx(0.1)
+
+
+def test_degenerate_rois_give_nan_not_crashes():
+    rng = np.random.default_rng(0)
+    img = rng.uniform(1, 5, (8, 8, 8))
+    one = np.zeros(img.shape, bool)
+    one[4, 4, 4] = True
+    f = extract_features(img, one, (2, 2, 2), "pet-default")
+    assert f["stat_mean"] == pytest.approx(img[4, 4, 4])
+    assert f["morph_vol_approx"] == pytest.approx(8.0)
+    assert math.isnan(f["cm_contrast_3D_avg"])  # no voxel pairs: undefined, reported as NaN
+    line = np.zeros(img.shape, bool)
+    line[1:7, 4, 4] = True  # one voxel per slice: no in-plane neighbours
+    g = extract_features(np.rint(img), line, (2, 2, 2), "ibsi-phantom")
+    assert math.isnan(g["cm_contrast_2D_avg"]) and math.isfinite(g["cm_contrast_3D_avg"])

@@ -161,8 +161,11 @@ def glcm_feature_set(
     for space, how, stack in variants:
         keep = stack.sum((1, 2)) > 0
         present = np.flatnonzero(stack.sum((0, 2)) > 0)  # drop empty grey levels (same values)
-        sub = stack[:, present][:, :, present]
-        feats = pool(glcm_features(sub, values[present], ng_nominal), keep)
+        if present.size == 0:  # no voxel pair at all (e.g. a one-voxel ROI): undefined
+            feats = dict.fromkeys(glcm_features(np.zeros((1, 1, 1))), float("nan"))
+        else:
+            sub = stack[:, present][:, :, present]
+            feats = pool(glcm_features(sub, values[present], ng_nominal), keep)
         suffix = SUFFIX_DIRECTIONAL[(space, how)]
         out.update({f"cm_{k}{suffix}": v for k, v in feats.items()})
     return out

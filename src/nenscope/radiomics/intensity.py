@@ -67,7 +67,7 @@ def _moments(x: np.ndarray) -> dict[str, float]:
             "iqr": p75 - p25,
             "range": float(xs[-1] - xs[0]),
             "mad": float(np.abs(dev).mean()),
-            "rmad": float(np.abs(sel - sel.mean()).mean()),
+            "rmad": float(np.abs(sel - sel.mean()).mean()) if sel.size else float("nan"),
             "medad": float(np.abs(xs - med).mean()),
             "cov": float(np.sqrt(m2) / mu),
             "qcod": float((p75 - p25) / (p75 + p25)),

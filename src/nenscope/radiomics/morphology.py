@@ -267,11 +267,13 @@ def morphology_features(
     sa, sb, sc = 2 * np.sqrt(lam)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["morph_vol_dens_aee"] = float(3 * v / (4 * np.pi * sa * sb * sc))
-        out["morph_area_dens_aee"] = a / ellipsoid_area(sa, sb, sc)
+        area_aee = ellipsoid_area(sa, sb, sc)
+        out["morph_area_dens_aee"] = a / area_aee if area_aee > 0 else float("nan")
     if extended:
         ea, eb, ec = mvee(hv)
         out["morph_vol_dens_mvee"] = float(3 * v / (4 * np.pi * ea * eb * ec))
-        out["morph_area_dens_mvee"] = a / ellipsoid_area(ea, eb, ec)
+        area_mvee = ellipsoid_area(ea, eb, ec)
+        out["morph_area_dens_mvee"] = a / area_mvee if area_mvee > 0 else float("nan")
     if extended:
         out["morph_vol_dens_conv_hull"] = v / hull.volume
         out["morph_area_dens_conv_hull"] = a / hull.area
