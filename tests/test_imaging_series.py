@@ -200,3 +200,24 @@ def test_single_frame_nm_spect_slices(tmp_path):
     assert study.modality == "NM" and study.units == "BQML"
     np.testing.assert_allclose(study.emission.array, values, rtol=1e-6)
     np.testing.assert_allclose(study.emission.affine[:3, 0], [0, 0, -3.0])
+
+
+def test_summary_of_a_mixed_folder(tmp_path):
+    from nenscope.imaging.summary import summarize
+
+    files, _, pt_uid = make_pet_series(tmp_path / "pt", study_uid="1.2.3", for_uid="1.2.3.9")
+    make_ct_series(tmp_path / "ct", study_uid="1.2.3", for_uid="1.2.3.9", n=4, size=6)
+    (tmp_path / "broken.dcm").write_bytes(b"DICM" * 10)
+    out = summarize(tmp_path)
+    by_modality = {s["modality"]: s for s in out["series"]}
+    assert set(by_modality) == {"PT", "CT"}
+    ct = by_modality["CT"]
+    assert ct["units"] == "HU" and ct["shape"] == [4, 6, 6] and ct["spacing_mm"] == [2.5, 3.0, 3.0]
+    assert ct["suv_bw_factor"] is None and ct["warnings"] == []
+    pt = by_modality["PT"]
+    assert pt["series_instance_uid"] == pt_uid and pt["n_instances"] == 3
+    assert pt["suv_bw_factor"] == pytest.approx(2.7633668171764324e-4, rel=1e-9)
+    assert [Path(f["path"]).name for f in out["skipped_files"]] == ["broken.dcm"]
+    # a single file is a valid PATH too
+    single = summarize(files[0])
+    assert single["series"][0]["n_instances"] == 1 and single["series"][0]["shape"][0] == 1
