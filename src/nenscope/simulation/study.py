@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import highdicom as hd
 import numpy as np
 from pydicom.uid import generate_uid
+from scipy import ndimage
 
 from nenscope.errors import NenscopeError
 from nenscope.knowledge.radionuclides import canonical_nuclide, half_life_s
@@ -19,15 +20,15 @@ from nenscope.knowledge.tracers import get_agent
 from nenscope.simulation.activity import (
     agent_uptake,
     lu177_concentration_bqml,
-    lu177_regions,
     suv_map,
 )
 from nenscope.simulation.lesions import Lesion, lesion_occupancy, place_lesions
-from nenscope.simulation.nema import build_nema_phantom, nema_spheres
+from nenscope.simulation.nema import build_nema_phantom
 from nenscope.simulation.pet import get_pet_scanner, simulate_pet
 from nenscope.simulation.phantom import Phantom, build_patient_phantom
 from nenscope.simulation.physics import hu_to_mu_per_mm
 from nenscope.simulation.spect import get_spect_scanner, simulate_spect
+from nenscope.simulation.truth import build_manifest
 
 __all__ = ["EmissionFrame", "SimulatedStudy", "SimulationConfig", "simulate_study"]
 
@@ -207,8 +208,6 @@ def simulate_study(config: SimulationConfig,
             raise NenscopeError(f"the catalogue has no activity rule for {name}: give --injected-mbq")
     hl = half_life_s(nuclide)
     # CT with noise (correlated: white noise smoothed by one voxel), same grid
-    from scipy import ndimage
-
     noise = ndimage.gaussian_filter(rng.normal(0.0, 1.0, phantom.grid.shape).astype(np.float32), 0.7)
     noise *= np.float32(12.0 / max(float(noise.std()), 1e-6))  # ~12 HU in soft tissue
     ct_hu = np.where(phantom.labels > 0, phantom.hu + noise, -1000.0).astype(np.float32)
@@ -271,11 +270,7 @@ def simulate_study(config: SimulationConfig,
         ct=_volume(ct_hu, phantom, for_uid), organs=_volume(phantom.labels, phantom, for_uid),
         organ_names=dict(phantom.label_names), lesion_labels=_volume(lesion_map, phantom, for_uid),
         lesions=lesions, truth={}, uids=uids)
-    from nenscope.simulation.truth import build_manifest
-
     sim.truth = build_manifest(sim, phantom, pet_scanner=pet_scanner, spect_scanner=spect_scanner,
                                organ_truth=organ_truth, nema=nema_truth)
     return sim
 
-
-__all__ += ["nema_spheres", "lu177_regions"]

@@ -57,7 +57,7 @@ def build_manifest(sim, phantom, *, pet_scanner=None, spect_scanner=None, organ_
                             "true_suv_mean": None if suv is None else _r(suv, 4),
                             "true_bqml_mean": None if suv is None else _r(suv * suv_to_bqml)}
         manifest["uptake_source"] = row["citation"]
-    elif is_lu:
+    elif is_lu and sim.config.phantom == "patient":
         regions = lu177_regions()
         kin = load("kinetics_lu177")
         for k, name in phantom.label_names.items():
