@@ -25,7 +25,7 @@ from nenscope.simulation.physics import (
 )
 from nenscope.simulation.projector import ParallelProjector, get_projector
 
-__all__ = ["PetScanner", "get_pet_scanner", "object_support", "osem_pet", "simulate_pet"]
+__all__ = ["PetScanner", "get_pet_scanner", "counts_per_bqml_voxel", "object_support", "osem_pet", "simulate_pet"]
 
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 _POOL = ThreadPoolExecutor(max_workers=2)
@@ -38,6 +38,7 @@ class PetScanner:
     name: str
     fwhm_mm: float
     sensitivity_cps_per_kbq: float
+    sensitivity_line_source_mm: float
     axial_fov_mm: float
     bed_overlap: float
     scatter_fraction: float
@@ -100,6 +101,20 @@ def object_support(mu_per_mm: np.ndarray, margin_px: float = 3.0) -> tuple[float
     ry, rx = y.max(), x.max()
     scale = float(np.sqrt((y / ry) ** 2 + (x / rx) ** 2).max())
     return (float(np.ceil(ry * scale + margin_px)), float(np.ceil(rx * scale + margin_px)))
+
+
+def counts_per_bqml_voxel(scanner: PetScanner, nuclide: str, minutes_per_bed: float, voxel_mm: float) -> float:
+    """Expected unattenuated true counts from one voxel at 1 Bq/mL over a whole-body scan.
+
+    NEMA NU 2 sensitivity S is the count rate per Bq of a 700 mm line source, so the axial
+    integral of the sensitivity profile is S·700 mm; beds advance by FOV·(1 − overlap), so a
+    slice collects on average S·700/(FOV·(1 − overlap)) counts per Bq per second of bed time.
+    S is quoted for 18F: scaled by the nuclide's β+ yield.
+    """
+    step_mm = scanner.axial_fov_mm * (1.0 - scanner.bed_overlap)
+    cps_per_bq = scanner.sensitivity_cps_per_kbq / 1000.0 * scanner.sensitivity_line_source_mm / step_mm
+    cps_per_bq *= beta_plus_yield(nuclide) / beta_plus_yield("F-18")
+    return cps_per_bq * minutes_per_bed * 60.0 * voxel_mm ** 3 / 1000.0
 
 
 def _attenuation_factors(proj: ParallelProjector, mu_per_mm: np.ndarray) -> np.ndarray:
@@ -172,10 +187,7 @@ def simulate_pet(activity_bqml: np.ndarray, mu_per_mm: np.ndarray, voxel_mm: flo
     blurred = resolution_blur(activity_bqml, voxel_mm, nuclide, scanner.fwhm_mm)
     x_true = proj.to_fov(blurred)
     att = _attenuation_factors(proj, mu_per_mm)
-    voxel_ml = voxel_mm ** 3 / 1000.0
-    # counts per (Bq/mL · voxel): NEMA sensitivity is quoted for 18F; scale by β+ yield
-    cps_per_bq = scanner.sensitivity_cps_per_kbq / 1000.0 * beta_plus_yield(nuclide) / beta_plus_yield("F-18")
-    scale = cps_per_bq * minutes_per_bed * 60.0 * voxel_ml
+    scale = counts_per_bqml_voxel(scanner, nuclide, minutes_per_bed, voxel_mm)
     weights = att * np.float32(scale)
     trues = _matmul(proj.matrix, x_true) * weights
     # scatter: trues blurred broadly along the radial axis (σ 60 mm), scaled per slice
