@@ -122,13 +122,20 @@ def _simulated(n: int, seed: int = 7):
         size = int(np.ceil((d_mm + 24) / voxel))
         shape = (size, size, size)
         centre = (np.array(shape) - 1) / 2.0
+        occ = None
         if Grid is not None:
-            grid = Grid(shape, voxel, 0.0)
-            z_mm = -centre[0] * voxel
-            sl, frac = lesion_occupancy(grid, (0.0, 0.0, z_mm), d_mm)
-            occ = np.zeros(shape, np.float32)
-            occ[sl] = frac
-        else:
+            try:
+                grid = Grid(shape, voxel, 0.0)
+                z_mm = -centre[0] * voxel
+                sl, frac = lesion_occupancy(grid, (0.0, 0.0, z_mm), d_mm)
+                occ = np.zeros(shape, np.float32)
+                occ[sl] = frac
+            except Exception as exc:  # the simulator's API moves while it is written
+                print(f"(simulator occupancy unavailable: {exc}; synthetic spheres instead)")
+                lesion_occupancy = resolution_blur = Grid = None
+                source = "synthetic blobs"
+                occ = None
+        if occ is None:
             r2 = ((np.indices(shape) - centre[:, None, None, None]) ** 2).sum(0) * voxel**2
             occ = (r2 <= (d_mm / 2) ** 2).astype(np.float32)
         field = ndimage.gaussian_filter(rng.normal(size=shape), 2.0)
@@ -139,9 +146,14 @@ def _simulated(n: int, seed: int = 7):
         if d_mm > 35:  # necrotic core
             uptake = np.where(r < d_mm / 5, 0.3 * uptake, uptake)
         activity = 1.0 + occ * (uptake - 1.0)
+        img = None
         if resolution_blur is not None:
-            img = resolution_blur(activity, voxel, "Ga-68", 5.0).astype(np.float64)
-        else:
+            try:
+                img = resolution_blur(activity, voxel, "Ga-68", 5.0).astype(np.float64)
+            except Exception as exc:
+                print(f"(simulator blur unavailable: {exc}; Gaussian 5 mm PSF instead)")
+                resolution_blur = None
+        if img is None:
             img = ndimage.gaussian_filter(activity, 5.0 / 2.355 / voxel)
         img = np.clip(img + rng.normal(size=shape) * 0.1 * np.sqrt(np.maximum(img, 0.01)), 0, None)
         out.append((f"sim {k + 1:02d} (d={d_mm:.0f} mm, {source})", img, occ >= 0.5, (voxel,) * 3))
