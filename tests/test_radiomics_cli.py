@@ -109,3 +109,19 @@ def test_lesion_table_feeds_fit(tmp_path):
     col = names.index("morph_vol_approx")
     assert x[:, col].tolist() == [4 * 7 * 7 * 8.0, 5 * 10 * 10 * 8.0]
     assert x[1, names.index("stat_mean")] == pytest.approx(4.0, abs=0.05)
+
+
+def test_settings_by_yaml_path_and_long_tables(tmp_path):
+    from nenscope.radiomics import extract_features
+    from nenscope.radiomics.classify import read_feature_table
+
+    y = tmp_path / "s.yaml"
+    y.write_text("discretisation: fbn\nbin_number: 8\nfamilies: [stat, ih]\n")
+    img = np.arange(64, dtype=float).reshape(4, 4, 4)
+    f = extract_features(img, img > 10, (1, 1, 1), str(y))
+    assert f["ih_max"] == 8 and "cm_contrast_3D_avg" not in f
+    long = tmp_path / "radiomics.csv"
+    long.write_text("lesion,tag,value\n1,stat_mean,2.5\n1,stat_max,4\n2,stat_mean,3.5\n2,stat_max,7\n")
+    ids, names, x = read_feature_table(long)
+    assert ids == ["1", "2"] and names == ["stat_mean", "stat_max"]
+    assert x.tolist() == [[2.5, 4.0], [3.5, 7.0]]

@@ -40,8 +40,9 @@ class FitResult:
 def read_feature_table(path: str | Path) -> tuple[list[str], list[str], np.ndarray]:
     """Wide CSV: first column = sample id, other columns = numeric features.
 
-    A long ``tag,value`` file (one ROI, as written by ``nenscope radiomics``) is not a cohort
-    table and is rejected with a hint.
+    A long ``id,tag,value`` table (e.g. ``radiomics.csv`` of ``nenscope analyze``, whose first
+    column is the lesion) is pivoted to that form. A two-column ``tag,value`` file (one ROI, as
+    written by ``nenscope radiomics``) is not a cohort table and is rejected with a hint.
     """
     path = Path(path)
     if not path.is_file():
@@ -54,6 +55,8 @@ def read_feature_table(path: str | Path) -> tuple[list[str], list[str], np.ndarr
     if [h.strip().lower() for h in header[:2]] == ["tag", "value"]:
         raise NenscopeError(f"{path}: a single-ROI tag,value file; give one row per sample "
                             "(id column + one column per feature)")
+    if len(header) == 3 and [h.strip().lower() for h in header[1:]] == ["tag", "value"]:
+        return _pivot(path, rows[1:])
     ids = [r[0] for r in rows[1:]]
     names = header[1:]
     try:
@@ -62,6 +65,28 @@ def read_feature_table(path: str | Path) -> tuple[list[str], list[str], np.ndarr
         raise NenscopeError(f"{path}: non-numeric feature value ({exc})") from exc
     if x.shape[1] != len(names):
         raise NenscopeError(f"{path}: rows have a different number of columns than the header")
+    return ids, names, x
+
+
+def _pivot(path: Path, rows: list[list[str]]) -> tuple[list[str], list[str], np.ndarray]:
+    ids: list[str] = []
+    names: list[str] = []
+    values: dict[tuple[str, str], float] = {}
+    for r in rows:
+        if len(r) < 3:
+            continue
+        if r[0] not in ids:
+            ids.append(r[0])
+        if r[1] not in names:
+            names.append(r[1])
+        try:
+            values[(r[0], r[1])] = float(r[2]) if r[2] not in ("", "nan", "NaN") else np.nan
+        except ValueError:  # non-numeric entries (e.g. an "error" message) are not features
+            continue
+    names = [n for n in names if any((i, n) in values for i in ids)]
+    x = np.array([[values.get((i, n), np.nan) for n in names] for i in ids])
+    if not names:
+        raise NenscopeError(f"{path}: no numeric features")
     return ids, names, x
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -18,8 +20,21 @@ from nenscope.radiomics.intensity import (
 from nenscope.radiomics.morphology import morphology_features
 from nenscope.radiomics.neighbourhood import neighbourhood_feature_set
 from nenscope.radiomics.processing import discretise, process_roi
-from nenscope.radiomics.settings import RadiomicsSettings, preset
+from nenscope.radiomics.settings import RadiomicsSettings, load_settings, preset
 from nenscope.radiomics.zones import zone_feature_set
+
+
+def resolve_settings(settings: RadiomicsSettings | str | os.PathLike | None) -> RadiomicsSettings:
+    """Settings object, preset name (``"ibsi-c"``), path of a YAML file, or ``None``
+    (the ``pet-default`` preset)."""
+    if settings is None:
+        return preset("pet-default")
+    if isinstance(settings, RadiomicsSettings):
+        return settings
+    text = str(settings)
+    if text.endswith((".yaml", ".yml")) or Path(text).is_file():
+        return load_settings(text)
+    return preset(text)
 
 
 def _tight_box(mask: np.ndarray) -> tuple[slice, slice, slice]:
@@ -45,17 +60,14 @@ def extract_features(
     image: 3D intensities indexed (slice, row, column), e.g. SUV or HU.
     mask: ROI of the same shape (non-zero = inside).
     spacing_mm: voxel spacing (slice, row, column) in mm.
-    settings: :class:`RadiomicsSettings`, a preset name (``"ibsi-c"``) or ``None`` for the
-        ``pet-default`` preset.
+    settings: :class:`RadiomicsSettings`, a preset name (``"ibsi-c"``), the path of a YAML
+        settings file, or ``None`` for the ``pet-default`` preset.
 
     Returns a flat ``{tag: value}`` dict; morphology and intensity features come first, then the
     texture families in the spaces that ``settings.texture_spaces`` asks for.
     Reference: Zwanenburg A et al., Radiology 2020;295:328-338 and the IBSI reference manual.
     """
-    if settings is None:
-        settings = preset("pet-default")
-    elif isinstance(settings, str):
-        settings = preset(settings)
+    settings = resolve_settings(settings)
     roi = process_roi(image, mask, spacing_mm, settings)
     fam = set(settings.families)
     vals = roi.image[roi.int_mask]
@@ -170,6 +182,7 @@ def lesion_features(
         lab = np.transpose(lab, order)
     if lab.shape != image.shape:
         raise NenscopeError(f"label map shape {lab.shape} differs from image shape {image.shape}")
+    settings = resolve_settings(settings)
     ids = [int(i) for i in np.unique(lab) if i > 0]
     results: list[dict] = []
     for n, lid in enumerate(ids):
@@ -188,7 +201,6 @@ def write_feature_table(rows: list[dict], path) -> None:
     lesion, ``label`` first, then every feature tag seen (empty where a lesion lacks it). This
     is the table ``nenscope radiomics fit`` reads."""
     import csv
-    from pathlib import Path
 
     tags: list[str] = []
     for r in rows:
