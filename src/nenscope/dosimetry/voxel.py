@@ -14,6 +14,12 @@ volume and re-transforms it on every call. :class:`KernelConvolver` instead
   linear convolution,
 * transforms axis by axis and skips the all-zero lines of the padded inputs (a pruned FFT:
   the 51³ kernel occupies < 1 % of the padded volume), and crops the inverse the same way,
+* for the (even) voxel S-value kernel, computes its real spectrum by cosine sums over one
+  octant (three small matrix products) instead of a padded 3-D FFT; the product with the
+  image spectrum is then complex × real,
+* works in place in one complex64 buffer (the float32 result is written into its leading
+  bytes): about 1 GB of fresh memory for a 400×512×512 volume, where first-touch page faults
+  cost as much as the FFTs on a VM,
 * computes the kernel spectrum once per volume shape and reuses it (e.g. for dose-rate maps
   at every time point), and uses ``workers`` threads of scipy's pocketfft.
 """
@@ -43,22 +49,66 @@ class KernelConvolver:
         shape: volume shape (z, y, x).
         kernel: odd-sized float kernel, centre in the middle.
         workers: FFT threads (default: the CPUs this process may use).
+        symmetric: the kernel is even in each axis, as voxel S-value kernels are up to their
+            Monte Carlo noise. It is then symmetrised (mean of its 8 reflections), its
+            spectrum is real and is computed as cosine sums over one octant (three small
+            matrix products instead of a padded 3-D FFT), which halves its memory and time.
     """
 
-    def __init__(self, shape: Sequence[int], kernel: np.ndarray, *, workers: int | None = None):
+    def __init__(
+        self,
+        shape: Sequence[int],
+        kernel: np.ndarray,
+        *,
+        workers: int | None = None,
+        symmetric: bool = False,
+    ):
         if kernel.ndim != 3 or any(s % 2 == 0 for s in kernel.shape):
             raise NenscopeError("the dose kernel must be 3-D with odd sizes")
         self.shape = tuple(int(s) for s in shape)
         self.kshape = kernel.shape
         self.workers = _workers(workers)
+        self.symmetric = symmetric
         # circular length L >= n + (k-1)/2 (and >= k) suffices for the cropped "same" output:
-        # the wrapped-around tail z[j+L] of the linear convolution then only lands on
-        # indices j < (k-1)/2, which are cropped away (~16 % fewer points than n + k - 1).
+        # the wrapped-around tail of the linear convolution then only lands on indices that
+        # are cropped away (~16 % fewer points than n + k - 1).
         self.fshape = tuple(
             sfft.next_fast_len(max(n + (k - 1) // 2, k), real=True)
             for n, k in zip(self.shape, kernel.shape, strict=True)
         )
-        self._kf = self._forward(np.ascontiguousarray(kernel, dtype=np.float32))
+        if symmetric:
+            # kernel centred on index 0 (circularly): real spectrum, output needs no offset
+            self._kf = self._real_spectrum(np.asarray(kernel, dtype=np.float64))
+            self._off = (0, 0, 0)
+        else:
+            # kernel at indices [0, k): complex spectrum, output starts at the kernel centre
+            self._kf = self._forward(np.ascontiguousarray(kernel, dtype=np.float32))
+            self._off = tuple((k - 1) // 2 for k in kernel.shape)
+
+    def _real_spectrum(self, k: np.ndarray) -> np.ndarray:
+        """Real half-spectrum (n0, n1, n2//2+1) of the symmetrised, circularly centred kernel.
+
+        K̂(q) = Σ_x K(x) Π_i cos(2π q_i x_i / n_i) over x in [−c, c]³ = the octant x ≥ 0 with
+        weight 2 per non-zero coordinate; evaluated axis by axis as matrix products.
+        """
+        for ax in range(3):
+            k = 0.5 * (k + np.flip(k, axis=ax))
+        c = [(s - 1) // 2 for s in k.shape]
+        q = k[c[0] :, c[1] :, c[2] :].copy()
+        for ax in range(3):
+            w = np.full(c[ax] + 1, 2.0)
+            w[0] = 1.0
+            q *= w.reshape([-1 if i == ax else 1 for i in range(3)])
+        n0, n1, n2 = self.fshape
+
+        def cos_matrix(n_freq: int, n: int, m: int) -> np.ndarray:
+            return np.cos(2.0 * np.pi * np.outer(np.arange(n_freq), np.arange(m)) / n)
+
+        t = q @ cos_matrix(n2 // 2 + 1, n2, c[2] + 1).T  # (c0+1, c1+1, h2)
+        t = np.matmul(cos_matrix(n1, n1, c[1] + 1), t)  # (c0+1, n1, h2)
+        c0m = cos_matrix(n0, n0, c[0] + 1).astype(np.float32)
+        flat = t.reshape(c[0] + 1, -1).astype(np.float32)
+        return (c0m @ flat).reshape(n0, n1, n2 // 2 + 1)
 
     def _inplace(self, fn, view: np.ndarray, axis: int) -> None:
         """Complex FFT of ``view`` along ``axis``, written back into ``view``.
@@ -82,7 +132,9 @@ class KernelConvolver:
         buf = np.empty((n0, n1, n2 // 2 + 1), dtype=np.complex64)
         buf[a0:] = 0
         buf[:a0, a1:] = 0
-        step = max(1, (1 << 26) // max(1, a1 * n2))  # ~0.5 GB of slab at most
+        # slabs of ~8 MB: the temporaries are then recycled by malloc instead of being mapped
+        # afresh (and page-faulted) for every slab
+        step = max(1, (1 << 20) // max(1, a1 * (n2 // 2 + 1)))
         for i in range(0, a0, step):
             e = min(i + step, a0)
             buf[i:e, :a1] = sfft.rfft(a[i:e], n=n2, axis=2, workers=self.workers)
@@ -91,23 +143,29 @@ class KernelConvolver:
         return buf
 
     def __call__(self, volume: np.ndarray) -> np.ndarray:
-        """Convolve ``volume`` (float32 result, same shape, kernel centred)."""
+        """Convolve ``volume`` (float32 result, same shape, kernel centred).
+
+        The result lives in the leading bytes of the work buffer (written slab by slab behind
+        the rows still to be read), so no further volume-sized array is allocated.
+        """
         if volume.shape != self.shape:
             raise NenscopeError(f"volume shape {volume.shape} != convolver shape {self.shape}")
         n2 = self.fshape[2]
-        c0, c1, c2 = ((k - 1) // 2 for k in self.kshape)
+        o0, o1, o2 = self._off
         s0, s1, s2 = self.shape
         f = self._forward(np.asarray(volume, dtype=np.float32))
         f *= self._kf
         # inverse, in place, cropping after each axis so later axes transform only what is kept
         self._inplace(sfft.ifft, f, 0)
-        v = f[c0 : c0 + s0]
+        v = f[o0 : o0 + s0]
         self._inplace(sfft.ifft, v, 1)
-        out = np.empty(self.shape, dtype=np.float32)
-        step = max(1, (1 << 24) // max(1, s1 * n2))
+        # float32 rows of the output are shorter than the complex rows of f, and slab i is
+        # written only after it has been read: the writes never reach rows still to be read
+        out = f.view(np.float32).reshape(-1)[: s0 * s1 * s2].reshape(self.shape)
+        step = max(1, (1 << 21) // max(1, s1 * n2))
         for i in range(0, s0, step):
-            sl = sfft.irfft(v[i : i + step, c1 : c1 + s1], n=n2, axis=2, workers=self.workers)
-            out[i : i + step] = sl[:, :, c2 : c2 + s2]
+            sl = sfft.irfft(v[i : i + step, o1 : o1 + s1], n=n2, axis=2, workers=self.workers)
+            out[i : i + step] = sl[:, :, o2 : o2 + s2]
         return out
 
 
@@ -124,7 +182,8 @@ def dose_kernel_gy(
     :func:`~nenscope.dosimetry.kernel.resample_kernel`) unless one is given (mGy/(MBq·s)).
     """
     k = resample_kernel(tuple(spacing_mm)) if kernel is None else kernel
-    conv = KernelConvolver(tia_mbq_s.shape, k, workers=workers)
+    # voxel S-value kernels are even in each axis (isotropic medium, cubic voxels)
+    conv = KernelConvolver(tia_mbq_s.shape, k, workers=workers, symmetric=True)
     out = conv(tia_mbq_s)
     out *= np.float32(1e-3)  # mGy → Gy
     return out
