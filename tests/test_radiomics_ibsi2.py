@@ -109,3 +109,23 @@ def test_undecimated_wavelet_preserves_energy_and_kills_constants():
     assert np.allclose(wavelet_filter(const, "db3", "LLL", level=2, boundary="mirror"), 5.0 * 2 ** 3)
     with pytest.raises(NenscopeError):
         wavelet_filter(const, "nope", "LLL")
+
+
+def test_filter_setting_gives_response_map_features():
+    from nenscope.radiomics import extract_features, preset
+
+    spacing = (2.0, 2.0, 2.0)
+    z, y, x = np.indices((30, 40, 40)) * 2.0
+    img = x**2 + y**2 + z**2  # Laplacian 6 everywhere
+    mask = np.zeros(img.shape, bool)
+    mask[10:20, 15:25, 15:25] = True
+    base = preset("pet-default").replace(families=("stat",), discretisation="fbn")
+    f = extract_features(img, mask, spacing, base.replace(filter={"name": "log", "sigma_mm": 3.0}))
+    assert f["stat_mean"] == pytest.approx(6.0, rel=1e-3) and f["stat_var"] == pytest.approx(0.0, abs=1e-4)
+    # the crop margin covers the kernel: same response as filtering the whole image
+    whole = log_filter(img, spacing, 3.0)[mask]
+    assert f["stat_max"] == pytest.approx(whole.max(), rel=1e-9)
+    g = extract_features(img, mask, spacing, base.replace(filter={"name": "mean", "support_voxels": 5}))
+    assert g["stat_mean"] == pytest.approx(mean_filter(img, 5)[mask].mean(), rel=1e-12)
+    with pytest.raises(NenscopeError):
+        extract_features(img, mask, spacing, base.replace(filter={"name": "sobel"}))

@@ -70,6 +70,11 @@ def extract_features(
     settings = resolve_settings(settings)
     roi = process_roi(image, mask, spacing_mm, settings)
     fam = set(settings.families)
+    if settings.filter:  # IBSI-2: features of the response map (ROI from the original image)
+        from nenscope.radiomics.filters import apply_filter
+
+        roi.image = apply_filter(roi.image, roi.spacing_mm, settings.filter)
+        fam.discard("morph")
     vals = roi.image[roi.int_mask]
     out: dict[str, float] = {}
     # the image keeps a margin for the local-intensity sphere; everything else works on the

@@ -248,3 +248,49 @@ def wavelet_filter(
         img = _pooled(img, [bank["L"]] * dims, dims, mode, False, "average", dilation=2 ** (lev - 1))
     ks = [bank[c] for c in subband]
     return _pooled(img, ks, dims, mode, rotation_invariant, pooling, dilation=2 ** (level - 1))
+
+
+_FILTERS = ("mean", "log", "laws", "gabor", "wavelet")
+
+
+def filter_reach_mm(spec: dict, spacing_mm) -> float:
+    """How far (mm) the response at a voxel depends on other voxels: the crop margin needed
+    so that the ROI's response equals the response computed on the whole image."""
+    spacing = np.asarray(spacing_mm, dtype=float)
+    name = spec.get("name")
+    if name == "mean":
+        return float(spec.get("support_voxels", 3)) / 2 * spacing.max()
+    if name == "log":
+        return float(spec.get("truncate", 4.0)) * float(spec["sigma_mm"]) + spacing.max()
+    if name == "laws":
+        size = int(str(spec["kernel"])[1])
+        return (size // 2 + int(spec.get("energy_distance") or 0)) * spacing.max()
+    if name == "gabor":
+        return 4.0 * float(spec["sigma_mm"]) * max(1.0, 1.0 / float(spec.get("gamma", 1.0))) + spacing.max()
+    if name == "wavelet":
+        length = pywt.Wavelet(spec["wavelet"]).dec_len
+        return float(length) * 2 ** int(spec.get("level", 1)) * spacing.max()
+    raise NenscopeError(f"filter name must be one of {_FILTERS}, got {name!r}")
+
+
+def apply_filter(image: np.ndarray, spacing_mm, spec: dict) -> np.ndarray:
+    """Apply the filter a settings ``filter`` mapping describes, e.g.
+    ``{"name": "log", "sigma_mm": 1.5, "boundary": "mirror"}``; the other keys are the keyword
+    arguments of :func:`mean_filter`, :func:`log_filter`, :func:`laws_filter`,
+    :func:`gabor_filter` or :func:`wavelet_filter`."""
+    args = {k: v for k, v in spec.items() if k != "name"}
+    name = spec.get("name")
+    try:
+        if name == "mean":
+            return mean_filter(image, int(args.pop("support_voxels")), **args)
+        if name == "log":
+            return log_filter(image, spacing_mm, float(args.pop("sigma_mm")), **args)
+        if name == "laws":
+            return laws_filter(image, str(args.pop("kernel")), **args)
+        if name == "gabor":
+            return gabor_filter(image, spacing_mm, **args)
+        if name == "wavelet":
+            return wavelet_filter(image, str(args.pop("wavelet")), str(args.pop("subband")), **args)
+    except (KeyError, TypeError) as exc:
+        raise NenscopeError(f"bad filter settings {spec}: {exc}") from exc
+    raise NenscopeError(f"filter name must be one of {_FILTERS}, got {name!r}")

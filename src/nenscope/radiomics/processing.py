@@ -158,6 +158,12 @@ def process_roi(
     """Crop, interpolate, resample the mask and re-segment as ``settings`` say."""
     image, mask, spacing = _check_inputs(image, mask, spacing_mm)
     radius_mm = (3.0 * settings.local_intensity_volume_cm3 * 1000.0 / (4.0 * np.pi)) ** (1 / 3)
+    if settings.filter:
+        from nenscope.radiomics.filters import filter_reach_mm
+
+        target = spacing if settings.new_spacing_mm is None else np.array(
+            [s if t is None else float(t) for s, t in zip(spacing, settings.new_spacing_mm, strict=True)])
+        radius_mm = max(radius_mm, filter_reach_mm(settings.filter, target))
     if settings.new_spacing_mm is not None:
         img, m, spacing = interpolate(
             image, mask, spacing, settings.new_spacing_mm,

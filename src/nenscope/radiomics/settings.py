@@ -53,6 +53,10 @@ class RadiomicsSettings:
     glcm_distance, ngtdm_distance, ngldm_distance: Chebyshev neighbourhood distances (voxels).
     ngldm_alpha: NGLDM coarseness parameter (grey-level difference counted as dependent).
     local_intensity_volume_cm3: volume of the local-intensity peak sphere (1 cm³ in IBSI).
+    filter: IBSI-2 convolutional filter applied after interpolation and re-segmentation, e.g.
+        ``{"name": "log", "sigma_mm": 1.5}``; features are then computed on the response map
+        inside the ROI (IBSI-2 phase 2 computes ``stat_*`` features; morphology, which does not
+        depend on intensities, is left out). See :func:`nenscope.radiomics.filters.apply_filter`.
     morph_extended: compute the convex-hull / OMBB / MVEE densities and Moran's I / Geary's C
         (morphological features pyradiomics lacks; off = the set shared with pyradiomics).
     """
@@ -79,6 +83,7 @@ class RadiomicsSettings:
     ngldm_alpha: int = 0
     local_intensity_volume_cm3: float = 1.0
     morph_extended: bool = True
+    filter: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
