@@ -5,8 +5,12 @@ simulated PET lesions (nenscope.simulation: partial-volume sphere occupancy, het
 uptake, necrotic cores, positron range + scanner PSF, noise). Both tools get the same image,
 mask and discretisation (fixed bin width 0.25 SUV on bins aligned to multiples of 0.25, no
 resampling, 3D, distance 1) and compute the shared families: shape, first order, GLCM, GLRLM,
-GLSZM, GLDM/NGLDM, NGTDM. Prints per-lesion times, the ratio, and the features whose values
-differ (with the reason). Run: ``python bench/bench_radiomics.py`` (pyradiomics from the
+GLSZM, GLDM/NGLDM, NGTDM; pyradiomics computes only the shared features (``SHARED``), nenscope
+whole families (a few more features than shared). Fairness: one thread for both (BLAS and
+SimpleITK), warm-up runs outside the timing for both, pyradiomics' SimpleITK inputs built
+outside the timing, best of ``REPEATS`` interleaved runs per lesion for both, wall clock and
+CPU time. Prints per-lesion times, the ratio, and the features whose values differ (with the
+reason). Run: ``python bench/bench_radiomics.py`` (pyradiomics from the
 ``bench`` extra).
 """
 
@@ -161,6 +165,7 @@ def _simulated(n: int, seed: int = 7):
 
 
 def _pyradiomics():
+    """pyradiomics with exactly the shared features enabled (nothing it computes goes unused)."""
     from radiomics import featureextractor
 
     logging.getLogger("radiomics").setLevel(logging.ERROR)
@@ -168,26 +173,37 @@ def _pyradiomics():
         binWidth=BIN_WIDTH, resampledPixelSpacing=None, force2D=False, label=1,
         additionalInfo=False, minimumROIDimensions=1, minimumROISize=1, voxelArrayShift=0)
     ext.disableAllFeatures()
-    for cls in ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm"):
-        ext.enableFeatureClassByName(cls)
+    by_class: dict[str, list[str]] = {}
+    for name in SHARED.values():
+        cls, feature = name.split("_", 1)
+        by_class.setdefault(cls, []).append(feature)
+    ext.enableFeaturesByName(**by_class)
     return ext
 
 
-def _run_pyradiomics(ext, img, mask, spacing):
+def _sitk_pair(img, mask, spacing):
+    """pyradiomics' input: SimpleITK image and label map (converted outside the timing)."""
     import SimpleITK as sitk
 
     im = sitk.GetImageFromArray(img)  # array (z, y, x) -> SimpleITK (x, y, z)
     im.SetSpacing((spacing[2], spacing[1], spacing[0]))
     m = sitk.GetImageFromArray(mask.astype(np.uint8))
     m.CopyInformation(im)
-    res = ext.execute(im, m)
+    return im, m
+
+
+def _run_pyradiomics(ext, pair):
+    res = ext.execute(*pair)
     return {k.removeprefix("original_"): float(v) for k, v in res.items() if k.startswith("original_")}
 
 
 def main() -> None:
+    import SimpleITK as sitk
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1):  # one BLAS thread for both tools: the machine's cores are shared
+    # one thread for both tools (BLAS, and SimpleITK inside pyradiomics): the cores are shared
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    with threadpool_limits(1):
         _main()
 
 
@@ -207,15 +223,16 @@ def _main() -> None:
     diffs: dict[str, list[float]] = {t: [] for t in SHARED}
     for _name, img, mask, spacing in lesions[:2]:  # warm-up (imports, caches) outside the timing
         extract_features(img, mask, spacing, base)
-        _run_pyradiomics(ext, img, mask, spacing)
+        _run_pyradiomics(ext, _sitk_pair(img, mask, spacing))
     print(f"{'lesion':52s} {'voxels':>7s} {'nenscope s':>10s} {'all IBSI s':>10s} {'pyradiomics s':>13s} {'ratio':>6s}")
     cpu_ns, cpu_pr = [], []
     for name, img, mask, spacing in lesions:
         lower = math.floor(img[mask].min() / BIN_WIDTH) * BIN_WIDTH  # pyradiomics' bin edges
         s = base.replace(bin_lower_bound=lower)
         s_full = full.replace(bin_lower_bound=lower)
+        pair = _sitk_pair(img, mask, spacing)
         ours = extract_features(img, mask, spacing, s)
-        theirs = _run_pyradiomics(ext, img, mask, spacing)
+        theirs = _run_pyradiomics(ext, pair)
         # best of REPEATS (wall clock) and the matching CPU time: the cores are shared
         w_ns, w_full, w_pr, c_ns, c_pr = [], [], [], [], []
         for _ in range(REPEATS):
@@ -225,7 +242,7 @@ def _main() -> None:
             extract_features(img, mask, spacing, s_full)
             t2 = time.perf_counter()
             c2 = time.process_time()
-            _run_pyradiomics(ext, img, mask, spacing)
+            _run_pyradiomics(ext, pair)
             c3, t3 = time.process_time(), time.perf_counter()
             w_ns.append(t1 - t0)
             w_full.append(t2 - t1)
