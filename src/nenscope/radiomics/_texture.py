@@ -1,13 +1,16 @@
-"""Shared pieces of the texture matrices: neighbour directions, padding, pooled features.
+"""Shared pieces of the texture matrices: neighbour directions, the neighbour gather, padding,
+pooled features.
 
 Every matrix is accumulated with ``np.bincount`` on packed integer indices (slice, direction,
 grey level, run/zone/count) over all ROI voxels at once: no Python loop touches single voxels.
-Loops run over the 4/13 directions or 8/26 neighbour offsets only.
+The grey levels of the 26 neighbours of every ROI voxel are read once (:class:`Lattice`) and
+shared by GLCM (pairs), GLRLM (run starts), NGTDM and NGLDM (neighbourhoods).
 """
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,8 +31,11 @@ SUFFIX = {"2D": "_2D", "2.5D": "_2_5D", "3D": "_3D"}
 
 
 def padded_levels(q: np.ndarray, mask: np.ndarray, pad: int) -> np.ndarray:
-    """Grey levels with 0 outside the ROI, zero-padded by ``pad`` voxels on every side."""
-    out = np.zeros(tuple(s + 2 * pad for s in q.shape), dtype=np.int32)
+    """Grey levels with 0 outside the ROI, zero-padded by ``pad`` voxels on every side, in the
+    smallest unsigned integer type that holds them (less memory for every gather)."""
+    top = int(q.max()) if q.size else 0
+    dtype = np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.uint32
+    out = np.zeros(tuple(s + 2 * pad for s in q.shape), dtype=dtype)
     inner = tuple(slice(pad, pad + s) for s in q.shape)
     out[inner] = np.where(mask, q, 0)
     return out
@@ -41,21 +47,82 @@ def flat_offset(direction, strides: tuple[int, ...], distance: int = 1) -> int:
     return (d0 * strides[0] + d1 * strides[1] + d2 * strides[2]) * distance
 
 
+@dataclass(frozen=True)
+class Lattice:
+    """ROI voxels of the zero-padded grey-level volume and the grey levels of their 26
+    neighbours (0 = outside the ROI), read in one (N, 26) gather.
+
+    ``flat`` is the padded volume flattened (C order), ``roi`` the flat indices of the ROI
+    voxels (ascending), ``g`` their grey levels, ``z`` their slice index, ``pad`` the padding
+    (the largest neighbour distance any family asks for).
+    """
+
+    flat: np.ndarray
+    roi: np.ndarray
+    g: np.ndarray
+    z: np.ndarray
+    nb: np.ndarray
+    strides: tuple[int, int, int]
+    pad: int
+    n_slices: int
+
+    def neighbours(self, offsets) -> np.ndarray:
+        """(N, len(offsets)) grey levels of the neighbours at ``offsets`` (dz, dy, dx): columns
+        of the shared gather (a view when they are consecutive) or, for offsets beyond the 26
+        unit neighbours (distance > 1), a new gather."""
+        cols = [_UNIT_COLUMN.get(tuple(o)) for o in offsets]
+        if None in cols:
+            offs = np.array([flat_offset(o, self.strides) for o in offsets], dtype=np.int64)
+            return self.flat[self.roi[:, None] + offs]
+        step = cols[1] - cols[0] if len(cols) > 1 else 1
+        if step in (1, -1) and cols == list(range(cols[0], cols[-1] + step, step)):
+            stop = cols[-1] + step
+            return self.nb[:, cols[0]:(stop if stop >= 0 else None):step]
+        return self.nb[:, cols]
+
+
+_UNIT_COLUMN = {d: k for k, d in enumerate(NEIGHBOURS_3D)}
+
+
+def build_lattice(q: np.ndarray, mask: np.ndarray, pad: int = 1) -> Lattice:
+    """:class:`Lattice` of grey levels ``q`` (1..Ng) in ``mask``, padded by ``pad`` voxels."""
+    qp = padded_levels(q, mask, max(pad, 1))
+    strides = tuple(s // qp.itemsize for s in qp.strides)
+    flat = qp.ravel()
+    roi = np.flatnonzero(flat)
+    offs = np.array([flat_offset(d, strides) for d in NEIGHBOURS_3D], dtype=np.int64)
+    nb = flat[roi[:, None] + offs]
+    return Lattice(flat, roi, flat[roi], roi // strides[0] - max(pad, 1), nb, strides, max(pad, 1),
+                   q.shape[0])
+
+
 def pool(values: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, float]:
     """Average per-matrix feature values over the non-empty matrices (one vectorised pass).
 
     A value undefined for one matrix (e.g. GLCM correlation of a slice with a single grey
     level, 0/0) is left out of that average instead of turning it into NaN.
     """
+    return pool_groups(values, [keep])[0]
+
+
+def pool_groups(values: dict[str, np.ndarray], keeps: list[np.ndarray]) -> list[dict[str, float]]:
+    """:func:`pool` for consecutive groups of matrices (e.g. the 13 directional matrices and
+    the merged one, computed as one stack): ``keeps[k]`` flags the non-empty matrices of group
+    k; the groups split the stack in order."""
     names = list(values)
-    arr = np.array([values[n] for n in names], dtype=np.float64).reshape(len(names), keep.size)
-    arr = arr[:, keep]
-    finite = np.isfinite(arr)
-    count = finite.sum(1)
-    total = np.where(finite, arr, 0.0).sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return dict(zip(names, mean.tolist(), strict=True))
+    arr = np.array([values[n] for n in names], dtype=np.float64).reshape(len(names), -1)
+    out = []
+    start = 0
+    for keep in keeps:
+        part = arr[:, start:start + keep.size][:, keep]
+        start += keep.size
+        finite = np.isfinite(part)
+        count = finite.sum(1)
+        total = np.where(finite, part, 0.0).sum(1)
+        mean = np.full(len(names), np.nan)
+        np.divide(total, count, out=mean, where=count > 0)
+        out.append(dict(zip(names, mean.tolist(), strict=True)))
+    return out
 
 
 def runlike_features(

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from nenscope.errors import NenscopeError
+from nenscope.radiomics._texture import build_lattice
 from nenscope.radiomics.glcm import glcm_feature_set
 from nenscope.radiomics.glrlm import glrlm_feature_set
 from nenscope.radiomics.intensity import (
@@ -102,28 +103,32 @@ def extract_features(
                                 bin_width=settings.ivh_bin_width, value_range=rng))
     texture = fam & {"cm", "rlm", "szm", "dzm", "ngt", "ngl"}
     if texture:
-        q = np.zeros(int_t.shape, dtype=np.int64)
-        q[int_t] = q_roi  # same voxel order: int_t is a box of int_mask holding all its voxels
-        # GLCM, GLRLM and zones only compare grey levels for equality: build them on compact
-        # indices of the levels present and hand the level values to the feature formulas.
-        levels, inverse = np.unique(q_roi, return_inverse=True)
+        # every texture family only compares grey levels (or needs their values): build them on
+        # compact indices 1..n of the levels present and hand the level values to the formulas
+        present = np.bincount(q_roi) > 0
+        levels = np.flatnonzero(present)
+        index = np.cumsum(present)  # grey level -> compact index
         qc = np.zeros(int_t.shape, dtype=np.int64)
-        qc[int_t] = inverse.ravel() + 1
+        qc[int_t] = index[q_roi]  # same voxel order: int_t is a box of int_mask holding all its voxels
         n_present = int(levels.size)
         spaces = settings.texture_spaces
+        reach = max(settings.glcm_distance if "cm" in texture else 1,
+                    settings.ngtdm_distance if "ngt" in texture else 1,
+                    settings.ngldm_distance if "ngl" in texture else 1)
+        lattice = build_lattice(qc, int_t, reach) if texture & {"cm", "rlm", "ngt", "ngl"} else None
         if "cm" in texture:
             out.update(glcm_feature_set(qc, int_t, n_present, spaces, settings.glcm_distance,
-                                        levels=levels, ng_nominal=ng))
+                                        levels=levels, ng_nominal=ng, lattice=lattice))
         if "rlm" in texture:
-            out.update(glrlm_feature_set(qc, int_t, n_present, spaces, levels=levels))
+            out.update(glrlm_feature_set(qc, int_t, n_present, spaces, levels=levels, lattice=lattice))
         if texture & {"szm", "dzm"}:
             out.update(zone_feature_set(qc, int_t, morph_t, n_present, spaces,
                                         tuple(texture), levels=levels))
         if texture & {"ngt", "ngl"}:
             out.update(neighbourhood_feature_set(
-                q, int_t, ng, spaces, ngtdm_distance=settings.ngtdm_distance,
+                qc, int_t, n_present, spaces, ngtdm_distance=settings.ngtdm_distance,
                 ngldm_distance=settings.ngldm_distance, ngldm_alpha=settings.ngldm_alpha,
-                families=tuple(texture)))
+                families=tuple(texture), levels=levels, lattice=lattice))
     return out
 
 

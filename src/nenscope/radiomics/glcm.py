@@ -13,45 +13,43 @@ from nenscope.radiomics._texture import (
     DIRECTIONS_2D,
     DIRECTIONS_3D,
     SUFFIX_DIRECTIONAL,
-    flat_offset,
-    padded_levels,
-    pool,
+    Lattice,
+    build_lattice,
+    pool_groups,
 )
 
 MAX_MATRIX_CELLS = 50_000_000  # ~400 MB of int64: beyond this the discretisation is unsuitable
 
 
 def glcm_matrices(
-    q: np.ndarray, mask: np.ndarray, ng: int, directions, distance: int = 1, per_slice: bool = True
+    lattice: Lattice, ng: int, directions, distance: int = 1, per_slice: bool = True
 ) -> np.ndarray:
     """Co-occurrence counts of shape (n_slices or 1, n_directions, Ng, Ng), symmetrised.
 
-    Pairs are (voxel, voxel + distance·direction) with both voxels in the ROI. One gather of
-    all directions and one bincount over packed (slice, direction, i, j) indices (in groups of
-    directions for very large ROIs, to bound memory).
+    Pairs are (voxel, voxel + distance·direction) with both voxels in the ROI. The neighbour
+    levels come from the shared gather; one bincount over packed (slice, direction, i, j)
+    indices, where j = 0 (neighbour outside the ROI) lands in a row that is dropped (no
+    filtering pass). Directions go in groups for very large ROIs, to bound memory.
     """
-    qp = padded_levels(q, mask, distance)
-    strides = tuple(s // qp.itemsize for s in qp.strides)
-    flat = qp.ravel()
-    roi = np.flatnonzero(flat)
-    a = flat[roi].astype(np.int64) - 1
     nd = len(directions)
-    offs = np.array([flat_offset(d, strides, distance) for d in directions], dtype=np.int64)
-    nz = q.shape[0] if per_slice else 1
-    size = nz * nd * ng * ng
-    if size > MAX_MATRIX_CELLS:
+    nz = lattice.n_slices if per_slice else 1
+    if nz * nd * ng * ng > MAX_MATRIX_CELLS:
         raise NenscopeError(
-            f"{ng} grey levels make GLCMs of {size:,} cells: use a coarser discretisation "
-            "(larger bin_width or a fixed bin number) suited to the image units")
+            f"{ng} grey levels make GLCMs of {nz * nd * ng * ng:,} cells: use a coarser "
+            "discretisation (larger bin_width or a fixed bin number) suited to the image units")
+    n1 = ng + 1
+    nb = lattice.neighbours([tuple(distance * c for c in d) for d in directions])
+    base = lattice.g.astype(np.int64) * n1
+    if per_slice:
+        base += lattice.z * (nd * n1 * n1)
+    dir_base = np.arange(nd, dtype=np.int64) * (n1 * n1)
+    size = nz * nd * n1 * n1
     counts = np.zeros(size, dtype=np.int64)
-    group = max(1, min(nd, 8_000_000 // max(roi.size, 1)))  # (N, directions) gathers in groups
+    group = max(1, min(nd, 8_000_000 // max(base.size, 1)))
     for d0 in range(0, nd, group):
-        b = flat[roi[:, None] + offs[None, d0:d0 + group]].astype(np.int64) - 1
-        vox, dirs = np.nonzero(b >= 0)
-        z = roi[vox] // strides[0] - distance if per_slice else 0
-        packed = ((z * nd + dirs + d0) * ng + a[vox]) * ng + b[vox, dirs]
-        counts += np.bincount(packed, minlength=size)
-    m = counts.reshape(nz, nd, ng, ng)
+        packed = (base[:, None] + dir_base[None, d0:d0 + group]) + nb[:, d0:d0 + group]
+        counts += np.bincount(packed.ravel(), minlength=size)
+    m = counts.reshape(nz, nd, n1, n1)[:, :, 1:, 1:]
     return m + m.transpose(0, 1, 3, 2)
 
 
@@ -138,34 +136,40 @@ def glcm_features(m: np.ndarray, levels: np.ndarray | None = None, ng: int | Non
 
 def glcm_feature_set(
     q: np.ndarray, mask: np.ndarray, ng: int, spaces, distance: int = 1,
-    levels: np.ndarray | None = None, ng_nominal: int | None = None,
+    levels: np.ndarray | None = None, ng_nominal: int | None = None, lattice: Lattice | None = None,
 ) -> dict[str, float]:
     """``cm_*`` features for the requested texture spaces (``2D``, ``2.5D``, ``3D``).
 
     ``q`` may hold compact indices 1..ng of the grey levels present, with ``levels`` their
     grey-level values and ``ng_nominal`` the number of bins of the discretisation.
+    ``lattice`` is the shared neighbour gather of ``q`` (built here when not given). The
+    matrices of every variant go through :func:`glcm_features` as one stack.
     """
     values = np.arange(1, ng + 1) if levels is None else np.asarray(levels)
     ng_nominal = ng if ng_nominal is None else ng_nominal
-    out: dict[str, float] = {}
+    if lattice is None:
+        lattice = build_lattice(q, mask, distance)
     variants = []
     if "2D" in spaces or "2.5D" in spaces:
-        m2 = glcm_matrices(q, mask, ng, DIRECTIONS_2D, distance)  # (nz, 4, Ng, Ng)
+        m2 = glcm_matrices(lattice, ng, DIRECTIONS_2D, distance)  # (nz, 4, Ng, Ng)
         if "2D" in spaces:
             variants += [("2D", "avg", m2.reshape(-1, ng, ng)), ("2D", "comb", m2.sum(1))]
         if "2.5D" in spaces:
             variants += [("2.5D", "avg", m2.sum(0)), ("2.5D", "comb", m2.sum((0, 1))[None])]
     if "3D" in spaces:
-        m3 = glcm_matrices(q, mask, ng, DIRECTIONS_3D, distance, per_slice=False)[0]  # (13, Ng, Ng)
+        m3 = glcm_matrices(lattice, ng, DIRECTIONS_3D, distance, per_slice=False)[0]  # (13, Ng, Ng)
         variants += [("3D", "avg", m3), ("3D", "comb", m3.sum(0)[None])]
-    for space, how, stack in variants:
-        keep = stack.sum((1, 2)) > 0
-        present = np.flatnonzero(stack.sum((0, 2)) > 0)  # drop empty grey levels (same values)
-        if present.size == 0:  # no voxel pair at all (e.g. a one-voxel ROI): undefined
-            feats = dict.fromkeys(glcm_features(np.zeros((1, 1, 1))), float("nan"))
-        else:
-            sub = stack[:, present][:, :, present]
-            feats = pool(glcm_features(sub, values[present], ng_nominal), keep)
+    stack = np.concatenate([v[2] for v in variants])
+    present = np.flatnonzero(stack.sum((0, 2)) > 0)  # drop empty grey levels (same values)
+    keeps = [v[2].sum((1, 2)) > 0 for v in variants]
+    if present.size == 0:  # no voxel pair at all (e.g. a one-voxel ROI): undefined
+        nan = dict.fromkeys(glcm_features(np.zeros((1, 1, 1))), float("nan"))
+        pooled = [nan] * len(variants)
+    else:
+        sub = stack[:, present][:, :, present]
+        pooled = pool_groups(glcm_features(sub, values[present], ng_nominal), keeps)
+    out: dict[str, float] = {}
+    for (space, how, _), feats in zip(variants, pooled, strict=True):
         suffix = SUFFIX_DIRECTIONAL[(space, how)]
         out.update({f"cm_{k}{suffix}": v for k, v in feats.items()})
     return out

@@ -1,8 +1,9 @@
 """Grey level run length matrix (GLRLM) features, IBSI-1 section 3.7.
 
 Runs are found for all ROI voxels at once: a voxel starts a run when its predecessor along the
-direction is outside the ROI or has another grey level; all runs then grow together, one step
-per iteration, so the work is O(voxels) per direction with no per-voxel Python loop.
+direction (from the shared neighbour gather) is outside the ROI or has another grey level; all
+runs then grow together, one step per iteration, so the work is O(voxels) per direction with
+no per-voxel Python loop.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from nenscope.radiomics._texture import (
     DIRECTIONS_2D,
     DIRECTIONS_3D,
     SUFFIX_DIRECTIONAL,
+    Lattice,
+    build_lattice,
     flat_offset,
-    padded_levels,
-    pool,
+    pool_groups,
     runlike_features,
 )
 
@@ -27,50 +29,50 @@ NAMES = {
 }
 
 
-def glrlm_matrices(q: np.ndarray, mask: np.ndarray, ng: int, directions, per_slice: bool) -> np.ndarray:
+def glrlm_matrices(lattice: Lattice, ng: int, directions, per_slice: bool) -> np.ndarray:
     """Run counts of shape (n_slices or 1, n_directions, Ng, Lmax).
 
-    The runs of all directions grow together: one loop step per unit of run length, each step
-    a gather over every run still alive (whatever its direction).
+    A voxel starts a run along a direction when its predecessor (from the shared neighbour
+    gather) is outside the ROI or has another grey level. The runs of all directions then grow
+    together: one loop step per unit of run length, each step a gather over every run still
+    alive (whatever its direction), so the work is O(voxels × directions) in all.
     """
-    qp = padded_levels(q, mask, 1)
-    strides = tuple(s // qp.itemsize for s in qp.strides)
-    flat = qp.ravel()
-    roi = np.flatnonzero(flat)
-    g_roi = flat[roi]
-    offs = np.array([flat_offset(d, strides) for d in directions], dtype=np.int64)
-    # run starts: predecessor along the direction outside the ROI or of another grey level
-    is_start = flat[roi[:, None] - offs[None, :]] != g_roi[:, None]  # (N, n_directions)
-    vox, dirs = np.nonzero(is_start)
-    starts = roi[vox]
-    g = g_roi[vox].astype(np.int64)
-    step = offs[dirs]
-    length = np.ones(starts.size, dtype=np.int64)
-    alive = np.arange(starts.size)
-    cur = starts
+    nd = len(directions)
+    before = lattice.neighbours([tuple(-c for c in d) for d in directions])
+    starts_at = np.flatnonzero(before != lattice.g[:, None])  # into the (N, nd) table
+    vox, dirs = np.divmod(starts_at, nd)
+    flat = lattice.flat
+    g = lattice.g[vox]
+    offs = np.array([flat_offset(d, lattice.strides) for d in directions], dtype=np.int64)
+    length = np.ones(vox.size, dtype=np.int64)
+    alive = np.arange(vox.size)
+    cur, step, level = lattice.roi[vox], offs[dirs], g
     while alive.size:
-        nxt = cur + step[alive]
-        keep = flat[nxt] == g[alive]
-        alive, cur = alive[keep], nxt[keep]
+        cur = cur + step
+        keep = flat[cur] == level
+        alive, cur, step, level = alive[keep], cur[keep], step[keep], level[keep]
         length[alive] += 1
     lmax = int(length.max()) if length.size else 1
-    nz = q.shape[0] if per_slice else 1
-    nd = len(directions)
-    z = (starts // strides[0] - 1) if per_slice else 0
-    packed = ((z * nd + dirs) * ng + (g - 1)) * lmax + (length - 1)
-    return np.bincount(packed, minlength=nz * nd * ng * lmax).reshape(nz, nd, ng, lmax)
+    nz = lattice.n_slices if per_slice else 1
+    code = dirs * ng + (g.astype(np.int64) - 1)
+    if per_slice:
+        code += lattice.z[vox] * (nd * ng)
+    return np.bincount(code * lmax + (length - 1), minlength=nz * nd * ng * lmax).reshape(nz, nd, ng, lmax)
 
 
 def glrlm_feature_set(
-    q: np.ndarray, mask: np.ndarray, ng: int, spaces, levels: np.ndarray | None = None
+    q: np.ndarray, mask: np.ndarray, ng: int, spaces, levels: np.ndarray | None = None,
+    lattice: Lattice | None = None,
 ) -> dict[str, float]:
-    """``rlm_*`` features for the requested texture spaces (``levels``: see GLCM)."""
-    out: dict[str, float] = {}
+    """``rlm_*`` features for the requested texture spaces (``levels``, ``lattice``: see GLCM).
+    The matrices of every variant go through :func:`runlike_features` as one stack."""
+    if lattice is None:
+        lattice = build_lattice(q, mask)
     nv_slice = mask.reshape(mask.shape[0], -1).sum(1)
-    nv = int(mask.sum())
+    nv = int(nv_slice.sum())
     variants = []
     if "2D" in spaces or "2.5D" in spaces:
-        m2 = glrlm_matrices(q, mask, ng, DIRECTIONS_2D, per_slice=True)
+        m2 = glrlm_matrices(lattice, ng, DIRECTIONS_2D, per_slice=True)
         nd = m2.shape[1]
         if "2D" in spaces:
             variants += [
@@ -83,12 +85,15 @@ def glrlm_feature_set(
                 ("2.5D", "comb", m2.sum((0, 1))[None], np.array([nv * nd])),
             ]
     if "3D" in spaces:
-        m3 = glrlm_matrices(q, mask, ng, DIRECTIONS_3D, per_slice=False)[0]
+        m3 = glrlm_matrices(lattice, ng, DIRECTIONS_3D, per_slice=False)[0]
         nd = m3.shape[0]
         variants += [("3D", "avg", m3, np.full(nd, nv)), ("3D", "comb", m3.sum(0)[None], np.array([nv * nd]))]
-    for space, how, stack, nvox in variants:
-        keep = stack.sum((1, 2)) > 0
-        feats = pool(runlike_features(stack, nvox, NAMES, levels), keep)
+    lmax = max(v[2].shape[-1] for v in variants)  # 2D and 3D runs: pad to one length axis
+    stack = np.concatenate([np.pad(v[2], ((0, 0), (0, 0), (0, lmax - v[2].shape[-1]))) for v in variants])
+    feats = runlike_features(stack, np.concatenate([v[3] for v in variants]), NAMES, levels)
+    out: dict[str, float] = {}
+    for (space, how, _, _), pooled in zip(variants, pool_groups(feats, [v[2].sum((1, 2)) > 0 for v in variants]),
+                                          strict=True):
         suffix = SUFFIX_DIRECTIONAL[(space, how)]
-        out.update({f"rlm_{k}{suffix}": v for k, v in feats.items()})
+        out.update({f"rlm_{k}{suffix}": v for k, v in pooled.items()})
     return out

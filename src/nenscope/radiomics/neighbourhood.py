@@ -1,8 +1,8 @@
 """Neighbourhood grey tone difference (NGTDM, IBSI-1 3.10) and neighbouring grey level
 dependence (NGLDM, 3.11) matrices.
 
-Both loop over the 26 (3D) or 8 (2D) neighbour offsets, each step a whole-array operation on
-the zero-padded grey-level volume (0 = outside the ROI, ignored as a neighbour).
+Both read the grey levels of the 26 (3D) or 8 (2D) neighbours of every ROI voxel from the
+shared neighbour gather (0 = outside the ROI, ignored as a neighbour) and reduce them per voxel.
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ import itertools
 
 import numpy as np
 
-from nenscope.radiomics._texture import SUFFIX, flat_offset, padded_levels, pool, runlike_features
-
-CHUNK_CELLS = 8_000_000  # neighbour values gathered at once (64 MB of int64 at most)
+from nenscope.radiomics._texture import SUFFIX, Lattice, build_lattice, pool, runlike_features
 
 NGL_NAMES = {
     "se": "lde", "le": "hde", "lg": "lgce", "hg": "hgce", "slg": "ldlge", "shg": "ldhge",
@@ -29,37 +27,31 @@ def _offsets(distance: int, two_d: bool):
     return [d for d in itertools.product(zr, r, r) if d != (0, 0, 0)]
 
 
-def _neighbour_pass(q, mask, distance, two_d, alpha):
-    """Per ROI voxel: grey level, slice, neighbour count, neighbour grey sum, dependence count."""
-    qp = padded_levels(q, mask, distance)
-    strides = tuple(s // qp.itemsize for s in qp.strides)
-    flat = qp.ravel()
-    roi = np.flatnonzero(flat)
-    g = flat[roi].astype(np.int64)
-    offs = np.array([flat_offset(d, strides) for d in _offsets(distance, two_d)], dtype=np.int64)
-    n_nb = np.zeros(roi.size, dtype=np.int64)
-    s_nb = np.zeros(roi.size, dtype=np.int64)
-    dep = np.ones(roi.size, dtype=np.int64)
-    # all neighbours in one (N, n_offsets) gather; in groups of offsets for large ROIs (memory)
-    group = max(1, min(offs.size, CHUNK_CELLS // max(roi.size, 1)))
-    for a in range(0, offs.size, group):
-        nb = flat[roi[:, None] + offs[None, a:a + group]]  # 0 = outside the ROI
-        inside = nb > 0
-        n_nb += inside.sum(1)
-        s_nb += nb.sum(1, dtype=np.int64)
-        dep += (inside & (np.abs(nb - flat[roi][:, None]) <= alpha)).sum(1)
-    z = roi // strides[0] - distance
-    return g, z, n_nb, s_nb, dep
+def _neighbour_pass(lattice: Lattice, values: np.ndarray, distance: int, two_d: bool, alpha: float):
+    """Per ROI voxel: neighbour count, neighbour grey sum and dependence count (the voxel itself
+    plus neighbours within ``alpha`` grey levels), from the shared neighbour gather.
+    ``values[k]`` is the grey level of index k (``values[0] = 0``: outside)."""
+    nb = lattice.neighbours(_offsets(distance, two_d))  # 0 = outside the ROI
+    inside = nb > 0
+    n_nb = np.count_nonzero(inside, axis=1)
+    nbv = values[nb]
+    s_nb = nbv.sum(1)
+    if alpha == 0:  # equal grey levels: equal indices
+        dep = 1 + np.count_nonzero(nb == lattice.g[:, None], axis=1)
+    else:
+        dep = 1 + np.count_nonzero(inside & (np.abs(nbv - values[lattice.g][:, None]) <= alpha), axis=1)
+    return n_nb, s_nb, dep
 
 
-def ngtdm_features(s: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
-    """NGTDM features for stacks ``s`` (K, Ng) of grey-tone sums and ``n`` (K, Ng) counts."""
+def ngtdm_features(s: np.ndarray, n: np.ndarray, levels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """NGTDM features for stacks ``s`` (K, Ng) of grey-tone sums and ``n`` (K, Ng) counts;
+    ``levels`` are the grey levels of the columns (default 1..Ng)."""
     present = np.flatnonzero(n.sum(0) > 0)  # grey levels absent everywhere add nothing
     s, n = s[:, present], n[:, present]
     k, ng = s.shape
     nvc = n.sum(1)
     p = n / np.where(nvc > 0, nvc, 1)[:, None]
-    i = present + 1.0
+    i = (present + 1.0) if levels is None else np.asarray(levels, dtype=np.float64)[present]
     valid = p > 0
     ngp = valid.sum(1)
     pv = (p * s).sum(1)
@@ -87,8 +79,14 @@ def ngtdm_features(s: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
 def neighbourhood_feature_set(
     q: np.ndarray, mask: np.ndarray, ng: int, spaces, *, ngtdm_distance: int = 1,
     ngldm_distance: int = 1, ngldm_alpha: int = 0, families=("ngt", "ngl"),
+    levels: np.ndarray | None = None, lattice: Lattice | None = None,
 ) -> dict[str, float]:
-    """``ngt_*`` and ``ngl_*`` features for the requested texture spaces."""
+    """``ngt_*`` and ``ngl_*`` features for the requested texture spaces (``levels``,
+    ``lattice``: see GLCM)."""
+    if lattice is None:
+        lattice = build_lattice(q, mask, max(ngtdm_distance, ngldm_distance))
+    values = np.arange(ng + 1) if levels is None else np.concatenate([[0], np.asarray(levels)])
+    gv = values[lattice.g]
     out: dict[str, float] = {}
     nz = q.shape[0]
     for two_d, names in ((True, ("2D", "2.5D")), (False, ("3D",))):
@@ -96,27 +94,26 @@ def neighbourhood_feature_set(
         if not wanted:
             continue
         kz = nz if two_d else 1
+        zz = lattice.z if two_d else np.zeros_like(lattice.z)
+        code = zz * ng + lattice.g.astype(np.int64) - 1
         if "ngt" in families:
-            g, z, n_nb, s_nb, dep = _neighbour_pass(q, mask, ngtdm_distance, two_d, ngldm_alpha)
-            zz = z if two_d else np.zeros_like(z)
+            n_nb, s_nb, dep = _neighbour_pass(lattice, values, ngtdm_distance, two_d, ngldm_alpha)
             ok = n_nb > 0  # voxels without ROI neighbours are left out (IBSI 3.10)
-            diff = np.abs(g[ok] - s_nb[ok] / n_nb[ok])
-            idx = zz[ok] * ng + g[ok] - 1
-            s = np.bincount(idx, weights=diff, minlength=kz * ng).reshape(kz, ng)
-            n = np.bincount(idx, minlength=kz * ng).reshape(kz, ng).astype(np.float64)
+            diff = np.abs(gv[ok] - s_nb[ok] / n_nb[ok])
+            s = np.bincount(code[ok], weights=diff, minlength=kz * ng).reshape(kz, ng)
+            n = np.bincount(code[ok], minlength=kz * ng).reshape(kz, ng).astype(np.float64)
             for space in wanted:
                 ss, nn = (s.sum(0)[None], n.sum(0)[None]) if space == "2.5D" else (s, n)
-                feats = pool(ngtdm_features(ss, nn), nn.sum(1) > 0)
+                feats = pool(ngtdm_features(ss, nn, levels), nn.sum(1) > 0)
                 out.update({f"ngt_{k}{SUFFIX[space]}": v for k, v in feats.items()})
         if "ngl" in families:
             if not ("ngt" in families and ngtdm_distance == ngldm_distance):  # else reuse the pass
-                g, z, _, _, dep = _neighbour_pass(q, mask, ngldm_distance, two_d, ngldm_alpha)
-            zz = z if two_d else np.zeros_like(z)
+                _, _, dep = _neighbour_pass(lattice, values, ngldm_distance, two_d, ngldm_alpha)
             jmax = int(dep.max())
-            m = np.bincount((zz * ng + g - 1) * jmax + dep - 1, minlength=kz * ng * jmax).reshape(kz, ng, jmax)
+            m = np.bincount(code * jmax + dep - 1, minlength=kz * ng * jmax).reshape(kz, ng, jmax)
             nv = np.bincount(zz, minlength=kz)
             for space in wanted:
                 mm, nn = (m.sum(0)[None], np.array([nv.sum()])) if space == "2.5D" else (m, nv)
-                feats = pool(runlike_features(mm, nn, NGL_NAMES), mm.sum((1, 2)) > 0)
+                feats = pool(runlike_features(mm, nn, NGL_NAMES, levels), mm.sum((1, 2)) > 0)
                 out.update({f"ngl_{k}{SUFFIX[space]}": v for k, v in feats.items()})
     return out
