@@ -17,12 +17,12 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nenscope.analysis._geometry import indices_to_lps
-from nenscope.analysis.pvc import fit_blurred_sphere
+from nenscope.analysis.pvc import blurred_sphere_profile, fit_blurred_sphere
 from nenscope.analysis.reference import ReferenceRegions
 from nenscope.analysis.rules import score_rules
 from nenscope.analysis.suvpeak import suv_peak_per_label
 
-__all__ = ["Lesion", "measure_lesions"]
+__all__ = ["Lesion", "lesion_pvc", "measure_lesions"]
 
 _BONE_HU = 200.0
 _PVC_MAX_GAIN = 2.5  # corrected contrast <= 2.5 x (SUVmax - background)
@@ -54,11 +54,14 @@ class Lesion:
     suv_peak_center_mm: tuple[float, float, float] | None = None
     suv_pvc: float | None = None
     diameter_pvc_mm: float | None = None
+    background_suv: float | None = None
     ct_correlate: bool | None = None
     ct_mean_hu: float | None = None
     krenning: int | None = None
     sstr_rads: str | None = None
     fdg_suv_max: float | None = None
+    fdg_suv_peak: float | None = None
+    fdg_suv_pvc: float | None = None
     netpet: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -76,9 +79,12 @@ class Lesion:
             "tsr": _r(self.tsr),
             "suv_pvc": _r(self.suv_pvc),
             "diameter_pvc_mm": _r(self.diameter_pvc_mm, 1),
+            "background_suv": _r(self.background_suv),
             "krenning": self.krenning,
             "sstr_rads": self.sstr_rads,
             "fdg_suv_max": _r(self.fdg_suv_max),
+            "fdg_suv_peak": _r(self.fdg_suv_peak),
+            "fdg_suv_pvc": _r(self.fdg_suv_pvc),
             "netpet": self.netpet,
             "ct_correlate": self.ct_correlate,
             "ct_mean_hu": _r(self.ct_mean_hu, 1),
@@ -115,7 +121,7 @@ def _site(
     return "soft tissue"
 
 
-def _pvc(
+def lesion_pvc(
     suv: NDArray,
     labels: NDArray,
     lab: int,
@@ -123,8 +129,15 @@ def _pvc(
     affine: NDArray,
     reach: list[int],
     fwhm_mm: float,
+    *,
+    diameter_mm: float | None = None,
+    background_only: bool = False,
 ) -> tuple[float | None, float | None]:
     """Sphere-model partial-volume correction of one lesion (see :mod:`.pvc`).
+
+    With ``diameter_mm`` (e.g. the SSTR fit's, for the same lesion on FDG) only the contrast
+    is fitted (linear least squares). With ``background_only`` the result is
+    ``(background, None)``: the median of the ring 1-1.5 FWHM beyond the lesion.
 
     Background: median SUV of the voxels between 1 and 1.5 FWHM beyond the lesion's
     equivalent sphere; centre: the uptake-weighted centroid; fit of (C, d) to the voxels
@@ -149,7 +162,15 @@ def _pvc(
     if ring.sum() < 10:
         return None, None
     bg = float(np.median(crop[ring]))
+    if background_only:
+        return bg, None
     near = use & (r <= r0 + fwhm_mm)
+    if diameter_mm is not None:
+        prof = blurred_sphere_profile(r[near], diameter_mm, fwhm_mm)
+        c = float(
+            max(((crop[near] - bg) * prof).sum() / max(float((prof * prof).sum()), 1e-12), 0.0)
+        )
+        return bg + c, diameter_mm
     fit = fit_blurred_sphere(crop[near], r[near], fwhm_mm, background=bg, diameter0_mm=2 * r0)
     if fit is None:
         return None, None
@@ -221,7 +242,10 @@ def measure_lesions(
                 ct_corr = bool(
                     abs(ct_mean - float(ct_crop[shell].mean())) >= contrast or ct_mean >= _BONE_HU
                 )
-        pvc, dpvc = _pvc(suv, labels, lab, sl, affine, reach, psf_fwhm_mm)
+        pvc, dpvc = lesion_pvc(suv, labels, lab, sl, affine, reach, psf_fwhm_mm)
+        bg_ring, _ = lesion_pvc(
+            suv, labels, lab, sl, affine, reach, psf_fwhm_mm, background_only=True
+        )
         les = Lesion(
             id=lab,
             label=lab,
@@ -240,6 +264,7 @@ def measure_lesions(
             ct_mean_hu=ct_mean,
             suv_pvc=pvc,
             diameter_pvc_mm=dpvc,
+            background_suv=bg_ring,
         )
         out.append(les)
     return out

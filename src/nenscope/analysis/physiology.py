@@ -6,7 +6,7 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
 
 - kidney: >= 40 ml, posterior (y > +10 mm), lateral (|x| 25-150 mm), between 200 mm below and
   the top of the liver;
-- bladder: >= 15 ml, midline (|x| < 60 mm), >= 120 mm below the liver's lower edge, and the
+- bladder: >= 15 ml, midline (|x| < 60 mm), centred >= 100 mm below the liver's lower edge, and the
   hottest such structure (urine);
 - brain (FDG): >= 250 ml, midline, its lower edge >= 100 mm above the liver;
 - heart (FDG): >= 60 ml, x from -40 to +110 mm, within 0-180 mm above the liver's upper edge.
@@ -110,7 +110,7 @@ def classify_physiological(
             for c in comps
             if c.volume_ml >= 15.0
             and abs(c.x_mm) < 60.0
-            and c.z_hi_mm < lz_lo - 120.0
+            and c.z_mm < lz_lo - 100.0
             and c.label not in found
         ]
         if cands:

@@ -28,7 +28,7 @@ from nenscope.analysis._geometry import (
 )
 from nenscope.analysis.findings import FdgOnlyLesion, Findings, Summary
 from nenscope.analysis.matching import align_to
-from nenscope.analysis.metrics import Lesion, measure_lesions
+from nenscope.analysis.metrics import Lesion, lesion_pvc, measure_lesions
 from nenscope.analysis.options import AnalysisOptions
 from nenscope.analysis.physiology import classify_physiological, component_table
 from nenscope.analysis.reference import (
@@ -56,6 +56,7 @@ from nenscope.analysis.segmentation import (
     physiological_mask,
     segment_lesions,
 )
+from nenscope.analysis.suvpeak import suv_peak_per_label
 from nenscope.errors import NenscopeError
 
 __all__ = ["analyze", "analyze_volume", "VolumeAnalysis"]
@@ -474,12 +475,15 @@ def analyze(
         fdg_only, fdg_ref, fdg_warn = _add_fdg(va, fdg, options, fdg_organ_masks)
         warnings.extend(fdg_warn)
         fdg_liver = fdg_ref.liver.suv_mean if fdg_ref.liver else None
-        fdg_liver_sd = fdg_ref.liver.suv_sd if fdg_ref.liver else 0.0
         grades = []
         for les in va.lesions:
-            les.netpet = netpet_lesion(
-                les.krenning, les.tlr, les.fdg_suv_max, fdg_liver, fdg_liver_sd
-            )
+            # NETPET compares partial-volume-corrected uptakes (the same sphere model as the
+            # Krenning score, on each study): a voxel maximum of a noisy FDG image would call
+            # every lesion FDG-positive, and blur affects the two tracers' contrasts unequally
+            sstr_val = les.suv_pvc if les.suv_pvc is not None else les.suv_peak
+            fdg_val = les.fdg_suv_pvc if les.fdg_suv_pvc is not None else les.fdg_suv_peak
+            sstr_ratio = sstr_val / liver if liver else None
+            les.netpet = netpet_lesion(les.krenning, sstr_ratio, fdg_val, fdg_liver)
             grades.append(les.netpet)
         netpet = netpet_grade(grades, n_fdg_only=len(fdg_only))
         if netpet is None and fdg_liver is not None:
@@ -564,6 +568,31 @@ def _add_fdg(
         if align.transform is not None:
             m = ndimage.binary_dilation(m, iterations=1)
         les.fdg_suv_max = float(fdg_on[box][m].max())
+    peaks, _ = suv_peak_per_label(fdg_on, va.labels, spacing)
+    reach = [int(np.ceil(2.0 * options.psf_fwhm_mm / sp)) + 1 for sp in spacing]
+    objs = ndimage.find_objects(va.labels)
+    for les in va.lesions:
+        les.fdg_suv_peak = float(peaks[les.label - 1])
+        sl = objs[les.label - 1]
+        if sl is not None:
+            # same lesion, same size, same scanner blur: the SSTR study's recovery of the
+            # SUVpeak contrast (peak - background) / (corrected - background) applies to FDG
+            bg_f, _ = lesion_pvc(
+                fdg_on,
+                va.labels,
+                les.label,
+                sl,
+                va.suv.affine,
+                reach,
+                options.psf_fwhm_mm,
+                background_only=True,
+            )
+            bg_s = les.background_suv
+            if bg_f is not None and bg_s is not None and les.suv_pvc is not None:
+                denom = les.suv_pvc - bg_s
+                rc = (les.suv_peak - bg_s) / denom if denom > 0 else 1.0
+                rc = float(np.clip(rc, 0.2, 1.0))
+                les.fdg_suv_pvc = bg_f + (les.fdg_suv_peak - bg_f) / rc
     # FDG lesions without an SSTR lesion within match distance
     iters = max(1, int(round(options.match_distance_mm / min(spacing))))
     sstr_near = ndimage.binary_dilation(va.labels > 0, iterations=iters)

@@ -273,7 +273,10 @@ def find_reference_regions(
         body = body_mask(suv, spacing_mm, z_ax)
     body_c = _block_mean(body.astype(np.float32), f) > 0.5  # type: ignore[arg-type]
     body_core = ndimage.binary_erosion(body_c, iterations=1)
-    homog = body_core & (m1 > 0.3) & (sd < 0.15 * m1)
+    body_median = float(np.median(coarse[body_c])) if body_c.any() else 0.0
+    # organ candidates: homogeneous and clearly above the median body tissue (muscle, fat),
+    # which separates liver and spleen from the soft tissue around them
+    homog = body_core & (m1 > max(0.3, 1.5 * body_median)) & (sd < 0.15 * m1)
     if ct_hu is not None:
         ct_c = _block_mean(np.asarray(ct_hu, dtype=np.float32), f)  # type: ignore[arg-type]
         ct_m = ndimage.uniform_filter(ct_c, size=win)
@@ -284,14 +287,23 @@ def find_reference_regions(
         return regions
     idx = np.nonzero(body_c)
     mid = [float(np.mean(i)) for i in idx]  # coarse index of the body centroid
-    body_median = float(np.median(coarse[body_c]))
 
     def mm_offset(ax: int, coarse_index: float, s: float) -> float:
         return (coarse_index - mid[ax]) * cs[ax] * s
 
-    labels, n = cc3d.connected_components(homog, connectivity=26, return_N=True)
-    comps: list[dict[str, Any]] = []
-    if n:
+    def components(erosions: int) -> tuple[NDArray, list[dict[str, Any]]]:
+        # erosions break the thin bridges of homogeneous tissue between neighbouring organs
+        # (liver to mediastinal blood pool, heart, kidney); components grow back in ``homog``
+        core = ndimage.binary_erosion(homog, iterations=erosions) if erosions else homog
+        labels, n = cc3d.connected_components(
+            core, connectivity=6 if erosions else 26, return_N=True
+        )
+        for _ in range(erosions if n else 0):
+            grown_lab = ndimage.grey_dilation(labels, size=(3, 3, 3))
+            labels = np.where(homog & (labels == 0), grown_lab, labels).astype(labels.dtype)
+        comps: list[dict[str, Any]] = []
+        if not n:
+            return labels, comps
         counts = np.bincount(labels.ravel(), minlength=n + 1)
         sums = np.bincount(labels.ravel(), weights=coarse.ravel(), minlength=n + 1)
         coords = [
@@ -322,15 +334,32 @@ def find_reference_regions(
                     "z_hi": z_hi,
                 }
             )
+        return labels, comps
+
+    def liver_candidates(comps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # on the patient's right, large, and clearly above the median body tissue
+        return [
+            c
+            for c in comps
+            if c["x"] <= -_SIDE_OFFSET_MM
+            and c["volume_ml"] >= 100.0
+            and c["mean"] >= 1.5 * body_median
+        ]
+
+    for erosions in (0, 1, 2):
+        labels, comps = components(erosions)
+        if liver_candidates(comps):
+            break
+        # no liver yet: it merged with its neighbours; cut thicker bridges
 
     def organ_from_component(comp: dict[str, Any]) -> tuple[NDArray, NDArray]:
         core = labels == comp["label"]
         # geodesic growth through organ-like uptake (within 2.5 SD of the core's coarse values),
-        # at most one window away, then out to half the organ mean (the PSF midpoint)
+        # at most about half a window away, then out to half the organ mean (the PSF midpoint)
         vals = coarse[core]
         c_mean, c_sd = float(vals.mean()), float(vals.std())
         similar = body_c & (np.abs(coarse - c_mean) <= 2.5 * c_sd + 0.05 * c_mean)
-        grown = ndimage.binary_dilation(core, iterations=max(win), mask=similar)
+        grown = ndimage.binary_dilation(core, iterations=max(1, max(win) // 2 + 1), mask=similar)
         grown = ndimage.binary_fill_holes(grown)
         edge = body_c & (coarse_raw > 0.5 * comp["mean"])
         grown = ndimage.binary_dilation(grown, iterations=2, mask=edge) | core
@@ -345,7 +374,14 @@ def find_reference_regions(
             centre = (centre_c + 0.5) * np.array(f) - 0.5
             region_mask = _upsample(core_c, f, suv.shape) | organ_full  # type: ignore[arg-type]
         else:
-            centre, depth = _deepest_point(organ_full, spacing_mm)
+            # a given organ mask: the most homogeneous deep point of its coarse version, so
+            # the VOI avoids metastases inside the organ
+            mask_c = _block_mean(organ_full.astype(np.float32), f) > 0.5  # type: ignore[arg-type]
+            if mask_c.sum() >= 8:
+                centre_c, depth = _deepest_point(mask_c, cs, cov=sd / np.maximum(m1, 1e-6))
+                centre = (centre_c + 0.5) * np.array(f) - 0.5
+            else:
+                centre, depth = _deepest_point(organ_full, spacing_mm)
             region_mask = organ_full
         radius = float(np.clip(depth, 2.0 * max(spacing_mm), _VOI_RADIUS_MM))
         mean, sdv, nvox = voi_stats(suv, region_mask, centre, radius, spacing_mm)
@@ -371,14 +407,7 @@ def find_reference_regions(
         regions.masks["liver"] = masks["liver"]
         regions.liver = finish("liver", None, masks["liver"], mask_origin)
     else:
-        # the liver takes up clearly more than the median body tissue (SSTR ~10x, FDG ~3x)
-        right = [
-            c
-            for c in comps
-            if c["x"] <= -_SIDE_OFFSET_MM
-            and c["volume_ml"] >= 100.0
-            and c["mean"] >= 2.0 * body_median
-        ]
+        right = liver_candidates(comps)
         if right:
             liver_comp = max(right, key=lambda c: c["volume_ml"] * c["mean"])
             core, grown = organ_from_component(liver_comp)

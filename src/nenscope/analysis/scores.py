@@ -103,21 +103,22 @@ def prrt_eligibility(
 def netpet_lesion(
     sstr_krenning: int | None,
     sstr_tlr: float | None,
-    fdg_suv_max: float | None,
+    fdg_suv: float | None,
     fdg_liver_suv_mean: float | None,
     fdg_liver_suv_sd: float = 0.0,
 ) -> str | None:
     """NETPET grade of one lesion seen on both studies (P0-P5), or ``None`` if unknown.
 
-    FDG-positive: FDG SUVmax above the FDG liver mean + ``fdg_positive_k_sd`` liver SDs
-    (above the liver, beyond its noise); the FDG/SSTR comparison uses liver-normalised
-    uptake (tumour-to-liver ratios).
+    ``fdg_suv`` is the lesion's FDG uptake (the pipeline passes SUVpeak, robust to noise) and
+    ``sstr_tlr`` its SSTR uptake over the SSTR liver mean (same measure). FDG-positive: above
+    ``fdg_positive_liver_ratio`` x the FDG liver mean + ``fdg_positive_k_sd`` liver SDs;
+    the FDG/SSTR comparison uses the liver-normalised uptakes.
     """
-    if fdg_suv_max is None or fdg_liver_suv_mean is None or sstr_krenning is None:
+    if fdg_suv is None or fdg_liver_suv_mean is None or sstr_krenning is None:
         return None
     r = score_rules()["netpet"]
-    fdg_tlr = fdg_suv_max / fdg_liver_suv_mean
-    fdg_pos = fdg_suv_max > (
+    fdg_tlr = fdg_suv / fdg_liver_suv_mean
+    fdg_pos = fdg_suv > (
         float(r["fdg_positive_liver_ratio"]) * fdg_liver_suv_mean
         + float(r["fdg_positive_k_sd"]) * fdg_liver_suv_sd
     )
@@ -126,11 +127,10 @@ def netpet_lesion(
         return "P1" if sstr_pos else "P0"
     if not sstr_pos:
         return "P5"
-    band = float(r["about_band"])
     ratio = fdg_tlr / sstr_tlr if sstr_tlr else float("inf")
-    if ratio < 1.0 - band:
+    if ratio < float(r["about_low"]):
         return "P2"
-    if ratio <= 1.0 + band:
+    if ratio <= float(r["about_high"]):
         return "P3"
     return "P4"
 

@@ -130,9 +130,10 @@ def organ_thresholds(
     """Raised thresholds over organs with physiological uptake (suppression that keeps lesions).
 
     Inside each organ named by ``rules`` (its mask dilated by the rule's spill-over margin) a
-    lesion must exceed ``organ_factor`` x the organ's 95th-percentile uptake (on ``image``),
-    and never less than ``floor_suv``: the organ's own physiological uptake is suppressed, a
-    tumour clearly hotter than the organ (e.g. a pancreatic NET) is still found.
+    lesion must exceed ``organ_factor`` x (the organ's median + 2 robust SDs, 1.4826 x MAD,
+    on ``image``), and never less than ``floor_suv``: the organ's own physiological uptake
+    is suppressed, a tumour clearly hotter than the organ (e.g. a pancreatic NET) is still
+    found; median and MAD ignore the tumour inside the organ.
     """
     out: list[tuple[NDArray[np.bool_], float]] = []
     used: list[str] = []
@@ -141,8 +142,10 @@ def organ_thresholds(
             if not rule.matches(name) or not m.any():
                 continue
             region, _ = physiological_mask(image.shape, {name: m}, [rule], spacing_mm)
-            p95 = float(np.percentile(image[m], 95))
-            out.append((region, max(floor_suv, organ_factor * p95)))
+            vals = image[m]
+            med = float(np.median(vals))
+            rsd = 1.4826 * float(np.median(np.abs(vals - med)))
+            out.append((region, max(floor_suv, organ_factor * (med + 2.0 * rsd))))
             used.append(f"{rule.organ} ({name})")
     return out, used
 
@@ -361,9 +364,9 @@ def segment_lesions(
             holes = filled & ~comp & (labels[sl] == 0)
             if holes.any():
                 labels[sl][holes] = idx + 1
-    if labels.max() > 0:  # pieces below the minimum volume after splitting/trimming go
+    if labels.max() > 0:  # watershed pieces too small to be lesions go (trimmed cores stay)
         counts = np.bincount(labels.ravel())
-        small = counts < min_vox
+        small = counts < (min_vox if contrast_fraction is None else 1)
         small[0] = False
         if small.any():
             labels[small[labels]] = 0
