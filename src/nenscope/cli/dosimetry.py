@@ -51,6 +51,39 @@ def _read_previous(path: Path):
         return previous_from_rows(list(csv.DictReader(fh)))
 
 
+def _read_label_names(path: Path) -> dict[int, str]:
+    """``{label: name}`` from CSV ``label,name`` or JSON (``{label: name}`` or a manifest with
+    ``organ_labels``)."""
+    if not path.is_file():
+        raise NenscopeError(f"label-names file {path} not found (option --label-names)")
+    try:
+        if path.suffix.lower() == ".json":
+            doc = json.loads(path.read_text())
+            doc = doc.get("organ_labels", doc)
+            return {int(k): str(v) for k, v in doc.items()}
+        with open(path, newline="") as fh:
+            return {int(r["label"]): r["name"].strip() for r in csv.DictReader(fh)}
+    except (ValueError, KeyError, AttributeError, TypeError) as exc:
+        raise NenscopeError(
+            f"{path}: expected CSV label,name or JSON {{label: name}} ({exc})"
+        ) from exc
+
+
+def _rename(names: dict[int, str], label_names: dict[int, str] | None) -> dict[int, str]:
+    if not label_names:
+        return names
+    return {k: label_names.get(k, v) for k, v in names.items()}
+
+
+def _select(masks: dict, keep: list[str] | None) -> dict:
+    if not keep:
+        return masks
+    missing = [k for k in keep if k not in masks]
+    if missing:
+        raise NenscopeError(f"--region {', '.join(missing)} not among the ROIs: {', '.join(masks)}")
+    return {k: masks[k] for k in keep}
+
+
 def _fmt(v, spec: str = ".3g") -> str:
     return "—" if v is None else format(v, spec)
 
@@ -79,6 +112,20 @@ def dosimetry(
             "--masks",
             help="Mask file or folder (NIfTI, DICOM-SEG, RTSTRUCT); once (drawn on the first "
             "time point) or once per time point. Each ROI becomes a region under its name.",
+        ),
+    ] = None,
+    label_names: Annotated[
+        Path | None,
+        typer.Option(
+            "--label-names",
+            help="Names of the labels of a NIfTI mask: CSV label,name or JSON {label: name} "
+            "(a simulator truth manifest.json works: its organ_labels).",
+        ),
+    ] = None,
+    regions: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--region", help="Keep only this region (ROI name); repeat for several. Default: all."
         ),
     ] = None,
     injected_gbq: Annotated[
@@ -205,6 +252,8 @@ def dosimetry(
             register=register,
             affine=affine,
             psf_fwhm_mm=psf_fwhm_mm,
+            label_names=_read_label_names(label_names) if label_names else None,
+            keep=regions,
         )
     out.mkdir(parents=True, exist_ok=True)
     doc = result.to_dict()
@@ -261,6 +310,8 @@ def _from_images(
     register,
     affine,
     psf_fwhm_mm,
+    label_names=None,
+    keep=None,
 ):
     from nenscope.dosimetry.timepoints import (
         dosimetry_from_timepoints,
@@ -295,12 +346,19 @@ def _from_images(
         if len(mask_paths) == 1:
             first = min(range(len(tps)), key=lambda i: tps[i].time_h)
             labels, names = read_mask(mask_paths[0], tps[first].activity)
-            masks = masks_from_labels(np.asarray(labels.array), names)
+            masks = _select(
+                masks_from_labels(np.asarray(labels.array), _rename(names, label_names)), keep
+            )
         else:
             masks = []
             for p, tp in zip(mask_paths, tps, strict=True):
                 labels, names = read_mask(p, tp.activity)
-                masks.append(masks_from_labels(np.asarray(labels.array), names))
+                masks.append(
+                    _select(
+                        masks_from_labels(np.asarray(labels.array), _rename(names, label_names)),
+                        keep,
+                    )
+                )
         progress.advance(task)
         st0 = studies[0]
         if injected_gbq is None and st0.injected_activity_bq:
