@@ -1,11 +1,14 @@
 """Morphological features (IBSI-1 section 3.1).
 
-The ROI surface is a marching-cubes mesh (scikit-image) of the morphological mask; volume from
-the signed tetrahedra of the mesh faces, area from the triangle areas. Convex hull from SciPy
-(Qhull). Moran's I / Geary's C: exact, as FFT convolutions on the voxel grid.
+The ROI surface is the marching-cubes mesh (scikit-image, Lewiner) of the morphological mask;
+its area and volume come from per-configuration tables of that mesh (one pass over the mask,
+no mesh is built), its vertices for hull and diameter from the mask edges. Convex hull from
+SciPy (Qhull). Moran's I / Geary's C: exact, as FFT convolutions on the voxel grid.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from scipy import fft as sfft
@@ -14,45 +17,101 @@ from scipy.spatial.distance import pdist
 from skimage.measure import marching_cubes
 
 
-def _mesh(mask: np.ndarray, spacing) -> tuple[np.ndarray, np.ndarray]:
-    padded = np.pad(mask.astype(np.float32), 1)
-    verts, faces, _, _ = marching_cubes(padded, level=0.5, spacing=tuple(spacing), allow_degenerate=True)
-    return verts, faces
+@functools.lru_cache(maxsize=1)
+def _cube_triangles() -> tuple[np.ndarray, np.ndarray]:
+    """Marching-cubes triangles (scikit-image, Lewiner) inside one 2×2×2 cube of a binary mask
+    for each of the 254 non-trivial corner configurations: vertices (T, 3, 3) in voxel units
+    from the cube's first corner, and each triangle's configuration (T,).
+
+    Configuration bit b = 4·dz + 2·dy + dx is set when corner (dz, dy, dx) is inside. On a
+    binary mask at level 0.5 every decision of the algorithm (case, face and interior
+    ambiguity tests) uses the cube's own corners only, so the mesh of any mask is the union of
+    these per-cube triangles (a test checks the totals against the full mesh)."""
+    tris, cfg = [], []
+    for c in range(1, 255):
+        cube = np.array([(c >> b) & 1 for b in range(8)], dtype=np.float32).reshape(2, 2, 2)
+        verts, faces, _, _ = marching_cubes(cube, level=0.5, allow_degenerate=True)
+        tris.append(verts[faces])
+        cfg.append(np.full(len(faces), c))
+    return np.concatenate(tris), np.concatenate(cfg)
 
 
-def mesh_volume_area(verts: np.ndarray, faces: np.ndarray) -> tuple[float, float]:
-    """Volume (mm³) and surface area (mm²) of a closed triangle mesh (cross products written
-    out on coordinate rows: one pass each, no (F, 3) temporaries)."""
-    vt = np.ascontiguousarray(verts.T)
-    (ax, ay, az), (bx, by, bz), (cx, cy, cz) = (vt[:, faces[:, k]] for k in range(3))
-    volume = abs(float((ax * (by * cz - bz * cy) + ay * (bz * cx - bx * cz) + az * (bx * cy - by * cx)).sum())) / 6.0
-    ux, uy, uz, wx, wy, wz = bx - ax, by - ay, bz - az, cx - ax, cy - ay, cz - az
-    nx, ny, nz = uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
-    area = 0.5 * float(np.sqrt(nx * nx + ny * ny + nz * nz).sum())
-    return volume, area
+@functools.lru_cache(maxsize=32)
+def _cube_tables(spacing: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per configuration (256): mesh area (mm²), Σ n_z and Σ z̄·n_z (n: triangle area vector,
+    z̄: triangle centroid along axis 0 from the cube corner, mm) for voxels of ``spacing``."""
+    tri, cfg = _cube_triangles()
+    tri = tri * np.asarray(spacing)
+    u, w = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    n = 0.5 * np.cross(u, w)
+    area = np.bincount(cfg, weights=np.sqrt((n * n).sum(1)), minlength=256)
+    n_z = np.bincount(cfg, weights=n[:, 0], minlength=256)
+    zn_z = np.bincount(cfg, weights=n[:, 0] * tri[:, :, 0].mean(1), minlength=256)
+    return area, n_z, zn_z
+
+
+def mesh_volume_area(mask: np.ndarray, spacing) -> tuple[float, float]:
+    """Volume (mm³) and area (mm²) of the marching-cubes mesh of a binary mask (level 0.5,
+    zero-padded), without building the mesh.
+
+    Each 2×2×2 cube contributes its configuration's triangles (:func:`_cube_triangles`): the
+    area is Σ_cubes area[cfg]; the volume, by the divergence theorem with the field (z, 0, 0),
+    is |Σ_triangles z̄ n_z| = |Σ_cubes (z_cube n_z[cfg] + (z̄ n_z)[cfg])|. One pass builds the
+    configurations, one bincount counts them per slice.
+    """
+    p = np.pad(np.asarray(mask, dtype=bool), 1).view(np.uint8)
+    cfg = np.zeros(tuple(k - 1 for k in p.shape), dtype=np.uint8)
+    for b in range(8):
+        dz, dy, dx = b >> 2 & 1, b >> 1 & 1, b & 1
+        cfg |= p[dz:dz + cfg.shape[0], dy:dy + cfg.shape[1], dx:dx + cfg.shape[2]] << b
+    nz = cfg.shape[0]
+    per_slice = np.bincount((cfg.reshape(nz, -1) + (np.arange(nz) * 256)[:, None]).ravel(),
+                            minlength=nz * 256).reshape(nz, 256)
+    spacing = tuple(float(x) for x in spacing)
+    area, n_z, zn_z = _cube_tables(spacing)
+    counts = per_slice.sum(0)
+    volume = abs(spacing[0] * float((np.arange(nz) @ per_slice) @ n_z) + float(counts @ zn_z))
+    return volume, float(counts @ area)
+
+
+def _surface_points(mask: np.ndarray) -> np.ndarray:
+    """Vertices of the marching-cubes mesh of a binary mask that can be extreme: the midpoints
+    of voxel edges with one end inside and one outside, as (3, n) integers on the half-voxel
+    lattice of the zero-padded mask (2·index + edge direction). Marching cubes puts exactly
+    these points on such edges (level 0.5); its extra cube-centre vertices are averages of
+    them, never extreme, so hulls, diameters and bounding boxes are the same."""
+    p = np.pad(np.asarray(mask, dtype=bool), 1)
+    pts = []
+    for axis in range(3):
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
+        idx = np.array(np.nonzero(p[tuple(lo)] != p[tuple(hi)])) * 2
+        idx[axis] += 1
+        pts.append(idx)
+    return np.concatenate(pts, axis=1)
 
 
 _LINE_DIRECTIONS = ((1, 0, 0), (0, 1, 0), (0, 0, 1),
                     (1, 1, 0), (1, -1, 0), (1, 0, 1), (1, 0, -1), (0, 1, 1), (0, 1, -1))
 
 
-def _extreme_candidates(points: np.ndarray, spacing, directions=_LINE_DIRECTIONS[:3]) -> np.ndarray:
-    """Indices of mesh vertices that can be convex-hull vertices.
+def _extreme_candidates(grid: np.ndarray, directions=_LINE_DIRECTIONS[:3]) -> np.ndarray:
+    """Indices of the points ``grid`` (3, n) (half-voxel lattice) that can be convex-hull
+    vertices.
 
     A hull vertex is an extreme point, so on every line through it it is the first or last
-    point of the set on that line (and of any subset holding it). Marching-cubes vertices of a
-    binary mask lie on a half-voxel lattice g; for a lattice direction d (entries 0/±1, first
-    non-zero axis a with d[a] = 1) the points of one line share u_b = g[b] − d[b]·g[a] on the
-    two other axes b, and g[a] orders them along the line. Per direction, the first and last
-    point of every line come from a dense per-line min/max table (no sort), and only those
-    points go on to the next direction. Three axis directions make a cheap pre-filter for
-    Qhull; adding the six face diagonals leaves (nearly) only the hull vertices, enough for the
-    maximum diameter without a hull.
+    point of the set on that line (and of any subset holding it). For a lattice direction d
+    (entries 0/±1, first non-zero axis a with d[a] = 1) the points of one line share
+    u_b = g[b] − d[b]·g[a] on the two other axes b, and g[a] orders them along the line. Per
+    direction, the first and last point of every line come from a dense per-line min/max table
+    (no sort), and only those points go on to the next direction. Three axis directions make a
+    cheap pre-filter for Qhull; adding the six face diagonals leaves (nearly) only the hull
+    vertices, enough for the maximum diameter without a hull.
     """
-    grid = np.rint(points / (0.5 * np.asarray(spacing))).T.astype(np.int64)
-    grid -= grid.min(1, keepdims=True)
+    grid = grid - grid.min(1, keepdims=True)
     span = int(grid.max()) + 1
-    idx = np.arange(points.shape[0])
+    idx = np.arange(grid.shape[1])
     for d in directions:
         a = next(k for k in range(3) if d[k])
         b, c = (k for k in range(3) if k != a)
@@ -225,8 +284,9 @@ def morphology_features(
     ``extended=False`` skips the features pyradiomics lacks (convex-hull, OMBB and MVEE
     densities, Moran's I, Geary's C) and with them the Qhull call."""
     spacing = np.asarray(spacing_mm, dtype=float)
-    verts, faces = _mesh(morph_mask, spacing)
-    v, a = mesh_volume_area(verts, faces)
+    v, a = mesh_volume_area(morph_mask, spacing)
+    grid = _surface_points(morph_mask)
+    verts = grid.T * (0.5 * spacing)
     n_vox = int(np.count_nonzero(morph_mask))
     out: dict[str, float] = {
         "morph_volume": v,
@@ -250,11 +310,11 @@ def morphology_features(
         com_int = com_geom
     out["morph_com"] = float(np.linalg.norm(com_geom - com_int))
     if extended:
-        cand = verts[_extreme_candidates(verts, spacing)]
+        cand = verts[_extreme_candidates(grid)]
         hull = _hull(cand)
         hv = cand[hull.vertices]
     else:  # diameter only: the lattice-line filter leaves (nearly) just the hull vertices
-        hv = verts[_extreme_candidates(verts, spacing, _LINE_DIRECTIONS)]
+        hv = verts[_extreme_candidates(grid, _LINE_DIRECTIONS)]
     out["morph_diam"] = float(pdist(hv).max()) if hv.shape[0] > 1 else 0.0
     if n_vox > 1:  # sample covariance of the voxel positions (mm)
         centred = np.stack([p - p.mean() for p in pos_m]) * spacing[:, None]
