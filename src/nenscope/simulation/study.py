@@ -186,7 +186,8 @@ def simulate_study(config: SimulationConfig,
         weight_kg, height_cm, sex = 70.0, 170.0, "O"  # nominal, for a complete SUV header
     else:
         if modality_kind == "spect":
-            lo = -430.0 - (config.spect_axial_fov_mm - 400.0) / 2.0
+            # window centred at z = -630 mm (upper abdomen) whatever its length
+            lo = -430.0 + (config.spect_axial_fov_mm - 400.0) / 2.0
             z_range = (lo, lo - config.spect_axial_fov_mm)
             n_pix = config.n_pixels or int(np.ceil(460.0 / voxel / 2.0) * 2)
         else:
