@@ -265,7 +265,8 @@ def find_reference_regions(
     # at clinical counts) would otherwise hide the organs' homogeneity
     coarse_raw = _block_mean(suv, f)  # type: ignore[arg-type]
     coarse = ndimage.gaussian_filter(coarse_raw, 1.0)
-    win = [max(3, int(round(_WINDOW_MM / s)) | 1) for s in cs]
+    # odd box sizes not larger than the 30 mm window (a 40 mm box rarely fits in a spleen)
+    win = [max(3, n - 1 if n % 2 == 0 else n) for n in (int(round(_WINDOW_MM / s)) for s in cs)]
     m1 = ndimage.uniform_filter(coarse, size=win)
     m2 = ndimage.uniform_filter(coarse * coarse, size=win)
     sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
@@ -276,11 +277,12 @@ def find_reference_regions(
     body_median = float(np.median(coarse[body_c])) if body_c.any() else 0.0
     # organ candidates: homogeneous and clearly above the median body tissue (muscle, fat),
     # which separates liver and spleen from the soft tissue around them
-    homog = body_core & (m1 > max(0.3, 1.5 * body_median)) & (sd < 0.15 * m1)
+    homog_base = body_core & (sd < 0.15 * m1)
     if ct_hu is not None:
         ct_c = _block_mean(np.asarray(ct_hu, dtype=np.float32), f)  # type: ignore[arg-type]
         ct_m = ndimage.uniform_filter(ct_c, size=win)
-        homog &= (ct_m > -30.0) & (ct_m < 150.0)
+        homog_base &= (ct_m > -30.0) & (ct_m < 150.0)
+    homog = homog_base & (m1 > max(0.3, 1.5 * body_median))
 
     if not body_c.any():
         regions.notes.append("no body found in the emission volume")
@@ -291,7 +293,7 @@ def find_reference_regions(
     def mm_offset(ax: int, coarse_index: float, s: float) -> float:
         return (coarse_index - mid[ax]) * cs[ax] * s
 
-    def components(erosions: int) -> tuple[NDArray, list[dict[str, Any]]]:
+    def components(erosions: int, homog: NDArray) -> tuple[NDArray, list[dict[str, Any]]]:
         # erosions break the thin bridges of homogeneous tissue between neighbouring organs
         # (liver to mediastinal blood pool, heart, kidney); components grow back in ``homog``
         core = ndimage.binary_erosion(homog, iterations=erosions) if erosions else homog
@@ -346,11 +348,18 @@ def find_reference_regions(
             and c["mean"] >= 1.5 * body_median
         ]
 
-    for erosions in (0, 1, 2):
-        labels, comps = components(erosions)
-        if liver_candidates(comps):
+    found = False
+    for mult in (1.5, 2.0, 2.5):
+        # no liver yet: it merged with its neighbours (FDG: blood pool, bowel and spleen take
+        # up almost as much); raise the uptake floor, then cut thicker bridges
+        homog = homog_base & (m1 > max(0.3, mult * body_median))
+        for erosions in (0, 1, 2):
+            labels, comps = components(erosions, homog)
+            if liver_candidates(comps):
+                found = True
+                break
+        if found:
             break
-        # no liver yet: it merged with its neighbours; cut thicker bridges
 
     def organ_from_component(comp: dict[str, Any]) -> tuple[NDArray, NDArray]:
         core = labels == comp["label"]
@@ -430,8 +439,12 @@ def find_reference_regions(
             and c["y"] > -20.0
             and (liver_comp is None or liver_comp["z_lo"] - 20 <= c["z"] <= liver_comp["z_hi"] + 20)
         ]
+        # the spleen lies at the liver's level, the kidneys below: centroid no more than 40 mm
+        # below the liver's; the largest volume x uptake (spleen > kidney cortex on SSTR)
+        if liver_comp is not None:
+            left = [c for c in left if c["z"] >= liver_comp["z"] - 40.0]
         if left and liver_comp is not None:
-            sp_comp = max(left, key=lambda c: c["volume_ml"])
+            sp_comp = max(left, key=lambda c: c["volume_ml"] * c["mean"])
             core, grown = organ_from_component(sp_comp)
             full = _refine(_upsample(grown, f, suv.shape), suv, sp_comp["mean"], f)  # type: ignore[arg-type]
             regions.masks["spleen"] = full
