@@ -9,6 +9,7 @@ shared by GLCM (pairs), GLRLM (run starts), NGTDM and NGLDM (neighbourhoods).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -50,7 +51,8 @@ def flat_offset(direction, strides: tuple[int, ...], distance: int = 1) -> int:
 @dataclass(frozen=True)
 class Lattice:
     """ROI voxels of the zero-padded grey-level volume and the grey levels of their 26
-    neighbours (0 = outside the ROI), read in one (N, 26) gather.
+    neighbours (0 = outside the ROI), read in one gather into a (26, N) table (one contiguous
+    row per neighbour offset: per-voxel sums over neighbours are row additions).
 
     ``flat`` is the padded volume flattened (C order), ``roi`` the flat indices of the ROI
     voxels (ascending), ``g`` their grey levels, ``z`` their slice index, ``pad`` the padding
@@ -66,19 +68,40 @@ class Lattice:
     pad: int
     n_slices: int
 
+    @functools.cached_property
+    def same(self) -> np.ndarray:
+        """(26, N) booleans: neighbour in the ROI with the voxel's own grey level."""
+        return self.nb == self.g[None, :]
+
     def neighbours(self, offsets) -> np.ndarray:
-        """(N, len(offsets)) grey levels of the neighbours at ``offsets`` (dz, dy, dx): columns
+        """(len(offsets), N) grey levels of the neighbours at ``offsets`` (dz, dy, dx): rows
         of the shared gather (a view when they are consecutive) or, for offsets beyond the 26
         unit neighbours (distance > 1), a new gather."""
-        cols = [_UNIT_COLUMN.get(tuple(o)) for o in offsets]
-        if None in cols:
+        rows = _unit_rows(offsets)
+        if rows is None:
             offs = np.array([flat_offset(o, self.strides) for o in offsets], dtype=np.int64)
-            return self.flat[self.roi[:, None] + offs]
-        step = cols[1] - cols[0] if len(cols) > 1 else 1
-        if step in (1, -1) and cols == list(range(cols[0], cols[-1] + step, step)):
-            stop = cols[-1] + step
-            return self.nb[:, cols[0]:(stop if stop >= 0 else None):step]
-        return self.nb[:, cols]
+            return self.flat[offs[:, None] + self.roi[None, :]]
+        return self.nb[rows]
+
+    def same_level(self, offsets) -> np.ndarray:
+        """(len(offsets), N) booleans: neighbour at ``offsets`` has the voxel's grey level."""
+        rows = _unit_rows(offsets)
+        if rows is None:
+            return self.neighbours(offsets) == self.g[None, :]
+        return self.same[rows]
+
+
+def _unit_rows(offsets) -> slice | list[int] | None:
+    """Rows of the unit-neighbour offsets in the shared gather (a slice when consecutive),
+    or None when an offset lies beyond the 26 unit neighbours."""
+    cols = [_UNIT_COLUMN.get(tuple(o)) for o in offsets]
+    if None in cols:
+        return None
+    step = cols[1] - cols[0] if len(cols) > 1 else 1
+    if step in (1, -1) and cols == list(range(cols[0], cols[-1] + step, step)):
+        stop = cols[-1] + step
+        return slice(cols[0], stop if stop >= 0 else None, step)
+    return cols
 
 
 _UNIT_COLUMN = {d: k for k, d in enumerate(NEIGHBOURS_3D)}
@@ -91,7 +114,7 @@ def build_lattice(q: np.ndarray, mask: np.ndarray, pad: int = 1) -> Lattice:
     flat = qp.ravel()
     roi = np.flatnonzero(flat)
     offs = np.array([flat_offset(d, strides) for d in NEIGHBOURS_3D], dtype=np.int64)
-    nb = flat[roi[:, None] + offs]
+    nb = flat[offs[:, None] + roi[None, :]]
     return Lattice(flat, roi, flat[roi], roi // strides[0] - max(pad, 1), nb, strides, max(pad, 1),
                    q.shape[0])
 

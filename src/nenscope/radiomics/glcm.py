@@ -47,7 +47,7 @@ def glcm_matrices(
     counts = np.zeros(size, dtype=np.int64)
     group = max(1, min(nd, 8_000_000 // max(base.size, 1)))
     for d0 in range(0, nd, group):
-        packed = (base[:, None] + dir_base[None, d0:d0 + group]) + nb[:, d0:d0 + group]
+        packed = (dir_base[d0:d0 + group, None] + base[None, :]) + nb[d0:d0 + group]
         counts += np.bincount(packed.ravel(), minlength=size)
     m = counts.reshape(nz, nd, n1, n1)[:, :, 1:, 1:]
     return m + m.transpose(0, 1, 3, 2)

@@ -33,13 +33,13 @@ def _neighbour_pass(lattice: Lattice, values: np.ndarray, distance: int, two_d: 
     ``values[k]`` is the grey level of index k (``values[0] = 0``: outside)."""
     nb = lattice.neighbours(_offsets(distance, two_d))  # 0 = outside the ROI
     inside = nb > 0
-    n_nb = np.count_nonzero(inside, axis=1)
+    n_nb = inside.sum(0, dtype=np.int64)
     nbv = values[nb]
-    s_nb = nbv.sum(1)
+    s_nb = nbv.sum(0)
     if alpha == 0:  # equal grey levels: equal indices
-        dep = 1 + np.count_nonzero(nb == lattice.g[:, None], axis=1)
+        dep = 1 + lattice.same_level(_offsets(distance, two_d)).sum(0, dtype=np.int64)
     else:
-        dep = 1 + np.count_nonzero(inside & (np.abs(nbv - values[lattice.g][:, None]) <= alpha), axis=1)
+        dep = 1 + (inside & (np.abs(nbv - values[lattice.g][None, :]) <= alpha)).sum(0, dtype=np.int64)
     return n_nb, s_nb, dep
 
 
