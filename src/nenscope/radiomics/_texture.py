@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import entr
 
 # IBSI-1 3.6: 13 unique 3D directions (first non-zero component positive); 4 in-plane ones.
 DIRECTIONS_3D = tuple(
@@ -148,49 +149,53 @@ def pool_groups(values: dict[str, np.ndarray], keeps: list[np.ndarray]) -> list[
     return out
 
 
+def entropy_bits(p: np.ndarray, axis) -> np.ndarray:
+    """-Σ p log2 p over ``axis`` (0 log 0 = 0), one ufunc pass (``scipy.special.entr``)."""
+    return entr(p).sum(axis) / np.log(2.0)
+
+
 def runlike_features(
-    m: np.ndarray, n_voxels: np.ndarray, names: dict[str, str], levels: np.ndarray | None = None
+    m: np.ndarray, n_voxels: np.ndarray, names: dict[str, str], levels: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Features shared by GLRLM, GLSZM, GLDZM and NGLDM for a stack ``m`` of shape (K, Ng, Nj).
 
     ``i`` (grey level) and ``j`` (run length, zone size, distance or dependence count) start at
     1. ``n_voxels`` (K,) is the voxel count behind each matrix (merged matrices count every
     merged direction). ``names`` maps the generic names to the family's IBSI names;
-    ``levels`` gives the grey-level value of each row when rows are compact indices.
+    ``levels`` gives the grey-level value of each row when rows are compact indices, ``lengths``
+    the j value of each column when columns are compact (e.g. only the zone sizes present).
     IBSI-1 sections 3.7-3.11 give the formulas. The eight emphasis sums are separable in i and
     j, so they come from the marginals and one (K, Ng, 2) × (2, 2) product.
     """
-    m = m.astype(np.float64)
     # drop empty rows/columns (grey levels or lengths absent from every matrix): same values
-    ri = np.flatnonzero(m.sum((0, 2)) > 0)
-    cj = np.flatnonzero(m.sum((0, 1)) > 0)
+    ri = np.flatnonzero(m.any((0, 2)))
+    cj = np.flatnonzero(m.any((0, 1)))
     if ri.size and cj.size and (ri.size < m.shape[1] or cj.size < m.shape[2]):
         m = m[:, ri][:, :, cj]
     else:
         ri, cj = np.arange(m.shape[1]), np.arange(m.shape[2])
+    m = m.astype(np.float64)
     i = (ri + 1.0) if levels is None else np.asarray(levels, dtype=np.float64)[ri]
-    j = cj + 1.0
+    j = (cj + 1.0) if lengths is None else np.asarray(lengths, dtype=np.float64)[cj]
     i2, j2 = i * i, j * j
-    ns = m.sum(axis=(1, 2))
     mi = m.sum(2)  # (K, Ng)
     mj = m.sum(1)  # (K, Nj)
+    ns = mi.sum(1)
     wi = np.stack([1.0 / i2, i2], axis=1)  # (Ng, 2)
     wj = np.stack([1.0 / j2, j2], axis=1)  # (Nj, 2)
     cross = np.einsum("ia,kib->kab", wi, m @ wj)  # [low/high grey] x [short/long]
     ei = mi @ wi
     ej = mj @ wj
-    safe = np.where(ns > 0, ns, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        valid = ns > 0
-        out = {
-            "se": ej[:, 0], "le": ej[:, 1], "lg": ei[:, 0], "hg": ei[:, 1],
-            "slg": cross[:, 0, 0], "shg": cross[:, 1, 0], "llg": cross[:, 0, 1], "lhg": cross[:, 1, 1],
-            "glnu": (mi * mi).sum(1), "jnu": (mj * mj).sum(1),
-        }
-        out = {key: np.where(valid, v / safe, np.nan) for key, v in out.items()}
-        out["glnu_norm"] = np.where(valid, out["glnu"] / safe, np.nan)
-        out["jnu_norm"] = np.where(valid, out["jnu"] / safe, np.nan)
-        out["perc"] = np.where(n_voxels > 0, ns / np.maximum(n_voxels, 1), np.nan)
+    valid = ns > 0
+    safe = np.where(valid, ns, 1.0)
+    sums = np.stack([ej[:, 0], ej[:, 1], ei[:, 0], ei[:, 1], cross[:, 0, 0], cross[:, 1, 0],
+                     cross[:, 0, 1], cross[:, 1, 1], (mi * mi).sum(1), (mj * mj).sum(1)])
+    ratio = np.where(valid, sums / safe, np.nan)
+    out = dict(zip(("se", "le", "lg", "hg", "slg", "shg", "llg", "lhg", "glnu", "jnu"), ratio, strict=True))
+    out["glnu_norm"] = np.where(valid, ratio[8] / safe, np.nan)
+    out["jnu_norm"] = np.where(valid, ratio[9] / safe, np.nan)
+    out["perc"] = np.where(n_voxels > 0, ns / np.maximum(n_voxels, 1), np.nan)
     pi = mi / safe[:, None]
     pj = mj / safe[:, None]
     mu_i = pi @ i
@@ -198,7 +203,6 @@ def runlike_features(
     out["gl_var"] = pi @ i2 - mu_i**2
     out["j_var"] = pj @ j2 - mu_j**2
     p = m.reshape(m.shape[0], -1) / safe[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["j_entr"] = -np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0).sum(1)
+    out["j_entr"] = entropy_bits(p, 1)
     out["energy"] = (p * p).sum(1)
     return {names[key]: v for key, v in out.items() if key in names}

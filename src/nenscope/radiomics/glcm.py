@@ -15,6 +15,7 @@ from nenscope.radiomics._texture import (
     SUFFIX_DIRECTIONAL,
     Lattice,
     build_lattice,
+    entropy_bits,
     pool_groups,
 )
 
@@ -51,11 +52,6 @@ def glcm_matrices(
         counts += np.bincount(packed.ravel(), minlength=size)
     m = counts.reshape(nz, nd, n1, n1)[:, :, 1:, 1:]
     return m + m.transpose(0, 1, 3, 2)
-
-
-def _entropy(p: np.ndarray, axes) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return -np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0).sum(axes)
 
 
 def glcm_features(m: np.ndarray, levels: np.ndarray | None = None, ng: int | None = None) -> dict[str, np.ndarray]:
@@ -99,8 +95,9 @@ def glcm_features(m: np.ndarray, levels: np.ndarray | None = None, ng: int | Non
     diff_avg = p_diff @ dvals
     sum_avg = p_sum @ svals
     c = svals[None, :] - 2 * mu[:, None]
-    hxy = _entropy(flat, 1)
-    hx = _entropy(pi, 1)
+    pc2 = p_sum * c * c
+    hxy = entropy_bits(flat, 1)
+    hx = entropy_bits(pi, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         corr = (w[:, 7] - mu**2) / var
         info1 = (hxy - 2 * hx) / hx
@@ -112,10 +109,10 @@ def glcm_features(m: np.ndarray, levels: np.ndarray | None = None, ng: int | Non
         "joint_entr": hxy,
         "diff_avg": diff_avg,
         "diff_var": p_diff @ dvals**2 - diff_avg**2,
-        "diff_entr": _entropy(p_diff, 1),
+        "diff_entr": entropy_bits(p_diff, 1),
         "sum_avg": sum_avg,
         "sum_var": p_sum @ svals**2 - sum_avg**2,
-        "sum_entr": _entropy(p_sum, 1),
+        "sum_entr": entropy_bits(p_sum, 1),
         "energy": (flat**2).sum(1),
         "contrast": w[:, 0],
         "dissimilarity": w[:, 1],
@@ -126,9 +123,9 @@ def glcm_features(m: np.ndarray, levels: np.ndarray | None = None, ng: int | Non
         "inv_var": w[:, 6],
         "corr": corr,
         "auto_corr": w[:, 7],
-        "clust_tend": (p_sum * c**2).sum(1),
-        "clust_shade": (p_sum * c**3).sum(1),
-        "clust_prom": (p_sum * c**4).sum(1),
+        "clust_tend": pc2.sum(1),
+        "clust_shade": (pc2 * c).sum(1),
+        "clust_prom": (pc2 * c * c).sum(1),
         "info_corr1": info1,
         "info_corr2": info2,
     }

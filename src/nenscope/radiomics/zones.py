@@ -28,18 +28,30 @@ DZM_NAMES = {
 }
 
 
-def _zones(levels: np.ndarray, dist: np.ndarray, connectivity: int):
-    """Per zone (grey level, size, distance) of one labelled block."""
+def _zones(levels: np.ndarray, dist: np.ndarray | None, connectivity: int):
+    """Per zone (grey level, size, distance) of one labelled block (distance 1 for every zone
+    when ``dist`` is None, i.e. no GLDZM asked for)."""
     labels, n = cc3d.connected_components(levels, connectivity=connectivity, return_N=True)
     lab = labels.ravel()
-    sel = lab > 0
+    sel = np.flatnonzero(lab)
     lab = lab[sel].astype(np.int64)
     size = np.bincount(lab, minlength=n + 1)[1:]
     gl = np.zeros(n + 1, dtype=np.int64)
     gl[lab] = levels.ravel()[sel]
+    if dist is None:
+        return gl[1:], size, np.ones(n, dtype=np.int64)
     dmin = np.full(n + 1, np.iinfo(np.int64).max)
     np.minimum.at(dmin, lab, dist.ravel()[sel].astype(np.int64))
     return gl[1:], size, dmin[1:]
+
+
+def _zone_matrix(k: np.ndarray, gl: np.ndarray, j: np.ndarray, kz: int, ng: int):
+    """(kz, Ng, n_j) zone counts over the j values present (zone sizes can reach the ROI size:
+    no column per absent size) and those j values."""
+    j_values, j_index = np.unique(j, return_inverse=True)
+    nj = max(j_values.size, 1)
+    m = np.bincount((k * ng + gl) * nj + j_index.ravel(), minlength=kz * ng * nj).reshape(kz, ng, nj)
+    return m, (j_values if j_values.size else np.ones(1, dtype=np.int64))
 
 
 def _edge_distance(mask: np.ndarray, two_d: bool) -> np.ndarray:
@@ -65,38 +77,28 @@ def zone_feature_set(
     blocks = []
     need_dist = "dzm" in families
     if "2D" in spaces or "2.5D" in spaces:
-        dist2 = _edge_distance(morph_mask, two_d=True) if need_dist else np.ones(grey.shape, np.int64)
-        per_slice = [_zones(grey[z], dist2[z], 8) for z in range(grey.shape[0])]
+        dist2 = _edge_distance(morph_mask, two_d=True) if need_dist else None
+        per_slice = [_zones(grey[z], None if dist2 is None else dist2[z], 8) for z in range(grey.shape[0])]
         blocks.append(("2D", per_slice))
     if "3D" in spaces:
-        dist3 = _edge_distance(morph_mask, two_d=False) if need_dist else np.ones(grey.shape, np.int64)
+        dist3 = _edge_distance(morph_mask, two_d=False) if need_dist else None
         blocks.append(("3D", [_zones(grey, dist3, 26)]))
     nv_slice = int_mask.reshape(int_mask.shape[0], -1).sum(1)
     for space, zlist in blocks:
         kz = len(zlist)
-        smax = max([int(z[1].max()) for z in zlist if z[1].size] + [1])
-        dmax = max([int(z[2].max()) for z in zlist if z[2].size] + [1])
         kk = np.concatenate([np.full(z[0].size, k) for k, z in enumerate(zlist)])
         gl = np.concatenate([z[0] for z in zlist]) - 1
-        size = np.concatenate([z[1] for z in zlist]) - 1
-        dist = np.concatenate([z[2] for z in zlist]) - 1
-        szm = np.bincount((kk * ng + gl) * smax + size, minlength=kz * ng * smax).reshape(kz, ng, smax)
-        dzm = np.bincount((kk * ng + gl) * dmax + dist, minlength=kz * ng * dmax).reshape(kz, ng, dmax)
         nvox = nv_slice if space == "2D" else np.array([int(int_mask.sum())])
-        targets = []
-        if space == "2D":
-            if "2D" in spaces:
-                targets.append(("2D", szm, dzm, nvox))
-            if "2.5D" in spaces:
-                targets.append(("2.5D", szm.sum(0)[None], dzm.sum(0)[None], np.array([nvox.sum()])))
-        else:
-            targets.append(("3D", szm, dzm, nvox))
-        for name, s_stack, d_stack, nv in targets:
-            keep = s_stack.sum((1, 2)) > 0
-            if "szm" in families:
-                feats = pool(runlike_features(s_stack, nv, SZM_NAMES, levels), keep)
-                out.update({f"szm_{k}{SUFFIX[name]}": v for k, v in feats.items()})
-            if "dzm" in families:
-                feats = pool(runlike_features(d_stack, nv, DZM_NAMES, levels), keep)
-                out.update({f"dzm_{k}{SUFFIX[name]}": v for k, v in feats.items()})
+        for family, names, j in (("szm", SZM_NAMES, 1), ("dzm", DZM_NAMES, 2)):
+            if family not in families:
+                continue
+            m, j_values = _zone_matrix(kk, gl, np.concatenate([z[j] for z in zlist]), kz, ng)
+            targets = [("3D", m, nvox)] if space == "3D" else []
+            if space == "2D" and "2D" in spaces:
+                targets.append(("2D", m, nvox))
+            if space == "2D" and "2.5D" in spaces:
+                targets.append(("2.5D", m.sum(0)[None], np.array([nvox.sum()])))
+            for name, stack, nv in targets:
+                feats = pool(runlike_features(stack, nv, names, levels, j_values), stack.sum((1, 2)) > 0)
+                out.update({f"{family}_{k}{SUFFIX[name]}": v for k, v in feats.items()})
     return out
