@@ -87,15 +87,17 @@ def extract_features(
     if "loc" in fam:
         out.update(local_intensity_features(roi.image, roi.int_mask, roi.spacing_mm,
                                             settings.local_intensity_volume_cm3))
+    sorted_vals = np.sort(vals) if fam & {"stat", "ih"} else None  # one sort for both
     if "stat" in fam:
-        out.update(statistics_features(vals))
+        out.update(statistics_features(sorted_vals, presorted=True))
     lower = settings.bin_lower_bound
     if lower is None and settings.resegment_range is not None:
         lower = settings.resegment_range[0]
-    q_roi, ng = discretise(vals, settings.discretisation, bin_number=settings.bin_number,
-                           bin_width=settings.bin_width, lower_bound=lower)
-    if "ih" in fam:
-        out.update(histogram_features(q_roi, ng))
+    bins = {"bin_number": settings.bin_number, "bin_width": settings.bin_width, "lower_bound": lower}
+    q_roi, ng = discretise(vals, settings.discretisation, **bins)
+    if "ih" in fam:  # discretisation is monotone: sorted intensities give sorted grey levels
+        out.update(histogram_features(discretise(sorted_vals, settings.discretisation, **bins)[0], ng,
+                                      presorted=True))
     if "ivh" in fam:
         # IVH range: the re-segmentation range when given, else the ROI min/max (fbn: always ROI)
         rng = roi.resegment_range if settings.ivh_discretisation in ("fbs", "none") else None
