@@ -111,16 +111,18 @@ def _extreme_candidates(grid: np.ndarray, directions=_LINE_DIRECTIONS[:3], stop_
     points than the hull vertices, enough for the maximum diameter without a hull. Filtering
     stops once at most ``stop_below`` points are left (then all pairs cost less than a pass).
     """
-    grid = grid - grid.min(1, keepdims=True)
-    span = int(grid.max()) + 1
     idx = np.arange(grid.shape[1])
     for d in directions:
         a = next(k for k in range(3) if d[k])
         b, c = (k for k in range(3) if k != a)
         t = grid[a]
-        key = (grid[b] - d[b] * t + span) * (3 * span) + (grid[c] - d[c] * t + span)
-        lo = np.full(9 * span * span, span, dtype=np.int64)
-        hi = np.full(9 * span * span, -1, dtype=np.int64)
+        u, v = grid[b] - d[b] * t, grid[c] - d[c] * t
+        u, v = u - u.min(), v - v.min()
+        nv = int(v.max()) + 1
+        key = u * nv + v
+        size = (int(u.max()) + 1) * nv
+        lo = np.full(size, np.iinfo(np.int64).max)
+        hi = np.full(size, np.iinfo(np.int64).min)
         np.minimum.at(lo, key, t)
         np.maximum.at(hi, key, t)
         ends = (t == lo[key]) | (t == hi[key])
