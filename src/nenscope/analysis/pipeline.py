@@ -482,6 +482,11 @@ def analyze(
             # every lesion FDG-positive, and blur affects the two tracers' contrasts unequally
             sstr_val = les.suv_pvc if les.suv_pvc is not None else les.suv_peak
             fdg_val = les.fdg_suv_pvc if les.fdg_suv_pvc is not None else les.fdg_suv_peak
+            if fdg_liver is not None and les.fdg_suv_peak is not None and fdg_val is not None:
+                # FDG-positive needs the uncorrected SUVpeak above the liver as well: the
+                # correction must not turn noise in a small lesion into FDG avidity
+                if les.fdg_suv_peak < fdg_liver:
+                    fdg_val = min(fdg_val, les.fdg_suv_peak)
             sstr_ratio = sstr_val / liver if liver else None
             les.netpet = netpet_lesion(les.krenning, sstr_ratio, fdg_val, fdg_liver)
             grades.append(les.netpet)
@@ -598,11 +603,15 @@ def _add_fdg(
     sstr_near = ndimage.binary_dilation(va.labels > 0, iterations=iters)
     fdg_only: list[FdgOnlyLesion] = []
     fl_lesions = {fl.label: fl for fl in fva.lesions}
+    fdg_liver_mean = fva.reference.liver.suv_mean if fva.reference.liver else None
+    fdg_only_ratio = float(score_rules()["netpet"]["fdg_only_min_liver_ratio"])
     for lab in range(1, int(fdg_lab_on.max()) + 1):
         m = fdg_lab_on == lab
         if not m.any() or (m & sstr_near).any() or lab not in fl_lesions:
             continue
         fl = fl_lesions[lab]
+        if fdg_liver_mean is not None and fl.suv_peak < fdg_only_ratio * fdg_liver_mean:
+            continue  # not clearly FDG-avid: physiological bowel, muscle or marrow uptake
         com = np.array(ndimage.center_of_mass(m))
         fdg_only.append(
             FdgOnlyLesion(
