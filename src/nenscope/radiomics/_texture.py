@@ -95,29 +95,29 @@ class Lattice:
 def _unit_rows(offsets) -> slice | list[int] | None:
     """Rows of the unit-neighbour offsets in the shared gather (a slice when consecutive),
     or None when an offset lies beyond the 26 unit neighbours."""
-    cols = [_UNIT_COLUMN.get(tuple(o)) for o in offsets]
-    if None in cols:
+    rows = [_UNIT_ROW.get(tuple(o)) for o in offsets]
+    if None in rows:
         return None
-    step = cols[1] - cols[0] if len(cols) > 1 else 1
-    if step in (1, -1) and cols == list(range(cols[0], cols[-1] + step, step)):
-        stop = cols[-1] + step
-        return slice(cols[0], stop if stop >= 0 else None, step)
-    return cols
+    step = rows[1] - rows[0] if len(rows) > 1 else 1
+    if step in (1, -1) and rows == list(range(rows[0], rows[-1] + step, step)):
+        stop = rows[-1] + step
+        return slice(rows[0], stop if stop >= 0 else None, step)
+    return rows
 
 
-_UNIT_COLUMN = {d: k for k, d in enumerate(NEIGHBOURS_3D)}
+_UNIT_ROW = {d: k for k, d in enumerate(NEIGHBOURS_3D)}
 
 
 def build_lattice(q: np.ndarray, mask: np.ndarray, pad: int = 1) -> Lattice:
     """:class:`Lattice` of grey levels ``q`` (1..Ng) in ``mask``, padded by ``pad`` voxels."""
-    qp = padded_levels(q, mask, max(pad, 1))
+    pad = max(pad, 1)
+    qp = padded_levels(q, mask, pad)
     strides = tuple(s // qp.itemsize for s in qp.strides)
     flat = qp.ravel()
     roi = np.flatnonzero(flat)
     offs = np.array([flat_offset(d, strides) for d in NEIGHBOURS_3D], dtype=np.int64)
     nb = flat[offs[:, None] + roi[None, :]]
-    return Lattice(flat, roi, flat[roi], roi // strides[0] - max(pad, 1), nb, strides, max(pad, 1),
-                   q.shape[0])
+    return Lattice(flat, roi, flat[roi], roi // strides[0] - pad, nb, strides, pad, q.shape[0])
 
 
 def pool(values: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, float]:
