@@ -64,10 +64,19 @@ class Lattice:
     roi: np.ndarray
     g: np.ndarray
     z: np.ndarray
-    nb: np.ndarray
     strides: tuple[int, int, int]
     pad: int
     n_slices: int
+
+    @functools.cached_property
+    def nb(self) -> np.ndarray:
+        """(26, N) grey levels of the 26 unit neighbours (0 = outside the ROI), gathered on
+        first use (the compiled matrix kernels read ``flat`` directly and do not need it)."""
+        return self.flat[self.offsets(NEIGHBOURS_3D)[:, None] + self.roi[None, :]]
+
+    def offsets(self, directions) -> np.ndarray:
+        """Flat offsets (int64) of the steps ``directions`` (dz, dy, dx) in ``flat``."""
+        return np.array([flat_offset(d, self.strides) for d in directions], dtype=np.int64)
 
     @functools.cached_property
     def same(self) -> np.ndarray:
@@ -80,8 +89,7 @@ class Lattice:
         unit neighbours (distance > 1), a new gather."""
         rows = _unit_rows(offsets)
         if rows is None:
-            offs = np.array([flat_offset(o, self.strides) for o in offsets], dtype=np.int64)
-            return self.flat[offs[:, None] + self.roi[None, :]]
+            return self.flat[self.offsets(offsets)[:, None] + self.roi[None, :]]
         return self.nb[rows]
 
     def same_level(self, offsets) -> np.ndarray:
@@ -115,9 +123,7 @@ def build_lattice(q: np.ndarray, mask: np.ndarray, pad: int = 1) -> Lattice:
     strides = tuple(s // qp.itemsize for s in qp.strides)
     flat = qp.ravel()
     roi = np.flatnonzero(flat)
-    offs = np.array([flat_offset(d, strides) for d in NEIGHBOURS_3D], dtype=np.int64)
-    nb = flat[offs[:, None] + roi[None, :]]
-    return Lattice(flat, roi, flat[roi], roi // strides[0] - pad, nb, strides, pad, q.shape[0])
+    return Lattice(flat, roi, flat[roi], roi // strides[0] - pad, strides, pad, q.shape[0])
 
 
 def pool(values: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, float]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from nenscope.errors import NenscopeError
+from nenscope.radiomics._kernels import glcm_counts
 from nenscope.radiomics._texture import (
     DIRECTIONS_2D,
     DIRECTIONS_3D,
@@ -27,10 +28,8 @@ def glcm_matrices(
 ) -> np.ndarray:
     """Co-occurrence counts of shape (n_slices or 1, n_directions, Ng, Ng), symmetrised.
 
-    Pairs are (voxel, voxel + distance·direction) with both voxels in the ROI. The neighbour
-    levels come from the shared gather; one bincount over packed (slice, direction, i, j)
-    indices, where j = 0 (neighbour outside the ROI) lands in a row that is dropped (no
-    filtering pass). Directions go in groups for very large ROIs, to bound memory.
+    Pairs are (voxel, voxel + distance·direction) with both voxels in the ROI, counted by one
+    compiled pass over the ROI voxels (:func:`~nenscope.radiomics._kernels.glcm_counts`).
     """
     nd = len(directions)
     nz = lattice.n_slices if per_slice else 1
@@ -38,20 +37,8 @@ def glcm_matrices(
         raise NenscopeError(
             f"{ng} grey levels make GLCMs of {nz * nd * ng * ng:,} cells: use a coarser "
             "discretisation (larger bin_width or a fixed bin number) suited to the image units")
-    n1 = ng + 1
-    nb = lattice.neighbours([tuple(distance * c for c in d) for d in directions])
-    base = lattice.g.astype(np.int64) * n1
-    if per_slice:
-        base += lattice.z * (nd * n1 * n1)
-    dir_base = np.arange(nd, dtype=np.int64) * (n1 * n1)
-    size = nz * nd * n1 * n1
-    counts = np.zeros(size, dtype=np.int64)
-    group = max(1, min(nd, 8_000_000 // max(base.size, 1)))
-    for d0 in range(0, nd, group):
-        packed = (dir_base[d0:d0 + group, None] + base[None, :]) + nb[d0:d0 + group]
-        counts += np.bincount(packed.ravel(), minlength=size)
-    m = counts.reshape(nz, nd, n1, n1)[:, :, 1:, 1:]
-    return m + m.transpose(0, 1, 3, 2)
+    offs = lattice.offsets([tuple(distance * c for c in d) for d in directions])
+    return glcm_counts(lattice.flat, lattice.roi, lattice.z, offs, ng, nz)
 
 
 def glcm_features(m: np.ndarray, levels: np.ndarray | None = None, ng: int | None = None) -> dict[str, np.ndarray]:

@@ -1,22 +1,21 @@
 """Grey level run length matrix (GLRLM) features, IBSI-1 section 3.7.
 
-Runs are found for all ROI voxels at once: a voxel starts a run when its predecessor along the
-direction (from the shared neighbour gather) is outside the ROI or has another grey level;
-runs of one voxel are counted at once, longer runs grow together, one step per iteration, so
-the work is O(voxels) per direction with no per-voxel Python loop.
+A voxel starts a run when its predecessor along the direction is outside the ROI or has
+another grey level; the run is followed while the grey level stays the same. The counting is
+one compiled loop over the ROI voxels per direction (``_kernels.run_counts``): O(voxels).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from nenscope.radiomics._kernels import run_counts
 from nenscope.radiomics._texture import (
     DIRECTIONS_2D,
     DIRECTIONS_3D,
     SUFFIX_DIRECTIONAL,
     Lattice,
     build_lattice,
-    flat_offset,
     pool_groups,
     runlike_features,
 )
@@ -30,44 +29,14 @@ NAMES = {
 
 
 def glrlm_matrices(lattice: Lattice, ng: int, directions, per_slice: bool) -> np.ndarray:
-    """Run counts of shape (n_slices or 1, n_directions, Ng, Lmax).
+    """Run counts of shape (n_slices or 1, n_directions, Ng, Lmax), Lmax the longest run.
 
-    From the shared neighbour gather, a voxel starts a run along a direction when its
-    predecessor is outside the ROI or has another grey level, and the run goes on when its
-    successor has the same level. Runs of length 1 (start and end at once; most runs in noisy
-    images) are counted directly by one bincount. The longer runs grow together: one loop step
-    per unit of run length, each step a gather over every run still alive (whatever its
-    direction).
+    A voxel starts a run along a direction when its predecessor is outside the ROI or has
+    another grey level; the run goes on while its successor has the same level. One compiled
+    pass per direction (:func:`~nenscope.radiomics._kernels.run_counts`).
     """
-    nd = len(directions)
-    before = lattice.same_level([tuple(-c for c in d) for d in directions])
-    after = lattice.same_level(directions)
-    starts = ~before
     nz = lattice.n_slices if per_slice else 1
-    code = (np.arange(nd) * ng)[:, None] + (lattice.g.astype(np.int64) - 1)[None, :]  # (nd, N)
-    if per_slice:
-        code += (lattice.z * (nd * ng))[None, :]
-    singles = np.bincount(code[starts & ~after], minlength=nz * nd * ng)
-    long_at = np.flatnonzero(starts & after)  # into the (nd, N) table
-    dirs, vox = np.divmod(long_at, lattice.g.size)
-    offs = np.array([flat_offset(d, lattice.strides) for d in directions], dtype=np.int64)
-    flat = lattice.flat
-    length = np.full(vox.size, 2, dtype=np.int64)
-    step = offs[dirs]
-    cur = lattice.roi[vox] + step  # second voxel of each run
-    level = lattice.g[vox]
-    alive = np.arange(vox.size)
-    while alive.size:
-        cur = cur + step
-        keep = flat[cur] == level
-        alive, cur, step, level = alive[keep], cur[keep], step[keep], level[keep]
-        length[alive] += 1
-    lmax = int(length.max()) if length.size else 1
-    m = np.zeros((nz * nd * ng, lmax), dtype=np.int64)
-    m[:, 0] = singles
-    if vox.size:
-        m += np.bincount(code.ravel()[long_at] * lmax + (length - 1), minlength=m.size).reshape(m.shape)
-    return m.reshape(nz, nd, ng, lmax)
+    return run_counts(lattice.flat, lattice.roi, lattice.z, lattice.offsets(directions), ng, nz)
 
 
 def glrlm_feature_set(

@@ -1,8 +1,9 @@
 """Neighbourhood grey tone difference (NGTDM, IBSI-1 3.10) and neighbouring grey level
 dependence (NGLDM, 3.11) matrices.
 
-Both read the grey levels of the 26 (3D) or 8 (2D) neighbours of every ROI voxel from the
-shared neighbour gather (0 = outside the ROI, ignored as a neighbour) and reduce them per voxel.
+Both read the grey levels of the 26 (3D) or 8 (2D) neighbours of every ROI voxel (0 = outside
+the ROI, ignored as a neighbour) and reduce them per voxel, in one compiled pass over the ROI
+that fills both matrices (``_kernels.neighbourhood_counts``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import itertools
 
 import numpy as np
 
+from nenscope.radiomics._kernels import neighbourhood_counts
 from nenscope.radiomics._texture import SUFFIX, Lattice, build_lattice, pool, runlike_features
 
 NGL_NAMES = {
@@ -25,22 +27,6 @@ def _offsets(distance: int, two_d: bool):
     r = range(-distance, distance + 1)
     zr = (0,) if two_d else r
     return [d for d in itertools.product(zr, r, r) if d != (0, 0, 0)]
-
-
-def _neighbour_pass(lattice: Lattice, values: np.ndarray, distance: int, two_d: bool, alpha: float):
-    """Per ROI voxel: neighbour count, neighbour grey sum and dependence count (the voxel itself
-    plus neighbours within ``alpha`` grey levels), from the shared neighbour gather.
-    ``values[k]`` is the grey level of index k (``values[0] = 0``: outside)."""
-    nb = lattice.neighbours(_offsets(distance, two_d))  # 0 = outside the ROI
-    inside = nb > 0
-    n_nb = inside.sum(0, dtype=np.int64)
-    nbv = values[nb]
-    s_nb = nbv.sum(0)
-    if alpha == 0:  # equal grey levels: equal indices
-        dep = 1 + lattice.same_level(_offsets(distance, two_d)).sum(0, dtype=np.int64)
-    else:
-        dep = 1 + (inside & (np.abs(nbv - values[lattice.g][None, :]) <= alpha)).sum(0, dtype=np.int64)
-    return n_nb, s_nb, dep
 
 
 def ngtdm_features(s: np.ndarray, n: np.ndarray, levels: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -86,7 +72,7 @@ def neighbourhood_feature_set(
     if lattice is None:
         lattice = build_lattice(q, mask, max(ngtdm_distance, ngldm_distance))
     values = np.arange(ng + 1) if levels is None else np.concatenate([[0], np.asarray(levels)])
-    gv = values[lattice.g]
+    values = values.astype(np.int64)
     out: dict[str, float] = {}
     nz = q.shape[0]
     for two_d, names in ((True, ("2D", "2.5D")), (False, ("3D",))):
@@ -94,24 +80,22 @@ def neighbourhood_feature_set(
         if not wanted:
             continue
         kz = nz if two_d else 1
-        zz = lattice.z if two_d else np.zeros_like(lattice.z)
-        code = zz * ng + lattice.g.astype(np.int64) - 1
+
+        def counts(distance, two_d=two_d, kz=kz):
+            offs = lattice.offsets(_offsets(distance, two_d))
+            return neighbourhood_counts(lattice.flat, lattice.roi, lattice.z, offs, values, ngldm_alpha, ng, kz)
+
         if "ngt" in families:
-            n_nb, s_nb, dep = _neighbour_pass(lattice, values, ngtdm_distance, two_d, ngldm_alpha)
-            ok = n_nb > 0  # voxels without ROI neighbours are left out (IBSI 3.10)
-            diff = np.abs(gv[ok] - s_nb[ok] / n_nb[ok])
-            s = np.bincount(code[ok], weights=diff, minlength=kz * ng).reshape(kz, ng)
-            n = np.bincount(code[ok], minlength=kz * ng).reshape(kz, ng).astype(np.float64)
+            s, n, dep = counts(ngtdm_distance)  # voxels without ROI neighbours left out (IBSI 3.10)
             for space in wanted:
                 ss, nn = (s.sum(0)[None], n.sum(0)[None]) if space == "2.5D" else (s, n)
                 feats = pool(ngtdm_features(ss, nn, levels), nn.sum(1) > 0)
                 out.update({f"ngt_{k}{SUFFIX[space]}": v for k, v in feats.items()})
         if "ngl" in families:
             if not ("ngt" in families and ngtdm_distance == ngldm_distance):  # else reuse the pass
-                _, _, dep = _neighbour_pass(lattice, values, ngldm_distance, two_d, ngldm_alpha)
-            jmax = int(dep.max())
-            m = np.bincount(code * jmax + dep - 1, minlength=kz * ng * jmax).reshape(kz, ng, jmax)
-            nv = np.bincount(zz, minlength=kz)
+                _, _, dep = counts(ngldm_distance)
+            m = dep
+            nv = np.bincount(lattice.z if two_d else np.zeros_like(lattice.z), minlength=kz)
             for space in wanted:
                 mm, nn = (m.sum(0)[None], np.array([nv.sum()])) if space == "2.5D" else (m, nv)
                 feats = pool(runlike_features(mm, nn, NGL_NAMES, levels), mm.sum((1, 2)) > 0)
