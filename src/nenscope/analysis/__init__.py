@@ -11,11 +11,14 @@ their own on arrays + ``spacing_mm``:
 - :mod:`~nenscope.analysis.scores`      Krenning, SSTR-RADS 1.0, PRRT eligibility, NETPET
 - :mod:`~nenscope.analysis.matching`    FDG study onto the SSTR grid (registration if needed)
 - :mod:`~nenscope.analysis.findings`    the ``Findings`` record (findings.json)
+- :mod:`~nenscope.analysis.pvc`         sphere-model partial-volume correction (Krenning)
+- :mod:`~nenscope.analysis.percist`     PERCIST 1.0 response between two studies
 """
 
 from nenscope.analysis.findings import FdgOnlyLesion, Findings, Summary
 from nenscope.analysis.metrics import Lesion
 from nenscope.analysis.options import AnalysisOptions
+from nenscope.analysis.percist import PercistResult, percist_response
 from nenscope.analysis.pipeline import analyze, analyze_volume
 from nenscope.analysis.reference import ReferenceRegion, ReferenceRegions, find_reference_regions
 
@@ -24,10 +27,12 @@ __all__ = [
     "FdgOnlyLesion",
     "Findings",
     "Lesion",
+    "PercistResult",
     "ReferenceRegion",
     "ReferenceRegions",
     "Summary",
     "analyze",
     "analyze_volume",
     "find_reference_regions",
+    "percist_response",
 ]
