@@ -49,32 +49,30 @@ def run_counts(flat, roi, z, offs, ng, nz):
     predecessor along the direction has another grey level (or lies outside the ROI, level
     0) and goes on while the successor has the same level. Lmax is the longest run found."""
     nd = offs.size
+    nv = roi.size
+    code = np.empty(nd * nv, dtype=np.int64)  # (slice, direction, level) of each run
+    length = np.empty(nd * nv, dtype=np.int64)
+    runs = 0
     lmax = 1
-    for d in range(nd):  # first pass: longest run (sizes the matrix)
-        o = offs[d]
-        for v in range(roi.size):
-            p = roi[v]
-            g = flat[p]
-            if flat[p - o] == g:
-                continue
-            n = 1
-            while flat[p + n * o] == g:
-                n += 1
-            if n > lmax:
-                lmax = n
-    m = np.zeros((nz, nd, ng, lmax), dtype=np.int64)
     for d in range(nd):
         o = offs[d]
-        for v in range(roi.size):
+        for v in range(nv):
             p = roi[v]
             g = flat[p]
-            if flat[p - o] == g:
+            if flat[p - o] == g:  # not the first voxel of its run
                 continue
             n = 1
             while flat[p + n * o] == g:
                 n += 1
-            m[z[v] if nz > 1 else 0, d, np.int64(g) - 1, n - 1] += 1
-    return m
+            code[runs] = ((z[v] if nz > 1 else 0) * nd + d) * ng + np.int64(g) - 1
+            length[runs] = n
+            runs += 1
+            if n > lmax:
+                lmax = n
+    m = np.zeros((nz * nd * ng, lmax), dtype=np.int64)
+    for r in range(runs):
+        m[code[r], length[r] - 1] += 1
+    return m.reshape((nz, nd, ng, lmax))
 
 
 @numba.njit(**_JIT)
@@ -119,3 +117,226 @@ def neighbourhood_counts(flat, roi, z, offs, values, alpha, ng, nz):
         if dep > jmax:
             jmax = dep
     return s, n, dep_all[:, :, :jmax].copy()
+
+
+# Feature formulas. For one lesion the matrices are small (tens of grey levels): the NumPy
+# formulas spend their time in per-call overhead (~100 array calls per family), so each
+# family's formulas are one compiled loop over its stack of matrices. The formulas are those
+# of IBSI-1 (sections 3.6-3.11), written out per matrix.
+
+_LOG2 = np.log(2.0)
+
+
+@numba.njit(error_model="numpy", **_JIT)
+def glcm_stack_features(m, g, ng):
+    """The 25 GLCM features (rows, in ``GLCM_FEATURES`` order) of each symmetric count matrix
+    of the stack ``m`` (K, n, n); ``g`` (n,) are the grey levels of the rows, ``ng`` the
+    nominal number of grey levels (normalised inverse differences). Undefined values (0/0)
+    come out as NaN or inf, as in the NumPy formulas."""
+    k_n, n, _ = m.shape
+    out = np.empty((25, k_n))
+    gmin = g.min() if n else 0.0
+    gmax = g.max() if n else 0.0
+    nd = int(gmax - gmin) + 1  # |i - j| in 0 .. gmax - gmin
+    s0 = int(2 * gmin)
+    ns = int(2 * gmax) - s0 + 1
+    # weights of the eight weighted sums per cell (they depend on the grey levels only)
+    wt = np.empty((n, n, 8))
+    for a in range(n):
+        for b in range(n):
+            d = abs(g[a] - g[b])
+            d2 = d * d
+            wt[a, b, 0] = d2
+            wt[a, b, 1] = d
+            wt[a, b, 2] = 1 / (1 + d)
+            wt[a, b, 3] = 1 / (1 + d / ng)
+            wt[a, b, 4] = 1 / (1 + d2)
+            wt[a, b, 5] = 1 / (1 + d2 / ng**2)
+            wt[a, b, 6] = 1 / d2 if d2 > 0 else 0.0
+            wt[a, b, 7] = g[a] * g[b]
+    pi = np.empty(n)
+    p_diff = np.empty(nd)
+    p_sum = np.empty(ns)
+    w = np.empty(8)
+    for k in range(k_n):
+        tot = 0.0
+        for a in range(n):
+            for b in range(n):
+                tot += m[k, a, b]
+        scale = tot if tot > 0 else 1.0
+        pmax = 0.0
+        w[:] = 0.0
+        hxy = 0.0
+        energy = 0.0
+        p_diff[:] = 0.0
+        p_sum[:] = 0.0
+        for a in range(n):
+            row = 0.0
+            for b in range(n):
+                if m[k, a, b] == 0:  # most cells: nothing to add
+                    continue
+                x = m[k, a, b] / scale
+                row += x
+                if x > pmax:
+                    pmax = x
+                for t in range(8):
+                    w[t] += x * wt[a, b, t]
+                hxy -= x * np.log(x)
+                energy += x * x
+                p_diff[int(abs(g[a] - g[b]))] += x
+                p_sum[int(g[a] + g[b]) - s0] += x
+            pi[a] = row
+        hxy /= _LOG2
+        mu = 0.0
+        m2 = 0.0
+        hx = 0.0
+        for a in range(n):
+            mu += pi[a] * g[a]
+            m2 += pi[a] * g[a] * g[a]
+            if pi[a] > 0:
+                hx -= pi[a] * np.log(pi[a])
+        hx /= _LOG2
+        var = m2 - mu * mu
+        diff_avg = 0.0
+        diff_m2 = 0.0
+        diff_entr = 0.0
+        for t in range(nd):
+            diff_avg += p_diff[t] * t
+            diff_m2 += p_diff[t] * t * t
+            if p_diff[t] > 0:
+                diff_entr -= p_diff[t] * np.log(p_diff[t])
+        sum_avg = 0.0
+        sum_m2 = 0.0
+        sum_entr = 0.0
+        tend = 0.0
+        shade = 0.0
+        prom = 0.0
+        for t in range(ns):
+            sv = t + s0
+            x = p_sum[t]
+            sum_avg += x * sv
+            sum_m2 += x * sv * sv
+            if x > 0:
+                sum_entr -= x * np.log(x)
+            c = sv - 2 * mu
+            pc2 = x * c * c
+            tend += pc2
+            shade += pc2 * c
+            prom += pc2 * c * c
+        info2 = 1 - np.exp(-2 * (2 * hx - hxy))
+        out[0, k] = pmax
+        out[1, k] = mu
+        out[2, k] = var
+        out[3, k] = hxy
+        out[4, k] = diff_avg
+        out[5, k] = diff_m2 - diff_avg**2
+        out[6, k] = diff_entr / _LOG2
+        out[7, k] = sum_avg
+        out[8, k] = sum_m2 - sum_avg**2
+        out[9, k] = sum_entr / _LOG2
+        out[10, k] = energy
+        for t in range(8):
+            out[11 + t, k] = w[t]
+        out[19, k] = (w[7] - mu * mu) / var
+        out[20, k] = tend
+        out[21, k] = shade
+        out[22, k] = prom
+        out[23, k] = (hxy - 2 * hx) / hx
+        out[24, k] = np.sqrt(info2) if info2 > 0 else 0.0
+    return out
+
+
+GLCM_FEATURES = (
+    "joint_max", "joint_avg", "joint_var", "joint_entr", "diff_avg", "diff_var", "diff_entr",
+    "sum_avg", "sum_var", "sum_entr", "energy", "contrast", "dissimilarity", "inv_diff",
+    "inv_diff_norm", "inv_diff_mom", "inv_diff_mom_norm", "inv_var", "auto_corr", "corr",
+    "clust_tend", "clust_shade", "clust_prom", "info_corr1", "info_corr2",
+)
+
+
+@numba.njit(error_model="numpy", **_JIT)
+def runlike_stack_features(m, i, j, n_voxels):
+    """Features shared by GLRLM, GLSZM, GLDZM and NGLDM (rows in ``RUNLIKE_FEATURES`` order)
+    for each count matrix of the stack ``m`` (K, Ng, Nj): ``i`` (Ng,) grey levels of the rows,
+    ``j`` (Nj,) run lengths / zone sizes / distances / dependence counts of the columns,
+    ``n_voxels`` (K,) the voxels behind each matrix. Empty matrices give NaN ratios."""
+    k_n, n_i, n_j = m.shape
+    out = np.empty((17, k_n))
+    mi = np.empty(n_i)
+    mj = np.empty(n_j)
+    for k in range(k_n):
+        mj[:] = 0.0
+        ns = 0.0
+        slg = 0.0
+        shg = 0.0
+        llg = 0.0
+        lhg = 0.0
+        for a in range(n_i):
+            row = 0.0
+            r_short = 0.0
+            r_long = 0.0
+            for b in range(n_j):
+                x = float(m[k, a, b])
+                if x != 0:
+                    row += x
+                    mj[b] += x
+                    jj = j[b] * j[b]
+                    r_short += x / jj
+                    r_long += x * jj
+            mi[a] = row
+            ns += row
+            ii = i[a] * i[a]
+            slg += r_short / ii
+            shg += r_short * ii
+            llg += r_long / ii
+            lhg += r_long * ii
+        valid = ns > 0
+        safe = ns if valid else 1.0
+        nan = np.nan
+        se = 0.0
+        le = 0.0
+        jnu = 0.0
+        mu_j = 0.0
+        m2_j = 0.0
+        for b in range(n_j):
+            jj = j[b] * j[b]
+            se += mj[b] / jj
+            le += mj[b] * jj
+            jnu += mj[b] * mj[b]
+            mu_j += mj[b] / safe * j[b]
+            m2_j += mj[b] / safe * jj
+        lg = 0.0
+        hg = 0.0
+        glnu = 0.0
+        mu_i = 0.0
+        m2_i = 0.0
+        for a in range(n_i):
+            ii = i[a] * i[a]
+            lg += mi[a] / ii
+            hg += mi[a] * ii
+            glnu += mi[a] * mi[a]
+            mu_i += mi[a] / safe * i[a]
+            m2_i += mi[a] / safe * ii
+        entr = 0.0
+        energy = 0.0
+        for a in range(n_i):
+            for b in range(n_j):
+                x = m[k, a, b] / safe
+                if x > 0:
+                    entr -= x * np.log(x)
+                    energy += x * x
+        sums = (se, le, lg, hg, slg, shg, llg, lhg, glnu, jnu)
+        for t in range(10):
+            out[t, k] = sums[t] / safe if valid else nan
+        out[10, k] = glnu / safe / safe if valid else nan
+        out[11, k] = jnu / safe / safe if valid else nan
+        out[12, k] = ns / max(n_voxels[k], 1) if n_voxels[k] > 0 else nan
+        out[13, k] = m2_i - mu_i * mu_i
+        out[14, k] = m2_j - mu_j * mu_j
+        out[15, k] = entr / _LOG2
+        out[16, k] = energy
+    return out
+
+
+RUNLIKE_FEATURES = ("se", "le", "lg", "hg", "slg", "shg", "llg", "lhg", "glnu", "jnu", "glnu_norm", "jnu_norm",
+                    "perc", "gl_var", "j_var", "j_entr", "energy")

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import entr
 
+from nenscope.radiomics._kernels import RUNLIKE_FEATURES, runlike_stack_features
+
 # IBSI-1 3.6: 13 unique 3D directions (first non-zero component positive); 4 in-plane ones.
 DIRECTIONS_3D = tuple(
     d for d in itertools.product((-1, 0, 1), repeat=3) if d != (0, 0, 0) and d[next(i for i in range(3) if d[i])] > 0
@@ -171,44 +173,12 @@ def runlike_features(
     merged direction). ``names`` maps the generic names to the family's IBSI names;
     ``levels`` gives the grey-level value of each row when rows are compact indices, ``lengths``
     the j value of each column when columns are compact (e.g. only the zone sizes present).
-    IBSI-1 sections 3.7-3.11 give the formulas. The eight emphasis sums are separable in i and
-    j, so they come from the marginals and one (K, Ng, 2) × (2, 2) product.
+    IBSI-1 sections 3.7-3.11 give the formulas; they run as one compiled loop over the stack
+    (:func:`~nenscope.radiomics._kernels.runlike_stack_features`).
     """
-    # drop empty rows/columns (grey levels or lengths absent from every matrix): same values
-    ri = np.flatnonzero(m.any((0, 2)))
-    cj = np.flatnonzero(m.any((0, 1)))
-    if ri.size and cj.size and (ri.size < m.shape[1] or cj.size < m.shape[2]):
-        m = m[:, ri][:, :, cj]
-    else:
-        ri, cj = np.arange(m.shape[1]), np.arange(m.shape[2])
-    m = m.astype(np.float64)
-    i = (ri + 1.0) if levels is None else np.asarray(levels, dtype=np.float64)[ri]
-    j = (cj + 1.0) if lengths is None else np.asarray(lengths, dtype=np.float64)[cj]
-    i2, j2 = i * i, j * j
-    mi = m.sum(2)  # (K, Ng)
-    mj = m.sum(1)  # (K, Nj)
-    ns = mi.sum(1)
-    wi = np.stack([1.0 / i2, i2], axis=1)  # (Ng, 2)
-    wj = np.stack([1.0 / j2, j2], axis=1)  # (Nj, 2)
-    cross = np.einsum("ia,kib->kab", wi, m @ wj)  # [low/high grey] x [short/long]
-    ei = mi @ wi
-    ej = mj @ wj
-    valid = ns > 0
-    safe = np.where(valid, ns, 1.0)
-    sums = np.stack([ej[:, 0], ej[:, 1], ei[:, 0], ei[:, 1], cross[:, 0, 0], cross[:, 1, 0],
-                     cross[:, 0, 1], cross[:, 1, 1], (mi * mi).sum(1), (mj * mj).sum(1)])
-    ratio = np.where(valid, sums / safe, np.nan)
-    out = dict(zip(("se", "le", "lg", "hg", "slg", "shg", "llg", "lhg", "glnu", "jnu"), ratio, strict=True))
-    out["glnu_norm"] = np.where(valid, ratio[8] / safe, np.nan)
-    out["jnu_norm"] = np.where(valid, ratio[9] / safe, np.nan)
-    out["perc"] = np.where(n_voxels > 0, ns / np.maximum(n_voxels, 1), np.nan)
-    pi = mi / safe[:, None]
-    pj = mj / safe[:, None]
-    mu_i = pi @ i
-    mu_j = pj @ j
-    out["gl_var"] = pi @ i2 - mu_i**2
-    out["j_var"] = pj @ j2 - mu_j**2
-    p = m.reshape(m.shape[0], -1) / safe[:, None]
-    out["j_entr"] = entropy_bits(p, 1)
-    out["energy"] = (p * p).sum(1)
-    return {names[key]: v for key, v in out.items() if key in names}
+    m = np.ascontiguousarray(m, dtype=np.float64)
+    i = np.arange(1.0, m.shape[1] + 1) if levels is None else np.asarray(levels, dtype=np.float64)[:m.shape[1]]
+    j = np.arange(1.0, m.shape[2] + 1) if lengths is None else np.asarray(lengths, dtype=np.float64)[:m.shape[2]]
+    rows = runlike_stack_features(m, np.ascontiguousarray(i), np.ascontiguousarray(j),
+                                  np.asarray(n_voxels, dtype=np.float64).reshape(-1))
+    return {names[key]: v for key, v in zip(RUNLIKE_FEATURES, rows, strict=True) if key in names}

@@ -9,14 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from nenscope.errors import NenscopeError
-from nenscope.radiomics._kernels import glcm_counts
+from nenscope.radiomics._kernels import GLCM_FEATURES, glcm_counts, glcm_stack_features
 from nenscope.radiomics._texture import (
     DIRECTIONS_2D,
     DIRECTIONS_3D,
     SUFFIX_DIRECTIONAL,
     Lattice,
     build_lattice,
-    entropy_bits,
     pool_groups,
 )
 
@@ -46,76 +45,14 @@ def glcm_features(m: np.ndarray, levels: np.ndarray | None = None, ng: int | Non
 
     ``levels`` are the grey levels of the rows (default 1..n) so that empty grey levels can be
     dropped before the call; ``ng`` is the nominal number of grey levels (used by the
-    normalised inverse differences, default n). Work per matrix: one product with a stack of
-    fixed weight matrices, one entropy pass, two bincounts (diagonal / anti-diagonal sums).
-    For a symmetric matrix μ_i = μ_j, σ_i = σ_j and HXY1 = HXY2 = HX + HY.
+    normalised inverse differences, default n). The formulas run as one compiled loop over
+    the stack (:func:`~nenscope.radiomics._kernels.glcm_stack_features`).
     """
-    m = m.astype(np.float64)
-    k, n, _ = m.shape
-    g = np.arange(1, n + 1, dtype=np.float64) if levels is None else np.asarray(levels, dtype=np.float64)
-    ng = n if ng is None else ng
-    tot = m.sum(axis=(1, 2))
-    p = m / np.where(tot > 0, tot, 1.0)[:, None, None]
-    ii, jj = g[:, None], g[None, :]
-    d = np.abs(ii - jj)
-    d2 = d**2
-    with np.errstate(divide="ignore"):
-        inv_var_w = np.where(d2 > 0, 1.0 / np.where(d2 > 0, d2, 1.0), 0.0)
-    weights = np.stack([
-        d2, d, 1 / (1 + d), 1 / (1 + d / ng), 1 / (1 + d2), 1 / (1 + d2 / ng**2), inv_var_w, ii * jj,
-    ], axis=-1).reshape(n * n, -1)
-    flat = p.reshape(k, n * n)
-    w = flat @ weights
-    pi = p.sum(2)
-    mu = pi @ g
-    var = pi @ g**2 - mu**2
-    # distributions of |i - j| and i + j (grey levels are integers: bincount on the values)
-    di = d.astype(np.int64).ravel()
-    si = (ii + jj).astype(np.int64).ravel()
-    s0 = int(si.min())
-    nd, ns = int(di.max()) + 1, int(si.max()) - s0 + 1
-    dvals = np.arange(nd, dtype=np.float64)
-    svals = np.arange(s0, s0 + ns, dtype=np.float64)
-    kk = np.arange(k)[:, None]
-    p_diff = np.bincount((kk * nd + di[None]).ravel(), weights=flat.ravel(), minlength=k * nd).reshape(k, nd)
-    p_sum = np.bincount((kk * ns + si[None] - s0).ravel(), weights=flat.ravel(), minlength=k * ns).reshape(k, ns)
-    diff_avg = p_diff @ dvals
-    sum_avg = p_sum @ svals
-    c = svals[None, :] - 2 * mu[:, None]
-    pc2 = p_sum * c * c
-    hxy = entropy_bits(flat, 1)
-    hx = entropy_bits(pi, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        corr = (w[:, 7] - mu**2) / var
-        info1 = (hxy - 2 * hx) / hx
-    info2 = np.sqrt(np.clip(1 - np.exp(-2 * (2 * hx - hxy)), 0, None))
-    return {
-        "joint_max": flat.max(1),
-        "joint_avg": mu,
-        "joint_var": var,
-        "joint_entr": hxy,
-        "diff_avg": diff_avg,
-        "diff_var": p_diff @ dvals**2 - diff_avg**2,
-        "diff_entr": entropy_bits(p_diff, 1),
-        "sum_avg": sum_avg,
-        "sum_var": p_sum @ svals**2 - sum_avg**2,
-        "sum_entr": entropy_bits(p_sum, 1),
-        "energy": (flat**2).sum(1),
-        "contrast": w[:, 0],
-        "dissimilarity": w[:, 1],
-        "inv_diff": w[:, 2],
-        "inv_diff_norm": w[:, 3],
-        "inv_diff_mom": w[:, 4],
-        "inv_diff_mom_norm": w[:, 5],
-        "inv_var": w[:, 6],
-        "corr": corr,
-        "auto_corr": w[:, 7],
-        "clust_tend": pc2.sum(1),
-        "clust_shade": (pc2 * c).sum(1),
-        "clust_prom": (pc2 * c * c).sum(1),
-        "info_corr1": info1,
-        "info_corr2": info2,
-    }
+    m = np.ascontiguousarray(m, dtype=np.float64)
+    n = m.shape[1]
+    g = np.arange(1.0, n + 1) if levels is None else np.asarray(levels, dtype=np.float64)
+    rows = glcm_stack_features(m, np.ascontiguousarray(g), float(n if ng is None else ng))
+    return dict(zip(GLCM_FEATURES, rows, strict=True))
 
 
 def glcm_feature_set(
