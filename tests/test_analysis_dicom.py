@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_analysis_cohort import simulate_pair
 
 from nenscope.analysis import analyze
 from nenscope.imaging.loader import load_study
 from nenscope.simulation import write_study
+from test_analysis_cohort import simulate_pair
 
 
 def test_dicom_round_trip_finds_the_truth(tmp_path):
