@@ -340,3 +340,113 @@ def runlike_stack_features(m, i, j, n_voxels):
 
 RUNLIKE_FEATURES = ("se", "le", "lg", "hg", "slg", "shg", "llg", "lhg", "glnu", "jnu", "glnu_norm", "jnu_norm",
                     "perc", "gl_var", "j_var", "j_entr", "energy")
+
+
+# Morphology. The mesh tables, surface points and diameter filter are simple passes over the
+# mask or the surface points; in NumPy each is a chain of shifted copies, ``ufunc.at`` calls
+# and temporary index arrays.
+
+
+@numba.njit(**_JIT)
+def cube_configurations(p):
+    """Per slice, the number of 2×2×2 cubes of the padded binary mask ``p`` (uint8) in each of
+    the 256 corner configurations (bit 4·dz + 2·dy + dx set when that corner is inside):
+    (nz - 1, 256)."""
+    nz, ny, nx = p.shape
+    out = np.zeros((nz - 1, 256), dtype=np.int64)
+    for z in range(nz - 1):
+        for y in range(ny - 1):
+            for x in range(nx - 1):
+                c = (p[z, y, x] | p[z, y, x + 1] << 1 | p[z, y + 1, x] << 2 | p[z, y + 1, x + 1] << 3
+                     | p[z + 1, y, x] << 4 | p[z + 1, y, x + 1] << 5 | p[z + 1, y + 1, x] << 6
+                     | p[z + 1, y + 1, x + 1] << 7)
+                out[z, c] += 1
+    return out
+
+
+@numba.njit(**_JIT)
+def surface_points(p):
+    """Midpoints of the voxel edges of the padded binary mask ``p`` with one end inside and
+    one outside, as (3, n) integers on the half-voxel lattice (2·index + edge direction);
+    axis 0 edges first, then 1, then 2, each in C order (as ``np.nonzero``)."""
+    nz, ny, nx = p.shape
+    n = 0
+    for axis in range(3):
+        for z in range(nz - (axis == 0)):
+            for y in range(ny - (axis == 1)):
+                for x in range(nx - (axis == 2)):
+                    q = p[z + 1, y, x] if axis == 0 else p[z, y + 1, x] if axis == 1 else p[z, y, x + 1]
+                    if p[z, y, x] != q:
+                        n += 1
+    out = np.empty((3, n), dtype=np.int64)
+    n = 0
+    for axis in range(3):
+        for z in range(nz - (axis == 0)):
+            for y in range(ny - (axis == 1)):
+                for x in range(nx - (axis == 2)):
+                    q = p[z + 1, y, x] if axis == 0 else p[z, y + 1, x] if axis == 1 else p[z, y, x + 1]
+                    if p[z, y, x] != q:
+                        out[0, n] = 2 * z + (axis == 0)
+                        out[1, n] = 2 * y + (axis == 1)
+                        out[2, n] = 2 * x + (axis == 2)
+                        n += 1
+    return out
+
+
+@numba.njit(**_JIT)
+def extreme_candidates(grid, directions, stop_below):
+    """Indices of the points ``grid`` (3, n) that are first or last on their lattice line
+    for every direction of ``directions`` (k, 3) in turn (see
+    ``morphology._extreme_candidates``); stops once at most ``stop_below`` points are left."""
+    idx = np.arange(grid.shape[1])
+    for r in range(directions.shape[0]):
+        d = directions[r]
+        a = 0 if d[0] != 0 else 1 if d[1] != 0 else 2
+        b = 1 if a == 0 else 0
+        c = 2 if a != 2 else 1
+        k = idx.size
+        u = np.empty(k, dtype=np.int64)
+        v = np.empty(k, dtype=np.int64)
+        for s in range(k):
+            t = grid[a, idx[s]]
+            u[s] = grid[b, idx[s]] - d[b] * t
+            v[s] = grid[c, idx[s]] - d[c] * t
+        u -= u.min()
+        v -= v.min()
+        nv = v.max() + 1
+        size = (u.max() + 1) * nv
+        lo = np.full(size, np.iinfo(np.int64).max)
+        hi = np.full(size, np.iinfo(np.int64).min)
+        for s in range(k):
+            key = u[s] * nv + v[s]
+            t = grid[a, idx[s]]
+            lo[key] = min(lo[key], t)
+            hi[key] = max(hi[key], t)
+        keep = np.empty(k, dtype=np.int64)
+        n = 0
+        for s in range(k):
+            key = u[s] * nv + v[s]
+            t = grid[a, idx[s]]
+            if t == lo[key] or t == hi[key]:
+                keep[n] = idx[s]
+                n += 1
+        idx = keep[:n].copy()
+        if n <= stop_below:
+            break
+    return idx
+
+
+@numba.njit(**_JIT)
+def max_pair_distance(points):
+    """Largest Euclidean distance between two rows of ``points`` (n, 3), all pairs."""
+    best = 0.0
+    n = points.shape[0]
+    for s in range(n):
+        for t in range(s + 1, n):
+            d0 = points[s, 0] - points[t, 0]
+            d1 = points[s, 1] - points[t, 1]
+            d2 = points[s, 2] - points[t, 2]
+            dd = d0 * d0 + d1 * d1 + d2 * d2
+            if dd > best:
+                best = dd
+    return np.sqrt(best)

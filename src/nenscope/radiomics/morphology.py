@@ -15,6 +15,13 @@ from scipy import fft as sfft
 from scipy.spatial import ConvexHull, QhullError
 from skimage.measure import marching_cubes
 
+from nenscope.radiomics._kernels import (
+    cube_configurations,
+    extreme_candidates,
+    max_pair_distance,
+    surface_points,
+)
+
 
 @functools.lru_cache(maxsize=1)
 def _cube_triangles() -> tuple[np.ndarray, np.ndarray]:
@@ -55,17 +62,11 @@ def mesh_volume_area(mask: np.ndarray, spacing) -> tuple[float, float]:
 
     Each 2×2×2 cube contributes its configuration's triangles (:func:`_cube_triangles`): the
     area is Σ_cubes area[cfg]; the volume, by the divergence theorem with the field (z, 0, 0),
-    is |Σ_triangles z̄ n_z| = |Σ_cubes (z_cube n_z[cfg] + (z̄ n_z)[cfg])|. One pass builds the
-    configurations, one bincount counts them per slice.
+    is |Σ_triangles z̄ n_z| = |Σ_cubes (z_cube n_z[cfg] + (z̄ n_z)[cfg])|. One compiled pass
+    counts the configurations per slice (``_kernels.cube_configurations``).
     """
-    p = np.pad(np.asarray(mask, dtype=bool), 1).view(np.uint8)
-    cfg = np.zeros(tuple(k - 1 for k in p.shape), dtype=np.uint8)
-    for b in range(8):
-        dz, dy, dx = b >> 2 & 1, b >> 1 & 1, b & 1
-        cfg |= p[dz:dz + cfg.shape[0], dy:dy + cfg.shape[1], dx:dx + cfg.shape[2]] << b
-    nz = cfg.shape[0]
-    per_slice = np.bincount((cfg.reshape(nz, -1) + (np.arange(nz) * 256)[:, None]).ravel(),
-                            minlength=nz * 256).reshape(nz, 256)
+    per_slice = cube_configurations(np.pad(np.asarray(mask, dtype=bool), 1).view(np.uint8))
+    nz = per_slice.shape[0]
     spacing = tuple(float(x) for x in spacing)
     area, n_z, zn_z = _cube_tables(spacing)
     counts = per_slice.sum(0)
@@ -78,17 +79,9 @@ def _surface_points(mask: np.ndarray) -> np.ndarray:
     of voxel edges with one end inside and one outside, as (3, n) integers on the half-voxel
     lattice of the zero-padded mask (2·index + edge direction). Marching cubes puts exactly
     these points on such edges (level 0.5); its extra cube-centre vertices are averages of
-    them, never extreme, so hulls, diameters and bounding boxes are the same."""
-    p = np.pad(np.asarray(mask, dtype=bool), 1)
-    pts = []
-    for axis in range(3):
-        lo = [slice(None)] * 3
-        hi = [slice(None)] * 3
-        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
-        idx = np.array(np.nonzero(p[tuple(lo)] != p[tuple(hi)])) * 2
-        idx[axis] += 1
-        pts.append(idx)
-    return np.concatenate(pts, axis=1)
+    them, never extreme, so hulls, diameters and bounding boxes are the same (one compiled
+    pass, ``_kernels.surface_points``)."""
+    return surface_points(np.pad(np.asarray(mask, dtype=bool), 1).view(np.uint8))
 
 
 _LINE_DIRECTIONS = ((1, 0, 0), (0, 1, 0), (0, 0, 1),
@@ -109,44 +102,19 @@ def _extreme_candidates(grid: np.ndarray, directions=_LINE_DIRECTIONS[:3], stop_
     cheap pre-filter for Qhull; adding the six face and four body diagonals leaves few more
     points than the hull vertices, enough for the maximum diameter without a hull. Filtering
     stops once at most ``stop_below`` points are left (then all pairs cost less than a pass).
+    The per-direction passes are compiled (``_kernels.extreme_candidates``).
     """
-    idx = np.arange(grid.shape[1])
-    for d in directions:
-        a = next(k for k in range(3) if d[k])
-        b, c = (k for k in range(3) if k != a)
-        t = grid[a]
-        u, v = grid[b] - d[b] * t, grid[c] - d[c] * t
-        u, v = u - u.min(), v - v.min()
-        nv = int(v.max()) + 1
-        key = u * nv + v
-        size = (int(u.max()) + 1) * nv
-        lo = np.full(size, np.iinfo(np.int64).max)
-        hi = np.full(size, np.iinfo(np.int64).min)
-        np.minimum.at(lo, key, t)
-        np.maximum.at(hi, key, t)
-        ends = (t == lo[key]) | (t == hi[key])
-        grid, idx = grid[:, ends], idx[ends]
-        if idx.size <= stop_below:
-            break
-    return idx
+    return extreme_candidates(np.ascontiguousarray(grid, dtype=np.int64),
+                              np.array(directions, dtype=np.int64), stop_below)
 
 
-def max_distance(points: np.ndarray, block: int = 1024) -> float:
-    """Largest distance between two of ``points`` (n, 3): squared distances from the Gram
-    matrix of the centred points, in blocks of rows (memory), then the winning pair measured
-    exactly. Cheaper than ``pdist`` for the few hundred candidates left by the hull filter."""
+def max_distance(points: np.ndarray) -> float:
+    """Largest distance between two of ``points`` (n, 3): every pair, in one compiled loop
+    (``_kernels.max_pair_distance``); cheap for the few hundred candidates left by the hull
+    filter."""
     if points.shape[0] < 2:
         return 0.0
-    c = points - points.mean(0)
-    sq = np.einsum("ij,ij->i", c, c)
-    best, pair = -1.0, (0, 0)
-    for r0 in range(0, c.shape[0], block):
-        d2 = sq[r0:r0 + block, None] + sq[None, :] - 2.0 * (c[r0:r0 + block] @ c.T)
-        k = int(np.argmax(d2))
-        if d2.flat[k] > best:
-            best, pair = float(d2.flat[k]), (r0 + k // c.shape[0], k % c.shape[0])
-    diff = points[pair[0]] - points[pair[1]]
-    return float(np.sqrt(diff @ diff))
+    return float(max_pair_distance(np.ascontiguousarray(points, dtype=np.float64)))
 
 
 def _hull(points: np.ndarray):
