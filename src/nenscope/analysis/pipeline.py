@@ -455,13 +455,24 @@ def analyze(
     spleen = ref.spleen.suv_mean if ref.spleen else None
     warnings = list(va.warnings) + list(getattr(study, "warnings", []) or [])
     has_ct = va.ct_on_grid is not None
+    kidney = None
+    if cls == "sstr" and spleen is None:
+        # Krenning 4 compares with the kidneys when there is no spleen (splenectomy)
+        kid = [m for k, m in ref.masks.items() if k.lower().startswith("kidney")]
+        if kid:
+            union = np.logical_or.reduce(kid)
+            if union.any():
+                kidney = float(np.median(np.asarray(suv.array)[union]))
+                warnings.append(
+                    f"no spleen reference: Krenning 4 against the kidneys ({kidney:.2f})"
+                )
     for les in va.lesions:
         if cls == "sstr":
             metric = score_rules()["krenning"]["metric"]
             value = getattr(les, metric)
             if value is None:
                 value = les.suv_max
-            les.krenning = krenning_score(value, liver, spleen)
+            les.krenning = krenning_score(value, liver, spleen, kidney_suv_mean=kidney)
             les.sstr_rads = sstr_rads(
                 les.krenning, les.site, ct_correlate=les.ct_correlate if has_ct else None
             )

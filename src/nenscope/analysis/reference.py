@@ -426,6 +426,20 @@ def find_reference_regions(
         else:
             regions.notes.append("liver not found automatically (not in the field of view?)")
 
+    if liver_comp is None and "liver" in regions.masks:
+        # a given liver mask: its level anchors the spleen search like a found liver
+        lc = _block_mean(regions.masks["liver"].astype(np.float32), f) > 0.5  # type: ignore[arg-type]
+        if lc.any():
+            zi = np.nonzero(lc)[z_ax].astype(float)
+            zs = sorted((mm_offset(z_ax, zi.min(), sign[2]), mm_offset(z_ax, zi.max(), sign[2])))
+            liver_comp = {
+                "z": mm_offset(z_ax, float(zi.mean()), sign[2]),
+                "z_lo": zs[0],
+                "z_hi": zs[1],
+                "label": -1,
+                "mean": regions.liver.suv_mean if regions.liver else 0.0,
+            }
+
     # ---- spleen
     if "spleen" in masks and masks["spleen"].any():
         regions.masks["spleen"] = masks["spleen"]
