@@ -130,7 +130,8 @@ _LOG2 = np.log(2.0)
 @numba.njit(error_model="numpy", **_JIT)
 def glcm_stack_features(m, g, ng):
     """The 25 GLCM features (rows, in ``GLCM_FEATURES`` order) of each symmetric count matrix
-    of the stack ``m`` (K, n, n); ``g`` (n,) are the grey levels of the rows, ``ng`` the
+    of the stack ``m`` (K, n, n) (only the upper triangle is read); ``g`` (n,) are the
+    (integer) grey levels of the rows, ascending, ``ng`` the
     nominal number of grey levels (normalised inverse differences). Undefined values (0/0)
     come out as NaN or inf, as in the NumPy formulas."""
     k_n, n, _ = m.shape
@@ -140,29 +141,30 @@ def glcm_stack_features(m, g, ng):
     nd = int(gmax - gmin) + 1  # |i - j| in 0 .. gmax - gmin
     s0 = int(2 * gmin)
     ns = int(2 * gmax) - s0 + 1
-    # weights of the eight weighted sums per cell (they depend on the grey levels only)
-    wt = np.empty((n, n, 8))
-    for a in range(n):
-        for b in range(n):
-            d = abs(g[a] - g[b])
-            d2 = d * d
-            wt[a, b, 0] = d2
-            wt[a, b, 1] = d
-            wt[a, b, 2] = 1 / (1 + d)
-            wt[a, b, 3] = 1 / (1 + d / ng)
-            wt[a, b, 4] = 1 / (1 + d2)
-            wt[a, b, 5] = 1 / (1 + d2 / ng**2)
-            wt[a, b, 6] = 1 / d2 if d2 > 0 else 0.0
-            wt[a, b, 7] = g[a] * g[b]
+    # weights of the seven |i - j| weighted sums, per difference value (grey levels are
+    # integers); the eighth (auto-correlation) weight is i·j
+    wt = np.empty((nd, 7))
+    for t in range(nd):
+        d = float(t)
+        d2 = d * d
+        wt[t, 0] = d2
+        wt[t, 1] = d
+        wt[t, 2] = 1 / (1 + d)
+        wt[t, 3] = 1 / (1 + d / ng)
+        wt[t, 4] = 1 / (1 + d2)
+        wt[t, 5] = 1 / (1 + d2 / ng**2)
+        wt[t, 6] = 1 / d2 if d2 > 0 else 0.0
     pi = np.empty(n)
     p_diff = np.empty(nd)
     p_sum = np.empty(ns)
     w = np.empty(8)
     for k in range(k_n):
+        # the matrices are symmetric: visit a <= b, off-diagonal cells count twice
         tot = 0.0
         for a in range(n):
-            for b in range(n):
-                tot += m[k, a, b]
+            tot += m[k, a, a]
+            for b in range(a + 1, n):
+                tot += 2.0 * m[k, a, b]
         scale = tot if tot > 0 else 1.0
         pmax = 0.0
         w[:] = 0.0
@@ -170,22 +172,26 @@ def glcm_stack_features(m, g, ng):
         energy = 0.0
         p_diff[:] = 0.0
         p_sum[:] = 0.0
+        pi[:] = 0.0
         for a in range(n):
-            row = 0.0
-            for b in range(n):
+            for b in range(a, n):
                 if m[k, a, b] == 0:  # most cells: nothing to add
                     continue
                 x = m[k, a, b] / scale
-                row += x
                 if x > pmax:
                     pmax = x
-                for t in range(8):
-                    w[t] += x * wt[a, b, t]
-                hxy -= x * np.log(x)
-                energy += x * x
-                p_diff[int(abs(g[a] - g[b]))] += x
-                p_sum[int(g[a] + g[b]) - s0] += x
-            pi[a] = row
+                x2 = x if a == b else 2.0 * x
+                pi[a] += x
+                if b != a:
+                    pi[b] += x
+                t = int(abs(g[a] - g[b]))
+                for r in range(7):
+                    w[r] += x2 * wt[t, r]
+                w[7] += x2 * g[a] * g[b]
+                hxy -= x2 * np.log(x)
+                energy += x2 * x
+                p_diff[t] += x2
+                p_sum[int(g[a] + g[b]) - s0] += x2
         hxy /= _LOG2
         mu = 0.0
         m2 = 0.0
@@ -450,3 +456,52 @@ def max_pair_distance(points):
             if dd > best:
                 best = dd
     return np.sqrt(best)
+
+
+@numba.njit(error_model="numpy", **_JIT)
+def ngtdm_stack_features(s, n, i):
+    """NGTDM coarseness, contrast, busyness, complexity and strength (rows) for each row of
+    the stacks ``s`` (K, Ng) of grey-tone difference sums and ``n`` (K, Ng) voxel counts;
+    ``i`` (Ng,) the grey levels of the columns. Sums run over the grey levels present
+    (p_i > 0) as IBSI-1 3.10 defines them."""
+    k_n, ng = s.shape
+    out = np.empty((5, k_n))
+    p = np.empty(ng)
+    idx = np.empty(ng, dtype=np.int64)
+    for k in range(k_n):
+        nvc = 0.0
+        ssum = 0.0
+        for a in range(ng):
+            nvc += n[k, a]
+            ssum += s[k, a]
+        scale = nvc if nvc > 0 else 1.0
+        ngp = 0
+        pv = 0.0
+        for a in range(ng):
+            p[a] = n[k, a] / scale
+            if p[a] > 0:
+                idx[ngp] = a
+                ngp += 1
+                pv += p[a] * s[k, a]
+        con = 0.0
+        busy = 0.0
+        comp = 0.0
+        strength = 0.0
+        for u in range(ngp):
+            a = idx[u]
+            for w in range(ngp):
+                b = idx[w]
+                d = i[a] - i[b]
+                con += p[a] * p[b] * d * d
+                busy += abs(i[a] * p[a] - i[b] * p[b])
+                comp += abs(d) * (p[a] * s[k, a] + p[b] * s[k, b]) / (p[a] + p[b])
+                strength += (p[a] + p[b]) * d * d
+        out[0, k] = 1.0 / pv if pv > 0 else 1e6  # IBSI: 10^6 when the sum is 0
+        out[1, k] = con / (ngp * (ngp - 1)) * ssum / nvc if ngp > 1 else 0.0
+        out[2, k] = pv / busy if busy > 0 else 0.0
+        out[3, k] = comp / nvc
+        out[4, k] = strength / ssum if ssum > 0 else 0.0
+    return out
+
+
+NGTDM_FEATURES = ("coarseness", "contrast", "busyness", "complexity", "strength")

@@ -48,7 +48,7 @@ def glcm_features(m: np.ndarray, levels: np.ndarray | None = None, ng: int | Non
     normalised inverse differences, default n). The formulas run as one compiled loop over
     the stack (:func:`~nenscope.radiomics._kernels.glcm_stack_features`).
     """
-    m = np.ascontiguousarray(m, dtype=np.float64)
+    m = np.ascontiguousarray(m, dtype=np.int64 if m.dtype == np.int64 else np.float64)
     n = m.shape[1]
     g = np.arange(1.0, n + 1) if levels is None else np.asarray(levels, dtype=np.float64)
     rows = glcm_stack_features(m, np.ascontiguousarray(g), float(n if ng is None else ng))
@@ -81,14 +81,12 @@ def glcm_feature_set(
         m3 = glcm_matrices(lattice, ng, DIRECTIONS_3D, distance, per_slice=False)[0]  # (13, Ng, Ng)
         variants += [("3D", "avg", m3), ("3D", "comb", m3.sum(0)[None])]
     stack = np.concatenate([v[2] for v in variants])
-    present = np.flatnonzero(stack.sum((0, 2)) > 0)  # drop empty grey levels (same values)
-    keeps = [v[2].sum((1, 2)) > 0 for v in variants]
-    if present.size == 0:  # no voxel pair at all (e.g. a one-voxel ROI): undefined
-        nan = dict.fromkeys(glcm_features(np.zeros((1, 1, 1))), float("nan"))
+    keeps = [v[2].any((1, 2)) for v in variants]
+    if not any(k.any() for k in keeps):  # no voxel pair at all (e.g. a one-voxel ROI): undefined
+        nan = dict.fromkeys(GLCM_FEATURES, float("nan"))
         pooled = [nan] * len(variants)
-    else:
-        sub = stack[:, present][:, :, present]
-        pooled = pool_groups(glcm_features(sub, values[present], ng_nominal), keeps)
+    else:  # empty grey levels add nothing to any sum: no need to drop them
+        pooled = pool_groups(glcm_features(stack, values, ng_nominal), keeps)
     out: dict[str, float] = {}
     for (space, how, _), feats in zip(variants, pooled, strict=True):
         suffix = SUFFIX_DIRECTIONAL[(space, how)]

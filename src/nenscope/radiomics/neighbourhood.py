@@ -12,7 +12,7 @@ import itertools
 
 import numpy as np
 
-from nenscope.radiomics._kernels import neighbourhood_counts
+from nenscope.radiomics._kernels import NGTDM_FEATURES, neighbourhood_counts, ngtdm_stack_features
 from nenscope.radiomics._texture import SUFFIX, Lattice, build_lattice, pool, runlike_features
 
 NGL_NAMES = {
@@ -31,35 +31,12 @@ def _offsets(distance: int, two_d: bool):
 
 def ngtdm_features(s: np.ndarray, n: np.ndarray, levels: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """NGTDM features for stacks ``s`` (K, Ng) of grey-tone sums and ``n`` (K, Ng) counts;
-    ``levels`` are the grey levels of the columns (default 1..Ng)."""
-    present = np.flatnonzero(n.sum(0) > 0)  # grey levels absent everywhere add nothing
-    s, n = s[:, present], n[:, present]
-    k, ng = s.shape
-    nvc = n.sum(1)
-    p = n / np.where(nvc > 0, nvc, 1)[:, None]
-    i = (present + 1.0) if levels is None else np.asarray(levels, dtype=np.float64)[present]
-    valid = p > 0
-    ngp = valid.sum(1)
-    pv = (p * s).sum(1)
-    pp = p[:, :, None] * p[:, None, :]
-    vv = valid[:, :, None] & valid[:, None, :]
-    d = i[:, None] - i[None, :]
-    ip = i[None, :] * p
-    with np.errstate(divide="ignore", invalid="ignore"):
-        coarseness = np.where(pv > 0, 1.0 / pv, 1e6)  # IBSI: 10^6 when the sum is 0
-        contrast = (pp * d**2).sum((1, 2)) / (ngp * (ngp - 1)) * s.sum(1) / nvc
-        busy_den = (np.where(vv, np.abs(ip[:, :, None] - ip[:, None, :]), 0)).sum((1, 2))
-        busyness = np.where(busy_den > 0, pv / busy_den, 0.0)
-        ps = p * s
-        num = np.abs(d)[None] * (ps[:, :, None] + ps[:, None, :])
-        den = p[:, :, None] + p[:, None, :]
-        complexity = np.where(vv, num / np.where(den > 0, den, 1), 0).sum((1, 2)) / nvc
-        ssum = s.sum(1)
-        strength = np.where(ssum > 0, (np.where(vv, (p[:, :, None] + p[:, None, :]) * d**2, 0)).sum((1, 2))
-                            / np.where(ssum > 0, ssum, 1), 0.0)
-    contrast = np.where(ngp > 1, contrast, 0.0)
-    return {"coarseness": coarseness, "contrast": contrast, "busyness": busyness,
-            "complexity": complexity, "strength": strength}
+    ``levels`` are the grey levels of the columns (default 1..Ng). One compiled loop over the
+    stack (``_kernels.ngtdm_stack_features``)."""
+    s = np.ascontiguousarray(s, dtype=np.float64)
+    i = np.arange(1.0, s.shape[1] + 1) if levels is None else np.asarray(levels, dtype=np.float64)[:s.shape[1]]
+    rows = ngtdm_stack_features(s, np.ascontiguousarray(n, dtype=np.float64), np.ascontiguousarray(i))
+    return dict(zip(NGTDM_FEATURES, rows, strict=True))
 
 
 def neighbourhood_feature_set(
