@@ -1,18 +1,27 @@
 """Grey level size zone (GLSZM, IBSI-1 3.8) and distance zone (GLDZM, 3.9) matrices.
 
-Zones are connected voxels of equal grey level (26-connected in 3D, 8-connected in 2D), labelled
-by ``cc3d`` (it connects equal labels only, so one call labels every grey level). Zone size is a
-bincount of the labels; zone distance is the minimum, over the zone, of the taxicab distance to
-the ROI edge (6-/4-connected, 1 at the border), from ``scipy.ndimage.distance_transform_cdt``.
+Zones are connected voxels of equal grey level (26-connected in 3D, 8-connected in 2D), found by
+one compiled flood fill per zone (``_kernels.zone_list``; it yields size, grey level and
+minimum distance of each zone in the same pass, where a labelling library such as cc3d needs
+several array passes afterwards). Zone distance is the minimum, over the zone, of the taxicab
+distance to the ROI edge (6-/4-connected, 1 at the border), from
+``scipy.ndimage.distance_transform_cdt``.
 """
 
 from __future__ import annotations
 
-import cc3d
 import numpy as np
 from scipy import ndimage
 
-from nenscope.radiomics._texture import SUFFIX, pool, runlike_features
+from nenscope.radiomics._kernels import zone_list
+from nenscope.radiomics._texture import (
+    NEIGHBOURS_2D,
+    NEIGHBOURS_3D,
+    SUFFIX,
+    flat_offset,
+    pool,
+    runlike_features,
+)
 
 SZM_NAMES = {
     "se": "sze", "le": "lze", "lg": "lgze", "hg": "hgze", "slg": "szlge", "shg": "szhge",
@@ -26,23 +35,6 @@ DZM_NAMES = {
     "jnu_norm": "zdnu_norm", "perc": "z_perc", "gl_var": "gl_var", "j_var": "zd_var",
     "j_entr": "zd_entr",
 }
-
-
-def _zones(levels: np.ndarray, dist: np.ndarray | None, connectivity: int):
-    """Per zone (grey level, size, distance) of one labelled block (distance 1 for every zone
-    when ``dist`` is None, i.e. no GLDZM asked for)."""
-    labels, n = cc3d.connected_components(levels, connectivity=connectivity, return_N=True)
-    lab = labels.ravel()
-    sel = np.flatnonzero(lab)
-    lab = lab[sel].astype(np.int64)
-    size = np.bincount(lab, minlength=n + 1)[1:]
-    gl = np.zeros(n + 1, dtype=np.int64)
-    gl[lab] = levels.ravel()[sel]
-    if dist is None:
-        return gl[1:], size, np.ones(n, dtype=np.int64)
-    dmin = np.full(n + 1, np.iinfo(np.int64).max)
-    np.minimum.at(dmin, lab, dist.ravel()[sel].astype(np.int64))
-    return gl[1:], size, dmin[1:]
 
 
 def _zone_matrix(k: np.ndarray, gl: np.ndarray, j: np.ndarray, kz: int, ng: int):
@@ -72,27 +64,29 @@ def zone_feature_set(
     2D: one matrix per slice, features averaged over slices; 2.5D: the slice matrices merged;
     3D: one matrix over the volume. Distances come from the morphological mask.
     """
-    grey = np.where(int_mask, q, 0).astype(np.uint32)
+    grey = np.pad(np.where(int_mask, q, 0).astype(np.int64), 1)
+    flat = grey.ravel()
+    slice_size = grey.shape[1] * grey.shape[2]
     out: dict[str, float] = {}
     blocks = []
     need_dist = "dzm" in families
-    if "2D" in spaces or "2.5D" in spaces:
-        dist2 = _edge_distance(morph_mask, two_d=True) if need_dist else None
-        per_slice = [_zones(grey[z], None if dist2 is None else dist2[z], 8) for z in range(grey.shape[0])]
-        blocks.append(("2D", per_slice))
-    if "3D" in spaces:
-        dist3 = _edge_distance(morph_mask, two_d=False) if need_dist else None
-        blocks.append(("3D", [_zones(grey, dist3, 26)]))
+    no_dist = np.zeros(0, dtype=np.int64)
+    for space, neighbours in (("2D", NEIGHBOURS_2D), ("3D", NEIGHBOURS_3D)):
+        two_d = space == "2D"
+        if (two_d and not ("2D" in spaces or "2.5D" in spaces)) or (not two_d and "3D" not in spaces):
+            continue
+        dist = np.pad(_edge_distance(morph_mask, two_d).astype(np.int64), 1).ravel() if need_dist else no_dist
+        offs = np.array([flat_offset(d, (slice_size, grey.shape[2], 1)) for d in neighbours], dtype=np.int64)
+        gl, size, zslice, dmin = zone_list(flat, dist, offs, slice_size)
+        blocks.append((space, grey.shape[0] - 2 if two_d else 1, zslice - 1 if two_d else np.zeros_like(zslice),
+                       gl - 1, size, dmin))
     nv_slice = int_mask.reshape(int_mask.shape[0], -1).sum(1)
-    for space, zlist in blocks:
-        kz = len(zlist)
-        kk = np.concatenate([np.full(z[0].size, k) for k, z in enumerate(zlist)])
-        gl = np.concatenate([z[0] for z in zlist]) - 1
+    for space, kz, kk, gl, size, dmin in blocks:
         nvox = nv_slice if space == "2D" else np.array([int(int_mask.sum())])
-        for family, names, j in (("szm", SZM_NAMES, 1), ("dzm", DZM_NAMES, 2)):
+        for family, names, j in (("szm", SZM_NAMES, size), ("dzm", DZM_NAMES, dmin)):
             if family not in families:
                 continue
-            m, j_values = _zone_matrix(kk, gl, np.concatenate([z[j] for z in zlist]), kz, ng)
+            m, j_values = _zone_matrix(kk, gl, j, kz, ng)
             targets = [("3D", m, nvox)] if space == "3D" else []
             if space == "2D" and "2D" in spaces:
                 targets.append(("2D", m, nvox))
