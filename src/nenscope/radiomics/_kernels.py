@@ -550,3 +550,52 @@ def zone_list(flat, dist, offs, slice_size):
         dmin[nzones] = best
         nzones += 1
     return gl[:nzones].copy(), size[:nzones].copy(), zslice[:nzones].copy(), dmin[:nzones].copy()
+
+
+@numba.njit(**_JIT)
+def mask_moments(morph_mask, int_mask, image):
+    """One pass over the ROI box: voxel count, mean index (3,) and index covariance (3, 3;
+    sample, N - 1; from centred indices in a second pass) of ``morph_mask``; voxel count,
+    intensity sum and intensity-weighted index sums (3,) of ``int_mask``."""
+    nz, ny, nx = morph_mask.shape
+    n = 0
+    s = np.zeros(3)
+    n_int = 0
+    total = 0.0
+    ws = np.zeros(3)
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if morph_mask[z, y, x]:
+                    n += 1
+                    s[0] += z
+                    s[1] += y
+                    s[2] += x
+                if int_mask[z, y, x]:
+                    v = image[z, y, x]
+                    n_int += 1
+                    total += v
+                    ws[0] += z * v
+                    ws[1] += y * v
+                    ws[2] += x * v
+    mean = s / max(n, 1)
+    cov = np.zeros((3, 3))
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if morph_mask[z, y, x]:
+                    c0 = z - mean[0]
+                    c1 = y - mean[1]
+                    c2 = x - mean[2]
+                    cov[0, 0] += c0 * c0
+                    cov[0, 1] += c0 * c1
+                    cov[0, 2] += c0 * c2
+                    cov[1, 1] += c1 * c1
+                    cov[1, 2] += c1 * c2
+                    cov[2, 2] += c2 * c2
+    cov[1, 0] = cov[0, 1]
+    cov[2, 0] = cov[0, 2]
+    cov[2, 1] = cov[1, 2]
+    if n > 1:
+        cov /= n - 1
+    return n, mean, cov, n_int, total, ws

@@ -18,6 +18,7 @@ from skimage.measure import marching_cubes
 from nenscope.radiomics._kernels import (
     cube_configurations,
     extreme_candidates,
+    mask_moments,
     max_pair_distance,
     surface_points,
 )
@@ -290,15 +291,11 @@ def morphology_features(
         "morph_sphericity": (36 * np.pi * v**2) ** (1 / 3) / a,
         "morph_asphericity": (a**3 / (36 * np.pi * v**2)) ** (1 / 3) - 1,
     }
-    pos_m = np.nonzero(morph_mask)
-    n_int = np.count_nonzero(int_mask)
-    vals = image[int_mask]
-    com_geom = np.array([p.mean() for p in pos_m]) * spacing
-    total = float(vals.sum())
-    if total != 0:
-        com_int = np.array([float((p * vals).sum()) for p in np.nonzero(int_mask)]) * spacing / total
-    else:
-        com_int = com_geom
+    _, mean_idx, cov_idx, n_int, total, weighted = mask_moments(
+        np.ascontiguousarray(morph_mask, dtype=np.bool_), np.ascontiguousarray(int_mask, dtype=np.bool_),
+        np.ascontiguousarray(image, dtype=np.float64))
+    com_geom = mean_idx * spacing
+    com_int = weighted * spacing / total if total != 0 else com_geom
     out["morph_com"] = float(np.linalg.norm(com_geom - com_int))
     if extended:
         cand = verts[_extreme_candidates(grid)]
@@ -308,8 +305,7 @@ def morphology_features(
         hv = verts[_extreme_candidates(grid, _LINE_DIRECTIONS, stop_below=256)]
     out["morph_diam"] = max_distance(hv)
     if n_vox > 1:  # sample covariance of the voxel positions (mm)
-        centred = np.stack([p - p.mean() for p in pos_m]) * spacing[:, None]
-        cov = np.einsum("in,jn->ij", centred, centred) / (n_vox - 1)
+        cov = cov_idx * np.outer(spacing, spacing)
         lam = np.sort(np.clip(np.linalg.eigvalsh(cov), 0, None))[::-1]
     else:
         lam = np.zeros(3)
