@@ -68,7 +68,11 @@ def glrlm_feature_set(
         nd = m3.shape[0]
         variants += [("3D", "avg", m3, np.full(nd, nv)), ("3D", "comb", m3.sum(0)[None], np.array([nv * nd]))]
     lmax = max(v[2].shape[-1] for v in variants)  # 2D and 3D runs: pad to one length axis
-    stack = np.concatenate([np.pad(v[2], ((0, 0), (0, 0), (0, lmax - v[2].shape[-1]))) for v in variants])
+    stack = np.zeros((sum(v[2].shape[0] for v in variants), ng, lmax), dtype=np.int64)
+    k = 0
+    for v in variants:
+        stack[k:k + v[2].shape[0], :, :v[2].shape[-1]] = v[2]
+        k += v[2].shape[0]
     feats = runlike_features(stack, np.concatenate([v[3] for v in variants]), NAMES, levels)
     out: dict[str, float] = {}
     for (space, how, _, _), pooled in zip(variants, pool_groups(feats, [v[2].sum((1, 2)) > 0 for v in variants]),

@@ -22,6 +22,7 @@ from nenscope.radiomics._kernels import (
     max_pair_distance,
     surface_points,
 )
+from nenscope.radiomics._texture import pad_zeros
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,7 +67,7 @@ def mesh_volume_area(mask: np.ndarray, spacing) -> tuple[float, float]:
     is |Σ_triangles z̄ n_z| = |Σ_cubes (z_cube n_z[cfg] + (z̄ n_z)[cfg])|. One compiled pass
     counts the configurations per slice (``_kernels.cube_configurations``).
     """
-    per_slice = cube_configurations(np.pad(np.asarray(mask, dtype=bool), 1).view(np.uint8))
+    per_slice = cube_configurations(pad_zeros(np.asarray(mask, dtype=bool), np.uint8))
     nz = per_slice.shape[0]
     spacing = tuple(float(x) for x in spacing)
     area, n_z, zn_z = _cube_tables(spacing)
@@ -82,7 +83,7 @@ def _surface_points(mask: np.ndarray) -> np.ndarray:
     these points on such edges (level 0.5); its extra cube-centre vertices are averages of
     them, never extreme, so hulls, diameters and bounding boxes are the same (one compiled
     pass, ``_kernels.surface_points``)."""
-    return surface_points(np.pad(np.asarray(mask, dtype=bool), 1).view(np.uint8))
+    return surface_points(pad_zeros(np.asarray(mask, dtype=bool), np.uint8))
 
 
 _LINE_DIRECTIONS = ((1, 0, 0), (0, 1, 0), (0, 0, 1),

@@ -19,6 +19,7 @@ from nenscope.radiomics._texture import (
     NEIGHBOURS_3D,
     SUFFIX,
     flat_offset,
+    pad_zeros,
     pool,
     runlike_features,
 )
@@ -64,7 +65,7 @@ def zone_feature_set(
     2D: one matrix per slice, features averaged over slices; 2.5D: the slice matrices merged;
     3D: one matrix over the volume. Distances come from the morphological mask.
     """
-    grey = np.pad(np.where(int_mask, q, 0).astype(np.int64), 1)
+    grey = pad_zeros(np.where(int_mask, q, 0), np.int64)
     flat = grey.ravel()
     slice_size = grey.shape[1] * grey.shape[2]
     out: dict[str, float] = {}
@@ -75,7 +76,7 @@ def zone_feature_set(
         two_d = space == "2D"
         if (two_d and not ("2D" in spaces or "2.5D" in spaces)) or (not two_d and "3D" not in spaces):
             continue
-        dist = np.pad(_edge_distance(morph_mask, two_d).astype(np.int64), 1).ravel() if need_dist else no_dist
+        dist = pad_zeros(_edge_distance(morph_mask, two_d), np.int64).ravel() if need_dist else no_dist
         offs = np.array([flat_offset(d, (slice_size, grey.shape[2], 1)) for d in neighbours], dtype=np.int64)
         gl, size, zslice, dmin = zone_list(flat, dist, offs, slice_size)
         blocks.append((space, grey.shape[0] - 2 if two_d else 1, zslice - 1 if two_d else np.zeros_like(zslice),
