@@ -59,6 +59,15 @@ def flat_offset(direction, strides: tuple[int, ...], distance: int = 1) -> int:
     return (d0 * strides[0] + d1 * strides[1] + d2 * strides[2]) * distance
 
 
+@functools.lru_cache(maxsize=256)
+def flat_offsets(directions: tuple, strides: tuple[int, ...]) -> np.ndarray:
+    """Flat offsets (int64, read-only) of the steps ``directions`` for ``strides``; cached
+    (the same few direction sets recur for every lesion of a given box shape)."""
+    out = np.array([flat_offset(d, strides) for d in directions], dtype=np.int64)
+    out.flags.writeable = False
+    return out
+
+
 @dataclass(frozen=True)
 class Lattice:
     """ROI voxels of the zero-padded grey-level volume and the grey levels of their 26
@@ -86,7 +95,7 @@ class Lattice:
 
     def offsets(self, directions) -> np.ndarray:
         """Flat offsets (int64) of the steps ``directions`` (dz, dy, dx) in ``flat``."""
-        return np.array([flat_offset(d, self.strides) for d in directions], dtype=np.int64)
+        return flat_offsets(tuple(tuple(d) for d in directions), self.strides)
 
     @functools.cached_property
     def same(self) -> np.ndarray:

@@ -18,7 +18,7 @@ from nenscope.radiomics._texture import (
     NEIGHBOURS_2D,
     NEIGHBOURS_3D,
     SUFFIX,
-    flat_offset,
+    flat_offsets,
     pad_zeros,
     pool,
     runlike_features,
@@ -77,7 +77,7 @@ def zone_feature_set(
         if (two_d and not ("2D" in spaces or "2.5D" in spaces)) or (not two_d and "3D" not in spaces):
             continue
         dist = pad_zeros(_edge_distance(morph_mask, two_d), np.int64).ravel() if need_dist else no_dist
-        offs = np.array([flat_offset(d, (slice_size, grey.shape[2], 1)) for d in neighbours], dtype=np.int64)
+        offs = flat_offsets(neighbours, (slice_size, grey.shape[2], 1))
         gl, size, zslice, dmin = zone_list(flat, dist, offs, slice_size)
         blocks.append((space, grey.shape[0] - 2 if two_d else 1, zslice - 1 if two_d else np.zeros_like(zslice),
                        gl - 1, size, dmin))
