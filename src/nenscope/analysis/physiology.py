@@ -8,7 +8,9 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
   the top of the liver;
 - bladder: >= 15 ml, midline (|x| < 60 mm), centred >= 100 mm below the liver's lower edge, and the
   hottest such structure (urine);
-- brain (FDG): >= 250 ml, midline, its lower edge >= 100 mm above the liver;
+- brain (FDG): midline, >= 100 ml with its lower edge >= 200 mm above the liver's upper
+  edge, or >= 20 ml wholly >= 280 mm above it (inside the skull; the liver dome to skull
+  base distance of an adult is ~35 cm);
 - heart (FDG): >= 60 ml, x from -40 to +110 mm, within 0-180 mm above the liver's upper edge.
 
 These are pragmatic priors (the anatomy of any adult atlas, e.g. ICRP 110 phantoms) used only
@@ -119,7 +121,9 @@ def classify_physiological(
             found[hottest.label] = "urinary bladder (auto)"
     if "brain" in detectors:
         for c in comps:
-            if c.volume_ml >= 250.0 and abs(c.x_mm) < 60.0 and c.z_lo_mm > lz_hi + 100.0:
+            big_low = c.volume_ml >= 100.0 and c.z_lo_mm > lz_hi + 200.0
+            in_skull = c.volume_ml >= 20.0 and c.z_lo_mm > lz_hi + 280.0
+            if abs(c.x_mm) < 60.0 and (big_low or in_skull):
                 found[c.label] = "brain (auto)"
     if "heart" in detectors:
         for c in comps:
