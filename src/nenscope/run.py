@@ -17,7 +17,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from nenscope.analysis import AnalysisOptions, Findings, analyze
+from nenscope.atomic import write_text_atomic
 from nenscope.cli._common import to_json
 from nenscope.errors import NenscopeError
 from nenscope.imaging import discover, load_study, read_mask, save_nifti, write_seg
 from nenscope.imaging.resample import resample_to
-from nenscope.report import atomic_write_bytes, html_to_pdf, write_report
+from nenscope.report import html_to_pdf, write_report
 
 Progress = Callable[[str], None]
 
@@ -60,27 +60,6 @@ def lesions_csv(findings: dict[str, Any]) -> str:
         row["center_x_mm"], row["center_y_mm"], row["center_z_mm"] = lesion["center_mm"]
         writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in CSV_COLUMNS})
     return buf.getvalue()
-
-
-def _atomic_text(path: Path, text: str) -> Path:
-    atomic_write_bytes(path, text.encode("utf-8"))
-    return path
-
-
-def _atomic_via(path: Path, writer: Callable[[Path], Any]) -> Path:
-    """Let ``writer`` write a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes)  # keep ".nii.gz" / ".seg.dcm" for writers that check it
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name.split('.')[0]}.", suffix=suffix)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        writer(tmp_path)
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-    return path
 
 
 def _organ_masks(paths: list[Path] | None, reference) -> dict[str, Any] | None:
@@ -145,16 +124,15 @@ def run_analysis(
     say("write")
     t = time.perf_counter()
     files: dict[str, Path] = {}
-    files["findings"] = _atomic_text(out / "findings.json", to_json(data) + "\n")
-    files["lesions_csv"] = _atomic_text(out / "lesions.csv", lesions_csv(data))
+    files["findings"] = write_text_atomic(out / "findings.json", to_json(data) + "\n")
+    files["lesions_csv"] = write_text_atomic(out / "lesions.csv", lesions_csv(data))
     labels = findings.labels
-    files["lesions_nifti"] = _atomic_via(out / "lesions.nii.gz", lambda p: save_nifti(labels, p))
+    files["lesions_nifti"] = save_nifti(labels, out / "lesions.nii.gz")
     names = {int(les["id"]): f"lesion {les['id']} ({les['site']})" for les in data["lesions"]}
     if names:
         try:
             sources = disc.get(study.series_instance_uid).datasets
-            files["seg"] = _atomic_via(out / "lesions.seg.dcm",
-                                       lambda p: write_seg(labels, sources, names, p))
+            files["seg"] = write_seg(labels, sources, names, out / "lesions.seg.dcm")
         except NenscopeError as exc:
             warnings.append(f"DICOM-SEG not written: {exc}")
     else:
@@ -165,7 +143,7 @@ def run_analysis(
         say("radiomics")
         suv = study.suv(options.suv_kind)
         rows = lesion_features(suv, labels, radiomics)
-        files["radiomics"] = _atomic_text(out / "radiomics.csv", _radiomics_csv(rows))
+        files["radiomics"] = write_text_atomic(out / "radiomics.csv", _radiomics_csv(rows))
     timings["write"] = time.perf_counter() - t
 
     say("report")

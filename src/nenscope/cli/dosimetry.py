@@ -14,6 +14,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from nenscope.atomic import write_text_atomic
 from nenscope.cli import app
 from nenscope.cli._common import console, err_console, print_json, to_json
 from nenscope.errors import NenscopeError
@@ -257,7 +258,7 @@ def dosimetry(
         )
     out.mkdir(parents=True, exist_ok=True)
     doc = result.to_dict()
-    (out / "dosimetry.json").write_text(to_json(doc) + "\n")
+    write_text_atomic(out / "dosimetry.json", to_json(doc) + "\n")
     write_report(result, out / "report.html")
     if result.dose_map_gy is not None and ref_volume is not None:
         from nenscope.dosimetry.rtdose import write_rtdose

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from nenscope import __version__  # noqa: E402
+from nenscope.atomic import write_text_atomic  # noqa: E402
 from nenscope.dosimetry.pipeline import DosimetryResult  # noqa: E402
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -96,7 +97,4 @@ def render_html(result: DosimetryResult) -> str:
 
 def write_report(result: DosimetryResult, path: str | Path) -> Path:
     """Write ``report.html`` to ``path``; return it."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(render_html(result), encoding="utf-8")
-    return p
+    return write_text_atomic(path, render_html(result))

@@ -19,6 +19,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from nenscope import __version__
+from nenscope.atomic import atomic_path
 from nenscope.errors import NenscopeError
 
 RT_DOSE_STORAGE = "1.2.840.10008.5.1.4.1.1.481.2"
@@ -97,6 +98,6 @@ def write_rtdose(
     ds.DoseGridScaling = f"{scale:.10g}"  # exact: scale already has 10 digits
     ds.PixelData = np.ascontiguousarray(stored).tobytes()
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(p, enforce_file_format=True)
+    with atomic_path(p) as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
     return p

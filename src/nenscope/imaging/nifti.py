@@ -9,6 +9,7 @@ import highdicom as hd
 import nibabel as nib
 import numpy as np
 
+from nenscope.atomic import atomic_path
 from nenscope.errors import NenscopeError
 
 _NIFTI_OK = {np.dtype(t) for t in (np.uint8, np.int8, np.int16, np.uint16, np.int32, np.uint32,
@@ -32,8 +33,8 @@ def save_nifti(volume: hd.Volume, path: str | os.PathLike) -> Path:
     img = nib.Nifti1Image(arr, volume.get_affine("RAS"))
     img.header.set_data_dtype(arr.dtype)
     img.header.set_xyzt_units("mm", "sec")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(img, str(path))
+    with atomic_path(path) as tmp:
+        nib.save(img, str(tmp))
     return path
 
 

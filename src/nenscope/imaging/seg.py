@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from nenscope import __version__
+from nenscope.atomic import atomic_path
 from nenscope.errors import NenscopeError
 from nenscope.imaging.resample import resample_to
 
@@ -102,8 +103,8 @@ def write_seg(labels: hd.Volume, source_datasets: Sequence[Dataset], names: Mapp
         warnings.simplefilter("ignore", UserWarning)
         seg = _build(list(source_datasets), seg_array, descriptions, series_description)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    seg.save_as(str(path))
+    with atomic_path(path) as tmp:
+        seg.save_as(str(tmp))
     return path
 
 

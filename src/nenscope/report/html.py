@@ -6,8 +6,6 @@ from; it writes ``report.html`` and the figures as PNG files beside it.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from nenscope import __version__
+from nenscope.atomic import write_bytes_atomic
 from nenscope.report.figures import data_uri, lesion_png, mip_png
 from nenscope.report.summary import exam_dose, patient_summary
 
@@ -36,20 +35,6 @@ def _fmt(value: Any, spec: str = "g", unit: str = "") -> str:
     if isinstance(value, float) and not np.isfinite(value):
         return "—"
     return f"{format(value, spec)}{unit}"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _display_max(findings: dict[str, Any]) -> float | None:
@@ -95,7 +80,7 @@ def render_report(
                            "png": png, "name": f"lesion_{int(lesion['id']):03d}.png"})
     if figures_dir is not None:
         for fig in (*mips, *thumbs):
-            atomic_write_bytes(Path(figures_dir) / fig["name"], fig["png"])
+            write_bytes_atomic(Path(figures_dir) / fig["name"], fig["png"])
     env = Environment(loader=PackageLoader("nenscope.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("report.html.j2")
@@ -131,5 +116,5 @@ def write_report(
     html = render_report(findings, suv, labels, ct_on_pet_grid=ct_on_pet_grid,
                          figures_dir=out_dir / "figures")
     path = out_dir / "report.html"
-    atomic_write_bytes(path, html.encode("utf-8"))
+    write_bytes_atomic(path, html.encode("utf-8"))
     return path

@@ -22,6 +22,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
 from nenscope import __version__
+from nenscope.atomic import write_text_atomic
 from nenscope.imaging.nifti import save_nifti
 from nenscope.simulation.physics import beta_plus_yield, radionuclide_code
 from nenscope.simulation.study import SimulatedStudy
@@ -291,7 +292,7 @@ def write_study(sim: SimulatedStudy, out_dir: str | os.PathLike,
     manifest = dict(sim.truth)
     manifest["organ_labels"] = {str(k): v for k, v in sim.organ_names.items()}
     manifest["files"] = {k: str(p.relative_to(out)) for k, p in paths.items()}
-    (truth / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
+    write_text_atomic(truth / "manifest.json", json.dumps(manifest, indent=2, default=float))
     paths["manifest"] = truth / "manifest.json"
     if progress:
         progress("writing DICOM", n + 1, n + 1)
