@@ -696,3 +696,26 @@ def sorted_moments(xs):
 
 MOMENT_FEATURES = ("mean", "var", "skew", "kurt", "median", "min", "p10", "p90", "max", "iqr", "range", "mad",
                    "rmad", "medad", "cov", "qcod")
+
+
+@numba.njit(**_JIT)
+def bounding_box(mask):
+    """Lower (inclusive) and upper (exclusive) index of the non-zero voxels of ``mask`` along
+    each axis, in one pass (``np.nonzero`` would write three index arrays first); all zero
+    when the mask is empty."""
+    nz, ny, nx = mask.shape
+    lo = np.array([nz, ny, nx])
+    hi = np.zeros(3, dtype=np.int64)
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if mask[z, y, x]:
+                    lo[0] = min(lo[0], z)
+                    lo[1] = min(lo[1], y)
+                    lo[2] = min(lo[2], x)
+                    hi[0] = max(hi[0], z + 1)
+                    hi[1] = max(hi[1], y + 1)
+                    hi[2] = max(hi[2], x + 1)
+    if hi[0] == 0:
+        lo[:] = 0
+    return lo, hi

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from nenscope.errors import NenscopeError
+from nenscope.radiomics._kernels import bounding_box
 from nenscope.radiomics._texture import build_lattice
 from nenscope.radiomics.glcm import glcm_feature_set
 from nenscope.radiomics.glrlm import glrlm_feature_set
@@ -39,13 +40,9 @@ def resolve_settings(settings: RadiomicsSettings | str | os.PathLike | None) -> 
 
 
 def _tight_box(mask: np.ndarray) -> tuple[slice, slice, slice]:
-    """Bounding box of the non-zero voxels."""
-    out = []
-    for axis in range(3):
-        other = tuple(a for a in range(3) if a != axis)
-        idx = np.flatnonzero(mask.any(axis=other))
-        out.append(slice(int(idx[0]), int(idx[-1]) + 1))
-    return tuple(out)
+    """Bounding box of the non-zero voxels (one compiled pass)."""
+    lo, hi = bounding_box(np.ascontiguousarray(mask, dtype=np.bool_))
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
 
 
 def extract_features(

@@ -12,6 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 from nenscope.errors import NenscopeError
+from nenscope.radiomics._kernels import bounding_box
 from nenscope.radiomics.settings import RadiomicsSettings
 
 
@@ -47,9 +48,9 @@ def _check_inputs(image: np.ndarray, mask: np.ndarray, spacing_mm) -> tuple[np.n
 
 
 def _bbox(mask: np.ndarray, margin: np.ndarray) -> tuple[slice, ...]:
-    idx = np.nonzero(mask)
-    lo = np.maximum(np.array([i.min() for i in idx]) - margin, 0)
-    hi = np.minimum(np.array([i.max() for i in idx]) + margin + 1, mask.shape)
+    lo, hi = bounding_box(np.ascontiguousarray(mask, dtype=np.bool_))
+    lo = np.maximum(lo - margin, 0)
+    hi = np.minimum(hi + margin, mask.shape)
     return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
 
 
