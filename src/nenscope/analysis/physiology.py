@@ -11,7 +11,8 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
 - brain (FDG): midline, >= 100 ml with its lower edge >= 200 mm above the liver's upper
   edge, or >= 20 ml wholly >= 280 mm above it (inside the skull; the liver dome to skull
   base distance of an adult is ~35 cm);
-- heart (FDG): >= 60 ml, x from -40 to +110 mm, within 0-180 mm above the liver's upper edge.
+- heart (FDG): >= 60 ml, anterior (y < 0), x from -40 to +110 mm, centred between 50 mm
+  above the liver's lower edge and 180 mm above its upper edge.
 
 These are pragmatic priors (the anatomy of any adult atlas, e.g. ICRP 110 phantoms) used only
 to keep physiological excretion and high-uptake organs out of the lesion list; a user or
@@ -130,7 +131,8 @@ def classify_physiological(
             if (
                 c.volume_ml >= 60.0
                 and -40.0 <= c.x_mm <= 110.0
-                and lz_hi - 40.0 <= c.z_mm <= lz_hi + 180.0
+                and c.y_mm < 0.0
+                and lz_lo + 50.0 <= c.z_mm <= lz_hi + 180.0
                 and c.label not in found
             ):
                 found[c.label] = "heart (auto)"

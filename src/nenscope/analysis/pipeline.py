@@ -322,6 +322,11 @@ def analyze_volume(
     detectors = {d for d in detectors if not any(d in k.lower() for k in masks)}
     body_idx = _centroid(body)
     liver_z = _z_range_mm(ref.masks["liver"], affine, body_idx) if "liver" in ref.masks else None
+    if liver_z is not None and liver is not None and liver.voi_center_ijk is not None:
+        # an adult liver spans ~15-20 cm: keep the anatomical anchor within 12 cm of the
+        # reference VOI even if the automatic mask leaked into neighbouring tissue
+        vz = float(((np.asarray(liver.voi_center_ijk) - body_idx) @ affine[:3, :3].T)[2])
+        liver_z = (max(liver_z[0], vz - 120.0), min(liver_z[1], vz + 120.0))
     auto_found: list[str] = []
 
     def drop_physiological(labels: NDArray[np.int32]) -> NDArray[np.int32]:
