@@ -160,7 +160,7 @@ def pool_groups(values: dict[str, np.ndarray], keeps: list[np.ndarray]) -> list[
     k; the groups split the stack in order."""
     names = list(values)
     arr = np.array([values[n] for n in names], dtype=np.float64).reshape(len(names), -1)
-    bounds = np.cumsum([0] + [k.size for k in keeps])
+    bounds = np.array([0, *itertools.accumulate(k.size for k in keeps)], dtype=np.int64)
     means = pool_rows(arr, np.concatenate(keeps).astype(np.bool_), bounds)
     return [dict(zip(names, means[:, g].tolist(), strict=True)) for g in range(len(keeps))]
 
