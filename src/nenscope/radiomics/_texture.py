@@ -1,10 +1,9 @@
-"""Shared pieces of the texture matrices: neighbour directions, the neighbour gather, padding,
-pooled features.
+"""Shared pieces of the texture matrices: neighbour directions, the padded grey-level lattice,
+flat neighbour offsets, pooled features and the formulas shared by the run/zone families.
 
-Every matrix is accumulated with ``np.bincount`` on packed integer indices (slice, direction,
-grey level, run/zone/count) over all ROI voxels at once: no Python loop touches single voxels.
-The grey levels of the 26 neighbours of every ROI voxel are read once (:class:`Lattice`) and
-shared by GLCM (pairs), GLRLM (run starts), NGTDM and NGLDM (neighbourhoods).
+The matrices themselves are counted by compiled loops over the ROI voxels
+(:mod:`nenscope.radiomics._kernels`) that read the zero-padded, flattened grey-level volume of
+:class:`Lattice` through flat neighbour offsets: one pass per family, no per-voxel Python.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import entr
 
 from nenscope.radiomics._kernels import RUNLIKE_FEATURES, pool_rows, runlike_stack_features
 
@@ -70,9 +68,9 @@ def flat_offsets(directions: tuple, strides: tuple[int, ...]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Lattice:
-    """ROI voxels of the zero-padded grey-level volume and the grey levels of their 26
-    neighbours (0 = outside the ROI), read in one gather into a (26, N) table (one contiguous
-    row per neighbour offset: per-voxel sums over neighbours are row additions).
+    """ROI voxels of the zero-padded grey-level volume (0 = outside the ROI), as the compiled
+    matrix kernels read it: a neighbour at step d of voxel p is ``flat[p + offset(d)]``, and
+    the padding keeps every such read inside the array.
 
     ``flat`` is the padded volume flattened (C order), ``roi`` the flat indices of the ROI
     voxels (ascending), ``g`` their grey levels, ``z`` their slice index, ``pad`` the padding
@@ -87,52 +85,9 @@ class Lattice:
     pad: int
     n_slices: int
 
-    @functools.cached_property
-    def nb(self) -> np.ndarray:
-        """(26, N) grey levels of the 26 unit neighbours (0 = outside the ROI), gathered on
-        first use (the compiled matrix kernels read ``flat`` directly and do not need it)."""
-        return self.flat[self.offsets(NEIGHBOURS_3D)[:, None] + self.roi[None, :]]
-
     def offsets(self, directions) -> np.ndarray:
         """Flat offsets (int64) of the steps ``directions`` (dz, dy, dx) in ``flat``."""
         return flat_offsets(tuple(tuple(d) for d in directions), self.strides)
-
-    @functools.cached_property
-    def same(self) -> np.ndarray:
-        """(26, N) booleans: neighbour in the ROI with the voxel's own grey level."""
-        return self.nb == self.g[None, :]
-
-    def neighbours(self, offsets) -> np.ndarray:
-        """(len(offsets), N) grey levels of the neighbours at ``offsets`` (dz, dy, dx): rows
-        of the shared gather (a view when they are consecutive) or, for offsets beyond the 26
-        unit neighbours (distance > 1), a new gather."""
-        rows = _unit_rows(offsets)
-        if rows is None:
-            return self.flat[self.offsets(offsets)[:, None] + self.roi[None, :]]
-        return self.nb[rows]
-
-    def same_level(self, offsets) -> np.ndarray:
-        """(len(offsets), N) booleans: neighbour at ``offsets`` has the voxel's grey level."""
-        rows = _unit_rows(offsets)
-        if rows is None:
-            return self.neighbours(offsets) == self.g[None, :]
-        return self.same[rows]
-
-
-def _unit_rows(offsets) -> slice | list[int] | None:
-    """Rows of the unit-neighbour offsets in the shared gather (a slice when consecutive),
-    or None when an offset lies beyond the 26 unit neighbours."""
-    rows = [_UNIT_ROW.get(tuple(o)) for o in offsets]
-    if None in rows:
-        return None
-    step = rows[1] - rows[0] if len(rows) > 1 else 1
-    if step in (1, -1) and rows == list(range(rows[0], rows[-1] + step, step)):
-        stop = rows[-1] + step
-        return slice(rows[0], stop if stop >= 0 else None, step)
-    return rows
-
-
-_UNIT_ROW = {d: k for k, d in enumerate(NEIGHBOURS_3D)}
 
 
 def build_lattice(q: np.ndarray, mask: np.ndarray, pad: int = 1) -> Lattice:
@@ -146,7 +101,7 @@ def build_lattice(q: np.ndarray, mask: np.ndarray, pad: int = 1) -> Lattice:
 
 
 def pool(values: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, float]:
-    """Average per-matrix feature values over the non-empty matrices (one vectorised pass).
+    """Average per-matrix feature values over the non-empty matrices (one compiled pass).
 
     A value undefined for one matrix (e.g. GLCM correlation of a slice with a single grey
     level, 0/0) is left out of that average instead of turning it into NaN.
@@ -163,11 +118,6 @@ def pool_groups(values: dict[str, np.ndarray], keeps: list[np.ndarray]) -> list[
     bounds = np.array([0, *itertools.accumulate(k.size for k in keeps)], dtype=np.int64)
     means = pool_rows(arr, np.concatenate(keeps).astype(np.bool_), bounds)
     return [dict(zip(names, means[:, g].tolist(), strict=True)) for g in range(len(keeps))]
-
-
-def entropy_bits(p: np.ndarray, axis) -> np.ndarray:
-    """-Σ p log2 p over ``axis`` (0 log 0 = 0), one ufunc pass (``scipy.special.entr``)."""
-    return entr(p).sum(axis) / np.log(2.0)
 
 
 def runlike_features(
