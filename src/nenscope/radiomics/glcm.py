@@ -63,7 +63,7 @@ def glcm_feature_set(
 
     ``q`` may hold compact indices 1..ng of the grey levels present, with ``levels`` their
     grey-level values and ``ng_nominal`` the number of bins of the discretisation.
-    ``lattice`` is the shared neighbour gather of ``q`` (built here when not given). The
+    ``lattice`` is the shared padded grey-level lattice of ``q`` (built here when not given). The
     matrices of every variant go through :func:`glcm_features` as one stack.
     """
     values = np.arange(1, ng + 1) if levels is None else np.asarray(levels)
