@@ -23,6 +23,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from nenscope.errors import MissingDataError, NenscopeError
+from nenscope.imaging.registration import register
 
 
 @dataclass
@@ -117,39 +118,16 @@ def register_rigid(
 ) -> tuple[hd.Volume, sitk.Transform]:
     """Rigidly register ``moving`` to ``fixed``; return its activity on the fixed grid.
 
-    Mattes mutual information (50 bins, 20 % random sampling, fixed seed), regular-step
-    gradient descent, three resolution levels (shrink 4/2/1), centred-geometry start. With
-    ``affine`` a 12-parameter affine transform replaces the rigid one (breathing, posture).
+    :func:`nenscope.imaging.registration.register` (Mattes mutual information, fixed seed,
+    multi-resolution), on the CTs when both time points have one. With ``affine`` a
+    12-parameter affine transform replaces the rigid one (breathing, posture).
     """
     if use_ct and moving.ct is not None and fixed.ct is not None:
-        f_img, m_img = to_sitk(fixed.ct), to_sitk(moving.ct)
+        f_vol, m_vol = fixed.ct, moving.ct
     else:
-        f_img, m_img = to_sitk(fixed.activity), to_sitk(moving.activity)
-    init = sitk.CenteredTransformInitializer(
-        f_img,
-        m_img,
-        sitk.AffineTransform(3) if affine else sitk.Euler3DTransform(),
-        sitk.CenteredTransformInitializerFilter.GEOMETRY,
-    )
-    reg = sitk.ImageRegistrationMethod()
-    reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=50)
-    reg.SetMetricSamplingStrategy(reg.RANDOM)
-    reg.SetMetricSamplingPercentage(0.2, seed)
-    reg.SetInterpolator(sitk.sitkLinear)
-    reg.SetOptimizerAsRegularStepGradientDescent(
-        learningRate=2.0, minStep=1e-3, numberOfIterations=200, relaxationFactor=0.5
-    )
-    reg.SetOptimizerScalesFromPhysicalShift()
-    reg.SetShrinkFactorsPerLevel([4, 2, 1])
-    reg.SetSmoothingSigmasPerLevel([2.0, 1.0, 0.0])
-    reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
-    reg.SetInitialTransform(init, inPlace=False)
-    try:
-        tx = reg.Execute(f_img, m_img)
-    except RuntimeError as exc:
-        raise NenscopeError(
-            f"registration of {moving.label} to {fixed.label} failed: {exc}"
-        ) from exc
+        f_vol, m_vol = fixed.activity, moving.activity
+    tx, _ = register(f_vol, m_vol, affine=affine, seed=seed,
+                     what=f"time point {moving.label} (to {fixed.label})")
     moved = sitk.Resample(
         to_sitk(moving.activity),
         to_sitk(fixed.activity),
