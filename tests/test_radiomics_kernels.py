@@ -176,3 +176,19 @@ def test_moments_and_diameter_match_numpy():
     assert out["medad"] == pytest.approx(np.abs(x - np.median(x)).mean(), rel=1e-12)
     pts = rng.normal(size=(300, 3)) * [3.0, 1.0, 2.0]
     assert K.max_pair_distance(pts) == pytest.approx(pdist(pts).max(), rel=1e-13)
+
+
+def test_kernels_work_without_a_writable_cache_directory():
+    """Read-only install and home: Numba refuses cache=True (no cache locator); the kernels
+    must still import and run, compiled per process. ``ZipCacheLocator`` alone finds no
+    location for a plain file, which is the same situation."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\nfrom nenscope.radiomics._kernels import bounding_box\n"
+            "lo, hi = bounding_box(np.pad(np.ones((2, 3, 4), bool), 1))\nprint(lo.tolist(), hi.tolist())")
+    env = {**os.environ, "NUMBA_CACHE_LOCATOR_CLASSES": "ZipCacheLocator"}
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr[-500:]
+    assert res.stdout.split("\n")[0] == "[1, 1, 1] [3, 4, 5]"

@@ -13,7 +13,9 @@ All kernels work on the zero-padded, flattened grey-level volume of :class:`Latt
 of the ROI voxels, ascending; ``z``: their slice index) and flat neighbour offsets.
 
 ``cache=True`` stores the machine code next to this file (``__pycache__``); where that is not
-writable (read-only install) Numba silently compiles once per process instead.
+writable (read-only install) Numba uses the user's cache directory (``~/.cache/numba`` or
+``NUMBA_CACHE_DIR``). Where neither is writable Numba refuses ``cache=True`` at decoration
+time, so :func:`_jit` then compiles without an on-disk cache (once per process).
 """
 
 from __future__ import annotations
@@ -21,10 +23,21 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_JIT = {"cache": True, "nogil": True}
+
+def _jit(**options):
+    """``numba.njit(cache=True, nogil=True, **options)``, without the cache when no cache
+    directory is writable (Numba raises RuntimeError for cache=True then)."""
+
+    def decorate(func):
+        try:
+            return numba.njit(cache=True, nogil=True, **options)(func)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return numba.njit(cache=False, nogil=True, **options)(func)
+
+    return decorate
 
 
-@numba.njit(**_JIT)
+@_jit()
 def glcm_counts(flat, roi, z, offs, ng, nz):
     """Symmetric co-occurrence counts (nz, n_directions, Ng, Ng): for every ROI voxel and
     offset, the pair (voxel, voxel + offset) when both lie in the ROI, counted in both orders.
@@ -43,7 +56,7 @@ def glcm_counts(flat, roi, z, offs, ng, nz):
     return m
 
 
-@numba.njit(**_JIT)
+@_jit()
 def run_counts(flat, roi, z, offs, ng, nz):
     """Run-length counts (nz, n_directions, Ng, Lmax): a run starts at a ROI voxel whose
     predecessor along the direction has another grey level (or lies outside the ROI, level
@@ -75,7 +88,7 @@ def run_counts(flat, roi, z, offs, ng, nz):
     return m.reshape((nz, nd, ng, lmax))
 
 
-@numba.njit(**_JIT)
+@_jit()
 def neighbourhood_counts(flat, roi, z, offs, values, alpha, ng, nz):
     """NGTDM sums and counts and the NGLDM dependence matrix in one pass over the ROI.
 
@@ -127,7 +140,7 @@ def neighbourhood_counts(flat, roi, z, offs, values, alpha, ng, nz):
 _LOG2 = np.log(2.0)
 
 
-@numba.njit(error_model="numpy", **_JIT)
+@_jit(error_model="numpy")
 def glcm_stack_features(m, g, ng):
     """The 25 GLCM features (rows, in ``GLCM_FEATURES`` order) of each symmetric count matrix
     of the stack ``m`` (K, n, n) (only the upper triangle is read); ``g`` (n,) are the
@@ -260,7 +273,7 @@ GLCM_FEATURES = (
 )
 
 
-@numba.njit(error_model="numpy", **_JIT)
+@_jit(error_model="numpy")
 def runlike_stack_features(m, i, j, n_voxels):
     """Features shared by GLRLM, GLSZM, GLDZM and NGLDM (rows in ``RUNLIKE_FEATURES`` order)
     for each count matrix of the stack ``m`` (K, Ng, Nj): ``i`` (Ng,) grey levels of the rows,
@@ -353,7 +366,7 @@ RUNLIKE_FEATURES = ("se", "le", "lg", "hg", "slg", "shg", "llg", "lhg", "glnu", 
 # and temporary index arrays.
 
 
-@numba.njit(**_JIT)
+@_jit()
 def cube_configurations(p):
     """Per slice, the number of 2×2×2 cubes of the padded binary mask ``p`` (uint8) in each of
     the 256 corner configurations (bit 4·dz + 2·dy + dx set when that corner is inside):
@@ -370,7 +383,7 @@ def cube_configurations(p):
     return out
 
 
-@numba.njit(**_JIT)
+@_jit()
 def surface_points(p):
     """Midpoints of the voxel edges of the padded binary mask ``p`` with one end inside and
     one outside, as (3, n) integers on the half-voxel lattice (2·index + edge direction);
@@ -399,7 +412,7 @@ def surface_points(p):
     return out
 
 
-@numba.njit(**_JIT)
+@_jit()
 def extreme_candidates(grid, directions, stop_below):
     """Indices of the points ``grid`` (3, n) that are first or last on their lattice line
     for every direction of ``directions`` (k, 3) in turn (see
@@ -442,7 +455,7 @@ def extreme_candidates(grid, directions, stop_below):
     return idx
 
 
-@numba.njit(**_JIT)
+@_jit()
 def max_pair_distance(points):
     """Largest Euclidean distance between two rows of ``points`` (n, 3), all pairs."""
     best = 0.0
@@ -458,7 +471,7 @@ def max_pair_distance(points):
     return np.sqrt(best)
 
 
-@numba.njit(error_model="numpy", **_JIT)
+@_jit(error_model="numpy")
 def ngtdm_stack_features(s, n, i):
     """NGTDM coarseness, contrast, busyness, complexity and strength (rows) for each row of
     the stacks ``s`` (K, Ng) of grey-tone difference sums and ``n`` (K, Ng) voxel counts;
@@ -507,7 +520,7 @@ def ngtdm_stack_features(s, n, i):
 NGTDM_FEATURES = ("coarseness", "contrast", "busyness", "complexity", "strength")
 
 
-@numba.njit(**_JIT)
+@_jit()
 def zone_list(flat, dist, offs, slice_size):
     """Zones (connected voxels of equal grey level) of the zero-padded, flattened grey-level
     volume ``flat`` (0 = outside the ROI), connected through the flat neighbour offsets
@@ -552,7 +565,7 @@ def zone_list(flat, dist, offs, slice_size):
     return gl[:nzones].copy(), size[:nzones].copy(), zslice[:nzones].copy(), dmin[:nzones].copy()
 
 
-@numba.njit(**_JIT)
+@_jit()
 def mask_moments(morph_mask, int_mask, image):
     """One pass over the ROI box: voxel count, mean index (3,) and index covariance (3, 3;
     sample, N - 1; from centred indices in a second pass) of ``morph_mask``; voxel count,
@@ -601,7 +614,7 @@ def mask_moments(morph_mask, int_mask, image):
     return n, mean, cov, n_int, total, ws
 
 
-@numba.njit(**_JIT)
+@_jit()
 def pool_rows(arr, keep, bounds):
     """Mean of each row of ``arr`` (F, K) over the columns of each group
     ``bounds[g] .. bounds[g + 1]`` that ``keep`` flags, leaving out non-finite values
@@ -623,7 +636,7 @@ def pool_rows(arr, keep, bounds):
     return out
 
 
-@numba.njit(**_JIT)
+@_jit()
 def _quantile(xs, q):
     """Linear-interpolation percentile ``q`` of sorted ``xs`` (NumPy's default method)."""
     n = xs.size
@@ -633,7 +646,7 @@ def _quantile(xs, q):
     return xs[lo] + (h - lo) * (xs[hi] - xs[lo])
 
 
-@numba.njit(error_model="numpy", **_JIT)
+@_jit(error_model="numpy")
 def sorted_moments(xs):
     """Intensity statistics of sorted values ``xs`` (IBSI-1 3.3; rows in ``MOMENT_FEATURES``
     order): two passes (mean, then central moments and absolute deviations)."""
@@ -698,7 +711,7 @@ MOMENT_FEATURES = ("mean", "var", "skew", "kurt", "median", "min", "p10", "p90",
                    "rmad", "medad", "cov", "qcod")
 
 
-@numba.njit(**_JIT)
+@_jit()
 def bounding_box(mask):
     """Lower (inclusive) and upper (exclusive) index of the non-zero voxels of ``mask`` along
     each axis, in one pass (``np.nonzero`` would write three index arrays first); all zero
