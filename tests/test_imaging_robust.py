@@ -84,17 +84,20 @@ def _mutate(data: bytes, mutation) -> bytes:
         ds = pydicom.dcmread(pydicom.filebase.DicomBytesIO(data))
     except Exception:  # already corrupted by an earlier byte mutation
         return data
-    target = ds
-    if kind.endswith("_seq"):
-        seq = ds.get("RadiopharmaceuticalInformationSequence")
-        if not seq:
-            return data
-        target = seq[0]
-    if kind.startswith("delete"):
-        if key in target:
-            del target[key]
-    else:
-        _set_raw(target, key, value)
+    try:  # an earlier mutation may have left a sequence pydicom cannot parse on access
+        target = ds
+        if kind.endswith("_seq"):
+            seq = ds.get("RadiopharmaceuticalInformationSequence")
+            if not seq:
+                return data
+            target = seq[0]
+        if kind.startswith("delete"):
+            if key in target:
+                del target[key]
+        else:
+            _set_raw(target, key, value)
+    except Exception:  # the harness cannot apply this mutation: leave the file as it was
+        return data
     out = pydicom.filebase.DicomBytesIO()
     try:
         ds.save_as(out, enforce_file_format=False)
@@ -126,7 +129,10 @@ def _check(folder: Path) -> None:
             assert vol.array.shape == study.emission.array.shape
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same 250 cases on every run, so CI is reproducible (a failing case is a bug
+# to fix, not a coin toss)
+@settings(max_examples=250, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(targets=st.lists(st.tuples(st.integers(0, 3), MUTATION), min_size=1, max_size=4))
 def test_mutated_series_end_in_result_or_clear_error(targets):
     pet, nm = _templates()
