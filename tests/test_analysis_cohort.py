@@ -11,8 +11,11 @@ Each virtual patient is simulated twice from the same seed (same anatomy and les
 - NETPET grade agreement,
 - liver SUVmean error against the simulator's organ truth.
 
-CI runs ``NENSCOPE_COHORT_N`` patients (default 2); ``NENSCOPE_COHORT_N=20`` runs the full
-cohort and prints the table (docs/analysis.md holds the last full run).
+CI runs ``NENSCOPE_COHORT_N`` patients (default 4: one G1, two G2, one G3, 24 lesions) in the
+automatic mode (no organ masks) and asserts the issue's targets on them;
+``NENSCOPE_COHORT_N=20`` runs the full cohort and prints the table, ``NENSCOPE_COHORT_SEED0=200``
+the held-out seeds, ``NENSCOPE_COHORT_MASKS=1`` the organ-mask mode (docs/analysis.md holds the
+last full runs).
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ from nenscope.analysis.scores import netpet_grade, netpet_lesion
 from nenscope.imaging import Patient, Study, SuvFactors
 from nenscope.simulation.study import SimulationConfig, simulate_study
 
-N_PATIENTS = int(os.environ.get("NENSCOPE_COHORT_N", "2"))
-# organ masks from the simulator's label map (as TotalSegmentator would supply them);
-# NENSCOPE_COHORT_MASKS=0 runs the fully automatic path
-MASKS = os.environ.get("NENSCOPE_COHORT_MASKS", "1") != "0"
+N_PATIENTS = int(os.environ.get("NENSCOPE_COHORT_N", "4"))
+# first seed: 100-119 were looked at while the method was developed; 200-219 were held out
+# (docs/analysis.md reports both)
+SEED0 = int(os.environ.get("NENSCOPE_COHORT_SEED0", "100"))
+# the automatic path (no organ masks, as the issue asks) by default; NENSCOPE_COHORT_MASKS=1
+# gives the simulator's organ label map as masks (as TotalSegmentator would supply them)
+MASKS = os.environ.get("NENSCOPE_COHORT_MASKS", "0") == "1"
 TUMOUR_TYPES = ("G1", "G2", "G3", "G2")
 
 
@@ -192,16 +198,15 @@ def summarise(results: list[PatientResult]) -> dict[str, float]:
 def cohort():
     results = []
     for i in range(N_PATIENTS):
-        sim, fsim = simulate_pair(100 + i, TUMOUR_TYPES[i % len(TUMOUR_TYPES)])
-        res, _ = analyze_pair(sim, fsim, masks=MASKS, seed=100 + i)
+        seed = SEED0 + i
+        sim, fsim = simulate_pair(seed, TUMOUR_TYPES[i % len(TUMOUR_TYPES)])
+        res, _ = analyze_pair(sim, fsim, masks=MASKS, seed=seed)
         results.append(res)
     return results
 
 
-# The issue's targets, and the guards this test asserts: the last full 20-patient run (with
-# organ masks) met the sensitivity (92.8 %), false-positive (0.00/patient), Krenning (92.2 %)
-# and liver (max 3.2 %) targets, not NETPET (80 %); docs/analysis.md. The guards catch
-# regressions below the measured level; the printed table says where the targets stand.
+# The issue's targets. The CI cohort (4 fixed seeds, automatic mode) meets all of them and
+# asserts them; a larger run asserts them too (docs/analysis.md holds the last full runs).
 TARGETS = {
     "sensitivity_ge10mm_sstr_visible": 0.9,
     "fp_per_patient": 1.0,
@@ -209,13 +214,7 @@ TARGETS = {
     "netpet_correct": 0.9,
     "liver_error_max_abs": 0.05,
 }
-GUARDS = {
-    "sensitivity_ge10mm_sstr_visible": 0.85,
-    "fp_per_patient": 1.0,
-    "krenning_agreement": 0.85,
-    "netpet_correct": 0.5,
-    "liver_error_max_abs": 0.05,
-}
+GUARDS = TARGETS
 
 
 def test_cohort_figures(cohort):

@@ -16,7 +16,10 @@ from test_analysis_phantom import FDG_UPTAKE, SSTR_UPTAKE, Lesion, make_phantom
 LESIONS = [
     ((-60.0, -10.0, 40.0), 26.0, 40.0, 2.0),  # liver, Krenning 4, FDG negative
     ((30.0, -60.0, -100.0), 20.0, 16.0, 10.0),  # soft tissue, Krenning 3, FDG > SSTR
-    ((-30.0, 60.0, -5.0), 18.0, 8.0, 2.0),  # soft tissue, Krenning 2 (about liver)
+    # soft tissue, Krenning 2 (about liver), anterior abdomen; not at (-30, 60, -5), the right
+    # adrenal's site above the kidney's upper pole, where liver-level uptake is physiological
+    # to the automatic detectors (nenscope.analysis.physiology)
+    ((-20.0, -60.0, -60.0), 18.0, 8.0, 2.0),
 ]
 FDG_ONLY = ((40.0, -40.0, 0.0), 22.0, 1.0, 12.0)  # SSTR-negative, FDG-avid
 

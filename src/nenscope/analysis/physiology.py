@@ -12,7 +12,22 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
   edge, or >= 20 ml wholly >= 280 mm above it (inside the skull; the liver dome to skull
   base distance of an adult is ~35 cm);
 - heart (FDG): >= 60 ml, anterior (y < 0), x from -40 to +110 mm, centred between 50 mm
-  above the liver's lower edge and 180 mm above its upper edge.
+  above the liver's lower edge and 180 mm above its upper edge;
+- adrenal (SSTR): <= 20 ml, on the side of a recognised kidney, medial to it or above it,
+  not anterior to it by more than 30 mm, centred from 40 mm below to 60 mm above the
+  kidney's upper pole (the glands cap the upper poles);
+- uncinate process (SSTR): <= 15 ml, between the right kidney and 20 mm left of the
+  midline, 5-80 mm anterior to the right kidney's centroid, within its z extent (the
+  pancreatic head lies in the duodenal loop at the level of the renal hila);
+- pituitary (SSTR): <= 5 ml, midline (|x| < 25 mm), wholly >= 280 mm above the liver's
+  upper edge (in the skull).
+
+The small-gland detectors (adrenal, uncinate, pituitary) apply only below a ceiling
+``max_liver_ratio`` x the liver mean on the same (smoothed) image, from the data file: their
+physiological uptake is moderate, about the liver's (Hofman 2015), so a gland hotter than
+that is still reported (an adrenal metastasis, a pancreatic-head NET); the price is that a
+lesion at those sites with liver-like uptake is not reported (SSTR-RADS calls such foci
+equivocal anyway, Werner 2018).
 
 These are pragmatic priors (the anatomy of any adult atlas, e.g. ICRP 110 phantoms) used only
 to keep physiological excretion and high-uptake organs out of the lesion list; a user or
@@ -92,8 +107,17 @@ def classify_physiological(
     detectors: set[str],
     *,
     liver_z_range_mm: tuple[float, float] | None,
+    liver_suv: float | None = None,
+    gland_max_liver_ratio: dict[str, float] | None = None,
+    kidneys: list[ComponentInfo] | None = None,
 ) -> dict[int, str]:
-    """Return ``{label: organ}`` for components recognised as physiological uptake."""
+    """Return ``{label: organ}`` for components recognised as physiological uptake.
+
+    ``kidneys`` are kidney components found earlier (e.g. before a split), used as anchors
+    of the adrenal and uncinate priors besides those found among ``comps``;
+    ``liver_suv`` (same image as ``comps[*].suv_max``) and ``gland_max_liver_ratio``
+    (detector -> ratio) set the ceilings of the small-gland detectors.
+    """
     found: dict[int, str] = {}
     if liver_z_range_mm is None:
         return found  # without the liver as an anchor the priors are not trustworthy
@@ -136,4 +160,49 @@ def classify_physiological(
                 and c.label not in found
             ):
                 found[c.label] = "heart (auto)"
+    anchors = list(kidneys or []) + [c for c in comps if found.get(c.label) == "kidney (auto)"]
+    ratios = gland_max_liver_ratio or {}
+
+    def below_ceiling(c: ComponentInfo, det: str) -> bool:
+        if liver_suv is None or det not in ratios:
+            return False
+        return c.suv_max <= ratios[det] * liver_suv
+
+    if "adrenal" in detectors and anchors:
+        for c in comps:
+            if c.label in found or c.volume_ml > 20.0 or not below_ceiling(c, "adrenal"):
+                continue
+            for k in anchors:
+                same_side = np.sign(c.x_mm) == np.sign(k.x_mm) and abs(c.x_mm) >= 10.0
+                if (
+                    same_side
+                    and abs(c.x_mm) <= abs(k.x_mm) + 15.0
+                    and c.y_mm >= k.y_mm - 30.0
+                    and k.z_hi_mm - 40.0 <= c.z_mm <= k.z_hi_mm + 60.0
+                ):
+                    found[c.label] = "adrenal gland (auto)"
+                    break
+    if "uncinate" in detectors and anchors:
+        right = [k for k in anchors if k.x_mm < 0]
+        for c in comps:
+            if c.label in found or c.volume_ml > 15.0 or not below_ceiling(c, "uncinate"):
+                continue
+            for k in right:
+                if (
+                    k.x_mm <= c.x_mm <= 20.0
+                    and k.y_mm - 80.0 <= c.y_mm <= k.y_mm - 5.0
+                    and k.z_lo_mm <= c.z_mm <= k.z_hi_mm
+                ):
+                    found[c.label] = "uncinate process (auto)"
+                    break
+    if "pituitary" in detectors:
+        for c in comps:
+            if (
+                c.label not in found
+                and c.volume_ml <= 5.0
+                and abs(c.x_mm) < 25.0
+                and c.z_lo_mm > lz_hi + 280.0
+                and below_ceiling(c, "pituitary")
+            ):
+                found[c.label] = "pituitary (auto)"
     return found

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import cc3d
 import highdicom as hd
 import numpy as np
 from numpy.typing import NDArray
@@ -33,6 +34,7 @@ from nenscope.analysis.options import AnalysisOptions
 from nenscope.analysis.physiology import classify_physiological, component_table
 from nenscope.analysis.reference import (
     ReferenceRegions,
+    _block_mean,
     body_mask,
     find_reference_regions,
     voi_stats,
@@ -60,6 +62,15 @@ from nenscope.analysis.suvpeak import suv_peak_per_label
 from nenscope.errors import NenscopeError
 
 __all__ = ["analyze", "analyze_volume", "VolumeAnalysis"]
+
+# local background for the extrahepatic threshold without bowel/pancreas masks: block size
+# (mm) and median window (blocks), i.e. ~4 cm, the scale between lesions and abdominal organs
+_BG_BLOCK_MM = 8.0
+_BG_WINDOW_BLOCKS = 5
+# upper quartile rather than the median: a thin organ (the pancreas is 2-3 cm thick) fills
+# less than half of the window, a lesion of 1.5 cm only ~5 % of it
+_BG_PERCENTILE = 75
+_GLANDS = ("adrenal gland", "uncinate process", "pituitary")
 
 OrganMasks = Mapping[str, "hd.Volume | NDArray[np.bool_]"]
 
@@ -280,12 +291,16 @@ def analyze_volume(
     extra = options.extrahepatic_liver_fraction
     if extra is None:
         extra = defaults.get("extrahepatic_liver_fraction")
-        covered = [r for r in physiological_rules(agent_class) if r.organ in ("bowel", "pancreas")]
-        if extra is not None and covered and all(any(r.matches(k) for k in masks) for r in covered):
+    covered = [r for r in physiological_rules(agent_class) if r.organ in ("bowel", "pancreas")]
+    covered_by_masks = bool(covered) and all(any(r.matches(k) for k in masks) for r in covered)
+    if options.extrahepatic_liver_fraction is None:
+        if extra is not None and covered_by_masks:
             # bowel and pancreas are masked (raised thresholds there): the threshold elsewhere
             # can go below their physiological uptake
             extra = defaults.get("extrahepatic_liver_fraction_masked", extra)
     liver_threshold_suv = None
+    threshold_map: NDArray[np.float32] | None = None
+    local_bg_range: tuple[float, float] | None = None
     if method == "liver" and liver is not None and extra is not None and "liver" in ref.masks:
         # outside the liver: a fraction of the liver mean; inside the liver and its blurred
         # edge (liver_margin_mm): the liver-relative value
@@ -298,6 +313,35 @@ def analyze_volume(
         )
         region_thresholds.append((margin_mask, threshold))
         threshold = float(extra) * liver_s_mean
+        masked = defaults.get("extrahepatic_liver_fraction_masked")
+        if (
+            masked is not None
+            and float(masked) < float(extra)
+            and not covered_by_masks
+            and options.extrahepatic_liver_fraction is None
+        ):
+            # No bowel/pancreas masks: the organ rule is applied to the local background
+            # instead. Physiological bowel, stomach and pancreas uptake are organ-sized
+            # (several cm), lesions of interest smaller: the upper quartile of the smoothed
+            # SUV over a ~4 cm neighbourhood (on the ~8 mm block grid of the reference search) is the
+            # local background, and the threshold outside the liver is organ_factor x that,
+            # clipped between the masked-mode value and the unmasked one. A lesion in cold
+            # tissue (nodes, bone, lung, bowel wall) is then reached at the masked-mode level;
+            # over a hot organ the threshold stays at the unmasked level.
+            lo, hi = float(masked) * liver_s_mean, threshold
+            local_bg_range = (lo, hi)
+            fb = tuple(max(1, int(round(_BG_BLOCK_MM / sp))) for sp in spacing)
+            coarse_bg = ndimage.percentile_filter(
+                _block_mean(smooth, fb),
+                _BG_PERCENTILE,
+                size=int(_BG_WINDOW_BLOCKS),
+                mode="nearest",
+            )
+            bg_thr = np.clip(float(t["organ_factor"]) * coarse_bg, lo, hi)
+            for ax, k in enumerate(fb):
+                if k > 1:
+                    bg_thr = np.repeat(bg_thr, k, axis=ax)
+            threshold_map = bg_thr[: arr.shape[0], : arr.shape[1], : arr.shape[2]]
     noise_floor = None
     k_noise = float(t["noise_k"])
     if k_noise > 0 and body.any():
@@ -329,26 +373,86 @@ def analyze_volume(
         liver_z = (max(liver_z[0], vz - 120.0), min(liver_z[1], vz + 120.0))
     auto_found: list[str] = []
 
+    liver_m = ref.masks.get("liver")
+
+    def _keep_liver_lesions(found: dict[int, str], labels: NDArray[np.int32]) -> dict[int, str]:
+        # a focus mostly inside the liver is a liver lesion, never an adrenal gland or the
+        # uncinate process next to it (the small-gland priors are position boxes)
+        glands = [lab for lab, o in found.items() if o.split(" (")[0] in _GLANDS]
+        if not glands or liver_m is None:
+            return found
+        n = int(labels.max()) + 1
+        inside = np.bincount(labels[liver_m], minlength=n)
+        total = np.bincount(labels.ravel(), minlength=n)
+        return {
+            lab: o
+            for lab, o in found.items()
+            if lab not in glands or inside[lab] < 0.5 * total[lab]
+        }
+
+    gland_ratios = {r.auto: r.max_liver_ratio for r in rules if r.auto and r.max_liver_ratio}
+    organ_factor = float(t["organ_factor"])
+    vox_ml = float(np.prod(spacing)) / 1000.0
+
     def drop_physiological(labels: NDArray[np.int32]) -> NDArray[np.int32]:
         if not detectors:
             return labels
+        kw = dict(
+            liver_z_range_mm=liver_z,
+            liver_suv=liver_s_mean if liver is not None else None,
+            gland_max_liver_ratio=gland_ratios,
+        )
         comps = component_table(smooth, labels, affine, body_idx)
-        found = classify_physiological(comps, detectors, liver_z_range_mm=liver_z)
-        if found:
-            lut = np.arange(int(labels.max()) + 1, dtype=np.int32)
-            for lab, organ in found.items():
-                lut[lab] = 0
+        found = _keep_liver_lesions(classify_physiological(comps, detectors, **kw), labels)
+        if not found:
+            return labels
+        kidneys = [c for c in comps if found.get(c.label) == "kidney (auto)"]
+        lut = np.arange(int(labels.max()) + 1, dtype=np.int32)
+        for lab, organ in found.items():
+            lut[lab] = 0
+            auto_found.append(organ)
+        out = lut[labels]
+        # A tumour touching a kidney (a pancreatic-tail NET, a node at the hilum, the
+        # adrenal gland) joins the kidney's component: the recognised kidney is treated as
+        # an organ mask, as with user masks (organ_factor x (median + 2 robust SD) of the
+        # organ), and what exceeds that is split off and classified again on its own. Not
+        # for FDG, whose renal collecting system (urine) is hotter than the parenchyma.
+        next_lab = int(labels.max()) + 1
+        for k in kidneys if agent_class != "fdg" else []:
+            sl = ndimage.find_objects((labels == k.label).astype(np.uint8))[0]
+            comp = labels[sl] == k.label
+            vals = smooth[sl][comp]
+            med = float(np.median(vals))
+            rsd = 1.4826 * float(np.median(np.abs(vals - med)))
+            hot = comp & (smooth[sl] > organ_factor * (med + 2.0 * rsd))
+            pieces, n = cc3d.connected_components(hot, connectivity=26, return_N=True)
+            for p in range(1, n + 1):
+                piece = pieces == p
+                if piece.sum() * vox_ml < options.min_volume_ml:
+                    continue
+                out[sl][piece] = next_lab
+                next_lab += 1
+        if next_lab > int(labels.max()) + 1:
+            new = np.where(out > int(labels.max()), out, 0).astype(np.int32)
+            comps2 = component_table(smooth, new, affine, body_idx)
+            comps2 = [c for c in comps2 if c.label > int(labels.max())]
+            found2 = _keep_liver_lesions(
+                classify_physiological(comps2, detectors - {"kidney"}, kidneys=kidneys, **kw),
+                new,
+            )
+            for lab, organ in found2.items():
+                out[out == lab] = 0
                 auto_found.append(organ)
-            labels = lut[labels]
-        return labels
+        return out
 
     contrast = options.contrast_fraction
     if contrast is None:
         contrast = defaults.get("contrast_fraction")
+    base = threshold if threshold_map is None else threshold_map
     labels = segment_lesions(
         smooth,
         spacing,
-        threshold if noise_floor is None else np.maximum(threshold, noise_floor),
+        base if noise_floor is None else np.maximum(base, noise_floor),
         detect_suv=detect_suv,
         region_thresholds=region_thresholds,
         raise_thresholds=organ_regions,
@@ -382,6 +486,11 @@ def analyze_volume(
         warnings.append(
             f"thresholds (smoothed SUV): {liver_threshold_suv:.2f} inside the liver, "
             f"{threshold:.2f} elsewhere"
+            + (
+                ""
+                if local_bg_range is None
+                else f" ({local_bg_range[0]:.2f}-{local_bg_range[1]:.2f} from the local background)"
+            )
         )
     return VolumeAnalysis(
         suv=suv,

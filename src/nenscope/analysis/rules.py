@@ -36,6 +36,7 @@ class UptakeRule:
     dilation_mm: float
     auto: str
     citation: str
+    max_liver_ratio: float | None = None
 
     def matches(self, mask_name: str) -> bool:
         """True when an organ-mask name (e.g. ``"kidney_left"``) belongs to this rule."""
@@ -60,6 +61,7 @@ def _all_rules() -> tuple[UptakeRule, ...]:
             dilation_mm=float(r["dilation_mm"]),
             auto=r.get("auto", ""),
             citation=r["citation"],
+            max_liver_ratio=float(r["max_liver_ratio"]) if "max_liver_ratio" in r else None,
         )
         for r in _read("physiological_uptake.toml")["rule"]
     )

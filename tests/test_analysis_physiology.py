@@ -1,0 +1,70 @@
+"""Built-in physiological-uptake detectors (no organ masks): position priors and ceilings."""
+
+from __future__ import annotations
+
+from nenscope.analysis.physiology import ComponentInfo, classify_physiological
+from nenscope.analysis.rules import physiological_rules
+
+LIVER_Z = (-145.0, 49.0)  # body-relative mm, as the pipeline measures it
+LIVER_SUV = 8.0
+
+
+def comp(label, vol, x, y, z, half_z, suv_max):
+    return ComponentInfo(label, vol, x, y, z, z - half_z, z + half_z, suv_max)
+
+
+def kidneys():
+    # right (patient right = -x) and left kidney, posterior, below the liver's top
+    return [
+        comp(1, 150.0, -65.0, 56.0, -95.0, 50.0, 13.0),
+        comp(2, 150.0, 65.0, 56.0, -85.0, 50.0, 13.0),
+    ]
+
+
+def classify(comps):
+    ratios = {r.auto: r.max_liver_ratio for r in physiological_rules("sstr") if r.max_liver_ratio}
+    return classify_physiological(
+        comps,
+        {"kidney", "adrenal", "uncinate", "pituitary"},
+        liver_z_range_mm=LIVER_Z,
+        liver_suv=LIVER_SUV,
+        gland_max_liver_ratio=ratios,
+    )
+
+
+def test_sstr_gland_rules_come_from_the_data_file():
+    ratios = {r.auto: r.max_liver_ratio for r in physiological_rules("sstr") if r.max_liver_ratio}
+    assert set(ratios) == {"adrenal", "uncinate", "pituitary"}
+    assert all(1.0 <= v <= 2.0 for v in ratios.values())
+
+
+def test_adrenal_uncinate_pituitary_at_their_sites_are_physiological():
+    comps = kidneys() + [
+        comp(3, 3.0, -45.0, 48.0, -30.0, 15.0, 9.0),  # right adrenal, above the upper pole
+        comp(4, 3.0, -22.0, 24.0, -100.0, 8.0, 6.5),  # uncinate, anterior-medial to the kidney
+        comp(5, 0.6, 2.0, 10.0, 420.0, 4.0, 8.0),  # pituitary, in the skull
+    ]
+    found = classify(comps)
+    assert found == {
+        1: "kidney (auto)",
+        2: "kidney (auto)",
+        3: "adrenal gland (auto)",
+        4: "uncinate process (auto)",
+        5: "pituitary (auto)",
+    }
+
+
+def test_hot_or_misplaced_foci_stay_lesions():
+    comps = kidneys() + [
+        comp(3, 3.0, -45.0, 48.0, -30.0, 15.0, 30.0),  # adrenal site, 3.75 x liver: metastasis
+        comp(4, 3.0, -22.0, 24.0, -100.0, 8.0, 20.0),  # pancreatic head NET hotter than liver
+        comp(6, 3.0, 40.0, -60.0, -200.0, 8.0, 8.0),  # anterior pelvic node, liver-like
+        comp(7, 3.0, -22.0, 24.0, -260.0, 8.0, 6.0),  # below the kidneys: not the uncinate
+    ]
+    found = classify(comps)
+    assert found == {1: "kidney (auto)", 2: "kidney (auto)"}
+
+
+def test_gland_detectors_need_the_kidneys_as_anchor():
+    found = classify([comp(3, 3.0, -45.0, 48.0, -30.0, 15.0, 9.0)])
+    assert found == {}
