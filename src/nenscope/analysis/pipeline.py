@@ -58,7 +58,7 @@ from nenscope.analysis.segmentation import (
     physiological_mask,
     segment_lesions,
 )
-from nenscope.analysis.suvpeak import suv_peak_per_label
+from nenscope.analysis.suvpeak import suv_peak_map, suv_peak_per_label
 from nenscope.errors import NenscopeError
 
 __all__ = ["analyze", "analyze_volume", "VolumeAnalysis"]
@@ -597,7 +597,7 @@ def analyze(
     if fdg is not None:
         if cls != "sstr":
             raise NenscopeError("--fdg needs an SSTR study as the main study (NETPET)")
-        fdg_only, fdg_ref, fdg_warn = _add_fdg(va, fdg, options, fdg_organ_masks)
+        fdg_only, fdg_ref, fdg_warn, fdg_peak_sd = _add_fdg(va, fdg, options, fdg_organ_masks)
         warnings.extend(fdg_warn)
         fdg_liver = fdg_ref.liver.suv_mean if fdg_ref.liver else None
         grades = []
@@ -608,9 +608,11 @@ def analyze(
             sstr_val = les.suv_pvc if les.suv_pvc is not None else les.suv_peak
             fdg_val = les.fdg_suv_pvc if les.fdg_suv_pvc is not None else les.fdg_suv_peak
             if fdg_liver is not None and les.fdg_suv_peak is not None and fdg_val is not None:
-                # FDG-positive needs the uncorrected SUVpeak above the liver as well: the
-                # correction must not turn noise in a small lesion into FDG avidity
-                if les.fdg_suv_peak < fdg_liver:
+                # FDG-positive needs the uncorrected SUVpeak significantly above the liver
+                # (2 SD of the SUVpeak noise, measured in the FDG liver) as well: the
+                # correction divides a small lesion's contrast by a recovery of 0.2-0.4, so
+                # it must not turn noise into FDG avidity
+                if les.fdg_suv_peak < fdg_liver + 2.0 * fdg_peak_sd:
                     fdg_val = min(fdg_val, les.fdg_suv_peak)
             sstr_ratio = sstr_val / liver if liver else None
             les.netpet = netpet_lesion(les.krenning, sstr_ratio, fdg_val, fdg_liver)
@@ -655,8 +657,12 @@ def analyze(
 
 def _add_fdg(
     va: VolumeAnalysis, fdg: Any, options: AnalysisOptions, fdg_organ_masks: OrganMasks | None
-) -> tuple[list[FdgOnlyLesion], ReferenceRegions, list[str]]:
-    """FDG SUVmax per SSTR lesion and the FDG-only lesions (FDG analysed in FDG mode)."""
+) -> tuple[list[FdgOnlyLesion], ReferenceRegions, list[str], float]:
+    """FDG SUVmax per SSTR lesion and the FDG-only lesions (FDG analysed in FDG mode).
+
+    Also returns the SD of the SUVpeak (1 cm^3 sphere mean) over the FDG liver: robust SD
+    (1.4826 x MAD) of the SUVpeak map in the liver mask eroded by 2 voxels (0 without one).
+    """
     fdg_suv = fdg.suv(options.suv_kind)
     fdg_opts = AnalysisOptions(
         tracer="18F-FDG",
@@ -747,4 +753,15 @@ def _add_fdg(
                 fdg_suv_mean=fl.suv_mean,
             )
         )
-    return fdg_only, fva.reference, warnings
+    peak_sd = 0.0
+    fl_mask = fva.reference.masks.get("liver")
+    if fl_mask is not None and fl_mask.any():
+        sl = ndimage.find_objects(fl_mask.astype(np.uint8))[0]
+        core = ndimage.binary_erosion(fl_mask[sl], iterations=2)
+        if core.sum() > 100:
+            pmap = suv_peak_map(
+                np.asarray(fdg_suv.array, dtype=np.float32)[sl], spacing_from_affine(fdg_suv.affine)
+            )
+            v = pmap[core]
+            peak_sd = float(1.4826 * np.median(np.abs(v - np.median(v))))
+    return fdg_only, fva.reference, warnings, peak_sd
