@@ -182,3 +182,19 @@ def test_fdg_study_alone_and_errors(sstr_pair):
         analyze(fdg, fdg=fdg)
     with pytest.raises(NenscopeError, match="--tracer"):
         analyze(fdg, options=AnalysisOptions(tracer="123I-MIBG"))
+
+
+def test_fdg_lesion_with_liver_level_sstr_uptake_is_not_fdg_only():
+    """A liver metastasis with SSTR uptake equal to the liver's (Krenning 2) has no SSTR
+    lesion, but SSTR expression: with FDG 12 (4.8 x FDG liver) it is NETPET P4, not P5."""
+    liver_met = ((-110.0, -20.0, 50.0), 26.0, SSTR_UPTAKE["liver"], 12.0)
+    lesions = [LESIONS[0], liver_met]
+    sstr, _ = _study(
+        SSTR_UPTAKE, [(c, d, s) for c, d, s, _ in lesions], agent="68Ga-DOTATATE", seed=21
+    )
+    fdg, _ = _study(FDG_UPTAKE, [(c, d, f) for c, d, _, f in lesions], agent="18F-FDG", seed=22)
+    f = analyze(sstr, fdg=fdg)
+    assert all(np.linalg.norm(np.subtract(les.center_mm, liver_met[0])) > 10 for les in f.lesions)
+    assert f.fdg_only_lesions == []
+    assert any("not FDG-only" in w and "NETPET P4" in w for w in f.warnings)
+    assert f.summary.netpet == "P4"

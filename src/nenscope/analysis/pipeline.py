@@ -597,7 +597,9 @@ def analyze(
     if fdg is not None:
         if cls != "sstr":
             raise NenscopeError("--fdg needs an SSTR study as the main study (NETPET)")
-        fdg_only, fdg_ref, fdg_warn, fdg_peak_sd = _add_fdg(va, fdg, options, fdg_organ_masks)
+        fdg_only, fdg_ref, fdg_warn, fdg_peak_sd, fdg_graded = _add_fdg(
+            va, fdg, options, fdg_organ_masks
+        )
         warnings.extend(fdg_warn)
         fdg_liver = fdg_ref.liver.suv_mean if fdg_ref.liver else None
         grades = []
@@ -617,7 +619,7 @@ def analyze(
             sstr_ratio = sstr_val / liver if liver else None
             les.netpet = netpet_lesion(les.krenning, sstr_ratio, fdg_val, fdg_liver)
             grades.append(les.netpet)
-        netpet = netpet_grade(grades, n_fdg_only=len(fdg_only))
+        netpet = netpet_grade(grades + fdg_graded, n_fdg_only=len(fdg_only))
         if netpet is None and fdg_liver is not None:
             netpet = "P0"
 
@@ -657,11 +659,12 @@ def analyze(
 
 def _add_fdg(
     va: VolumeAnalysis, fdg: Any, options: AnalysisOptions, fdg_organ_masks: OrganMasks | None
-) -> tuple[list[FdgOnlyLesion], ReferenceRegions, list[str], float]:
+) -> tuple[list[FdgOnlyLesion], ReferenceRegions, list[str], float, list[str]]:
     """FDG SUVmax per SSTR lesion and the FDG-only lesions (FDG analysed in FDG mode).
 
     Also returns the SD of the SUVpeak (1 cm^3 sphere mean) over the FDG liver: robust SD
-    (1.4826 x MAD) of the SUVpeak map in the liver mask eroded by 2 voxels (0 without one).
+    (1.4826 x MAD) of the SUVpeak map in the liver mask eroded by 2 voxels (0 without one),
+    and the NETPET grades of FDG lesions without an SSTR lesion but with SSTR uptake.
     """
     fdg_suv = fdg.suv(options.suv_kind)
     fdg_opts = AnalysisOptions(
@@ -736,6 +739,11 @@ def _add_fdg(
     fl_lesions = {fl.label: fl for fl in fva.lesions}
     fdg_liver_mean = fva.reference.liver.suv_mean if fva.reference.liver else None
     fdg_only_ratio = float(score_rules()["netpet"]["fdg_only_min_liver_ratio"])
+    sstr_arr = np.asarray(va.suv.array, dtype=np.float32)
+    sstr_liver = va.reference.liver.suv_mean if va.reference.liver else None
+    sstr_spleen = va.reference.spleen.suv_mean if va.reference.spleen else None
+    sstr_pos_min = int(score_rules()["netpet"]["sstr_positive_min_krenning"])
+    graded: list[str] = []
     for lab in range(1, int(fdg_lab_on.max()) + 1):
         m = fdg_lab_on == lab
         if not m.any() or (m & sstr_near).any() or lab not in fl_lesions:
@@ -744,10 +752,36 @@ def _add_fdg(
         if fdg_liver_mean is not None and fl.suv_peak < fdg_only_ratio * fdg_liver_mean:
             continue  # not clearly FDG-avid: physiological bowel, muscle or marrow uptake
         com = np.array(ndimage.center_of_mass(m))
+        centre = tuple(float(c) for c in indices_to_lps(va.suv.affine, com)[0])
+        # No SSTR lesion there is not the same as no SSTR expression (NETPET P5): a lesion
+        # with uptake about the liver's is invisible on SSTR PET inside the liver and at the
+        # detection limit elsewhere. The SSTR uptake in the FDG lesion's core (its voxels
+        # at >= 70 % of its FDG maximum: the FDG extent is blurred into the surroundings,
+        # e.g. the liver) is scored on the Krenning scale; if SSTR-positive, the lesion is
+        # graded P2-P4 like a matched one (FDG partial-volume-corrected uptake from the FDG
+        # study) instead of counting as FDG-only.
+        fvals = fdg_on[m]
+        core = m & (fdg_on >= 0.7 * float(fvals.max()))
+        sstr_mean = float(sstr_arr[core].mean())
+        k = (
+            krenning_score(sstr_mean, sstr_liver, sstr_spleen)
+            if sstr_liver is not None and va.agent_class == "sstr"
+            else None
+        )
+        if k is not None and k >= sstr_pos_min and fdg_liver_mean is not None:
+            fdg_val = fl.suv_pvc if fl.suv_pvc is not None else fl.suv_peak
+            grade = netpet_lesion(k, sstr_mean / sstr_liver, fdg_val, fdg_liver_mean)
+            if grade is not None:
+                graded.append(grade)
+                warnings.append(
+                    f"FDG lesion at {[round(c, 1) for c in centre]} mm has no SSTR lesion but "
+                    f"SSTR uptake {sstr_mean:.2f} (Krenning {k}): NETPET {grade}, not FDG-only"
+                )
+                continue
         fdg_only.append(
             FdgOnlyLesion(
                 id=len(fdg_only) + 1,
-                center_mm=tuple(float(c) for c in indices_to_lps(va.suv.affine, com)[0]),  # type: ignore[arg-type]
+                center_mm=centre,  # type: ignore[arg-type]
                 volume_ml=fl.volume_ml,
                 fdg_suv_max=fl.suv_max,
                 fdg_suv_mean=fl.suv_mean,
@@ -764,4 +798,4 @@ def _add_fdg(
             )
             v = pmap[core]
             peak_sd = float(1.4826 * np.median(np.abs(v - np.median(v))))
-    return fdg_only, fva.reference, warnings, peak_sd
+    return fdg_only, fva.reference, warnings, peak_sd, graded
