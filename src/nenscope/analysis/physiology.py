@@ -16,8 +16,8 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
 - adrenal (SSTR): <= 20 ml, on the side of a recognised kidney, medial to it or above it,
   not anterior to it by more than 30 mm, centred from 40 mm below to 60 mm above the
   kidney's upper pole (the glands cap the upper poles);
-- uncinate process (SSTR): <= 15 ml, between the right kidney and 20 mm left of the
-  midline, 5-80 mm anterior to the right kidney's centroid, within its z extent (the
+- uncinate process (SSTR): <= 15 ml, between the right kidney and 10 mm right of the
+  midline (it lies right of the superior mesenteric vessels), 5-80 mm anterior to the right kidney's centroid, within its z extent (the
   pancreatic head lies in the duodenal loop at the level of the renal hila);
 - pituitary (SSTR): <= 5 ml, midline (|x| < 25 mm), wholly >= 280 mm above the liver's
   upper edge (in the skull).
@@ -189,7 +189,7 @@ def classify_physiological(
                 continue
             for k in right:
                 if (
-                    k.x_mm <= c.x_mm <= 20.0
+                    k.x_mm <= c.x_mm <= -10.0
                     and k.y_mm - 80.0 <= c.y_mm <= k.y_mm - 5.0
                     and k.z_lo_mm <= c.z_mm <= k.z_hi_mm
                 ):
