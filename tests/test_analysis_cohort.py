@@ -227,6 +227,8 @@ def test_cohort_figures(cohort):
             else (s[key] >= target)
         )
         print(f"  {key:34s} {s[key]:.3f}  target {target}  {'met' if better else 'NOT met'}")
+    for key in ("patients", "lesions", "sensitivity_ge10mm_all"):
+        print(f"  {key:34s} {s[key]:.3f}")
     for r in cohort:
         print(
             f"  seed {r.seed} {r.tumour_type}: detected {sum(r.detected)}/{r.n_true}, FP "
