@@ -240,3 +240,20 @@ def test_cohort_figures(cohort):
     assert s["fp_per_patient"] <= GUARDS["fp_per_patient"]
     assert s["krenning_agreement"] >= GUARDS["krenning_agreement"]
     assert s["netpet_correct"] >= GUARDS["netpet_correct"]
+
+
+@pytest.mark.parametrize(
+    ("seed", "site", "organ"),
+    [
+        (100, "pancreas", "kidney (auto)"),  # 22 mm SUV-40 NET fused with the left kidney
+        (119, "small_bowel", "urinary bladder (auto)"),  # 17 mm SUV-16 loop on the bladder
+    ],
+)
+def test_lesion_fused_with_an_organ_is_split_off(seed, site, organ):
+    """Automatic mode: a lesion touching a recognised kidney or the bladder is kept."""
+    sim, _ = simulate_pair(seed, TUMOUR_TYPES[(seed - 100) % len(TUMOUR_TYPES)], with_fdg=False)
+    res, f = analyze_pair(sim, None, masks=False, seed=seed)
+    assert organ in f.summary.suppressed
+    assert sim.lesions[0].site == site
+    assert res.detected[0]
+    assert res.false_positives <= 1

@@ -53,10 +53,12 @@ from nenscope.analysis.scores import (
     sstr_rads,
 )
 from nenscope.analysis.segmentation import (
+    label_max,
     liver_threshold,
     organ_thresholds,
     physiological_mask,
     segment_lesions,
+    split_touching,
 )
 from nenscope.analysis.suvpeak import suv_peak_map, suv_peak_per_label
 from nenscope.errors import NenscopeError
@@ -394,6 +396,13 @@ def analyze_volume(
     organ_factor = float(t["organ_factor"])
     vox_ml = float(np.prod(spacing)) / 1000.0
 
+    # watershed depth for splitting, as segment_lesions uses it
+    split_h = (
+        options.split_min_height_suv
+        if options.split_min_height_suv is not None
+        else 0.5 * float(np.min(threshold_map if threshold_map is not None else threshold))
+    )
+
     def drop_physiological(labels: NDArray[np.int32]) -> NDArray[np.int32]:
         if not detectors:
             return labels
@@ -432,12 +441,43 @@ def analyze_volume(
                     continue
                 out[sl][piece] = next_lab
                 next_lab += 1
+        # A lesion touching the bladder (a pelvic node, a bowel loop on the dome) joins the
+        # urine's component. The bladder component is split by the same marker watershed as
+        # touching lesions; a piece other than the urine pool (the piece holding the maximum)
+        # is kept when its maximum is below the urine's median (a cooler structure with its
+        # own peak) or above organ_factor x (median + 2 robust SD) (clearly hotter than
+        # urine); pieces at urine level are noise peaks of the pool. Not for FDG (as above).
+        bladders = [c for c in comps if found.get(c.label) == "urinary bladder (auto)"]
+        for b in bladders if agent_class != "fdg" else []:
+            sl = ndimage.find_objects((labels == b.label).astype(np.uint8))[0]
+            comp = labels[sl] == b.label
+            vals = smooth[sl][comp]
+            med = float(np.median(vals))
+            rsd = 1.4826 * float(np.median(np.abs(vals - med)))
+            parts = split_touching(
+                smooth[sl], comp.astype(np.int32), spacing, min_height_suv=split_h
+            )
+            n = int(parts.max())
+            if n < 2:
+                continue
+            pmax = label_max(smooth[sl], parts, n)
+            urine = int(np.argmax(pmax[1:])) + 1
+            for p in range(1, n + 1):
+                piece = parts == p
+                if p == urine or piece.sum() * vox_ml < options.min_volume_ml:
+                    continue
+                if med <= pmax[p] <= organ_factor * (med + 2.0 * rsd):
+                    continue
+                out[sl][piece] = next_lab
+                next_lab += 1
         if next_lab > int(labels.max()) + 1:
             new = np.where(out > int(labels.max()), out, 0).astype(np.int32)
             comps2 = component_table(smooth, new, affine, body_idx)
             comps2 = [c for c in comps2 if c.label > int(labels.max())]
             found2 = _keep_liver_lesions(
-                classify_physiological(comps2, detectors - {"kidney"}, kidneys=kidneys, **kw),
+                classify_physiological(
+                    comps2, detectors - {"kidney", "bladder"}, kidneys=kidneys, **kw
+                ),
                 new,
             )
             for lab, organ in found2.items():
