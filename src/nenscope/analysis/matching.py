@@ -2,9 +2,9 @@
 
 Same frame of reference (same DICOM FrameOfReferenceUID, e.g. one PET/CT session or a
 simulator pair): the patient coordinates agree, so the FDG volume is resampled through the
-two affines. Different frames: a rigid (Euler 3-D) registration with SimpleITK, Mattes mutual
-information, multi-resolution (shrink 4, 2, 1), CT to CT when both have a CT (anatomy is
-shared between tracers), otherwise PET to PET.
+two affines. Different frames: a rigid registration (:func:`nenscope.imaging.registration.
+register`: SimpleITK, Mattes mutual information, multi-resolution), CT to CT when both have a
+CT (anatomy is shared between tracers), otherwise PET to PET.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import SimpleITK as sitk
 from numpy.typing import NDArray
 
 from nenscope.analysis._geometry import resample_array
+from nenscope.imaging.registration import register, resample_with
 
 __all__ = ["Alignment", "align_to", "same_frame"]
 
@@ -46,40 +47,13 @@ class Alignment:
                 fixed.spatial_shape,
                 order=order,
             )
-        interp = sitk.sitkLinear if order else sitk.sitkNearestNeighbor
-        mov = moving.to_simpleitk()
-        ref = fixed.to_simpleitk()
-        out = sitk.Resample(mov, ref, self.transform, interp, 0.0, mov.GetPixelID())
-        return np.asarray(hd.Volume.from_simpleitk(out).array)
+        return np.asarray(resample_with(moving, fixed, self.transform, order=order).array)
 
 
 def same_frame(a: hd.Volume, b: hd.Volume) -> bool:
     """True when both volumes share a (non-empty) FrameOfReferenceUID."""
     fa, fb = a.frame_of_reference_uid, b.frame_of_reference_uid
     return bool(fa) and fa == fb
-
-
-def _register(fixed: hd.Volume, moving: hd.Volume) -> tuple[sitk.Transform, float]:
-    f = sitk.Cast(fixed.to_simpleitk(), sitk.sitkFloat32)
-    m = sitk.Cast(moving.to_simpleitk(), sitk.sitkFloat32)
-    init = sitk.CenteredTransformInitializer(
-        f, m, sitk.Euler3DTransform(), sitk.CenteredTransformInitializerFilter.MOMENTS
-    )
-    reg = sitk.ImageRegistrationMethod()
-    reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=48)
-    reg.SetMetricSamplingStrategy(reg.RANDOM)
-    reg.SetMetricSamplingPercentage(0.05, seed=1234)
-    reg.SetInterpolator(sitk.sitkLinear)
-    reg.SetOptimizerAsRegularStepGradientDescent(
-        learningRate=2.0, minStep=1e-3, numberOfIterations=150, relaxationFactor=0.6
-    )
-    reg.SetOptimizerScalesFromPhysicalShift()
-    reg.SetShrinkFactorsPerLevel([4, 2, 1])
-    reg.SetSmoothingSigmasPerLevel([2.0, 1.0, 0.0])
-    reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
-    reg.SetInitialTransform(init, inPlace=False)
-    tx = reg.Execute(f, m)
-    return tx, float(reg.GetMetricValue())
 
 
 def align_to(
@@ -94,7 +68,7 @@ def align_to(
     if not force_registration and same_frame(fixed, moving):
         return Alignment(method="same frame")
     if fixed_ct is not None and moving_ct is not None:
-        tx, metric = _register(fixed_ct, moving_ct)
+        tx, metric = register(fixed_ct, moving_ct, what="FDG CT")
         return Alignment(method="rigid registration (CT)", transform=tx, metric=metric)
-    tx, metric = _register(fixed, moving)
+    tx, metric = register(fixed, moving, what="FDG PET")
     return Alignment(method="rigid registration (PET)", transform=tx, metric=metric)
