@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from rich.table import Table
 
 from nenscope.cli._common import console
@@ -34,6 +35,19 @@ def _simulate(tracer: str, folder: Path) -> dict:
                                           tumour_type="G2", sex="M", weight_kg=WEIGHT_KG))
     write_study(sim, folder)
     return json.loads((folder / "truth" / "manifest.json").read_text("utf-8"))
+
+
+def _match(truth: list[dict], lesions: list[dict]) -> dict[int, str]:
+    """Truth lesion id → "#n (Krenning k)" of the detected lesion whose centre lies within its
+    radius + 8 mm (two voxels)."""
+    out: dict[int, str] = {}
+    for t in truth:
+        best = min(lesions, default=None,
+                   key=lambda d: float(np.linalg.norm(np.subtract(d["center_mm"], t["center_mm"]))))
+        if best is not None and np.linalg.norm(np.subtract(best["center_mm"], t["center_mm"])) <= \
+                t["diameter_mm"] / 2 + 8.0:
+            out[t["id"]] = f"#{best['id']} (Krenning {best['krenning']})"
+    return out
 
 
 def main(out: Path = OUT) -> int:
@@ -61,12 +75,14 @@ def main(out: Path = OUT) -> int:
 
     console.rule("[bold]4. Truth (simulator)")
     table = Table()
-    for col in ("#", "site", "diameter mm", "true SUVmean", "true Krenning", "SSTR", "FDG"):
+    for col in ("#", "site", "diameter mm", "true SUVmean", "true Krenning", "SSTR", "FDG", "found as"):
         table.add_column(col)
+    found = _match(truth["lesions"], result.findings.to_dict()["lesions"])
     for les in truth["lesions"]:
         table.add_row(str(les["id"]), les["site"], f"{les['diameter_mm']:.0f}",
                       f"{les['true_suv_mean']:.1f}", str(les["krenning_true"]),
-                      str(les["sstr_expression"]), str(les["fdg_avidity"]))
+                      str(les["sstr_expression"]), str(les["fdg_avidity"]),
+                      found.get(les["id"], "[red]missed[/red]"))
     console.print(table)
     console.print(f"[bold]done in {time.perf_counter() - t_start:.0f} s[/bold]: open {out / 'report.html'}")
     return 0
