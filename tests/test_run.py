@@ -112,3 +112,22 @@ def test_cli_analyze_json_and_bad_input(analysed, tmp_path, capsys):
     assert main(["analyze", str(root / "study" / "ct"), "--out", str(tmp_path / "o2")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
+
+
+def test_analyze_radiomics_csv_matches_the_lesion_metrics(analysed, tmp_path):
+    """``analyze --radiomics``: one block of IBSI features per lesion; the intensity maximum
+    inside each lesion equals that lesion's SUVmax and the volume its mesh volume."""
+    root, result, _ = analysed
+    run = run_analysis(root / "study", tmp_path, radiomics="pet-default")
+    with open(tmp_path / "radiomics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    by_lesion: dict[int, dict[str, float]] = {}
+    for row in rows:
+        by_lesion.setdefault(int(row["lesion"]), {})[row["tag"]] = float(row["value"])
+    lesions = {les.id: les for les in run.findings.lesions}
+    assert set(by_lesion) == set(lesions)
+    for lesion_id, features in by_lesion.items():
+        assert features["stat_max"] == pytest.approx(lesions[lesion_id].suv_max, rel=1e-4)
+        voxel_ml = lesions[lesion_id].volume_ml / lesions[lesion_id].n_voxels
+        assert features["morph_vol_approx"] / 1000.0 == pytest.approx(
+            lesions[lesion_id].volume_ml, rel=1e-6, abs=voxel_ml * 1e-3)
