@@ -105,8 +105,6 @@ WHY = {
 
 def _sts001():
     base = ROOT / "tests" / "data" / "sts001_fdg" / "suv_nifti_reference"
-    if not base.is_dir():  # the imaging engineer's copy is not there yet
-        base = Path("/work/shared/data/pet/sts001_fdg/suv_nifti_reference")
     img = nib.load(base / "PET_image.nii.gz")
     msk = nib.load(base / "PET_mask.nii.gz")
     arr = np.asarray(img.dataobj, dtype=np.float64).transpose(2, 1, 0)
