@@ -115,6 +115,15 @@ def dosimetry(
             "time point) or once per time point. Each ROI becomes a region under its name.",
         ),
     ] = None,
+    auto_masks: Annotated[
+        bool,
+        typer.Option(
+            "--auto-masks",
+            help="Regions from the analysis layer instead of --masks: liver, spleen (when found) "
+            "and each lesion (tumour, sphere model) on the first time point's SUV (body weight; "
+            "needs the patient weight). No kidney mask: kidneys need --masks.",
+        ),
+    ] = False,
     label_names: Annotated[
         Path | None,
         typer.Option(
@@ -220,6 +229,10 @@ def dosimetry(
         raise NenscopeError("give either --timepoint DIR (one per time point) or --tac-csv FILE")
     if sex is not None and sex.strip().upper()[:1] not in ("M", "F"):
         raise typer.BadParameter("F or M", param_hint="--sex")
+    if auto_masks and masks:
+        raise NenscopeError("--auto-masks and --masks are mutually exclusive: give one")
+    if auto_masks and tac_csv:
+        raise NenscopeError("--auto-masks needs images (--timepoint), not --tac-csv")
     previous = _read_previous(previous_cycles) if previous_cycles else []
     ref_volume = study_uid = None
     if tac_csv:
@@ -255,6 +268,7 @@ def dosimetry(
             psf_fwhm_mm=psf_fwhm_mm,
             label_names=_read_label_names(label_names) if label_names else None,
             keep=regions,
+            auto_masks=auto_masks,
         )
     out.mkdir(parents=True, exist_ok=True)
     doc = result.to_dict()
@@ -313,6 +327,7 @@ def _from_images(
     psf_fwhm_mm,
     label_names=None,
     keep=None,
+    auto_masks=False,
 ):
     from nenscope.dosimetry.timepoints import (
         dosimetry_from_timepoints,
@@ -321,9 +336,11 @@ def _from_images(
     )
     from nenscope.imaging import load_study, read_mask
 
-    if not mask_paths:
-        raise NenscopeError("image-based dosimetry needs region masks (option --masks)")
-    if len(mask_paths) not in (1, len(timepoint_dirs)):
+    if not mask_paths and not auto_masks:
+        raise NenscopeError(
+            "image-based dosimetry needs region masks (option --masks or --auto-masks)"
+        )
+    if mask_paths and len(mask_paths) not in (1, len(timepoint_dirs)):
         raise NenscopeError(
             f"--masks given {len(mask_paths)} times for {len(timepoint_dirs)} time points: "
             "give it once or once per time point"
@@ -344,7 +361,22 @@ def _from_images(
             tps.append(timepoint_from_study(st, label=str(d), injection_datetime=injection_time))
             progress.advance(task)
         progress.update(task, description="reading masks")
-        if len(mask_paths) == 1:
+        auto_warnings: list[str] = []
+        if auto_masks:
+            from nenscope.dosimetry.automasks import masks_from_analysis
+
+            first = min(range(len(tps)), key=lambda i: tps[i].time_h)
+            progress.update(task, description="analysing the first time point")
+            try:
+                suv = studies[first].suv("bw")
+            except NenscopeError as exc:
+                raise NenscopeError(
+                    f"--auto-masks needs the SUV of the first time point: {exc}"
+                ) from exc
+            found = masks_from_analysis(suv, studies[first].ct, agent_class="sstr")
+            masks = _select(found.masks, keep)
+            auto_warnings = found.warnings
+        elif len(mask_paths) == 1:
             first = min(range(len(tps)), key=lambda i: tps[i].time_h)
             labels, names = read_mask(mask_paths[0], tps[first].activity)
             masks = _select(
@@ -382,5 +414,6 @@ def _from_images(
             psf_fwhm_mm=psf_fwhm_mm,
         )
         progress.advance(task)
+    result.warnings[:0] = auto_warnings
     first = min(range(len(tps)), key=lambda i: tps[i].time_h)
     return result, tps[first].activity, studies[first].study_instance_uid
