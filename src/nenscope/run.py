@@ -123,6 +123,7 @@ def run_analysis(
 
     say("write")
     t = time.perf_counter()
+    suv = study.suv(options.suv_kind)  # once, for radiomics and the report
     files: dict[str, Path] = {}
     files["findings"] = write_text_atomic(out / "findings.json", to_json(data) + "\n")
     files["lesions_csv"] = write_text_atomic(out / "lesions.csv", lesions_csv(data))
@@ -141,14 +142,12 @@ def run_analysis(
         from nenscope.radiomics import lesion_features
 
         say("radiomics")
-        suv = study.suv(options.suv_kind)
         rows = lesion_features(suv, labels, radiomics)
         files["radiomics"] = write_text_atomic(out / "radiomics.csv", _radiomics_csv(rows))
     timings["write"] = time.perf_counter() - t
 
     say("report")
     t = time.perf_counter()
-    suv = study.suv(options.suv_kind)
     ct_grid = resample_to(study.ct, suv, order=1) if study.ct is not None else None
     data["warnings"] = warnings
     files["report"] = write_report(data, suv, labels, out, ct_on_pet_grid=ct_grid)

@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
+from scipy import ndimage  # noqa: E402
 
 DISPLAY_ORIENTATION = "FPL"
 _LESION_COLOURS = plt.get_cmap("tab10").colors
@@ -102,43 +103,50 @@ def mip_png(
     return png_bytes(fig)
 
 
-def lesion_png(
+def lesion_pngs(
     suv: hd.Volume,
     labels: hd.Volume,
-    lesion_id: int,
+    lesion_ids: list[int],
     *,
     ct: hd.Volume | None = None,
     half_width_mm: float = 50.0,
-    suv_max_display: float | None = None,
-) -> bytes:
-    """Axial PET/CT fusion through the lesion's centroid, cropped, with its outline.
+) -> dict[int, bytes]:
+    """Axial PET/CT fusion through each lesion's centroid, cropped, with its outline.
 
-    ``ct`` must be on the same grid as ``suv`` (resample it first); without CT the PET alone
-    is shown.
+    The volumes are re-ordered once and every lesion is located by one
+    ``scipy.ndimage.find_objects`` pass, so the cost does not grow with whole-volume passes
+    per lesion. ``ct`` must be on the same grid as ``suv`` (resample it first); without CT the
+    PET alone is shown.
     """
-    arr, (s_f, s_p, s_l) = to_display(suv)
+    arr, (_, s_p, s_l) = to_display(suv)
     lab, _ = to_display(labels)
-    mask = lab == lesion_id
-    if not mask.any():
-        raise ValueError(f"lesion {lesion_id} is not in the label volume")
-    f, p, l_ = (int(round(c)) for c in np.argwhere(mask).mean(axis=0))  # centroid
-    hp, hl = int(half_width_mm / s_p), int(half_width_mm / s_l)
-    p0, p1 = max(p - hp, 0), min(p + hp + 1, arr.shape[1])
-    l0, l1 = max(l_ - hl, 0), min(l_ + hl + 1, arr.shape[2])
-    pet = arr[f, p0:p1, l0:l1]
-    extent = (0, (l1 - l0) * s_l, (p1 - p0) * s_p, 0)
-    vmax = suv_max_display or max(float(arr[mask].max()), 1e-6)
-    fig, ax = plt.subplots(figsize=(2.6, 2.6 * (p1 - p0) * s_p / ((l1 - l0) * s_l)))
-    fig.patch.set_facecolor("black")
-    if ct is not None:
-        ct_arr, _ = to_display(ct)
-        ax.imshow(ct_arr[f, p0:p1, l0:l1], cmap="gray", vmin=-160, vmax=240, extent=extent,
-                  interpolation="bilinear")
-        alpha = np.clip(pet / vmax, 0, 1) * 0.85
-        ax.imshow(pet, cmap="hot", vmin=0, vmax=vmax, alpha=alpha, extent=extent,
-                  interpolation="bilinear")
-    else:
-        ax.imshow(pet, cmap="hot", vmin=0, vmax=vmax, extent=extent, interpolation="bilinear")
-    _outline(ax, mask[f, p0:p1, l0:l1], (s_p, s_l), "#00e5ff", 1.0)
-    ax.set_axis_off()
-    return png_bytes(fig, dpi=100)
+    ct_arr = to_display(ct)[0] if ct is not None else None
+    boxes = ndimage.find_objects(np.asarray(lab, dtype=np.int32))
+    out: dict[int, bytes] = {}
+    for lesion_id in lesion_ids:
+        box = boxes[lesion_id - 1] if 0 < lesion_id <= len(boxes) else None
+        if box is None:
+            raise ValueError(f"lesion {lesion_id} is not in the label volume")
+        local = lab[box] == lesion_id
+        f, p, l_ = (int(round(c)) + b.start
+                    for c, b in zip(np.argwhere(local).mean(axis=0), box, strict=True))
+        hp, hl = int(half_width_mm / s_p), int(half_width_mm / s_l)
+        p0, p1 = max(p - hp, 0), min(p + hp + 1, arr.shape[1])
+        l0, l1 = max(l_ - hl, 0), min(l_ + hl + 1, arr.shape[2])
+        pet = arr[f, p0:p1, l0:l1]
+        extent = (0, (l1 - l0) * s_l, (p1 - p0) * s_p, 0)
+        vmax = max(float(arr[box][local].max()), 1e-6)
+        fig, ax = plt.subplots(figsize=(2.6, 2.6 * (p1 - p0) * s_p / ((l1 - l0) * s_l)))
+        fig.patch.set_facecolor("black")
+        if ct_arr is not None:
+            ax.imshow(ct_arr[f, p0:p1, l0:l1], cmap="gray", vmin=-160, vmax=240, extent=extent,
+                      interpolation="bilinear")
+            alpha = np.clip(pet / vmax, 0, 1) * 0.85
+            ax.imshow(pet, cmap="hot", vmin=0, vmax=vmax, alpha=alpha, extent=extent,
+                      interpolation="bilinear")
+        else:
+            ax.imshow(pet, cmap="hot", vmin=0, vmax=vmax, extent=extent, interpolation="bilinear")
+        _outline(ax, lab[f, p0:p1, l0:l1] == lesion_id, (s_p, s_l), "#00e5ff", 1.0)
+        ax.set_axis_off()
+        out[lesion_id] = png_bytes(fig, dpi=100)
+    return out

@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from nenscope import __version__
 from nenscope.atomic import write_bytes_atomic
-from nenscope.report.figures import data_uri, lesion_png, mip_png
+from nenscope.report.figures import data_uri, lesion_pngs, mip_png
 from nenscope.report.summary import exam_dose, patient_summary
 
 METHOD = (
@@ -72,9 +72,10 @@ def render_report(
                      "png": png, "name": f"mip_{view}.png"})
     thumbs = []
     lesions = findings.get("lesions", [])
-    if labels is not None:
+    if labels is not None and lesions:
+        pngs = lesion_pngs(suv, labels, [int(les["id"]) for les in lesions], ct=ct_on_pet_grid)
         for lesion in lesions:
-            png = lesion_png(suv, labels, int(lesion["id"]), ct=ct_on_pet_grid)
+            png = pngs[int(lesion["id"])]
             caption = f"{lesion.get('site', '')} · SUVmax {_fmt(lesion.get('suv_max'), '.1f')}"
             thumbs.append({"id": lesion["id"], "uri": data_uri(png), "caption": caption,
                            "png": png, "name": f"lesion_{int(lesion['id']):03d}.png"})
