@@ -119,9 +119,10 @@ def dosimetry(
         bool,
         typer.Option(
             "--auto-masks",
-            help="Regions from the analysis layer instead of --masks: liver, spleen (when found) "
-            "and each lesion (tumour, sphere model) on the first time point's SUV (body weight; "
-            "needs the patient weight). No kidney mask: kidneys need --masks.",
+            help="Regions from the analysis layer instead of --masks: liver, each lesion (tumour, "
+            "sphere model), and kidney_left, kidney_right and spleen (when found) delineated on "
+            "the first time point's SUV (body weight; needs the patient weight). Give "
+            "--psf-fwhm-mm too: kidney activities need the partial-volume correction.",
         ),
     ] = False,
     label_names: Annotated[
@@ -373,7 +374,9 @@ def _from_images(
                 raise NenscopeError(
                     f"--auto-masks needs the SUV of the first time point: {exc}"
                 ) from exc
-            found = masks_from_analysis(suv, studies[first].ct, agent_class="sstr")
+            found = masks_from_analysis(
+                suv, studies[first].ct, agent_class="sstr", psf_fwhm_mm=psf_fwhm_mm
+            )
             masks = _select(found.masks, keep)
             auto_warnings = found.warnings
         elif len(mask_paths) == 1:
@@ -399,21 +402,55 @@ def _from_images(
         if sex is None:
             sex = st0.patient.sex or "M"
         progress.update(task, description=f"{method} dosimetry")
-        result = dosimetry_from_timepoints(
-            tps,
-            masks,
-            method=method,
-            register=register,
-            affine=affine,
-            sex=sex.upper()[:1],
-            injected_gbq=injected_gbq,
-            kinetics_model=kinetics,
-            stp_time_h=stp_time_h,
-            previous=previous,
-            risk_factors=risk_factors,
-            psf_fwhm_mm=psf_fwhm_mm,
-        )
+        if auto_masks and psf_fwhm_mm:
+            result = _auto_masks_with_pvc(
+                tps,
+                masks,
+                method=method,
+                register=register,
+                affine=affine,
+                psf_fwhm_mm=psf_fwhm_mm,
+                sex=sex.upper()[:1],
+                injected_gbq=injected_gbq,
+                kinetics_model=kinetics,
+                stp_time_h=stp_time_h,
+                previous=previous,
+                risk_factors=risk_factors,
+            )
+        else:
+            result = dosimetry_from_timepoints(
+                tps,
+                masks,
+                method=method,
+                register=register,
+                affine=affine,
+                sex=sex.upper()[:1],
+                injected_gbq=injected_gbq,
+                kinetics_model=kinetics,
+                stp_time_h=stp_time_h,
+                previous=previous,
+                risk_factors=risk_factors,
+                psf_fwhm_mm=psf_fwhm_mm,
+            )
         progress.advance(task)
     result.warnings[:0] = auto_warnings
     first = min(range(len(tps)), key=lambda i: tps[i].time_h)
     return result, tps[first].activity, studies[first].study_instance_uid
+
+
+def _auto_masks_with_pvc(tps, masks, *, method, register, affine, psf_fwhm_mm, **kwargs):
+    """--auto-masks with --psf-fwhm-mm: organ activities from a GTM over the organ regions.
+
+    The pipeline's own GTM would give every small lesion of the analysis its own region (a
+    few voxels: noisy, even negative activities); ``automasks.pvc_tacs`` groups them.
+    """
+    from nenscope.dosimetry.automasks import pvc_tacs
+    from nenscope.dosimetry.pipeline import dosimetry_from_images
+    from nenscope.dosimetry.timepoints import on_reference_grid, spacing_mm
+
+    tps = sorted(tps, key=lambda tp: tp.time_h)
+    arrays = on_reference_grid(tps, register=True if register is None else register, affine=affine)
+    times = [tp.time_h for tp in tps]
+    spacing = spacing_mm(tps[0].activity)
+    tacs = pvc_tacs(arrays, times, spacing, masks, psf_fwhm_mm)
+    return dosimetry_from_images(arrays, times, spacing, masks, method=method, tacs=tacs, **kwargs)
