@@ -62,6 +62,7 @@ class Lesion:
     fdg_suv_max: float | None = None
     fdg_suv_peak: float | None = None
     fdg_suv_pvc: float | None = None
+    fdg_recovery: float | None = None
     netpet: str | None = None
     notes: list[str] = field(default_factory=list)
 

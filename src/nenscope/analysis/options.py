@@ -53,7 +53,9 @@ class AnalysisOptions:
             physiological uptake carries high absolute noise.
         match_distance_mm: SSTR/FDG lesions closer than this (centre to mask) are one lesion.
         psf_fwhm_mm: effective resolution of the scanner (FWHM, mm) for the
-            partial-volume-corrected uptake behind the Krenning score.
+            partial-volume-corrected uptake behind the Krenning score and NETPET; ``None``:
+            9 mm for 18F (EARL1-like) combined with the study radionuclide's positron range
+            (:func:`nenscope.analysis.pvc.effective_fwhm_mm`: 68Ga about 10.4 mm).
     """
 
     tracer: str | None = None
@@ -75,4 +77,4 @@ class AnalysisOptions:
     detect_smooth_fwhm_mm: float = 4.0
     liver_smooth_fwhm_mm: float = 8.0
     match_distance_mm: float = 10.0
-    psf_fwhm_mm: float = 9.0
+    psf_fwhm_mm: float | None = None

@@ -12,7 +12,7 @@ Stages and their passes over the emission grid (a "pass" reads or writes the who
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cc3d
@@ -32,6 +32,7 @@ from nenscope.analysis.matching import align_to
 from nenscope.analysis.metrics import Lesion, lesion_pvc, measure_lesions
 from nenscope.analysis.options import AnalysisOptions
 from nenscope.analysis.physiology import classify_physiological, component_table
+from nenscope.analysis.pvc import BASE_FWHM_MM, effective_fwhm_mm
 from nenscope.analysis.reference import (
     ReferenceRegions,
     _block_mean,
@@ -200,6 +201,8 @@ def analyze_volume(
         options: thresholds, minimum volume, splitting.
         mask_origin: provenance label of ``organ_masks``.
     """
+    if options.psf_fwhm_mm is None:
+        options = replace(options, psf_fwhm_mm=BASE_FWHM_MM)
     arr = np.asarray(suv.array, dtype=np.float32)
     if arr.ndim != 3:
         raise NenscopeError(f"the emission volume must be 3-D, not {arr.ndim}-D")
@@ -597,6 +600,10 @@ def analyze(
     agent = options.tracer or getattr(study, "agent", None)
     cls = agent_class_of(agent)
     suv = study.suv(options.suv_kind)
+    if options.psf_fwhm_mm is None:
+        options = replace(
+            options, psf_fwhm_mm=effective_fwhm_mm(getattr(study, "radionuclide", None))
+        )
     va = analyze_volume(
         suv,
         agent_class=cls,
@@ -649,15 +656,19 @@ def analyze(
             # every lesion FDG-positive, and blur affects the two tracers' contrasts unequally
             sstr_val = les.suv_pvc if les.suv_pvc is not None else les.suv_peak
             fdg_val = les.fdg_suv_pvc if les.fdg_suv_pvc is not None else les.fdg_suv_peak
-            if fdg_liver is not None and les.fdg_suv_peak is not None and fdg_val is not None:
-                # FDG-positive needs the uncorrected SUVpeak significantly above the liver
-                # (2 SD of the SUVpeak noise, measured in the FDG liver) as well: the
-                # correction divides a small lesion's contrast by a recovery of 0.2-0.4, so
-                # it must not turn noise into FDG avidity
-                if les.fdg_suv_peak < fdg_liver + 2.0 * fdg_peak_sd:
-                    fdg_val = min(fdg_val, les.fdg_suv_peak)
+            # FDG-positive must be significant: the correction divides the SUVpeak contrast
+            # by the lesion's recovery (0.2-1), and its noise with it, so the positivity
+            # threshold is raised by k SD of the SUVpeak noise (measured in the FDG liver)
+            # divided by that recovery: noise is not turned into FDG avidity
+            rc = les.fdg_recovery if les.fdg_suv_pvc is not None else 1.0
             sstr_ratio = sstr_val / liver if liver else None
-            les.netpet = netpet_lesion(les.krenning, sstr_ratio, fdg_val, fdg_liver)
+            les.netpet = netpet_lesion(
+                les.krenning,
+                sstr_ratio,
+                fdg_val,
+                fdg_liver,
+                fdg_liver_suv_sd=fdg_peak_sd / (rc or 1.0),
+            )
             grades.append(les.netpet)
         netpet = netpet_grade(grades + fdg_graded, n_fdg_only=len(fdg_only))
         if netpet is None and fdg_liver is not None:
@@ -714,6 +725,7 @@ def _add_fdg(
         split_lesions=options.split_lesions,
         fill_holes=options.fill_holes,
         detect_smooth_fwhm_mm=options.detect_smooth_fwhm_mm,
+        psf_fwhm_mm=effective_fwhm_mm(getattr(fdg, "radionuclide", None) or "F-18"),
     )
     fva = analyze_volume(
         fdg_suv,
@@ -772,6 +784,7 @@ def _add_fdg(
                 rc = (les.suv_peak - bg_s) / denom if denom > 0 else 1.0
                 rc = float(np.clip(rc, 0.2, 1.0))
                 les.fdg_suv_pvc = bg_f + (les.fdg_suv_peak - bg_f) / rc
+                les.fdg_recovery = rc
     # FDG lesions without an SSTR lesion within match distance
     iters = max(1, int(round(options.match_distance_mm / min(spacing))))
     sstr_near = ndimage.binary_dilation(va.labels > 0, iterations=iters)

@@ -207,7 +207,8 @@ def _refine(
 
     The coarse blocks straddling the organ edge were dropped; grow the upsampled mask by up
     to one block (plus a voxel) into voxels of the lightly smoothed SUV above half the organ
-    mean, within the mask's bounding box only.
+    mean and not above the organ's own uptake (median + 3 robust SD inside the mask),
+    within the mask's bounding box only.
     """
     objs = ndimage.find_objects(mask.astype(np.uint8))
     if not objs or objs[0] is None:
@@ -217,9 +218,13 @@ def _refine(
         slice(max(0, s.start - steps), min(d, s.stop + steps))
         for s, d in zip(objs[0], mask.shape, strict=True)
     )
-    allowed = (
-        ndimage.gaussian_filter(np.asarray(suv[box], dtype=np.float32), 1.0) > 0.5 * organ_mean
-    )
+    light = ndimage.gaussian_filter(np.asarray(suv[box], dtype=np.float32), 1.0)
+    inner = light[mask[box]]
+    med = float(np.median(inner))
+    upper = med + 3.0 * 1.4826 * float(np.median(np.abs(inner - med)))
+    # the blurred edge lies between half the organ mean and the organ's own uptake; hotter
+    # voxels next to the organ belong to something else (a lesion on its surface)
+    allowed = (light > 0.5 * organ_mean) & (light <= upper)
     grown = ndimage.binary_dilation(mask[box], iterations=steps, mask=allowed) | mask[box]
     out = mask.copy()
     out[box] = grown
@@ -367,10 +372,13 @@ def find_reference_regions(
         # at most about half a window away, then out to half the organ mean (the PSF midpoint)
         vals = coarse[core]
         c_mean, c_sd = float(vals.mean()), float(vals.std())
-        similar = body_c & (np.abs(coarse - c_mean) <= 2.5 * c_sd + 0.05 * c_mean)
+        tol = 2.5 * c_sd + 0.05 * c_mean
+        similar = body_c & (np.abs(coarse - c_mean) <= tol)
         grown = ndimage.binary_dilation(core, iterations=max(1, max(win) // 2 + 1), mask=similar)
         grown = ndimage.binary_fill_holes(grown)
-        edge = body_c & (coarse_raw > 0.5 * comp["mean"])
+        # the blurred edge of an organ is cooler than the organ: the edge growth stops at
+        # tissue hotter than it (a pancreatic NET on the liver or the spleen is not organ)
+        edge = body_c & (coarse_raw > 0.5 * comp["mean"]) & (coarse_raw <= c_mean + tol)
         grown = ndimage.binary_dilation(grown, iterations=2, mask=edge) | core
         grown = ndimage.binary_fill_holes(ndimage.binary_closing(grown, iterations=1) | grown)
         return core, grown
