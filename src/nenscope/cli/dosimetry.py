@@ -402,36 +402,21 @@ def _from_images(
         if sex is None:
             sex = st0.patient.sex or "M"
         progress.update(task, description=f"{method} dosimetry")
-        if auto_masks and psf_fwhm_mm:
-            result = _auto_masks_with_pvc(
-                tps,
-                masks,
-                method=method,
-                register=register,
-                affine=affine,
-                psf_fwhm_mm=psf_fwhm_mm,
-                sex=sex.upper()[:1],
-                injected_gbq=injected_gbq,
-                kinetics_model=kinetics,
-                stp_time_h=stp_time_h,
-                previous=previous,
-                risk_factors=risk_factors,
-            )
-        else:
-            result = dosimetry_from_timepoints(
-                tps,
-                masks,
-                method=method,
-                register=register,
-                affine=affine,
-                sex=sex.upper()[:1],
-                injected_gbq=injected_gbq,
-                kinetics_model=kinetics,
-                stp_time_h=stp_time_h,
-                previous=previous,
-                risk_factors=risk_factors,
-                psf_fwhm_mm=psf_fwhm_mm,
-            )
+        run = _auto_masks_with_pvc if (auto_masks and psf_fwhm_mm) else dosimetry_from_timepoints
+        result = run(
+            tps,
+            masks,
+            method=method,
+            register=register,
+            affine=affine,
+            sex=sex.upper()[:1],
+            injected_gbq=injected_gbq,
+            kinetics_model=kinetics,
+            stp_time_h=stp_time_h,
+            previous=previous,
+            risk_factors=risk_factors,
+            psf_fwhm_mm=psf_fwhm_mm,
+        )
         progress.advance(task)
     result.warnings[:0] = auto_warnings
     first = min(range(len(tps)), key=lambda i: tps[i].time_h)

@@ -142,13 +142,16 @@ def find_kidneys_and_spleen(
     peak = ndimage.maximum(sm, basins, idx)
     regions = np.zeros(arr.shape, np.int32)
     plateau = np.zeros(n + 1)
-    for i, pk in zip(idx, peak, strict=True):
-        b = basins == i
-        plateau[i] = float(sm[b & (sm >= 0.5 * pk)].mean())
-        r, k = ndimage.label(b & (sm >= fraction * plateau[i]))
+    # each basin inside its bounding box only (no whole-volume pass per basin)
+    for i, pk, sl in zip(idx, peak, ndimage.find_objects(basins, n), strict=True):
+        if sl is None:
+            continue
+        b, s_b = basins[sl] == i, sm[sl]
+        plateau[i] = float(s_b[b & (s_b >= 0.5 * pk)].mean())
+        r, k = ndimage.label(b & (s_b >= fraction * plateau[i]))
         if k > 1:  # the connected piece holding most of the region
             r = r == int(np.argmax(np.bincount(r.ravel())[1:])) + 1
-        regions[r > 0] = i
+        regions[sl][r > 0] = i
     comps = component_table(sm, regions, aff, body_c)
     total = np.bincount(regions.ravel(), minlength=n + 1)
     in_liver = np.bincount(regions[np.asarray(liver_mask, bool)], minlength=n + 1)
