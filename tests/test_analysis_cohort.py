@@ -246,6 +246,8 @@ def test_cohort_figures(cohort):
     ("seed", "site", "organ"),
     [
         (100, "pancreas", "kidney (auto)"),  # 22 mm SUV-40 NET fused with the left kidney
+        # 22 mm SUV-16 NET (uptake like the kidney's): split off by its own watershed basin
+        (209, "pancreas", "kidney (auto)"),
         (119, "small_bowel", "urinary bladder (auto)"),  # 17 mm SUV-16 loop on the bladder
     ],
 )

@@ -65,6 +65,18 @@ def test_hot_or_misplaced_foci_stay_lesions():
     assert found == {1: "kidney (auto)", 2: "kidney (auto)"}
 
 
+def test_nodes_near_the_uncinate_process_stay_lesions():
+    # two nodal metastases the uncinate prior once took for the gland (virtual cohort seeds
+    # 305 and 307): a para-aortic node 38 mm below the renal hilum and a mesenteric node
+    # 61 mm in front of the kidney, both with liver-like uptake after partial-volume loss
+    comps = kidneys() + [
+        comp(3, 2.3, -22.0, 27.0, -133.0, 6.0, 8.1),
+        comp(4, 1.6, -11.0, -5.0, -105.0, 4.0, 4.8),
+        comp(5, 2.0, -22.0, 22.0, -90.0, 6.0, 6.3),  # the gland itself, at the hilum
+    ]
+    assert classify(comps) == {1: "kidney (auto)", 2: "kidney (auto)", 5: "uncinate process (auto)"}
+
+
 def test_gland_detectors_need_the_kidneys_as_anchor():
     found = classify([comp(3, 3.0, -45.0, 48.0, -30.0, 15.0, 9.0)])
     assert found == {}

@@ -82,6 +82,28 @@ def test_touching_lesions_are_split_noise_is_not():
     assert lab.max() == 1
 
 
+def test_moderate_lesion_on_a_hot_neighbours_tail_is_split_off():
+    # SUV 10 sphere 6 mm from an SUV 40 one (10 mm blur): its peak rises ~1.5 SUV (15 %)
+    # above the saddle. An absolute depth of half the threshold fuses the two and the A50
+    # trim of the fused component then drops the moderate lesion; the relative depth keeps it.
+    suv, masks = _balls(
+        (40, 40, 70), [((40, 40, 40), 12.0, 40.0), ((40, 40, 66), 8.0, 10.0)], blur_mm=10.0
+    )
+    kw = {"min_volume_ml": 0.1, "contrast_fraction": 0.5}
+    fused = segment_lesions(suv, SP, 4.0, **kw)
+    assert fused.max() == 1 and not fused[masks[1]].any()
+    lab = segment_lesions(suv, SP, 4.0, split_min_height_fraction=0.1, **kw)
+    assert lab.max() == 2
+    assert np.unique(lab[masks[0]])[-1] != np.unique(lab[masks[1]])[-1]
+    assert label_max(suv, lab)[2] == pytest.approx(suv[masks[1]].max(), rel=0.02)
+    # a hot lesion with 10 % voxel noise is not broken up by the relative test
+    big, _ = _balls((40, 40, 40), [((40, 40, 40), 25.0, 40.0)], blur_mm=6.0)
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        noisy = big * (1 + 0.1 * rng.standard_normal(big.shape)).astype(np.float32)
+        assert segment_lesions(noisy, SP, 8.0, min_volume_ml=0.5, split_min_height_fraction=0.1).max() == 1
+
+
 def test_hysteresis_and_suvmax_percent():
     suv, masks = _balls((40, 40, 60), [((40, 40, 30), 8.0, 4.0), ((40, 40, 90), 8.0, 20.0)])
     for on_peak in (True, False):

@@ -38,7 +38,12 @@ class AnalysisOptions:
         min_volume_ml: smallest lesion kept, in ml.
         split_lesions: split touching lesions by a marker watershed on SUV.
         split_min_height_suv: a second maximum must rise this many SUV above the saddle
-            (h-maxima dynamic) to become its own lesion; ``None``: 50 % of the threshold.
+            (h-maxima dynamic) to become its own lesion; ``None``: 25 % of the threshold
+            (50 % when ``split_min_height_fraction`` is ``None``).
+        split_min_height_fraction: ... and also rise this fraction of its own SUV above the
+            saddle (default 0.1: OSEM noise grows with uptake, so a moderate lesion on the
+            tail of a hot one is split off while noise in a hot lesion is not); ``None``:
+            the absolute height alone.
         suppress_physiological: remove physiological uptake (organ masks, built-in detectors).
         fill_holes: fill cold cores (necrosis) inside each lesion.
         contrast_fraction: delineate each detected lesion at background + this fraction of
@@ -70,6 +75,7 @@ class AnalysisOptions:
     min_volume_ml: float = 0.3
     split_lesions: bool = True
     split_min_height_suv: float | None = None
+    split_min_height_fraction: float | None = 0.1
     suppress_physiological: bool = True
     fill_holes: bool = True
     contrast_fraction: float | None = None

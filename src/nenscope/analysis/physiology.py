@@ -17,8 +17,10 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
   not anterior to it by more than 30 mm, centred from 40 mm below to 60 mm above the
   kidney's upper pole (the glands cap the upper poles);
 - uncinate process (SSTR): <= 15 ml, between the right kidney and 10 mm right of the
-  midline (it lies right of the superior mesenteric vessels), 5-80 mm anterior to the right kidney's centroid, within its z extent (the
-  pancreatic head lies in the duodenal loop at the level of the renal hila);
+  midline (it lies right of the superior mesenteric vessels), 15-50 mm anterior to the
+  right kidney's centroid and within 25 mm of its level (the pancreatic head lies in the
+  duodenal loop at the level of the renal hila, in front of the IVC); para-aortic and
+  mesenteric nodes lower down or further forward are not taken for it;
 - pituitary (SSTR): <= 5 ml, midline (|x| < 25 mm), wholly >= 280 mm above the liver's
   upper edge (in the skull).
 
@@ -190,8 +192,8 @@ def classify_physiological(
             for k in right:
                 if (
                     k.x_mm <= c.x_mm <= -10.0
-                    and k.y_mm - 80.0 <= c.y_mm <= k.y_mm - 5.0
-                    and k.z_lo_mm <= c.z_mm <= k.z_hi_mm
+                    and k.y_mm - 50.0 <= c.y_mm <= k.y_mm - 15.0
+                    and abs(c.z_mm - k.z_mm) <= 25.0
                 ):
                     found[c.label] = "uncinate process (auto)"
                     break

@@ -406,6 +406,14 @@ def analyze_volume(
         else 0.5 * float(np.min(threshold_map if threshold_map is not None else threshold))
     )
 
+    # ... and for touching lesions (segment_lesions' default with a relative depth)
+    lesion_split_h = (
+        options.split_min_height_suv
+        if options.split_min_height_suv is not None
+        else (0.5 if options.split_min_height_fraction is None else 0.25)
+        * float(np.min(threshold_map if threshold_map is not None else threshold))
+    )
+
     def drop_physiological(labels: NDArray[np.int32]) -> NDArray[np.int32]:
         if not detectors:
             return labels
@@ -433,6 +441,26 @@ def analyze_volume(
         for k in kidneys if agent_class != "fdg" else []:
             sl = ndimage.find_objects((labels == k.label).astype(np.uint8))[0]
             comp = labels[sl] == k.label
+            # a tumour with uptake like the kidney's (a K3 pancreatic-tail NET, a liver
+            # metastasis on the upper pole) is not hotter than it, but it is a blob of its
+            # own: the component is split as touching lesions are; the largest piece is the
+            # kidney, the others are classified again below
+            parts = split_touching(
+                smooth[sl],
+                comp.astype(np.int32),
+                spacing,
+                min_height_suv=lesion_split_h,
+                min_height_fraction=options.split_min_height_fraction,
+            )
+            if parts.max() > 1:
+                sizes = np.bincount(parts.ravel())
+                sizes[0] = 0
+                for p in range(1, sizes.size):
+                    if p == int(np.argmax(sizes)) or sizes[p] * vox_ml < options.min_volume_ml:
+                        continue
+                    out[sl][parts == p] = next_lab
+                    next_lab += 1
+                comp = parts == int(np.argmax(sizes))
             vals = smooth[sl][comp]
             med = float(np.median(vals))
             rsd = 1.4826 * float(np.median(np.abs(vals - med)))
@@ -509,6 +537,7 @@ def analyze_volume(
         else None,
         split=options.split_lesions,
         split_min_height_suv=options.split_min_height_suv,
+        split_min_height_fraction=options.split_min_height_fraction,
         fill_holes=options.fill_holes,
         contrast_fraction=contrast if contrast and contrast > 0 else None,
         detect_on_peak=options.detect_on_peak,

@@ -183,12 +183,21 @@ def _contrast_trim(suv: NDArray, labels: NDArray[np.int32], fraction: float) -> 
     return out
 
 
+def _h_maxima(img: sitk.Image, height: float) -> NDArray[np.bool_]:
+    """Regional maxima of the h-maxima transform: peaks at least ``height`` above any saddle."""
+    hmax = sitk.HMaxima(img, height)
+    return sitk.GetArrayFromImage(
+        sitk.RegionalMaxima(hmax, backgroundValue=0, foregroundValue=1, fullyConnected=True)
+    ).astype(bool)
+
+
 def split_touching(
     suv: NDArray,
     labels: NDArray[np.int32],
     spacing_mm: tuple[float, float, float],
     *,
     min_height_suv: float,
+    min_height_fraction: float | None = None,
     min_volume_ml: float = 1.0,
 ) -> NDArray[np.int32]:
     """Split components that hold several h-maxima with a marker watershed on SUV.
@@ -196,8 +205,20 @@ def split_touching(
     Each component of at least ``min_volume_ml`` is cropped; its SUV is smoothed (Gaussian,
     sigma one voxel); markers are the regional maxima of the h-maxima transform with height
     ``min_height_suv`` (SimpleITK ``HMaxima``), i.e. peaks separated by a saddle at least that
-    deep. Components with two or more markers are cut along the watershed of -SUV
-    (SimpleITK ``MorphologicalWatershedFromMarkers``). Returns new sequential labels.
+    deep. With ``min_height_fraction`` a peak must also rise that fraction of its own value
+    above the saddle (h-maxima of log SUV): OSEM noise grows with the uptake, so a fixed
+    height either splits hot lesions into noise fragments or, set high enough for them, fuses
+    a moderate lesion on the tail of a hot neighbour; a relative depth does neither.
+    Components with two or more markers are cut along the watershed of -SUV (SimpleITK
+    ``MorphologicalWatershedFromMarkers``). Returns new sequential labels.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.zeros((9, 9, 30), np.float32)
+        >>> x[4, 4, :] = np.r_[np.linspace(0, 30, 10), np.linspace(30, 6, 10), [9, 12, 9], np.linspace(6, 0, 7)]
+        >>> lab = (x > 1).astype(np.int32)
+        >>> int(split_touching(x, lab, (4, 4, 4), min_height_suv=1.0, min_height_fraction=0.1).max())
+        2
     """
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
     out = labels.copy()
@@ -213,14 +234,17 @@ def split_touching(
         low = float(crop[comp].min())
         crop = np.where(comp, crop, low)
         img = sitk.GetImageFromArray(crop)
-        hmax = sitk.HMaxima(img, float(min_height_suv))
-        peaks = (
-            sitk.GetArrayFromImage(
-                sitk.RegionalMaxima(hmax, backgroundValue=0, foregroundValue=1, fullyConnected=True)
-            ).astype(bool)
-            & comp
-        )
+        peaks = _h_maxima(img, float(min_height_suv)) & comp
         markers, n = cc3d.connected_components(peaks, connectivity=26, return_N=True)
+        if n >= 2 and min_height_fraction is not None:
+            # keep the peaks that are also deep relative to their value (log SUV)
+            log_img = sitk.GetImageFromArray(np.log(np.maximum(crop, 1e-3)).astype(np.float32))
+            rel = _h_maxima(log_img, -float(np.log1p(-min_height_fraction))) & comp
+            keep = np.unique(markers[rel])
+            lut = np.zeros(n + 1, dtype=np.int32)
+            keep = keep[keep > 0]
+            lut[keep] = np.arange(1, keep.size + 1, dtype=np.int32)
+            markers, n = lut[markers], int(keep.size)
         if n < 2:
             continue
         ws = sitk.MorphologicalWatershedFromMarkers(
@@ -250,6 +274,7 @@ def segment_lesions(
     suvmax_fraction: float | None = None,
     split: bool = True,
     split_min_height_suv: float | None = None,
+    split_min_height_fraction: float | None = None,
     fill_holes: bool = True,
     contrast_fraction: float | None = None,
     detect_on_peak: bool = True,
@@ -274,7 +299,10 @@ def segment_lesions(
         suvmax_fraction: if given, each component keeps only voxels >= this fraction of its
             own SUVmax (``"suvmax_percent"`` delineation).
         split: split touching lesions (:func:`split_touching`).
-        split_min_height_suv: h-maxima height; default 50 % of the threshold.
+        split_min_height_suv: h-maxima height; default 50 % of the threshold (25 % with
+            ``split_min_height_fraction``).
+        split_min_height_fraction: a second peak must also rise this fraction of its value
+            above the saddle (see :func:`split_touching`); ``None``: no relative test.
         fill_holes: fill cold cores (e.g. necrosis) enclosed by a lesion.
         contrast_fraction: if given, trim each component to the voxels above
             ``bg + fraction * (SUVmax - bg)``, bg the median SUV of a 2-voxel shell around it
@@ -349,9 +377,11 @@ def segment_lesions(
         h = (
             split_min_height_suv
             if split_min_height_suv is not None
-            else 0.5 * float(np.min(threshold_suv))
+            else (0.5 if split_min_height_fraction is None else 0.25) * float(np.min(threshold_suv))
         )
-        labels = split_touching(suv, labels, spacing_mm, min_height_suv=h)
+        labels = split_touching(
+            suv, labels, spacing_mm, min_height_suv=h, min_height_fraction=split_min_height_fraction
+        )
     if contrast_fraction is not None and labels.max() > 0:
         # after splitting, so that a hot lesion does not trim away a cooler neighbour
         labels = _contrast_trim(suv, labels, contrast_fraction)
