@@ -59,6 +59,7 @@ from nenscope.analysis.segmentation import (
     organ_thresholds,
     physiological_mask,
     segment_lesions,
+    split_height,
     split_touching,
 )
 from nenscope.analysis.suvpeak import suv_peak_map, suv_peak_per_label
@@ -406,12 +407,11 @@ def analyze_volume(
         else 0.5 * float(np.min(threshold_map if threshold_map is not None else threshold))
     )
 
-    # ... and for touching lesions (segment_lesions' default with a relative depth)
-    lesion_split_h = (
-        options.split_min_height_suv
-        if options.split_min_height_suv is not None
-        else (0.5 if options.split_min_height_fraction is None else 0.25)
-        * float(np.min(threshold_map if threshold_map is not None else threshold))
+    # ... and for touching lesions (as segment_lesions splits them)
+    lesion_split_h = split_height(
+        threshold_map if threshold_map is not None else threshold,
+        options.split_min_height_suv,
+        options.split_min_height_fraction,
     )
 
     def drop_physiological(labels: NDArray[np.int32]) -> NDArray[np.int32]:

@@ -38,6 +38,7 @@ __all__ = [
     "percist_threshold",
     "physiological_mask",
     "segment_lesions",
+    "split_height",
     "split_touching",
 ]
 
@@ -181,6 +182,16 @@ def _contrast_trim(suv: NDArray, labels: NDArray[np.int32], fraction: float) -> 
         drop = comp & (crop < cut)
         out[box][drop] = 0
     return out
+
+
+def split_height(
+    threshold_suv: float | NDArray, height_suv: float | None, height_fraction: float | None
+) -> float:
+    """The h-maxima height of :func:`split_touching` (SUV): ``height_suv`` if given, else a
+    quarter of the lowest threshold with a relative test (``height_fraction``), half without."""
+    if height_suv is not None:
+        return float(height_suv)
+    return (0.5 if height_fraction is None else 0.25) * float(np.min(threshold_suv))
 
 
 def _h_maxima(img: sitk.Image, height: float) -> NDArray[np.bool_]:
@@ -374,11 +385,7 @@ def segment_lesions(
     if component_filter is not None and labels.max() > 0:
         labels = _relabel_sequential(component_filter(labels))
     if split and labels.max() > 0:
-        h = (
-            split_min_height_suv
-            if split_min_height_suv is not None
-            else (0.5 if split_min_height_fraction is None else 0.25) * float(np.min(threshold_suv))
-        )
+        h = split_height(threshold_suv, split_min_height_suv, split_min_height_fraction)
         labels = split_touching(
             suv, labels, spacing_mm, min_height_suv=h, min_height_fraction=split_min_height_fraction
         )
