@@ -45,6 +45,10 @@ class AnalysisOptions:
             tail of a hot one is split off while noise in a hot lesion is not); ``None``:
             the absolute height alone.
         suppress_physiological: remove physiological uptake (organ masks, built-in detectors).
+        split_kidney_lesions: without kidney masks, split a component recognised as a kidney
+            by the touching-lesion watershed and classify its smaller pieces again (a tumour
+            with kidney-like uptake fused with it); the 177Lu SPECT auto-masks of the
+            dosimetry turn it off (at SPECT noise the kidney itself falls into basins).
         fill_holes: fill cold cores (necrosis) inside each lesion.
         contrast_fraction: delineate each detected lesion at background + this fraction of
             (SUVmax - background) (0.5: the EARL "A50" VOI); 0 keeps the plain threshold
@@ -77,6 +81,7 @@ class AnalysisOptions:
     split_min_height_suv: float | None = None
     split_min_height_fraction: float | None = 0.1
     suppress_physiological: bool = True
+    split_kidney_lesions: bool = True
     fill_holes: bool = True
     contrast_fraction: float | None = None
     detect_on_peak: bool = False

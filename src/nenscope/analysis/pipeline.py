@@ -445,12 +445,16 @@ def analyze_volume(
             # metastasis on the upper pole) is not hotter than it, but it is a blob of its
             # own: the component is split as touching lesions are; the largest piece is the
             # kidney, the others are classified again below
-            parts = split_touching(
-                smooth[sl],
-                comp.astype(np.int32),
-                spacing,
-                min_height_suv=lesion_split_h,
-                min_height_fraction=options.split_min_height_fraction,
+            parts = (
+                split_touching(
+                    smooth[sl],
+                    comp.astype(np.int32),
+                    spacing,
+                    min_height_suv=lesion_split_h,
+                    min_height_fraction=options.split_min_height_fraction,
+                )
+                if options.split_kidney_lesions
+                else comp.astype(np.int32)
             )
             if parts.max() > 1:
                 sizes = np.bincount(parts.ravel())

@@ -81,10 +81,13 @@ def masks_from_analysis(
     Returns:
         :class:`AutoMasks` with masks on ``suv``'s grid.
     """
-    from nenscope.analysis import analyze_volume
+    from nenscope.analysis import AnalysisOptions, analyze_volume
     from nenscope.dosimetry.organfinder import find_kidneys_and_spleen
 
-    va = analyze_volume(suv, agent_class=agent_class, ct=ct)
+    # the kidney is what is wanted here: not split into watershed basins at SPECT noise
+    va = analyze_volume(
+        suv, agent_class=agent_class, ct=ct, options=AnalysisOptions(split_kidney_lesions=False)
+    )
     labels = np.asarray(va.labels)
     lesion_any = labels > 0
     ref = va.reference
