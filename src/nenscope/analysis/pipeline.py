@@ -459,12 +459,12 @@ def analyze_volume(
             if parts.max() > 1:
                 sizes = np.bincount(parts.ravel())
                 sizes[0] = 0
+                main = int(np.argmax(sizes))
                 for p in range(1, sizes.size):
-                    if p == int(np.argmax(sizes)) or sizes[p] * vox_ml < options.min_volume_ml:
-                        continue
-                    out[sl][parts == p] = next_lab
-                    next_lab += 1
-                comp = parts == int(np.argmax(sizes))
+                    if p != main and sizes[p] * vox_ml >= options.min_volume_ml:
+                        out[sl][parts == p] = next_lab
+                        next_lab += 1
+                comp = parts == main
             vals = smooth[sl][comp]
             med = float(np.median(vals))
             rsd = 1.4826 * float(np.median(np.abs(vals - med)))
