@@ -259,3 +259,23 @@ def test_lesion_fused_with_an_organ_is_split_off(seed, site, organ):
     assert sim.lesions[0].site == site
     assert res.detected[0]
     assert res.false_positives <= 1
+
+
+@pytest.mark.parametrize(
+    ("seed", "index", "site"),
+    [
+        # 22 mm SUV-40 sacral metastasis, hotter than the urine: the bladder is the largest
+        # hot pelvic structure, so the metastasis is no longer taken for it
+        (515, 3, "bone"),
+        # 10 mm SUV-16 pancreatic-body NET 1 cm from the liver: the blended liver-edge
+        # threshold (not the in-liver one) applies, and it lies in front of the adrenal
+        (519, 0, "pancreas"),
+    ],
+)
+def test_lesion_next_to_an_organ_is_found(seed, index, site):
+    """Automatic mode: lesions the organ priors or the liver's edge used to hide."""
+    sim, _ = simulate_pair(seed, TUMOUR_TYPES[(seed - 100) % len(TUMOUR_TYPES)], with_fdg=False)
+    res, f = analyze_pair(sim, None, masks=False, seed=seed)
+    assert sim.lesions[index].site == site
+    assert res.detected[index]
+    assert res.false_positives <= 1

@@ -77,6 +77,33 @@ def test_nodes_near_the_uncinate_process_stay_lesions():
     assert classify(comps) == {1: "kidney (auto)", 2: "kidney (auto)", 5: "uncinate process (auto)"}
 
 
+def test_pancreatic_body_lesion_in_front_of_the_left_kidney_is_no_adrenal():
+    # virtual cohort seed 519: a 10 mm pancreatic-body NET (smoothed SUVmax 5.7, liver-like
+    # after partial-volume loss) 30 mm in front of the left kidney, 14 mm below its upper
+    # pole; the left adrenal caps the pole, about 10 mm in front of the kidney's centroid
+    comps = kidneys() + [
+        comp(3, 0.5, 36.0, 26.0, -49.0, 4.0, 5.7),
+        comp(4, 3.0, 44.0, 46.0, -13.0, 10.0, 6.5),  # the left adrenal itself
+    ]
+    assert classify(comps) == {1: "kidney (auto)", 2: "kidney (auto)", 4: "adrenal gland (auto)"}
+
+
 def test_gland_detectors_need_the_kidneys_as_anchor():
     found = classify([comp(3, 3.0, -45.0, 48.0, -30.0, 15.0, 9.0)])
     assert found == {}
+
+
+def test_bladder_is_the_largest_hot_pelvic_structure():
+    """Seed 515: a 16 ml sacral metastasis (SUVmax 34) hotter than a 131 ml bladder (29)."""
+    pelvis_z = LIVER_Z[0] - 250.0
+    comps = kidneys() + [
+        comp(3, 16.0, -10.0, 60.0, pelvis_z, 12.0, 34.4),  # bone metastasis
+        comp(4, 131.0, -6.0, 20.0, pelvis_z - 10.0, 30.0, 28.9),  # urine
+        comp(5, 300.0, 20.0, -40.0, pelvis_z + 60.0, 60.0, 3.0),  # bowel, large and cool
+    ]
+    found = classify_physiological(comps, {"kidney", "bladder"}, liver_z_range_mm=LIVER_Z)
+    assert found == {1: "kidney (auto)", 2: "kidney (auto)", 4: "urinary bladder (auto)"}
+    # without the urine, the metastasis is the only hot candidate: it is taken for it (the
+    # prior cannot tell), but a large cool bowel loop never is
+    found = classify_physiological(comps[:3] + comps[4:], {"bladder"}, liver_z_range_mm=LIVER_Z)
+    assert found == {3: "urinary bladder (auto)"}

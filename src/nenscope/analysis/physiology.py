@@ -7,15 +7,17 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
 - kidney: >= 40 ml, posterior (y > +10 mm), lateral (|x| 25-150 mm), between 200 mm below and
   the top of the liver;
 - bladder: >= 15 ml, midline (|x| < 60 mm), centred >= 100 mm below the liver's lower edge, and the
-  hottest such structure (urine);
+  largest of those at least half as hot as the hottest (urine; a pelvic bone metastasis can be as
+  hot, but is smaller);
 - brain (FDG): midline, >= 100 ml with its lower edge >= 200 mm above the liver's upper
   edge, or >= 20 ml wholly >= 280 mm above it (inside the skull; the liver dome to skull
   base distance of an adult is ~35 cm);
 - heart (FDG): >= 60 ml, anterior (y < 0), x from -40 to +110 mm, centred between 50 mm
   above the liver's lower edge and 180 mm above its upper edge;
 - adrenal (SSTR): <= 20 ml, on the side of a recognised kidney, medial to it or above it,
-  not anterior to it by more than 30 mm, centred from 40 mm below to 60 mm above the
-  kidney's upper pole (the glands cap the upper poles);
+  not anterior to its centroid by more than 20 mm, centred from 30 mm below to 60 mm above
+  the kidney's upper pole (the glands cap the upper poles; the pancreatic body and tail lie
+  further forward, in front of the left kidney);
 - uncinate process (SSTR): <= 15 ml, between the right kidney and 10 mm right of the
   midline (it lies right of the superior mesenteric vessels), 15-50 mm anterior to the
   right kidney's centroid and within 25 mm of its level (the pancreatic head lies in the
@@ -143,9 +145,11 @@ def classify_physiological(
             and c.label not in found
         ]
         if cands:
-            # urine is the hottest pelvic structure by far
-            hottest = max(cands, key=lambda c: c.suv_max)
-            found[hottest.label] = "urinary bladder (auto)"
+            # urine is the hottest pelvic structure by far; a bone metastasis in the pelvis
+            # can be as hot, but the bladder is the largest of the hot ones
+            top = max(c.suv_max for c in cands)
+            bladder = max((c for c in cands if c.suv_max >= 0.5 * top), key=lambda c: c.volume_ml)
+            found[bladder.label] = "urinary bladder (auto)"
     if "brain" in detectors:
         for c in comps:
             big_low = c.volume_ml >= 100.0 and c.z_lo_mm > lz_hi + 200.0
@@ -179,8 +183,8 @@ def classify_physiological(
                 if (
                     same_side
                     and abs(c.x_mm) <= abs(k.x_mm) + 15.0
-                    and c.y_mm >= k.y_mm - 30.0
-                    and k.z_hi_mm - 40.0 <= c.z_mm <= k.z_hi_mm + 60.0
+                    and c.y_mm >= k.y_mm - 20.0
+                    and k.z_hi_mm - 30.0 <= c.z_mm <= k.z_hi_mm + 60.0
                 ):
                     found[c.label] = "adrenal gland (auto)"
                     break

@@ -183,6 +183,40 @@ def _z_range_mm(
     return float(z.min()), float(z.max())
 
 
+def _liver_edge_threshold(
+    liver_mask: NDArray[np.bool_],
+    margin_mask: NDArray[np.bool_],
+    outside: float | NDArray[np.float32],
+    inside_suv: float,
+    spacing: tuple[float, float, float],
+    fwhm_mm: float,
+) -> NDArray[np.float32]:
+    """Threshold map over the liver's blurred edge (the margin outside the mask).
+
+    The smoothed image just outside the liver holds a share ``w`` of the liver's uptake: the
+    liver mask blurred by the image resolution (``fwhm_mm``: scanner PSF and detection
+    filter). The threshold there is ``w x inside_suv + (1 - w) x outside``, the in-liver
+    value where the liver dominates and the extrahepatic one a few millimetres out, so a
+    lesion next to the liver (a pancreatic-head NET, a node at the porta hepatis) is held
+    to the threshold of the tissue it lies in, not the liver's. Never below ``outside``.
+    """
+    out = np.broadcast_to(np.asarray(outside, dtype=np.float32), liver_mask.shape).copy()
+    objs = ndimage.find_objects(margin_mask.astype(np.uint8))
+    if not objs or objs[0] is None:
+        return out
+    pad = [int(np.ceil(fwhm_mm / s)) for s in spacing]
+    box = tuple(
+        slice(max(0, b.start - p), min(d, b.stop + p))
+        for b, p, d in zip(objs[0], pad, liver_mask.shape, strict=True)
+    )
+    sigma = [fwhm_mm / 2.3548 / s for s in spacing]
+    share = ndimage.gaussian_filter(liver_mask[box].astype(np.float32), sigma)
+    rim = margin_mask[box] & ~liver_mask[box]
+    blend = share * np.float32(inside_suv) + (1.0 - share) * out[box]
+    out[box] = np.where(rim, np.maximum(out[box], blend), out[box])
+    return out
+
+
 def analyze_volume(
     suv: hd.Volume,
     *,
@@ -308,8 +342,9 @@ def analyze_volume(
     threshold_map: NDArray[np.float32] | None = None
     local_bg_range: tuple[float, float] | None = None
     if method == "liver" and liver is not None and extra is not None and "liver" in ref.masks:
-        # outside the liver: a fraction of the liver mean; inside the liver and its blurred
-        # edge (liver_margin_mm): the liver-relative value
+        # outside the liver: a fraction of the liver mean; inside the liver the
+        # liver-relative value, and over its blurred edge (liver_margin_mm) a blend of the
+        # two weighted by the liver's share of the resolution kernel (below)
         liver_threshold_suv = threshold
         margin_mask, _ = physiological_mask(
             arr.shape,
@@ -317,7 +352,7 @@ def analyze_volume(
             [UptakeRule("any", "liver", ("liver",), float(t["liver_margin_mm"]), "", "")],
             spacing,
         )
-        region_thresholds.append((margin_mask, threshold))
+        region_thresholds.append((ref.masks["liver"], threshold))
         threshold = float(extra) * liver_s_mean
         masked = defaults.get("extrahepatic_liver_fraction_masked")
         if (
@@ -348,6 +383,14 @@ def analyze_volume(
                 if k > 1:
                     bg_thr = np.repeat(bg_thr, k, axis=ax)
             threshold_map = bg_thr[: arr.shape[0], : arr.shape[1], : arr.shape[2]]
+        threshold_map = _liver_edge_threshold(
+            ref.masks["liver"],
+            margin_mask,
+            threshold if threshold_map is None else threshold_map,
+            liver_threshold_suv,
+            spacing,
+            float(np.hypot(options.psf_fwhm_mm, options.detect_smooth_fwhm_mm)),
+        )
     noise_floor = None
     k_noise = float(t["noise_k"])
     if k_noise > 0 and body.any():
@@ -383,9 +426,12 @@ def analyze_volume(
 
     def _keep_liver_lesions(found: dict[int, str], labels: NDArray[np.int32]) -> dict[int, str]:
         # a focus mostly inside the liver is a liver lesion, never an adrenal gland or the
-        # uncinate process next to it (the small-gland priors are position boxes)
-        glands = [lab for lab, o in found.items() if o.split(" (")[0] in _GLANDS]
-        if not glands or liver_m is None:
+        # uncinate process next to it (the small-gland priors are position boxes); one
+        # almost wholly inside it is never a kidney either (a 32 mm metastasis in the
+        # posterior right lobe, 40 ml above the threshold, passed the kidney prior)
+        share = {"kidney": 0.8, **{g: 0.5 for g in _GLANDS}}
+        limit = {lab: share.get(o.split(" (")[0]) for lab, o in found.items()}
+        if liver_m is None or all(v is None for v in limit.values()):
             return found
         n = int(labels.max()) + 1
         inside = np.bincount(labels[liver_m], minlength=n)
@@ -393,7 +439,7 @@ def analyze_volume(
         return {
             lab: o
             for lab, o in found.items()
-            if lab not in glands or inside[lab] < 0.5 * total[lab]
+            if limit[lab] is None or inside[lab] < limit[lab] * total[lab]
         }
 
     gland_ratios = {r.auto: r.max_liver_ratio for r in rules if r.auto and r.max_liver_ratio}

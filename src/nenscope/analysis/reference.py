@@ -368,12 +368,23 @@ def find_reference_regions(
 
     def organ_from_component(comp: dict[str, Any]) -> tuple[NDArray, NDArray]:
         core = labels == comp["label"]
-        # geodesic growth through organ-like uptake (within 2.5 SD of the core's coarse values),
-        # at most about half a window away, then out to half the organ mean (the PSF midpoint)
-        vals = coarse[core]
-        c_mean, c_sd = float(vals.mean()), float(vals.std())
+        # the organ's own uptake: median and robust SD of the unfiltered block means (the
+        # Gaussian-filtered ones make a hotter neighbour, e.g. the kidney next to the liver,
+        # look organ-like, and the plain SD is inflated by whatever the core took in)
+        vals = coarse_raw[core]
+        c_mean = float(np.median(vals))
+        c_sd = 1.4826 * float(np.median(np.abs(vals - c_mean)))
         tol = 2.5 * c_sd + 0.05 * c_mean
-        similar = body_c & (np.abs(coarse - c_mean) <= tol)
+        organ_like = np.abs(coarse_raw - c_mean) <= tol
+        # the homogeneity window joins a hot neighbour's interior to the core: keep the
+        # organ-like blocks of the core, in one piece
+        trimmed = core & organ_like
+        if trimmed.any():
+            core = cc3d.largest_k(trimmed, k=1, connectivity=26) > 0
+        # geodesic growth through organ-like uptake (within 2.5 robust SD of the core's block
+        # means), at most about half a window away, then out to half the organ mean (the PSF
+        # midpoint)
+        similar = body_c & organ_like
         grown = ndimage.binary_dilation(core, iterations=max(1, max(win) // 2 + 1), mask=similar)
         grown = ndimage.binary_fill_holes(grown)
         # the blurred edge of an organ is cooler than the organ: the edge growth stops at
