@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nenscope.analysis._geometry import (
+    ball_mask,
     indices_to_lps,
     patient_axes,
     resample_array,
@@ -181,6 +182,32 @@ def _z_range_mm(
     )
     z = ((corners - body_c) @ np.asarray(affine, dtype=float)[:3, :3].T)[:, 2]
     return float(z.min()), float(z.max())
+
+
+def _liver_envelope(
+    liver_mask: NDArray[np.bool_], spacing: tuple[float, float, float], radius_mm: float = 15.0
+) -> NDArray[np.bool_]:
+    """The automatic liver mask closed by a ``radius_mm`` ball, holes filled (site naming).
+
+    The automatic mask stops at tissue hotter than the liver, so a metastasis on the liver's
+    surface is a bite out of it; closed, the bite is liver again and the lesion is named
+    a liver lesion.
+    """
+    objs = ndimage.find_objects(liver_mask.astype(np.uint8))
+    if not objs or objs[0] is None:
+        return liver_mask
+    ball = ball_mask(radius_mm, spacing)
+    pad = [k // 2 + 1 for k in ball.shape]
+    box = tuple(
+        slice(max(0, b.start - p), min(d, b.stop + p))
+        for b, p, d in zip(objs[0], pad, liver_mask.shape, strict=True)
+    )
+    closed = ndimage.binary_closing(
+        np.pad(liver_mask[box], [(p, p) for p in pad]), structure=ball
+    )[tuple(slice(p, -p) for p in pad)]
+    out = liver_mask.copy()
+    out[box] = ndimage.binary_fill_holes(closed) | liver_mask[box]
+    return out
 
 
 def _liver_edge_threshold(
@@ -594,6 +621,9 @@ def analyze_volume(
         component_filter=drop_physiological,
     )
     suppressed = suppressed + sorted(set(auto_found))
+    site_masks = dict(ref.masks)
+    if "liver" in site_masks and ref.liver is not None and ref.liver.origin == "automatic":
+        site_masks["liver"] = _liver_envelope(site_masks["liver"], spacing)
     lesions = measure_lesions(
         arr,
         labels,
@@ -601,6 +631,7 @@ def analyze_volume(
         affine,
         ref,
         ct_hu=ct_grid,
+        site_masks=site_masks,
         psf_fwhm_mm=options.psf_fwhm_mm,
         smooth_fwhm_mm=max(options.detect_smooth_fwhm_mm, 0.0),
     )
