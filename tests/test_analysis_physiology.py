@@ -66,13 +66,15 @@ def test_hot_or_misplaced_foci_stay_lesions():
 
 
 def test_nodes_near_the_uncinate_process_stay_lesions():
-    # two nodal metastases the uncinate prior once took for the gland (virtual cohort seeds
-    # 305 and 307): a para-aortic node 38 mm below the renal hilum and a mesenteric node
+    # nodal metastases the uncinate prior once took for the gland (virtual cohort seeds
+    # 305, 307 and 504): a para-aortic node 38 mm below the renal hilum and a mesenteric node
     # 61 mm in front of the kidney, both with liver-like uptake after partial-volume loss
     comps = kidneys() + [
         comp(3, 2.3, -22.0, 27.0, -133.0, 6.0, 8.1),
         comp(4, 1.6, -11.0, -5.0, -105.0, 4.0, 4.8),
         comp(5, 2.0, -22.0, 22.0, -90.0, 6.0, 6.3),  # the gland itself, at the hilum
+        # seed 504: a 12 mm node (SUV 16, smoothed maximum 6.3) 21 mm below the hilum level
+        comp(6, 1.0, -15.0, 23.0, -116.0, 4.0, 6.3),
     ]
     assert classify(comps) == {1: "kidney (auto)", 2: "kidney (auto)", 5: "uncinate process (auto)"}
 

@@ -20,7 +20,7 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
   further forward, in front of the left kidney);
 - uncinate process (SSTR): <= 15 ml, between the right kidney and 10 mm right of the
   midline (it lies right of the superior mesenteric vessels), 15-50 mm anterior to the
-  right kidney's centroid and within 25 mm of its level (the pancreatic head lies in the
+  right kidney's centroid and within 20 mm of its level (the pancreatic head lies in the
   duodenal loop at the level of the renal hila, in front of the IVC); para-aortic and
   mesenteric nodes lower down or further forward are not taken for it;
 - pituitary (SSTR): <= 5 ml, midline (|x| < 25 mm), wholly >= 280 mm above the liver's
@@ -197,7 +197,7 @@ def classify_physiological(
                 if (
                     k.x_mm <= c.x_mm <= -10.0
                     and k.y_mm - 50.0 <= c.y_mm <= k.y_mm - 15.0
-                    and abs(c.z_mm - k.z_mm) <= 25.0
+                    and abs(c.z_mm - k.z_mm) <= 20.0
                 ):
                     found[c.label] = "uncinate process (auto)"
                     break
