@@ -270,10 +270,13 @@ def test_lesion_fused_with_an_organ_is_split_off(seed, site, organ):
         # 10 mm SUV-16 pancreatic-body NET 1 cm from the liver: the blended liver-edge
         # threshold (not the in-liver one) applies, and it lies in front of the adrenal
         (519, 0, "pancreas"),
+        # 25 mm SUV-8 mesenteric metastasis 33 mm from a SUV-40 one: split off on the
+        # detection image with half a voxel of extra smoothing (one voxel filled the saddle)
+        (415, 1, "mesentery"),
     ],
 )
 def test_lesion_next_to_an_organ_is_found(seed, index, site):
-    """Automatic mode: lesions the organ priors or the liver's edge used to hide."""
+    """Automatic mode: lesions the organ priors, the liver's edge or a hot neighbour hid."""
     sim, _ = simulate_pair(seed, TUMOUR_TYPES[(seed - 100) % len(TUMOUR_TYPES)], with_fdg=False)
     res, f = analyze_pair(sim, None, masks=False, seed=seed)
     assert sim.lesions[index].site == site

@@ -210,11 +210,13 @@ def split_touching(
     min_height_suv: float,
     min_height_fraction: float | None = None,
     min_volume_ml: float = 1.0,
+    smooth_sigma_voxels: float = 1.0,
 ) -> NDArray[np.int32]:
     """Split components that hold several h-maxima with a marker watershed on SUV.
 
     Each component of at least ``min_volume_ml`` is cropped; its SUV is smoothed (Gaussian,
-    sigma one voxel); markers are the regional maxima of the h-maxima transform with height
+    sigma ``smooth_sigma_voxels``, one voxel by default; less for an image that was already
+    smoothed for detection); markers are the regional maxima of the h-maxima transform with height
     ``min_height_suv`` (SimpleITK ``HMaxima``), i.e. peaks separated by a saddle at least that
     deep. With ``min_height_fraction`` a peak must also rise that fraction of its own value
     above the saddle (h-maxima of log SUV): OSEM noise grows with the uptake, so a fixed
@@ -241,7 +243,9 @@ def split_touching(
         comp = labels[sl] == lab
         if comp.sum() * voxel_ml < min_volume_ml:
             continue
-        crop = ndimage.gaussian_filter(np.asarray(suv[sl], dtype=np.float32), 1.0)
+        crop = np.asarray(suv[sl], dtype=np.float32)
+        if smooth_sigma_voxels > 0:
+            crop = ndimage.gaussian_filter(crop, smooth_sigma_voxels)
         low = float(crop[comp].min())
         crop = np.where(comp, crop, low)
         img = sitk.GetImageFromArray(crop)
@@ -286,6 +290,7 @@ def segment_lesions(
     split: bool = True,
     split_min_height_suv: float | None = None,
     split_min_height_fraction: float | None = None,
+    split_smooth_sigma_voxels: float = 1.0,
     fill_holes: bool = True,
     contrast_fraction: float | None = None,
     detect_on_peak: bool = True,
@@ -314,6 +319,8 @@ def segment_lesions(
             ``split_min_height_fraction``).
         split_min_height_fraction: a second peak must also rise this fraction of its value
             above the saddle (see :func:`split_touching`); ``None``: no relative test.
+        split_smooth_sigma_voxels: Gaussian sigma (voxels) applied before the split; 1 for
+            a raw SUV image, less when ``suv`` was already smoothed for detection.
         fill_holes: fill cold cores (e.g. necrosis) enclosed by a lesion.
         contrast_fraction: if given, trim each component to the voxels above
             ``bg + fraction * (SUVmax - bg)``, bg the median SUV of a 2-voxel shell around it
@@ -387,7 +394,12 @@ def segment_lesions(
     if split and labels.max() > 0:
         h = split_height(threshold_suv, split_min_height_suv, split_min_height_fraction)
         labels = split_touching(
-            suv, labels, spacing_mm, min_height_suv=h, min_height_fraction=split_min_height_fraction
+            suv,
+            labels,
+            spacing_mm,
+            min_height_suv=h,
+            min_height_fraction=split_min_height_fraction,
+            smooth_sigma_voxels=split_smooth_sigma_voxels,
         )
     if contrast_fraction is not None and labels.max() > 0:
         # after splitting, so that a hot lesion does not trim away a cooler neighbour
