@@ -273,6 +273,9 @@ def test_lesion_fused_with_an_organ_is_split_off(seed, site, organ):
         # 25 mm SUV-8 mesenteric metastasis 33 mm from a SUV-40 one: split off on the
         # detection image with half a voxel of extra smoothing (one voxel filled the saddle)
         (415, 1, "mesentery"),
+        # 32 mm SUV-16 metastasis in the posterior right lobe (40 ml above the threshold):
+        # wholly inside the liver mask, so never taken for the right kidney
+        (105, 1, "liver"),
     ],
 )
 def test_lesion_next_to_an_organ_is_found(seed, index, site):
