@@ -184,6 +184,20 @@ def _z_range_mm(
     return float(z.min()), float(z.max())
 
 
+def _padded_box(
+    mask: NDArray[np.bool_], pad_voxels: int | list[int]
+) -> tuple[slice, ...] | None:
+    """Bounding box of ``mask`` grown by ``pad_voxels`` per axis (clipped), or ``None``."""
+    objs = ndimage.find_objects(mask.astype(np.uint8))
+    if not objs or objs[0] is None:
+        return None
+    pads = [pad_voxels] * mask.ndim if isinstance(pad_voxels, int) else pad_voxels
+    return tuple(
+        slice(max(0, b.start - p), min(d, b.stop + p))
+        for b, p, d in zip(objs[0], pads, mask.shape, strict=True)
+    )
+
+
 def _liver_envelope(
     liver_mask: NDArray[np.bool_], spacing: tuple[float, float, float], radius_mm: float = 15.0
 ) -> NDArray[np.bool_]:
@@ -193,15 +207,11 @@ def _liver_envelope(
     surface is a bite out of it; closed, the bite is liver again and the lesion is named
     a liver lesion.
     """
-    objs = ndimage.find_objects(liver_mask.astype(np.uint8))
-    if not objs or objs[0] is None:
-        return liver_mask
     ball = ball_mask(radius_mm, spacing)
     pad = [k // 2 + 1 for k in ball.shape]
-    box = tuple(
-        slice(max(0, b.start - p), min(d, b.stop + p))
-        for b, p, d in zip(objs[0], pad, liver_mask.shape, strict=True)
-    )
+    box = _padded_box(liver_mask, pad)
+    if box is None:
+        return liver_mask
     closed = ndimage.binary_closing(
         np.pad(liver_mask[box], [(p, p) for p in pad]), structure=ball
     )[tuple(slice(p, -p) for p in pad)]
@@ -228,14 +238,9 @@ def _liver_edge_threshold(
     to the threshold of the tissue it lies in, not the liver's. Never below ``outside``.
     """
     out = np.broadcast_to(np.asarray(outside, dtype=np.float32), liver_mask.shape).copy()
-    objs = ndimage.find_objects(margin_mask.astype(np.uint8))
-    if not objs or objs[0] is None:
+    box = _padded_box(margin_mask, [int(np.ceil(fwhm_mm / s)) for s in spacing])
+    if box is None:
         return out
-    pad = [int(np.ceil(fwhm_mm / s)) for s in spacing]
-    box = tuple(
-        slice(max(0, b.start - p), min(d, b.stop + p))
-        for b, p, d in zip(objs[0], pad, liver_mask.shape, strict=True)
-    )
     sigma = [fwhm_mm / 2.3548 / s for s in spacing]
     share = ndimage.gaussian_filter(liver_mask[box].astype(np.float32), sigma)
     rim = margin_mask[box] & ~liver_mask[box]
@@ -295,15 +300,13 @@ def analyze_volume(
     sigma = [options.detect_smooth_fwhm_mm / 2.3548 / s for s in spacing]
     smooth = ndimage.gaussian_filter(arr, sigma) if options.detect_smooth_fwhm_mm > 0 else arr
     liver_mask = ref.masks.get("liver")
+    box = None
     if liver_mask is not None and options.liver_smooth_fwhm_mm > options.detect_smooth_fwhm_mm:
+        pad = 3 * int(np.ceil(options.liver_smooth_fwhm_mm / min(spacing)))
+        box = _padded_box(liver_mask, pad)
+    if box is not None:
         # the liver's high physiological uptake carries high absolute noise: detect there on
         # a stronger filter (only its bounding box is filtered)
-        sl = ndimage.find_objects(liver_mask.astype(np.uint8))[0]
-        pad = 3 * int(np.ceil(options.liver_smooth_fwhm_mm / min(spacing)))
-        box = tuple(
-            slice(max(0, b.start - pad), min(d, b.stop + pad))
-            for b, d in zip(sl, arr.shape, strict=True)
-        )
         sig_l = [options.liver_smooth_fwhm_mm / 2.3548 / s for s in spacing]
         strong = ndimage.gaussian_filter(arr[box], sig_l)
         if smooth is arr:
