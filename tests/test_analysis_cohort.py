@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 from nenscope.analysis import AnalysisOptions, Findings, analyze
+from nenscope.analysis.pipeline import analyze_volume
 from nenscope.analysis.scores import netpet_grade, netpet_lesion
 from nenscope.imaging import Patient, Study, SuvFactors
 from nenscope.simulation.study import SimulationConfig, simulate_study
@@ -285,3 +286,26 @@ def test_lesion_next_to_an_organ_is_found(seed, index, site):
     assert sim.lesions[index].site == site
     assert res.detected[index]
     assert res.false_positives <= 1
+
+
+def test_fdg_avid_liver_metastasis_without_sstr_contrast_is_graded_p4():
+    """Seed 303 (G2): a 17 mm liver metastasis with liver-level SSTR uptake (Krenning 2,
+    invisible on SSTR PET) and 1.8 x the FDG liver uptake makes the patient NETPET P4.
+
+    FDG finds it only with the liver's noise-calibrated detection level (its smoothed maximum
+    3.3 is below PERCIST's 4.0); its SSTR uptake then grades it. On FDG, the 33 mm metastasis
+    in the posterior right lobe is not taken for a kidney (it lies 41 mm in front of it).
+    """
+    sim, fsim = simulate_pair(303, TUMOUR_TYPES[(303 - 100) % len(TUMOUR_TYPES)])
+    assert [(s.site, s.krenning_true) for s in sim.lesions][2:4] == [("liver", 3), ("liver", 2)]
+    res, f = analyze_pair(sim, fsim, masks=False, seed=303)
+    assert res.netpet_true == "P4"
+    assert not res.detected[3]  # no contrast on SSTR
+    assert f.summary.netpet == "P4"
+    assert any("no SSTR lesion" in w and "NETPET P4" in w for w in f.warnings)
+    fdg = sim_to_study(fsim)
+    fva = analyze_volume(fdg.suv("bw"), agent_class="fdg", ct=fdg.ct, options=AnalysisOptions())
+    truth = np.asarray(fsim.lesion_labels.array)
+    for index in (2, 3):
+        assert (fva.labels[truth == fsim.lesions[index].id] > 0).any()
+    assert "kidney (auto)" in fva.suppressed

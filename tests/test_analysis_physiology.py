@@ -109,3 +109,13 @@ def test_bladder_is_the_largest_hot_pelvic_structure():
     # prior cannot tell), but a large cool bowel loop never is
     found = classify_physiological(comps[:3] + comps[4:], {"bladder"}, liver_z_range_mm=LIVER_Z)
     assert found == {3: "urinary bladder (auto)"}
+
+
+def test_a_posterior_liver_metastasis_in_front_of_the_kidney_is_no_kidney():
+    # seed 303 on FDG: a 33 mm right-lobe metastasis delineated at 41 ml, 118 mm right of the
+    # midline and 12 mm behind the body centre, 41 mm in front of the right kidney
+    met = comp(3, 41.0, -118.0, 12.0, -3.0, 20.0, 4.7)
+    found = classify([*kidneys(), met])
+    assert found == {1: "kidney (auto)", 2: "kidney (auto)"}
+    # on its own (a single left kidney) the same focus still passes the position prior
+    assert classify([kidneys()[1], met]) == {2: "kidney (auto)", 3: "kidney (auto)"}

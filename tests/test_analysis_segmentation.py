@@ -127,6 +127,22 @@ def test_hysteresis_and_suvmax_percent():
     assert kept.min() >= 0.41 * 10.0 and kept.min() < 0.41 * 10.0 + 8.0 / 29
 
 
+def test_region_detect_replaces_the_detection_level_where_a_lesion_peaks():
+    # two identical SUV-4 spheres; only the one peaking inside the region (a "liver" with
+    # its own noise-calibrated level 3.5) passes, the other stays below detect_suv 6
+    suv, masks = _balls((40, 40, 60), [((40, 40, 30), 8.0, 4.0), ((40, 40, 90), 8.0, 4.0)])
+    region = np.zeros(suv.shape, bool)
+    region[:, :, :30] = True
+    for on_peak in (True, False):
+        kw = {"detect_suv": 6.0, "min_volume_ml": 0.01, "detect_on_peak": on_peak}
+        assert segment_lesions(suv, SP, 3.0, **kw).max() == 0
+        lab = segment_lesions(suv, SP, 3.0, region_detect=[(region, 3.5)], **kw)
+        assert lab.max() == 1 and np.array_equal(lab == 1, masks[0])
+        # a region level above the general one raises it there
+        lab = segment_lesions(suv, SP, 3.0, region_detect=[(region, 8.0)], **{**kw, "detect_suv": 3.5})
+        assert lab.max() == 1 and np.array_equal(lab == 1, masks[1])
+
+
 def test_noise_clusters_fail_the_peak_test():
     rng = np.random.default_rng(0)
     liver = (8.0 * (1 + 0.1 * rng.standard_normal((40, 40, 40)))).astype(np.float32)

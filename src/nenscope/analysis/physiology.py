@@ -5,7 +5,8 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
 +y posterior, +z superior):
 
 - kidney: >= 40 ml, posterior (y > +10 mm), lateral (|x| 25-150 mm), between 200 mm below and
-  the top of the liver;
+  the top of the liver, and on its side no more than 20 mm in front of the most posterior such
+  component;
 - bladder: >= 15 ml, midline (|x| < 60 mm), centred >= 100 mm below the liver's lower edge, and the
   largest of those at least half as hot as the hottest (urine; a pelvic bone metastasis can be as
   hot, but is smaller);
@@ -135,6 +136,14 @@ def classify_physiological(
                 and lz_lo - 200.0 <= c.z_mm <= lz_hi
             ):
                 found[c.label] = "kidney (auto)"
+        # the kidneys lie against the posterior abdominal wall: on each side a candidate
+        # more than 20 mm in front of the most posterior one is something else (a posterior
+        # right-lobe liver metastasis lies lateral to and in front of the right kidney)
+        cand = [c for c in comps if c.label in found]
+        for c in cand:
+            back = max(d.y_mm for d in cand if np.sign(d.x_mm) == np.sign(c.x_mm))
+            if c.y_mm < back - 20.0:
+                del found[c.label]
     if "bladder" in detectors:
         cands = [
             c

@@ -357,6 +357,15 @@ def analyze_volume(
 
     threshold = threshold_of(method)
     detect_suv = None if detect == "none" else threshold_of(detect)
+    region_detect: list[tuple[NDArray[np.bool_], float]] = []
+    k_detect = defaults.get("liver_detect_k_sd")
+    if detect_suv is not None and k_detect is not None and "liver" in ref.masks:
+        # inside the homogeneous liver a focus is found when it stands out from the liver's
+        # noise (liver mean + k SD of the smoothed liver), not only at PERCIST's
+        # measurability level (1.5 x mean + 2 SD): FDG-avid metastases of 1.5-2 cm with
+        # twice the liver uptake stay below the latter (scores.toml, docs/analysis.md)
+        d_liver = liver_s_mean + float(k_detect) * liver_s_sd
+        region_detect.append((ref.masks["liver"], min(detect_suv, d_liver)))
     region_thresholds: list[tuple[NDArray[np.bool_], float]] = []
     extra = options.extrahepatic_liver_fraction
     if extra is None:
@@ -605,6 +614,7 @@ def analyze_volume(
         spacing,
         base if noise_floor is None else np.maximum(base, noise_floor),
         detect_suv=detect_suv,
+        region_detect=region_detect,
         region_thresholds=region_thresholds,
         raise_thresholds=organ_regions,
         min_volume_ml=options.min_volume_ml,
@@ -919,8 +929,6 @@ def _add_fdg(
         if not m.any() or (m & sstr_near).any() or lab not in fl_lesions:
             continue
         fl = fl_lesions[lab]
-        if fdg_liver_mean is not None and fl.suv_peak < fdg_only_ratio * fdg_liver_mean:
-            continue  # not clearly FDG-avid: physiological bowel, muscle or marrow uptake
         com = np.array(ndimage.center_of_mass(m))
         centre = tuple(float(c) for c in indices_to_lps(va.suv.affine, com)[0])
         # No SSTR lesion there is not the same as no SSTR expression (NETPET P5): a lesion
@@ -939,7 +947,10 @@ def _add_fdg(
             else None
         )
         if k is not None and k >= sstr_pos_min and fdg_liver_mean is not None:
-            fdg_val = fl.suv_pvc if fl.suv_pvc is not None else fl.suv_peak
+            # the sphere-model correction of a uniform lesion cannot fall below the measured
+            # SUVpeak; when it does, the fit followed the FDG delineation's noise (liver mean
+            # + 1 SD inside the liver) and the SUVpeak is the better estimate
+            fdg_val = max(fl.suv_pvc or 0.0, fl.suv_peak)
             grade = netpet_lesion(k, sstr_mean / sstr_liver, fdg_val, fdg_liver_mean)
             if grade is not None:
                 graded.append(grade)
@@ -948,6 +959,8 @@ def _add_fdg(
                     f"SSTR uptake {sstr_mean:.2f} (Krenning {k}): NETPET {grade}, not FDG-only"
                 )
                 continue
+        if fdg_liver_mean is not None and fl.suv_peak < fdg_only_ratio * fdg_liver_mean:
+            continue  # not clearly FDG-avid: physiological bowel, muscle or marrow uptake
         fdg_only.append(
             FdgOnlyLesion(
                 id=len(fdg_only) + 1,

@@ -282,6 +282,7 @@ def segment_lesions(
     threshold_suv: float | NDArray,
     *,
     detect_suv: float | None = None,
+    region_detect: list[tuple[NDArray[np.bool_], float]] | None = None,
     region_thresholds: list[tuple[NDArray[np.bool_], float]] | None = None,
     raise_thresholds: list[tuple[NDArray[np.bool_], float]] | None = None,
     exclude: NDArray[np.bool_] | None = None,
@@ -310,6 +311,9 @@ def segment_lesions(
             mask (the highest applies where masks overlap): physiological organs.
         detect_suv: detection threshold in SUV: components whose SUVmax stays below it are
             dropped (hysteresis thresholding); ``None``: same as ``threshold_suv``.
+        region_detect: ``(mask, value)`` pairs that replace ``detect_suv`` for components
+            whose maximum (SUVpeak centre with ``detect_on_peak``) lies inside the mask; e.g.
+            FDG inside the liver, where a noise-calibrated level replaces PERCIST's.
         exclude: voxels never part of a lesion (physiological uptake).
         min_volume_ml: smallest lesion kept, ml.
         suvmax_fraction: if given, each component keeps only voxels >= this fraction of its
@@ -360,7 +364,15 @@ def segment_lesions(
         and labels.max() > 0
     ):
         # hysteresis: a component is a lesion only if it reaches the detection threshold
-        lut = label_max(suv, labels) >= detect_suv
+        lmax = label_max(suv, labels)
+        need = np.full(lmax.size, float(detect_suv))
+        if region_detect:
+            # where the component peaks: its voxels at its maximum, one pass over the volume
+            at_max = (labels > 0) & (suv >= lmax[labels])
+            for region, d_region in region_detect:
+                hit = np.bincount(labels[at_max & region], minlength=lmax.size) > 0
+                need[hit] = d_region
+        lut = lmax >= need
         lut[0] = False
         labels = np.where(lut[labels], labels, 0).astype(np.int32)
     if suvmax_fraction is not None and labels.max() > 0:
@@ -386,7 +398,10 @@ def segment_lesions(
             inside = region[tuple(centres.T)]
             need[inside] = t_region
         if detect_suv is not None:
-            need = np.maximum(need, detect_suv)
+            det = np.full(peaks.size, float(detect_suv))
+            for region, d_region in region_detect or []:
+                det[region[tuple(centres.T)]] = d_region
+            need = np.maximum(need, det)
         keep = np.concatenate([[False], peaks >= need])
         labels = _relabel_sequential(np.where(keep[labels], labels, 0).astype(np.int32))
     if component_filter is not None and labels.max() > 0:
