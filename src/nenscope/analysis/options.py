@@ -36,7 +36,8 @@ class AnalysisOptions:
         suvmax_fraction: fraction of SUVmax for ``"suvmax_percent"``; ``None``: 0.41
             (EANM, from ``data/scores.toml``).
         min_volume_ml: smallest lesion kept, in ml.
-        split_lesions: split touching lesions by a marker watershed on SUV.
+        split_lesions: split touching lesions by a marker watershed on SUV; ``None``: the
+            agent class's default (SSTR and GLP-1R yes, FDG no: see ``scores.toml``).
         split_min_height_suv: a second maximum must rise this many SUV above the saddle
             (h-maxima dynamic) to become its own lesion; ``None``: 25 % of the threshold
             (50 % when ``split_min_height_fraction`` is ``None``).
@@ -77,7 +78,7 @@ class AnalysisOptions:
     fixed_suv: float = 2.5
     suvmax_fraction: float | None = None
     min_volume_ml: float = 0.3
-    split_lesions: bool = True
+    split_lesions: bool | None = None
     split_min_height_suv: float | None = None
     split_min_height_fraction: float | None = 0.1
     suppress_physiological: bool = True

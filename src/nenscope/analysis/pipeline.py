@@ -625,7 +625,11 @@ def analyze_volume(
         )
         if method == "suvmax_percent"
         else None,
-        split=options.split_lesions,
+        split=(
+            options.split_lesions
+            if options.split_lesions is not None
+            else bool(defaults.get("split_lesions", True))
+        ),
         split_min_height_suv=options.split_min_height_suv,
         split_min_height_fraction=options.split_min_height_fraction,
         # the detection image is already smoothed: half a voxel more, not one (one on top
