@@ -276,6 +276,19 @@ def split_touching(
     return _relabel_sequential(out)
 
 
+def _detect_levels(
+    detect_suv: float,
+    region_detect: list[tuple[NDArray[np.bool_], float]] | None,
+    positions: NDArray[np.intp],
+) -> NDArray[np.float64]:
+    """Detection level per component: ``detect_suv``, or a region's value where the
+    component's position (``(n, 3)`` voxel indices: its maximum or SUVpeak centre) lies in it."""
+    det = np.full(len(positions), float(detect_suv))
+    for region, d_region in region_detect or []:
+        det[region[tuple(positions.T)]] = d_region
+    return det
+
+
 def segment_lesions(
     suv: NDArray,
     spacing_mm: tuple[float, float, float],
@@ -365,15 +378,15 @@ def segment_lesions(
     ):
         # hysteresis: a component is a lesion only if it reaches the detection threshold
         lmax = label_max(suv, labels)
-        need = np.full(lmax.size, float(detect_suv))
+        n = lmax.size - 1
+        at = np.zeros((n, suv.ndim), dtype=np.intp)
         if region_detect:
-            # where the component peaks: its voxels at its maximum, one pass over the volume
-            at_max = (labels > 0) & (suv >= lmax[labels])
-            for region, d_region in region_detect:
-                hit = np.bincount(labels[at_max & region], minlength=lmax.size) > 0
-                need[hit] = d_region
-        lut = lmax >= need
-        lut[0] = False
+            # where each component peaks, in one vectorised pass (scipy's maximum_position
+            # loops per label: 4x the whole segmentation's time on an FDG study)
+            flat = np.flatnonzero((labels > 0) & (suv >= lmax[labels]))
+            lab_at, first = np.unique(labels.ravel()[flat], return_index=True)
+            at[lab_at - 1] = np.column_stack(np.unravel_index(flat[first], suv.shape))
+        lut = np.concatenate([[False], lmax[1:] >= _detect_levels(detect_suv, region_detect, at)])
         labels = np.where(lut[labels], labels, 0).astype(np.int32)
     if suvmax_fraction is not None and labels.max() > 0:
         lut = label_max(suv, labels) * suvmax_fraction
@@ -398,10 +411,7 @@ def segment_lesions(
             inside = region[tuple(centres.T)]
             need[inside] = t_region
         if detect_suv is not None:
-            det = np.full(peaks.size, float(detect_suv))
-            for region, d_region in region_detect or []:
-                det[region[tuple(centres.T)]] = d_region
-            need = np.maximum(need, det)
+            need = np.maximum(need, _detect_levels(detect_suv, region_detect, centres))
         keep = np.concatenate([[False], peaks >= need])
         labels = _relabel_sequential(np.where(keep[labels], labels, 0).astype(np.int32))
     if component_filter is not None and labels.max() > 0:
