@@ -23,6 +23,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[all,test,bench]'

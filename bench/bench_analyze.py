@@ -64,6 +64,7 @@ def timed_analyze(study, fdg, options: AnalysisOptions):
                 return fn(*args, **kwargs)
             finally:
                 times[stage] += time.perf_counter() - t
+
         return inner
 
     with ExitStack() as stack:
@@ -105,16 +106,23 @@ def main(argv: list[str] | None = None) -> None:
         suv = study.suv("bw")
         ct_grid = resample_to(study.ct, suv) if study.ct is not None else None
         with tempfile.TemporaryDirectory() as out:
-            write_report(findings.to_dict(), suv, findings.labels, Path(out), ct_on_pet_grid=ct_grid)
+            write_report(
+                findings.to_dict(), suv, findings.labels, Path(out), ct_on_pet_grid=ct_grid
+            )
         t_report = time.perf_counter() - t
 
     unit = one_pass_s(shape)
-    print(f"volume {shape[0]}×{shape[1]}×{shape[2]} float32; one pass = {unit * 1e3:.1f} ms; "
-          f"{len(findings.lesions)} lesions{' (with FDG study)' if args.fdg else ''}")
+    print(
+        f"volume {shape[0]}×{shape[1]}×{shape[2]} float32; one pass = {unit * 1e3:.1f} ms; "
+        f"{len(findings.lesions)} lesions{' (with FDG study)' if args.fdg else ''}"
+    )
     print(f"{'stage':52s} {'time s':>8s} {'passes':>8s}")
     rows = [("load (DICOM → Study, both studies)" if args.fdg else "load (DICOM → Study)", t_load)]
     rows += sorted(times.items(), key=lambda kv: -kv[1])
-    rows += [("analysis total (excluding load and report)", total), ("report (HTML + figures)", t_report)]
+    rows += [
+        ("analysis total (excluding load and report)", total),
+        ("report (HTML + figures)", t_report),
+    ]
     for name, seconds in rows:
         print(f"{name:52s} {seconds:8.2f} {seconds / unit:8.0f}")
     verdict = "met" if total <= 10.0 else "NOT met"

@@ -34,12 +34,16 @@ def peer_load_suv(folder: Path) -> np.ndarray:
     """Plain pydicom + NumPy: read all, sort by z, rescale, SUVbw (QIBA, START)."""
     datasets = [pydicom.dcmread(p) for p in sorted(folder.iterdir())]
     datasets.sort(key=lambda d: -float(d.ImagePositionPatient[2]))
-    vol = np.stack([d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept) for d in datasets])
+    vol = np.stack(
+        [d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept) for d in datasets]
+    )
     d0 = datasets[0]
     item = d0.RadiopharmaceuticalInformationSequence[0]
     inj = datetime.strptime(item.RadiopharmaceuticalStartDateTime[:14], "%Y%m%d%H%M%S")
     scan = datetime.strptime(d0.SeriesDate + d0.SeriesTime[:6], "%Y%m%d%H%M%S")
-    decayed = float(item.RadionuclideTotalDose) * 2 ** (-(scan - inj).total_seconds() / float(item.RadionuclideHalfLife))
+    decayed = float(item.RadionuclideTotalDose) * 2 ** (
+        -(scan - inj).total_seconds() / float(item.RadionuclideHalfLife)
+    )
     return (vol * (float(d0.PatientWeight) * 1000 / decayed)).astype(np.float32)
 
 
@@ -57,9 +61,15 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "pet"
         t0 = time.perf_counter()
-        make_pet_series(folder, shape=shape, spacing_mm=(2.0, 4.0, 4.0),
-                        slopes=[0.5 + 0.001 * k for k in range(shape[0])])
-        print(f"wrote {shape[0]} slices of {shape[1]}×{shape[2]} in {time.perf_counter() - t0:.1f} s")
+        make_pet_series(
+            folder,
+            shape=shape,
+            spacing_mm=(2.0, 4.0, 4.0),
+            slopes=[0.5 + 0.001 * k for k in range(shape[0])],
+        )
+        print(
+            f"wrote {shape[0]} slices of {shape[1]}×{shape[2]} in {time.perf_counter() - t0:.1f} s"
+        )
         ref = peer_load_suv(folder)  # warm the page cache for both
         ours = ours_load_suv(folder)
         diff = float(np.max(np.abs(ours - ref)) / np.max(np.abs(ref)))
@@ -70,7 +80,9 @@ def main(argv: list[str] | None = None) -> None:
                 fn(folder)
                 times[name].append(time.perf_counter() - t)
         best = {k: min(v) for k, v in times.items()}
-        print(f"discover + load + SUVbw, {shape[0]}×{shape[1]}×{shape[2]} PET ({args.repeat} runs, best):")
+        print(
+            f"discover + load + SUVbw, {shape[0]}×{shape[1]}×{shape[2]} PET ({args.repeat} runs, best):"
+        )
         print(f"  nenscope        {best['nenscope']:.3f} s")
         print(f"  pydicom loop    {best['pydicom loop']:.3f} s")
         print(f"  ratio (peer / nenscope) = {best['pydicom loop'] / best['nenscope']:.2f}×")

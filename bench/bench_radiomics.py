@@ -42,56 +42,108 @@ REPEATS = 3
 
 # nenscope IBSI tag -> pyradiomics feature name (original_<class>_<name>)
 SHARED = {
-    "morph_volume": "shape_MeshVolume", "morph_vol_approx": "shape_VoxelVolume",
-    "morph_area_mesh": "shape_SurfaceArea", "morph_av": "shape_SurfaceVolumeRatio",
-    "morph_sphericity": "shape_Sphericity", "morph_diam": "shape_Maximum3DDiameter",
-    "morph_pca_maj_axis": "shape_MajorAxisLength", "morph_pca_min_axis": "shape_MinorAxisLength",
-    "morph_pca_least_axis": "shape_LeastAxisLength", "morph_pca_elongation": "shape_Elongation",
+    "morph_volume": "shape_MeshVolume",
+    "morph_vol_approx": "shape_VoxelVolume",
+    "morph_area_mesh": "shape_SurfaceArea",
+    "morph_av": "shape_SurfaceVolumeRatio",
+    "morph_sphericity": "shape_Sphericity",
+    "morph_diam": "shape_Maximum3DDiameter",
+    "morph_pca_maj_axis": "shape_MajorAxisLength",
+    "morph_pca_min_axis": "shape_MinorAxisLength",
+    "morph_pca_least_axis": "shape_LeastAxisLength",
+    "morph_pca_elongation": "shape_Elongation",
     "morph_pca_flatness": "shape_Flatness",
-    "stat_energy": "firstorder_Energy", "stat_mean": "firstorder_Mean", "stat_var": "firstorder_Variance",
-    "stat_skew": "firstorder_Skewness", "stat_kurt": "firstorder_Kurtosis", "stat_median": "firstorder_Median",
-    "stat_min": "firstorder_Minimum", "stat_max": "firstorder_Maximum", "stat_p10": "firstorder_10Percentile",
-    "stat_p90": "firstorder_90Percentile", "stat_iqr": "firstorder_InterquartileRange",
-    "stat_range": "firstorder_Range", "stat_mad": "firstorder_MeanAbsoluteDeviation",
-    "stat_rmad": "firstorder_RobustMeanAbsoluteDeviation", "stat_rms": "firstorder_RootMeanSquared",
-    "ih_entropy": "firstorder_Entropy", "ih_uniformity": "firstorder_Uniformity",
-    "cm_auto_corr_3D_avg": "glcm_Autocorrelation", "cm_joint_avg_3D_avg": "glcm_JointAverage",
-    "cm_clust_prom_3D_avg": "glcm_ClusterProminence", "cm_clust_shade_3D_avg": "glcm_ClusterShade",
-    "cm_clust_tend_3D_avg": "glcm_ClusterTendency", "cm_contrast_3D_avg": "glcm_Contrast",
-    "cm_corr_3D_avg": "glcm_Correlation", "cm_diff_avg_3D_avg": "glcm_DifferenceAverage",
-    "cm_diff_entr_3D_avg": "glcm_DifferenceEntropy", "cm_diff_var_3D_avg": "glcm_DifferenceVariance",
-    "cm_energy_3D_avg": "glcm_JointEnergy", "cm_joint_entr_3D_avg": "glcm_JointEntropy",
-    "cm_info_corr1_3D_avg": "glcm_Imc1", "cm_info_corr2_3D_avg": "glcm_Imc2",
-    "cm_inv_diff_mom_3D_avg": "glcm_Idm", "cm_inv_diff_mom_norm_3D_avg": "glcm_Idmn",
-    "cm_inv_diff_3D_avg": "glcm_Id", "cm_inv_diff_norm_3D_avg": "glcm_Idn",
-    "cm_inv_var_3D_avg": "glcm_InverseVariance", "cm_joint_max_3D_avg": "glcm_MaximumProbability",
-    "cm_sum_avg_3D_avg": "glcm_SumAverage", "cm_sum_entr_3D_avg": "glcm_SumEntropy",
+    "stat_energy": "firstorder_Energy",
+    "stat_mean": "firstorder_Mean",
+    "stat_var": "firstorder_Variance",
+    "stat_skew": "firstorder_Skewness",
+    "stat_kurt": "firstorder_Kurtosis",
+    "stat_median": "firstorder_Median",
+    "stat_min": "firstorder_Minimum",
+    "stat_max": "firstorder_Maximum",
+    "stat_p10": "firstorder_10Percentile",
+    "stat_p90": "firstorder_90Percentile",
+    "stat_iqr": "firstorder_InterquartileRange",
+    "stat_range": "firstorder_Range",
+    "stat_mad": "firstorder_MeanAbsoluteDeviation",
+    "stat_rmad": "firstorder_RobustMeanAbsoluteDeviation",
+    "stat_rms": "firstorder_RootMeanSquared",
+    "ih_entropy": "firstorder_Entropy",
+    "ih_uniformity": "firstorder_Uniformity",
+    "cm_auto_corr_3D_avg": "glcm_Autocorrelation",
+    "cm_joint_avg_3D_avg": "glcm_JointAverage",
+    "cm_clust_prom_3D_avg": "glcm_ClusterProminence",
+    "cm_clust_shade_3D_avg": "glcm_ClusterShade",
+    "cm_clust_tend_3D_avg": "glcm_ClusterTendency",
+    "cm_contrast_3D_avg": "glcm_Contrast",
+    "cm_corr_3D_avg": "glcm_Correlation",
+    "cm_diff_avg_3D_avg": "glcm_DifferenceAverage",
+    "cm_diff_entr_3D_avg": "glcm_DifferenceEntropy",
+    "cm_diff_var_3D_avg": "glcm_DifferenceVariance",
+    "cm_energy_3D_avg": "glcm_JointEnergy",
+    "cm_joint_entr_3D_avg": "glcm_JointEntropy",
+    "cm_info_corr1_3D_avg": "glcm_Imc1",
+    "cm_info_corr2_3D_avg": "glcm_Imc2",
+    "cm_inv_diff_mom_3D_avg": "glcm_Idm",
+    "cm_inv_diff_mom_norm_3D_avg": "glcm_Idmn",
+    "cm_inv_diff_3D_avg": "glcm_Id",
+    "cm_inv_diff_norm_3D_avg": "glcm_Idn",
+    "cm_inv_var_3D_avg": "glcm_InverseVariance",
+    "cm_joint_max_3D_avg": "glcm_MaximumProbability",
+    "cm_sum_avg_3D_avg": "glcm_SumAverage",
+    "cm_sum_entr_3D_avg": "glcm_SumEntropy",
     "cm_joint_var_3D_avg": "glcm_SumSquares",
-    "rlm_sre_3D_avg": "glrlm_ShortRunEmphasis", "rlm_lre_3D_avg": "glrlm_LongRunEmphasis",
-    "rlm_glnu_3D_avg": "glrlm_GrayLevelNonUniformity", "rlm_glnu_norm_3D_avg": "glrlm_GrayLevelNonUniformityNormalized",
-    "rlm_rlnu_3D_avg": "glrlm_RunLengthNonUniformity", "rlm_rlnu_norm_3D_avg": "glrlm_RunLengthNonUniformityNormalized",
-    "rlm_r_perc_3D_avg": "glrlm_RunPercentage", "rlm_gl_var_3D_avg": "glrlm_GrayLevelVariance",
-    "rlm_rl_var_3D_avg": "glrlm_RunVariance", "rlm_rl_entr_3D_avg": "glrlm_RunEntropy",
-    "rlm_lgre_3D_avg": "glrlm_LowGrayLevelRunEmphasis", "rlm_hgre_3D_avg": "glrlm_HighGrayLevelRunEmphasis",
-    "rlm_srlge_3D_avg": "glrlm_ShortRunLowGrayLevelEmphasis", "rlm_srhge_3D_avg": "glrlm_ShortRunHighGrayLevelEmphasis",
-    "rlm_lrlge_3D_avg": "glrlm_LongRunLowGrayLevelEmphasis", "rlm_lrhge_3D_avg": "glrlm_LongRunHighGrayLevelEmphasis",
-    "szm_sze_3D": "glszm_SmallAreaEmphasis", "szm_lze_3D": "glszm_LargeAreaEmphasis",
-    "szm_glnu_3D": "glszm_GrayLevelNonUniformity", "szm_glnu_norm_3D": "glszm_GrayLevelNonUniformityNormalized",
-    "szm_zsnu_3D": "glszm_SizeZoneNonUniformity", "szm_zsnu_norm_3D": "glszm_SizeZoneNonUniformityNormalized",
-    "szm_z_perc_3D": "glszm_ZonePercentage", "szm_gl_var_3D": "glszm_GrayLevelVariance",
-    "szm_zs_var_3D": "glszm_ZoneVariance", "szm_zs_entr_3D": "glszm_ZoneEntropy",
-    "szm_lgze_3D": "glszm_LowGrayLevelZoneEmphasis", "szm_hgze_3D": "glszm_HighGrayLevelZoneEmphasis",
-    "szm_szlge_3D": "glszm_SmallAreaLowGrayLevelEmphasis", "szm_szhge_3D": "glszm_SmallAreaHighGrayLevelEmphasis",
-    "szm_lzlge_3D": "glszm_LargeAreaLowGrayLevelEmphasis", "szm_lzhge_3D": "glszm_LargeAreaHighGrayLevelEmphasis",
-    "ngl_lde_3D": "gldm_SmallDependenceEmphasis", "ngl_hde_3D": "gldm_LargeDependenceEmphasis",
-    "ngl_glnu_3D": "gldm_GrayLevelNonUniformity", "ngl_dcnu_3D": "gldm_DependenceNonUniformity",
-    "ngl_dcnu_norm_3D": "gldm_DependenceNonUniformityNormalized", "ngl_gl_var_3D": "gldm_GrayLevelVariance",
-    "ngl_dc_var_3D": "gldm_DependenceVariance", "ngl_dc_entr_3D": "gldm_DependenceEntropy",
-    "ngl_lgce_3D": "gldm_LowGrayLevelEmphasis", "ngl_hgce_3D": "gldm_HighGrayLevelEmphasis",
-    "ngl_ldlge_3D": "gldm_SmallDependenceLowGrayLevelEmphasis", "ngl_ldhge_3D": "gldm_SmallDependenceHighGrayLevelEmphasis",
-    "ngl_hdlge_3D": "gldm_LargeDependenceLowGrayLevelEmphasis", "ngl_hdhge_3D": "gldm_LargeDependenceHighGrayLevelEmphasis",
-    "ngt_coarseness_3D": "ngtdm_Coarseness", "ngt_contrast_3D": "ngtdm_Contrast", "ngt_busyness_3D": "ngtdm_Busyness",
-    "ngt_complexity_3D": "ngtdm_Complexity", "ngt_strength_3D": "ngtdm_Strength",
+    "rlm_sre_3D_avg": "glrlm_ShortRunEmphasis",
+    "rlm_lre_3D_avg": "glrlm_LongRunEmphasis",
+    "rlm_glnu_3D_avg": "glrlm_GrayLevelNonUniformity",
+    "rlm_glnu_norm_3D_avg": "glrlm_GrayLevelNonUniformityNormalized",
+    "rlm_rlnu_3D_avg": "glrlm_RunLengthNonUniformity",
+    "rlm_rlnu_norm_3D_avg": "glrlm_RunLengthNonUniformityNormalized",
+    "rlm_r_perc_3D_avg": "glrlm_RunPercentage",
+    "rlm_gl_var_3D_avg": "glrlm_GrayLevelVariance",
+    "rlm_rl_var_3D_avg": "glrlm_RunVariance",
+    "rlm_rl_entr_3D_avg": "glrlm_RunEntropy",
+    "rlm_lgre_3D_avg": "glrlm_LowGrayLevelRunEmphasis",
+    "rlm_hgre_3D_avg": "glrlm_HighGrayLevelRunEmphasis",
+    "rlm_srlge_3D_avg": "glrlm_ShortRunLowGrayLevelEmphasis",
+    "rlm_srhge_3D_avg": "glrlm_ShortRunHighGrayLevelEmphasis",
+    "rlm_lrlge_3D_avg": "glrlm_LongRunLowGrayLevelEmphasis",
+    "rlm_lrhge_3D_avg": "glrlm_LongRunHighGrayLevelEmphasis",
+    "szm_sze_3D": "glszm_SmallAreaEmphasis",
+    "szm_lze_3D": "glszm_LargeAreaEmphasis",
+    "szm_glnu_3D": "glszm_GrayLevelNonUniformity",
+    "szm_glnu_norm_3D": "glszm_GrayLevelNonUniformityNormalized",
+    "szm_zsnu_3D": "glszm_SizeZoneNonUniformity",
+    "szm_zsnu_norm_3D": "glszm_SizeZoneNonUniformityNormalized",
+    "szm_z_perc_3D": "glszm_ZonePercentage",
+    "szm_gl_var_3D": "glszm_GrayLevelVariance",
+    "szm_zs_var_3D": "glszm_ZoneVariance",
+    "szm_zs_entr_3D": "glszm_ZoneEntropy",
+    "szm_lgze_3D": "glszm_LowGrayLevelZoneEmphasis",
+    "szm_hgze_3D": "glszm_HighGrayLevelZoneEmphasis",
+    "szm_szlge_3D": "glszm_SmallAreaLowGrayLevelEmphasis",
+    "szm_szhge_3D": "glszm_SmallAreaHighGrayLevelEmphasis",
+    "szm_lzlge_3D": "glszm_LargeAreaLowGrayLevelEmphasis",
+    "szm_lzhge_3D": "glszm_LargeAreaHighGrayLevelEmphasis",
+    "ngl_lde_3D": "gldm_SmallDependenceEmphasis",
+    "ngl_hde_3D": "gldm_LargeDependenceEmphasis",
+    "ngl_glnu_3D": "gldm_GrayLevelNonUniformity",
+    "ngl_dcnu_3D": "gldm_DependenceNonUniformity",
+    "ngl_dcnu_norm_3D": "gldm_DependenceNonUniformityNormalized",
+    "ngl_gl_var_3D": "gldm_GrayLevelVariance",
+    "ngl_dc_var_3D": "gldm_DependenceVariance",
+    "ngl_dc_entr_3D": "gldm_DependenceEntropy",
+    "ngl_lgce_3D": "gldm_LowGrayLevelEmphasis",
+    "ngl_hgce_3D": "gldm_HighGrayLevelEmphasis",
+    "ngl_ldlge_3D": "gldm_SmallDependenceLowGrayLevelEmphasis",
+    "ngl_ldhge_3D": "gldm_SmallDependenceHighGrayLevelEmphasis",
+    "ngl_hdlge_3D": "gldm_LargeDependenceLowGrayLevelEmphasis",
+    "ngl_hdhge_3D": "gldm_LargeDependenceHighGrayLevelEmphasis",
+    "ngt_coarseness_3D": "ngtdm_Coarseness",
+    "ngt_contrast_3D": "ngtdm_Contrast",
+    "ngt_busyness_3D": "ngtdm_Busyness",
+    "ngt_complexity_3D": "ngtdm_Complexity",
+    "ngt_strength_3D": "ngtdm_Strength",
 }
 
 # Known definitional differences (IBSI vs pyradiomics documentation).
@@ -122,6 +174,7 @@ def _simulated(n: int, seed: int = 7):
         from nenscope.simulation.lesions import lesion_occupancy
         from nenscope.simulation.pet import resolution_blur
         from nenscope.simulation.phantom import Grid
+
         source = "nenscope.simulation (occupancy, Ga-68 range + 5 mm PSF)"
     except ImportError:  # simulator not available: plain blobs
         lesion_occupancy = resolution_blur = Grid = None
@@ -178,8 +231,15 @@ def _pyradiomics():
 
     logging.getLogger("radiomics").setLevel(logging.ERROR)
     ext = featureextractor.RadiomicsFeatureExtractor(
-        binWidth=BIN_WIDTH, resampledPixelSpacing=None, force2D=False, label=1,
-        additionalInfo=False, minimumROIDimensions=1, minimumROISize=1, voxelArrayShift=0)
+        binWidth=BIN_WIDTH,
+        resampledPixelSpacing=None,
+        force2D=False,
+        label=1,
+        additionalInfo=False,
+        minimumROIDimensions=1,
+        minimumROISize=1,
+        voxelArrayShift=0,
+    )
     ext.disableAllFeatures()
     by_class: dict[str, list[str]] = {}
     for name in SHARED.values():
@@ -202,7 +262,9 @@ def _sitk_pair(img, mask, spacing):
 
 def _run_pyradiomics(ext, pair):
     res = ext.execute(*pair)
-    return {k.removeprefix("original_"): float(v) for k, v in res.items() if k.startswith("original_")}
+    return {
+        k.removeprefix("original_"): float(v) for k, v in res.items() if k.startswith("original_")
+    }
 
 
 _COLD = """
@@ -234,7 +296,9 @@ def _cold_compile() -> dict | None:
     and space (the kernels they add). None when the subprocess fails."""
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        res = subprocess.run([sys.executable, "-c", _COLD], env=env, capture_output=True, text=True, check=False)
+        res = subprocess.run(
+            [sys.executable, "-c", _COLD], env=env, capture_output=True, text=True, check=False
+        )
     if res.returncode != 0:
         print(f"(cold-compile measurement failed: {res.stderr.strip()[-300:]})")
         return None
@@ -257,8 +321,10 @@ def _main() -> None:
     n_sim = 23
     lesions = [_sts001(), *_simulated(n_sim)]
     base = preset("pet-default").replace(
-        families=("morph", "stat", "ih", "cm", "rlm", "szm", "ngl", "ngt"), texture_spaces=("3D",),
-        morph_extended=False)  # the shared feature set: no OMBB/MVEE/Moran/Geary
+        families=("morph", "stat", "ih", "cm", "rlm", "szm", "ngl", "ngt"),
+        texture_spaces=("3D",),
+        morph_extended=False,
+    )  # the shared feature set: no OMBB/MVEE/Moran/Geary
     full = preset("pet-default").replace(texture_spaces=("3D",))
     try:
         ext = _pyradiomics()
@@ -278,7 +344,9 @@ def _main() -> None:
         t3 = time.perf_counter()
         if k == 0:
             first = {"ns": t1 - t0, "ns_full": t2 - t1, "pr": t3 - t2}
-    print(f"{'lesion':52s} {'voxels':>7s} {'nenscope s':>10s} {'all IBSI s':>10s} {'pyradiomics s':>13s} {'ratio':>6s}")
+    print(
+        f"{'lesion':52s} {'voxels':>7s} {'nenscope s':>10s} {'all IBSI s':>10s} {'pyradiomics s':>13s} {'ratio':>6s}"
+    )
     cpu_ns, cpu_pr = [], []
     for name, img, mask, spacing in lesions:
         lower = math.floor(img[mask].min() / BIN_WIDTH) * BIN_WIDTH  # pyradiomics' bin edges
@@ -308,8 +376,10 @@ def _main() -> None:
         t_pr.append(min(w_pr))
         cpu_ns.append(min(c_ns))
         cpu_pr.append(min(c_pr))
-        print(f"{name[:52]:52s} {int(mask.sum()):7d} {t_ns[-1]:10.3f} {t_full[-1]:10.3f} {t_pr[-1]:13.3f} "
-              f"{t_pr[-1] / t_ns[-1]:6.1f}")
+        print(
+            f"{name[:52]:52s} {int(mask.sum()):7d} {t_ns[-1]:10.3f} {t_full[-1]:10.3f} {t_pr[-1]:13.3f} "
+            f"{t_pr[-1] / t_ns[-1]:6.1f}"
+        )
         for tag, pr in SHARED.items():
             a, b = ours[tag], theirs[pr]
             if tag == "stat_kurt":
@@ -317,27 +387,39 @@ def _main() -> None:
             diffs[tag].append(abs(a - b) / max(abs(a), abs(b), 1e-12))
     tn, tf, tp = np.array(t_ns), np.array(t_full), np.array(t_pr)
     cn, cp = np.array(cpu_ns), np.array(cpu_pr)
-    print(f"\n{len(lesions)} lesions, best of {REPEATS} runs each; per lesion (median): nenscope {np.median(tn):.3f} s "
-          f"on the shared families, {np.median(tf):.3f} s for every IBSI family (incl. GLDZM, IVH, local "
-          f"intensity, convex hull/OMBB/MVEE, Moran/Geary); pyradiomics {np.median(tp):.3f} s")
-    print(f"wall clock: nenscope {tn.sum():.2f} s, pyradiomics {tp.sum():.2f} s -> pyradiomics/nenscope = "
-          f"{tp.sum() / tn.sum():.1f}x (shared families), {tp.sum() / tf.sum():.1f}x (all IBSI families); "
-          f"median per-lesion ratio {np.median(tp / tn):.1f}x")
-    print(f"CPU time:   nenscope {cn.sum():.2f} s, pyradiomics {cp.sum():.2f} s -> {cp.sum() / cn.sum():.1f}x "
-          f"(shared families); median per-lesion ratio {np.median(cp / np.maximum(cn, 1e-9)):.1f}x")
+    print(
+        f"\n{len(lesions)} lesions, best of {REPEATS} runs each; per lesion (median): nenscope {np.median(tn):.3f} s "
+        f"on the shared families, {np.median(tf):.3f} s for every IBSI family (incl. GLDZM, IVH, local "
+        f"intensity, convex hull/OMBB/MVEE, Moran/Geary); pyradiomics {np.median(tp):.3f} s"
+    )
+    print(
+        f"wall clock: nenscope {tn.sum():.2f} s, pyradiomics {tp.sum():.2f} s -> pyradiomics/nenscope = "
+        f"{tp.sum() / tn.sum():.1f}x (shared families), {tp.sum() / tf.sum():.1f}x (all IBSI families); "
+        f"median per-lesion ratio {np.median(tp / tn):.1f}x"
+    )
+    print(
+        f"CPU time:   nenscope {cn.sum():.2f} s, pyradiomics {cp.sum():.2f} s -> {cp.sum() / cn.sum():.1f}x "
+        f"(shared families); median per-lesion ratio {np.median(cp / np.maximum(cn, 1e-9)):.1f}x"
+    )
     worst = min(tp.sum() / tn.sum(), np.median(tp / tn), cp.sum() / cn.sum())
-    print(f"goal >= 10x on the shared feature set: {'met' if worst >= 10 else 'not met'} "
-          f"(lowest of the three shared-set ratios: {worst:.1f}x; fastest lesion for nenscope "
-          f"{tn.min() * 1e3:.1f} ms vs pyradiomics {tp[np.argmin(tn)] * 1e3:.1f} ms)")
+    print(
+        f"goal >= 10x on the shared feature set: {'met' if worst >= 10 else 'not met'} "
+        f"(lowest of the three shared-set ratios: {worst:.1f}x; fastest lesion for nenscope "
+        f"{tn.min() * 1e3:.1f} ms vs pyradiomics {tp[np.argmin(tn)] * 1e3:.1f} ms)"
+    )
     print("(timings on a shared 2-core machine: noisy)")
-    print(f"\nOne-off costs, excluded above: first extraction in this process {first['ns']:.2f} s (shared set) "
-          f"+ {first['ns_full']:.2f} s (all IBSI families) for nenscope (Numba: a cache load when the on-disk "
-          f"cache exists, else compilation); pyradiomics' first call {first['pr']:.2f} s")
+    print(
+        f"\nOne-off costs, excluded above: first extraction in this process {first['ns']:.2f} s (shared set) "
+        f"+ {first['ns_full']:.2f} s (all IBSI families) for nenscope (Numba: a cache load when the on-disk "
+        f"cache exists, else compilation); pyradiomics' first call {first['pr']:.2f} s"
+    )
     cold = _cold_compile()
     if cold is not None:
-        print(f"cold JIT compilation (fresh process, empty Numba cache): {cold['shared_s']:.1f} s for the shared "
-              f"set, {cold['all_s']:.1f} s more for every IBSI family/space; import {cold['import_s']:.2f} s. "
-              "Paid once per install (cache=True), or once per process where the cache is not writable.")
+        print(
+            f"cold JIT compilation (fresh process, empty Numba cache): {cold['shared_s']:.1f} s for the shared "
+            f"set, {cold['all_s']:.1f} s more for every IBSI family/space; import {cold['import_s']:.2f} s. "
+            "Paid once per install (cache=True), or once per process where the cache is not writable."
+        )
     print("(kurtosis compared as IBSI excess kurtosis + 3)")
     agree = [t for t, d in diffs.items() if max(d) <= 1e-3]
     differ = [(t, max(d)) for t, d in diffs.items() if max(d) > 1e-3]

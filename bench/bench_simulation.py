@@ -35,15 +35,24 @@ def bench_whole_body() -> float:
     from nenscope.simulation.projector import get_projector
     from nenscope.simulation.study import SimulationConfig, simulate_study
 
-    cfg = SimulationConfig(tracer="68Ga-DOTATATE", seed=1, n_lesions=5, voxel_mm=VOXEL_MM, iterations=3, subsets=8,
-                           minutes_per_bed=2.5)
+    cfg = SimulationConfig(
+        tracer="68Ga-DOTATATE",
+        seed=1,
+        n_lesions=5,
+        voxel_mm=VOXEL_MM,
+        iterations=3,
+        subsets=8,
+        minutes_per_bed=2.5,
+    )
     get_projector.cache_clear()
     t_cold = _time(lambda: simulate_study(cfg))
     t_warm = _time(lambda: simulate_study(cfg))
     sim = simulate_study(cfg)
-    print(f"whole-body PET {sim.emission.array.shape} at {VOXEL_MM} mm, simulation + OSEM 3 it x 8 subsets: "
-          f"{t_cold:.2f} s (first call, builds the system matrix), {t_warm:.2f} s (matrix cached); "
-          f"budget 30 s")
+    print(
+        f"whole-body PET {sim.emission.array.shape} at {VOXEL_MM} mm, simulation + OSEM 3 it x 8 subsets: "
+        f"{t_cold:.2f} s (first call, builds the system matrix), {t_warm:.2f} s (matrix cached); "
+        f"budget 30 s"
+    )
     return t_cold
 
 
@@ -69,10 +78,15 @@ def _pytomography(volume: np.ndarray):
     torch.set_num_threads(2)
     angles = np.arange(N_ANGLES) * 180.0 / N_ANGLES
     obj_meta = SPECTObjectMeta(dr=(VOXEL_MM / 10,) * 3, shape=(N, N, NZ))
-    proj_meta = SPECTProjMeta(projection_shape=(N, NZ), dr=(VOXEL_MM / 10,) * 2, angles=angles,
-                              radii=np.full(N_ANGLES, 30.0))
-    sm = SPECTSystemMatrix(obj2obj_transforms=[], proj2proj_transforms=[], object_meta=obj_meta,
-                           proj_meta=proj_meta)
+    proj_meta = SPECTProjMeta(
+        projection_shape=(N, NZ),
+        dr=(VOXEL_MM / 10,) * 2,
+        angles=angles,
+        radii=np.full(N_ANGLES, 30.0),
+    )
+    sm = SPECTSystemMatrix(
+        obj2obj_transforms=[], proj2proj_transforms=[], object_meta=obj_meta, proj_meta=proj_meta
+    )
     obj = torch.tensor(np.ascontiguousarray(volume.transpose(2, 1, 0)))
 
     def run():
@@ -112,9 +126,11 @@ def bench_projector() -> tuple[float, float, str]:
     peer()
     t_peer = _time(peer, repeat=1)
     mvox_angles = N * N * NZ * N_ANGLES / 1e6
-    print(f"projector forward+back, {N}x{N}x{NZ}, {N_ANGLES} angles: nenscope sparse {t_ours:.2f} s "
-          f"({mvox_angles / t_ours:.0f} Mvoxel-angles/s), {name} {t_peer:.2f} s "
-          f"({mvox_angles / t_peer:.0f} Mvoxel-angles/s); ratio peer/nenscope = {t_peer / t_ours:.1f}x")
+    print(
+        f"projector forward+back, {N}x{N}x{NZ}, {N_ANGLES} angles: nenscope sparse {t_ours:.2f} s "
+        f"({mvox_angles / t_ours:.0f} Mvoxel-angles/s), {name} {t_peer:.2f} s "
+        f"({mvox_angles / t_peer:.0f} Mvoxel-angles/s); ratio peer/nenscope = {t_peer / t_ours:.1f}x"
+    )
     return t_ours, t_peer, name
 
 

@@ -94,4 +94,6 @@ def test_automatic_liver_mask_stays_off_the_right_kidney():
     kidney = organs == label["kidney_right"]
     assert _dice(liver, organs == label["liver"]) > 0.93
     assert (liver & kidney).sum() < 0.2 * kidney.sum()
-    assert ref.liver.suv_mean == pytest.approx(sim.truth["organs"]["liver"]["true_suv_mean"], rel=0.05)
+    assert ref.liver.suv_mean == pytest.approx(
+        sim.truth["organs"]["liver"]["true_suv_mean"], rel=0.05
+    )

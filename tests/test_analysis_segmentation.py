@@ -101,7 +101,10 @@ def test_moderate_lesion_on_a_hot_neighbours_tail_is_split_off():
     for seed in range(3):
         rng = np.random.default_rng(seed)
         noisy = big * (1 + 0.1 * rng.standard_normal(big.shape)).astype(np.float32)
-        assert segment_lesions(noisy, SP, 8.0, min_volume_ml=0.5, split_min_height_fraction=0.1).max() == 1
+        assert (
+            segment_lesions(noisy, SP, 8.0, min_volume_ml=0.5, split_min_height_fraction=0.1).max()
+            == 1
+        )
 
 
 def test_hysteresis_and_suvmax_percent():
@@ -139,7 +142,9 @@ def test_region_detect_replaces_the_detection_level_where_a_lesion_peaks():
         lab = segment_lesions(suv, SP, 3.0, region_detect=[(region, 3.5)], **kw)
         assert lab.max() == 1 and np.array_equal(lab == 1, masks[0])
         # a region level above the general one raises it there
-        lab = segment_lesions(suv, SP, 3.0, region_detect=[(region, 8.0)], **{**kw, "detect_suv": 3.5})
+        lab = segment_lesions(
+            suv, SP, 3.0, region_detect=[(region, 8.0)], **{**kw, "detect_suv": 3.5}
+        )
         assert lab.max() == 1 and np.array_equal(lab == 1, masks[1])
 
 

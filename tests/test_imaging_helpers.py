@@ -28,7 +28,9 @@ def _tm(t: datetime) -> str:
     return t.strftime("%H%M%S.%f")[:13]
 
 
-def base_dataset(sop_class: str, modality: str, *, study_uid: str, series_uid: str, for_uid: str) -> Dataset:
+def base_dataset(
+    sop_class: str, modality: str, *, study_uid: str, series_uid: str, for_uid: str
+) -> Dataset:
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = sop_class
@@ -87,7 +89,9 @@ def make_pet_series(
     files = []
     order = rng.permutation(n) if shuffle else np.arange(n)
     for inst, k in enumerate(order, start=1):
-        ds = base_dataset(PET_SOP, "PT", study_uid=study_uid, series_uid=series_uid, for_uid=for_uid)
+        ds = base_dataset(
+            PET_SOP, "PT", study_uid=study_uid, series_uid=series_uid, for_uid=for_uid
+        )
         ds.Manufacturer = manufacturer
         ds.SeriesDescription = "PET AC"
         ds.SeriesNumber = 3
@@ -134,7 +138,11 @@ def make_pet_series(
             item.RadiopharmaceuticalStartTime = _tm(injection)
         if nuclide_code is not None:
             code = Dataset()
-            code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = nuclide_code[0], "SRT", nuclide_code[1]
+            code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = (
+                nuclide_code[0],
+                "SRT",
+                nuclide_code[1],
+            )
             item.RadionuclideCodeSequence = Sequence([code])
         ds.RadiopharmaceuticalInformationSequence = Sequence([item])
         for key, value in (extra or {}).items():
@@ -151,8 +159,15 @@ def make_pet_series(
     return files, values[desc], series_uid
 
 
-def make_ct_series(folder: Path, *, study_uid: str, n: int = 4, size: int = 6, spacing=(2.5, 3.0, 3.0),
-                   for_uid: str | None = None) -> tuple[list[Path], np.ndarray]:
+def make_ct_series(
+    folder: Path,
+    *,
+    study_uid: str,
+    n: int = 4,
+    size: int = 6,
+    spacing=(2.5, 3.0, 3.0),
+    for_uid: str | None = None,
+) -> tuple[list[Path], np.ndarray]:
     """Write a small CT series (HU = stored − 1024); return files and HU in highdicom order."""
     folder.mkdir(parents=True, exist_ok=True)
     series_uid, for_uid = generate_uid(), for_uid or generate_uid()
@@ -179,15 +194,26 @@ def make_ct_series(folder: Path, *, study_uid: str, n: int = 4, size: int = 6, s
     return files, (stored.astype(np.float64) - 1024)[::-1]
 
 
-def make_nm_spect(path: Path, *, frames: int = 5, size: int = 6, spacing: float = 4.8,
-                  slope: float = 0.25, rwvm: bool = True, decay_correction: str = "NONE",
-                  acquisition: datetime = datetime(2024, 5, 2, 12, 0, 0),
-                  injection: datetime = datetime(2024, 5, 1, 10, 0, 0),
-                  activity_bq: float = 7.4e9, weight_kg: float = 80.0) -> tuple[np.ndarray, Dataset]:
+def make_nm_spect(
+    path: Path,
+    *,
+    frames: int = 5,
+    size: int = 6,
+    spacing: float = 4.8,
+    slope: float = 0.25,
+    rwvm: bool = True,
+    decay_correction: str = "NONE",
+    acquisition: datetime = datetime(2024, 5, 2, 12, 0, 0),
+    injection: datetime = datetime(2024, 5, 1, 10, 0, 0),
+    activity_bq: float = 7.4e9,
+    weight_kg: float = 80.0,
+) -> tuple[np.ndarray, Dataset]:
     """Write a multi-frame reconstructed 177Lu SPECT (NM Image Storage, Bq/ml); return the true
     Bq/ml values in frame order and the dataset."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds = base_dataset(NM_SOP, "NM", study_uid=generate_uid(), series_uid=generate_uid(), for_uid=generate_uid())
+    ds = base_dataset(
+        NM_SOP, "NM", study_uid=generate_uid(), series_uid=generate_uid(), for_uid=generate_uid()
+    )
     ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON TOMO", "EMISSION"]
     ds.SeriesDescription = "SPECT Lu177 quant"
     ds.SeriesDate = ds.AcquisitionDate = acquisition.strftime("%Y%m%d")
@@ -220,7 +246,11 @@ def make_nm_spect(path: Path, *, frames: int = 5, size: int = 6, spacing: float 
         m.RealWorldValueIntercept = 0.0
         m.LUTLabel = "BQML"
         u = Dataset()
-        u.CodeValue, u.CodingSchemeDesignator, u.CodeMeaning = "Bq/ml", "UCUM", "Becquerels/milliliter"
+        u.CodeValue, u.CodingSchemeDesignator, u.CodeMeaning = (
+            "Bq/ml",
+            "UCUM",
+            "Becquerels/milliliter",
+        )
         m.MeasurementUnitsCodeSequence = Sequence([u])
         ds.RealWorldValueMappingSequence = Sequence([m])
     else:
@@ -232,7 +262,11 @@ def make_nm_spect(path: Path, *, frames: int = 5, size: int = 6, spacing: float 
     item.RadionuclideTotalDose = f"{activity_bq:g}"
     item.RadiopharmaceuticalStartDateTime = injection.strftime("%Y%m%d%H%M%S")
     code = Dataset()
-    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "C-1234X", "SRT", "^177^Lutetium"
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = (
+        "C-1234X",
+        "SRT",
+        "^177^Lutetium",
+    )
     item.RadionuclideCodeSequence = Sequence([code])
     ds.RadiopharmaceuticalInformationSequence = Sequence([item])
     ds.PixelData = stored.tobytes()

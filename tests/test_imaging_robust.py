@@ -24,22 +24,81 @@ from nenscope.imaging.summary import summarize
 from test_imaging_helpers import make_nm_spect, make_pet_series
 
 TOP_LEVEL = [
-    "PatientWeight", "PatientSize", "PatientSex", "PatientAge", "Units", "DecayCorrection", "CorrectedImage",
-    "SeriesDate", "SeriesTime", "AcquisitionDate", "AcquisitionTime", "StudyDate", "ImagePositionPatient",
-    "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns", "BitsAllocated", "BitsStored",
-    "PixelRepresentation", "SamplesPerPixel", "RescaleSlope", "RescaleIntercept", "SeriesInstanceUID",
-    "SOPInstanceUID", "Modality", "PixelData", "SliceThickness", "NumberOfFrames", "ActualFrameDuration",
-    "RadiopharmaceuticalInformationSequence", "FrameOfReferenceUID", "ImageType", "SOPClassUID",
-    "SpacingBetweenSlices", "DetectorInformationSequence", "RealWorldValueMappingSequence",
+    "PatientWeight",
+    "PatientSize",
+    "PatientSex",
+    "PatientAge",
+    "Units",
+    "DecayCorrection",
+    "CorrectedImage",
+    "SeriesDate",
+    "SeriesTime",
+    "AcquisitionDate",
+    "AcquisitionTime",
+    "StudyDate",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "PixelRepresentation",
+    "SamplesPerPixel",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "SeriesInstanceUID",
+    "SOPInstanceUID",
+    "Modality",
+    "PixelData",
+    "SliceThickness",
+    "NumberOfFrames",
+    "ActualFrameDuration",
+    "RadiopharmaceuticalInformationSequence",
+    "FrameOfReferenceUID",
+    "ImageType",
+    "SOPClassUID",
+    "SpacingBetweenSlices",
+    "DetectorInformationSequence",
+    "RealWorldValueMappingSequence",
 ]
-IN_SEQUENCE = ["RadionuclideTotalDose", "RadionuclideHalfLife", "RadiopharmaceuticalStartDateTime",
-               "RadiopharmaceuticalStartTime", "Radiopharmaceutical", "RadionuclideCodeSequence"]
+IN_SEQUENCE = [
+    "RadionuclideTotalDose",
+    "RadionuclideHalfLife",
+    "RadiopharmaceuticalStartDateTime",
+    "RadiopharmaceuticalStartTime",
+    "Radiopharmaceutical",
+    "RadionuclideCodeSequence",
+]
 
 TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=24)
 VALUES = st.one_of(
     TEXT,
-    st.sampled_from(["", "0", "-1", "1e309", "nan", "inf", "20240230", "250000", "99", "1\\2", "1\\0\\0\\0\\1",
-                     "0\\0\\0\\0\\0\\0", "BQML", "CNTS", "GML", "ADMIN", "NONE", "M", "F", "O", "070Y"]),
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "-1",
+            "1e309",
+            "nan",
+            "inf",
+            "20240230",
+            "250000",
+            "99",
+            "1\\2",
+            "1\\0\\0\\0\\1",
+            "0\\0\\0\\0\\0\\0",
+            "BQML",
+            "CNTS",
+            "GML",
+            "ADMIN",
+            "NONE",
+            "M",
+            "F",
+            "O",
+            "070Y",
+        ]
+    ),
     st.integers(min_value=-(2**31), max_value=2**31 - 1).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
 )
@@ -77,7 +136,7 @@ def _mutate(data: bytes, mutation) -> bytes:
     kind, key, value = mutation
     if kind == "bytes":
         pos = key % max(1, len(data))
-        return data[:pos] + value + data[pos + len(value):]
+        return data[:pos] + value + data[pos + len(value) :]
     if kind == "truncate":
         return data[: key % max(1, len(data))]
     try:
@@ -131,8 +190,9 @@ def _check(folder: Path) -> None:
 
 # derandomize: the same 250 cases on every run, so CI is reproducible (a failing case is a bug
 # to fix, not a coin toss)
-@settings(max_examples=250, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=250, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(targets=st.lists(st.tuples(st.integers(0, 3), MUTATION), min_size=1, max_size=4))
 def test_mutated_series_end_in_result_or_clear_error(targets):
     pet, nm = _templates()

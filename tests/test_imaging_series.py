@@ -71,7 +71,9 @@ def test_gap_duplicate_and_tilt_are_refused(tmp_path):
 
 
 def test_several_series_and_ct(tmp_path):
-    files, values, pt_uid = make_pet_series(tmp_path / "pt", study_uid="1.2.3.4", for_uid="1.2.3.4.9")
+    files, values, pt_uid = make_pet_series(
+        tmp_path / "pt", study_uid="1.2.3.4", for_uid="1.2.3.4.9"
+    )
     make_ct_series(tmp_path / "ct", study_uid="1.2.3.4", for_uid="1.2.3.4.9")
     make_pet_series(tmp_path / "other", study_uid="1.2.3.5", corrected="DECY")  # a NAC series
     (tmp_path / "notes.txt").write_text("not dicom")
@@ -140,8 +142,12 @@ def test_enhanced_multiframe_pet_geometry(tmp_path):
 
     files, values, _ = make_pet_series(tmp_path / "pt", shape=(3, 4, 4))
     enhanced = hd.legacy.LegacyConvertedEnhancedPETImage(
-        legacy_datasets=[pydicom.dcmread(f) for f in files], series_instance_uid=hd.UID(), series_number=5,
-        sop_instance_uid=hd.UID(), instance_number=1)
+        legacy_datasets=[pydicom.dcmread(f) for f in files],
+        series_instance_uid=hd.UID(),
+        series_number=5,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+    )
     (tmp_path / "enh").mkdir()
     enhanced.save_as(tmp_path / "enh" / "pet.dcm")
     classic = load_series(tmp_path / "pt").volume

@@ -33,7 +33,9 @@ def study():
 
 @pytest.fixture(scope="module")
 def gtv(study):
-    labels, names = read_rtstruct(DATA / "rtstruct" / "1-1.dcm", study.emission, roi_names=["GTV_Mass"])
+    labels, names = read_rtstruct(
+        DATA / "rtstruct" / "1-1.dcm", study.emission, roi_names=["GTV_Mass"]
+    )
     assert names == {1: "GTV_Mass"}
     return labels.array == 1
 
@@ -44,7 +46,11 @@ def test_header_and_factor(study):
     assert study.emission.spatial_shape == (267, 128, 128)
     # IBSI: raw × 2.42903e-4 is the SUVbw image
     assert study.suv.bw == pytest.approx(2.42903e-4, rel=5e-6)
-    assert study.patient.weight_kg == 71.0 and study.patient.height_m == 1.63 and study.patient.sex == "M"
+    assert (
+        study.patient.weight_kg == 71.0
+        and study.patient.height_m == 1.63
+        and study.patient.sex == "M"
+    )
     # irregular spacing 3.19–3.29 mm: stacked within tolerance, with a warning that says so
     assert any("3.190–3.290" in w for w in study.warnings)
     assert study.emission.spacing[0] == pytest.approx(3.27, abs=1e-4)
@@ -71,16 +77,22 @@ def test_rtstruct_matches_ibsi_mask(study, gtv):
 
 def _ranges() -> dict[str, tuple[float, float]]:
     rows = csv.DictReader((DATA / "expected_suv_ranges.csv").read_text().splitlines())
-    return {r["quantity_in_GTV_Mass_roi"]: (float(r["expected_min"]), float(r["expected_max"])) for r in rows}
+    return {
+        r["quantity_in_GTV_Mass_roi"]: (float(r["expected_min"]), float(r["expected_max"]))
+        for r in rows
+    }
 
 
-@pytest.mark.parametrize("kind,row_max,row_min", [
-    ("bw", "SUVbw max", "SUVbw min"),
-    ("bsa", "SUVbsa max (BSA in m^2/kg-style units)", "SUVbsa min"),
-    ("lbm_james", "SUVlbm (James) max", "SUVlbm (James) min"),
-    ("sul", "SUVlbm_bmi (Janmahasatian) max", "SUVlbm_bmi min"),
-    ("ibw", "SUV ideal body weight max", "SUV ideal body weight min"),
-])
+@pytest.mark.parametrize(
+    "kind,row_max,row_min",
+    [
+        ("bw", "SUVbw max", "SUVbw min"),
+        ("bsa", "SUVbsa max (BSA in m^2/kg-style units)", "SUVbsa min"),
+        ("lbm_james", "SUVlbm (James) max", "SUVlbm (James) min"),
+        ("sul", "SUVlbm_bmi (Janmahasatian) max", "SUVlbm_bmi min"),
+        ("ibw", "SUV ideal body weight max", "SUV ideal body weight min"),
+    ],
+)
 def test_gtv_suv_ranges(study, gtv, kind, row_max, row_min):
     ranges = _ranges()
     vals = study.suv(kind).array[gtv]
@@ -123,7 +135,12 @@ def test_seg_write_read_and_read_mask(tmp_path):
     back, back_names = read_seg(seg_path, loaded.volume)
     assert back_names == names
     assert np.array_equal(back.array, labels.array)
-    for source in (seg_path, tmp_path / "seg", DATA / "rtstruct", DATA / "suv_nifti_reference" / "PET_mask.nii.gz"):
+    for source in (
+        seg_path,
+        tmp_path / "seg",
+        DATA / "rtstruct",
+        DATA / "suv_nifti_reference" / "PET_mask.nii.gz",
+    ):
         mask, mask_names = read_mask(source, loaded.volume)
         assert int((mask.array == 1).sum()) == 5095, source
 
@@ -133,7 +150,9 @@ def test_cli_info_json(capsys):
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     pt = next(s for s in out["series"] if s["modality"] == "PT")
-    assert pt["shape"] == [267, 128, 128] and pt["spacing_mm"] == pytest.approx([3.27, 4.6875, 4.6875])
+    assert pt["shape"] == [267, 128, 128] and pt["spacing_mm"] == pytest.approx(
+        [3.27, 4.6875, 4.6875]
+    )
     assert pt["suv_bw_factor"] == pytest.approx(2.42903e-4, rel=5e-6)
     assert pt["radiopharmaceutical"] == "18F-FDG" and pt["patient_sex"] == "M"
     assert pt["scan_start_datetime"] == "2000-09-07T11:20:11"
@@ -159,7 +178,12 @@ def test_cli_convert_to_nifti(tmp_path, capsys):
     suv = read_nifti(written["emission"])
     ref = read_nifti(DATA / "suv_nifti_reference" / "PET_image.nii.gz")
     assert np.abs(resample_to(suv, ref, order=0).array - ref.array).max() <= 1e-3
-    assert main(["convert", str(DATA / "pet_dicom"), "--out", str(tmp_path / "n"), "--suv", "none"]) == 0
+    assert (
+        main(["convert", str(DATA / "pet_dicom"), "--out", str(tmp_path / "n"), "--suv", "none"])
+        == 0
+    )
     raw = read_nifti(tmp_path / "n" / "emission.nii.gz")
     assert float(raw.array.max()) == pytest.approx(273860.38, rel=1e-6)  # Bq/ml, the hottest voxel
-    assert main(["convert", str(DATA / "pet_dicom"), "--out", str(tmp_path / "n"), "--suv", "xx"]) == 2
+    assert (
+        main(["convert", str(DATA / "pet_dicom"), "--out", str(tmp_path / "n"), "--suv", "xx"]) == 2
+    )

@@ -73,8 +73,12 @@ def test_ge_start_time_only(tmp_path):
 
 def test_start_time_only_across_midnight(tmp_path):
     # injected 23:30, scan 00:30 next day: with a time only, the injection is the previous day
-    make_pet_series(tmp_path, use_start_datetime=False, injection=datetime(2024, 3, 1, 23, 30),
-                    series_time=datetime(2024, 3, 2, 0, 30))
+    make_pet_series(
+        tmp_path,
+        use_start_datetime=False,
+        injection=datetime(2024, 3, 1, 23, 30),
+        series_time=datetime(2024, 3, 2, 0, 30),
+    )
     study = load_study(tmp_path)
     assert study.injection_datetime == datetime(2024, 3, 1, 23, 30)
     assert study.suv.bw == pytest.approx(SIEMENS_BW, rel=1e-9)
@@ -84,8 +88,11 @@ def test_start_time_only_across_midnight(tmp_path):
 def test_post_processed_series_uses_earliest_acquisition(tmp_path):
     # series re-created at 11:30, acquisition started 09:50: scan start = 09:50 (QIBA)
     # 70 000 / (370e6 · 2^(−3000/6586.2)) = 2.5942680e-4
-    make_pet_series(tmp_path, series_time=datetime(2024, 3, 1, 11, 30),
-                    acquisition_time=datetime(2024, 3, 1, 9, 50))
+    make_pet_series(
+        tmp_path,
+        series_time=datetime(2024, 3, 1, 11, 30),
+        acquisition_time=datetime(2024, 3, 1, 9, 50),
+    )
     study = load_study(tmp_path)
     assert study.scan_start_datetime == datetime(2024, 3, 1, 9, 50)
     assert study.suv.bw == pytest.approx(2.5942679749194823e-4, rel=1e-9)
@@ -96,8 +103,13 @@ def test_ge_post_processed_private_scan_time(tmp_path):
     # GE private scan date/time (0009,100D) = 09:55 wins over the acquisition time:
     # 70 000 / (370e6 · 2^(−3300/6586.2)) = 2.6774828e-4
     extra = {(0x00090010, "LO"): "GEMS_PETD_01", (0x0009100D, "DT"): "20240301095500.00"}
-    make_pet_series(tmp_path, manufacturer="GE MEDICAL SYSTEMS", series_time=datetime(2024, 3, 1, 11, 30),
-                    acquisition_time=datetime(2024, 3, 1, 9, 50), extra=extra)
+    make_pet_series(
+        tmp_path,
+        manufacturer="GE MEDICAL SYSTEMS",
+        series_time=datetime(2024, 3, 1, 11, 30),
+        acquisition_time=datetime(2024, 3, 1, 9, 50),
+        extra=extra,
+    )
     study = load_study(tmp_path)
     assert study.scan_start_datetime == datetime(2024, 3, 1, 9, 55)
     assert study.suv.bw == pytest.approx(2.677482779917734e-4, rel=1e-9)
@@ -112,8 +124,11 @@ def test_philips_bqml(tmp_path):
 
 def test_philips_cnts_private_suv_factor(tmp_path):
     # Philips CNTS: SUVbw factor = private SUV scale factor (7053,1000)
-    extra = {(0x70530010, "LO"): "Philips PET Private Group", (0x70531000, "DS"): "0.000765",
-             (0x70531009, "DS"): "2.7683"}
+    extra = {
+        (0x70530010, "LO"): "Philips PET Private Group",
+        (0x70531000, "DS"): "0.000765",
+        (0x70531009, "DS"): "2.7683",
+    }
     make_pet_series(tmp_path, units="CNTS", manufacturer="Philips Medical Systems", extra=extra)
     study = load_study(tmp_path)
     assert study.units == "CNTS"
@@ -152,9 +167,15 @@ def test_decay_correction_admin_and_none(tmp_path):
     make_pet_series(tmp_path / "admin", decay_correction="ADMIN")
     assert load_study(tmp_path / "admin").suv.bw == pytest.approx(70000 / 370e6, rel=1e-12)
     # NONE: activity at acquisition (10:20) → 70 000 / (370e6 · 2^(−4800/6586.2))
-    make_pet_series(tmp_path / "none", decay_correction="NONE", acquisition_time=datetime(2024, 3, 1, 10, 20),
-                    series_time=datetime(2024, 3, 1, 10, 20))
-    assert load_study(tmp_path / "none").suv.bw == pytest.approx(70000 / (370e6 * 2 ** (-4800 / 6586.2)), rel=1e-12)
+    make_pet_series(
+        tmp_path / "none",
+        decay_correction="NONE",
+        acquisition_time=datetime(2024, 3, 1, 10, 20),
+        series_time=datetime(2024, 3, 1, 10, 20),
+    )
+    assert load_study(tmp_path / "none").suv.bw == pytest.approx(
+        70000 / (370e6 * 2 ** (-4800 / 6586.2)), rel=1e-12
+    )
 
 
 def test_missing_weight_names_tag_and_option(tmp_path):
@@ -176,10 +197,14 @@ def test_overrides_replace_header(tmp_path):
     text = " ".join(study.suv.warnings)
     assert "--injected-mbq" in text and "--injection-time" in text
     # 370 MBq at 09:00 on the series date, height 175 cm
-    ok = load_study(tmp_path, overrides={"injected_mbq": 370.0, "injection_time": "09:00", "height_cm": 175.0})
+    ok = load_study(
+        tmp_path, overrides={"injected_mbq": 370.0, "injection_time": "09:00", "height_cm": 175.0}
+    )
     assert ok.suv.bw == pytest.approx(SIEMENS_BW, rel=1e-9)
     assert ok.suv.lbm_james == pytest.approx(SIEMENS_BW * 56.52 / 70, rel=1e-9)
-    iso = load_study(tmp_path, overrides=SuvOverrides(injected_mbq=370.0, injection_time="2024-03-01T09:00:00"))
+    iso = load_study(
+        tmp_path, overrides=SuvOverrides(injected_mbq=370.0, injection_time="2024-03-01T09:00:00")
+    )
     assert iso.suv.bw == pytest.approx(SIEMENS_BW, rel=1e-9)
     with pytest.raises(NenscopeError, match="injection-time"):
         load_study(tmp_path, overrides={"injected_mbq": 370.0, "injection_time": "nine o'clock"})
@@ -230,7 +255,9 @@ def test_multiframe_nm_spect_bqml_geometry(tmp_path):
 
 
 def test_multiframe_nm_with_rescale_and_units(tmp_path):
-    values, _ = make_nm_spect(tmp_path / "spect.dcm", rwvm=False, slope=2.0, decay_correction="START")
+    values, _ = make_nm_spect(
+        tmp_path / "spect.dcm", rwvm=False, slope=2.0, decay_correction="START"
+    )
     study = load_study(tmp_path)
     assert study.units == "BQML" and study.decay_correction == "START"
     np.testing.assert_allclose(study.emission.array[::-1], values)
@@ -240,7 +267,9 @@ def test_decay_to_acquisition_factor(tmp_path):
     # ADMIN SPECT: values refer to the injection (1 May 10:00); acquisition 2 May 12:00 → 26 h
     make_nm_spect(tmp_path / "admin" / "spect.dcm", decay_correction="ADMIN")
     study = load_study(tmp_path / "admin")
-    assert study.decay_to_acquisition_factor() == pytest.approx(2 ** (-26 * 3600 / study.half_life_s), rel=1e-12)
+    assert study.decay_to_acquisition_factor() == pytest.approx(
+        2 ** (-26 * 3600 / study.half_life_s), rel=1e-12
+    )
     # NONE: the values are already the activity at acquisition
     make_nm_spect(tmp_path / "none" / "spect.dcm", decay_correction="NONE")
     assert load_study(tmp_path / "none").decay_to_acquisition_factor() == 1.0
@@ -272,7 +301,11 @@ def test_study_pickles_copies_and_replaces(tmp_path):
 
     make_pet_series(tmp_path)
     study = load_study(tmp_path)
-    for clone in (pickle.loads(pickle.dumps(study)), copy.deepcopy(study), dataclasses.replace(study)):
+    for clone in (
+        pickle.loads(pickle.dumps(study)),
+        copy.deepcopy(study),
+        dataclasses.replace(study),
+    ):
         assert clone.suv.bw == pytest.approx(SIEMENS_BW, rel=1e-12)
         np.testing.assert_array_equal(clone.suv("bw").array, study.suv("bw").array)
     assert study.suv_factors.bw == study.suv.bw and study.suv == study.suv_factors
@@ -285,8 +318,12 @@ def _enhanced_pet(tmp_path, decay_dt: str):
     files, values, _ = make_pet_series(tmp_path / "pt")
     legacy = [pydicom.dcmread(f) for f in files]
     enh = hd.legacy.LegacyConvertedEnhancedPETImage(
-        legacy_datasets=legacy, series_instance_uid=hd.UID(), series_number=5, sop_instance_uid=hd.UID(),
-        instance_number=1)
+        legacy_datasets=legacy,
+        series_instance_uid=hd.UID(),
+        series_number=5,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+    )
     # the legacy converter drops the PET isotope/corrections modules: add them as an
     # Enhanced PET writer would (PS3.3 C.8.22.3, C.8.22.4)
     enh.RadiopharmaceuticalInformationSequence = legacy[0].RadiopharmaceuticalInformationSequence

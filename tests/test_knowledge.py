@@ -48,7 +48,9 @@ def test_first_choice_and_reason(scenario):
     assert first.agent == agent
     assert phrase.lower() in first.rationale.lower()
     assert first.evidence, "every recommendation carries its evidence"
-    assert [r.rank for r in advice.recommendations] == list(range(1, len(advice.recommendations) + 1))
+    assert [r.rank for r in advice.recommendations] == list(
+        range(1, len(advice.recommendations) + 1)
+    )
 
 
 def test_second_line_choices():
@@ -87,7 +89,14 @@ def test_exendin_requires_glucose_infusion_and_sstr_false_positives_are_cautions
     assert any("glucose infusion" in p.lower() for p in insulinoma.preparation)
     staging = advise("staging", weight_kg=70)
     text = " ".join(staging.cautions).lower()
-    for fp in ("meningioma", "renal cell carcinoma", "melanoma", "sarcoidosis", "lymphoma", "inflammation"):
+    for fp in (
+        "meningioma",
+        "renal cell carcinoma",
+        "melanoma",
+        "sarcoidosis",
+        "lymphoma",
+        "inflammation",
+    ):
         assert fp in text
 
 
@@ -95,9 +104,22 @@ def test_catalogue_rows_are_complete_and_cited():
     agents = list_agents()
     names = {a.name for a in agents}
     for needed in (
-        "111In-pentetreotide", "68Ga-DOTATATE", "68Ga-DOTATOC", "68Ga-DOTANOC", "64Cu-DOTATATE",
-        "68Ga-OPS202", "18F-FDG", "18F-DOPA", "68Ga-exendin-4", "111In-exendin-4", "123I-MIBG",
-        "68Ga-FAPI-04", "68Ga-pentixafor", "68Ga-minigastrin", "GIPR ligand", "177Lu-DOTATATE",
+        "111In-pentetreotide",
+        "68Ga-DOTATATE",
+        "68Ga-DOTATOC",
+        "68Ga-DOTANOC",
+        "64Cu-DOTATATE",
+        "68Ga-OPS202",
+        "18F-FDG",
+        "18F-DOPA",
+        "68Ga-exendin-4",
+        "111In-exendin-4",
+        "123I-MIBG",
+        "68Ga-FAPI-04",
+        "68Ga-pentixafor",
+        "68Ga-minigastrin",
+        "GIPR ligand",
+        "177Lu-DOTATATE",
     ):
         assert needed in names
     for a in agents:
@@ -119,7 +141,9 @@ def test_agent_lookup_by_alias():
 @pytest.mark.parametrize("nuclide", ["Ga-68", "F-18", "Lu-177", "In-111", "Cu-64", "I-123"])
 def test_decay_matches_radioactivedecay(nuclide):
     for hours in (0.5, 3.0, 24.0, 168.0):
-        expected = rd.Inventory({nuclide: 100.0}, "MBq").decay(hours, "h").activities("MBq")[nuclide]
+        expected = (
+            rd.Inventory({nuclide: 100.0}, "MBq").decay(hours, "h").activities("MBq")[nuclide]
+        )
         assert activity_after(nuclide, 100.0, hours=hours) == pytest.approx(expected, rel=1e-9)
 
 
@@ -158,7 +182,22 @@ def test_cli_human_output_and_list(capsys):
     assert main(["protocol", "--list-scenarios"]) == 0
     out = capsys.readouterr().out
     assert "pheo-paraganglioma" in out and "no-ga68" in out
-    assert main(["protocol", "-s", "insulinoma", "--weight-kg", "70", "--height-cm", "170", "--sex", "F"]) == 0
+    assert (
+        main(
+            [
+                "protocol",
+                "-s",
+                "insulinoma",
+                "--weight-kg",
+                "70",
+                "--height-cm",
+                "170",
+                "--sex",
+                "F",
+            ]
+        )
+        == 0
+    )
     assert "68Ga-exendin-4" in capsys.readouterr().out
 
 
@@ -204,7 +243,9 @@ def test_console_script_exits_2(tmp_path):
 
     proc = subprocess.run(
         [sys.executable, "-m", "nenscope", "protocol", "-s", "staging", "--weight-kg", "-1"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: weight")

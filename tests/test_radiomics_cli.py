@@ -25,8 +25,17 @@ def _read(path: Path) -> dict[str, float]:
 
 def test_default_form_writes_tag_value_rows(tmp_path):
     out = tmp_path / "f.csv"
-    code = main(["radiomics", str(PH / "phantom.nii.gz"), str(PH / "mask.nii.gz"),
-                 "--preset", "ibsi-phantom", "--out", str(out)])
+    code = main(
+        [
+            "radiomics",
+            str(PH / "phantom.nii.gz"),
+            str(PH / "mask.nii.gz"),
+            "--preset",
+            "ibsi-phantom",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     feats = _read(out)
     assert feats["morph_volume"] == pytest.approx(556, abs=4)
@@ -37,8 +46,17 @@ def test_default_form_writes_tag_value_rows(tmp_path):
 def test_explicit_extract_with_settings_file_and_json(tmp_path, capsys):
     s = tmp_path / "s.yaml"
     s.write_text("discretisation: none\nivh_discretisation: none\nfamilies: [stat, ih]\n")
-    code = main(["radiomics", "extract", str(PH / "phantom.nii.gz"), str(PH / "mask.nii.gz"),
-                 "--settings", str(s), "--json"])
+    code = main(
+        [
+            "radiomics",
+            "extract",
+            str(PH / "phantom.nii.gz"),
+            str(PH / "mask.nii.gz"),
+            "--settings",
+            str(s),
+            "--json",
+        ]
+    )
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     assert data["stat_mean"] == pytest.approx(2.15, abs=5e-3)
@@ -49,8 +67,14 @@ def test_explicit_extract_with_settings_file_and_json(tmp_path, capsys):
 def test_bad_inputs_exit_2(tmp_path, capsys):
     assert main(["radiomics", str(PH / "phantom.nii.gz"), str(tmp_path / "none.nii.gz")]) == 2
     assert "error:" in capsys.readouterr().err
-    assert main(["radiomics", str(PH / "phantom.nii.gz"), str(PH / "mask.nii.gz"), "--preset", "nope"]) == 2
-    assert main(["radiomics", str(PH / "phantom.nii.gz"), str(PH / "mask.nii.gz"), "--label", "7"]) == 2
+    assert (
+        main(["radiomics", str(PH / "phantom.nii.gz"), str(PH / "mask.nii.gz"), "--preset", "nope"])
+        == 2
+    )
+    assert (
+        main(["radiomics", str(PH / "phantom.nii.gz"), str(PH / "mask.nii.gz"), "--label", "7"])
+        == 2
+    )
 
 
 def _cohort(n: int, informative: bool, seed: int):
@@ -59,7 +83,12 @@ def _cohort(n: int, informative: bool, seed: int):
     x = rng.normal(size=(n, 6))
     if informative:
         x[:, 0] += 2.0 * y  # known effect: Cohen's d = 2 → population AUC Φ(2/√2) = 0.921
-    return [f"p{i}" for i in range(n)], [f"f{j}" for j in range(6)], x, {f"p{i}": str(v) for i, v in enumerate(y)}
+    return (
+        [f"p{i}" for i in range(n)],
+        [f"f{j}" for j in range(6)],
+        x,
+        {f"p{i}": str(v) for i, v in enumerate(y)},
+    )
 
 
 def test_fit_recovers_known_separation_and_not_noise():
@@ -81,7 +110,9 @@ def test_fit_cli_and_errors(tmp_path, capsys):
         for i, row in zip(ids, x, strict=True):
             w.writerow([i, *row])
     lab = tmp_path / "labels.csv"
-    lab.write_text("id,grade\n" + "".join(f"{i},{'G2' if labels[i] == '1' else 'G1'}\n" for i in ids))
+    lab.write_text(
+        "id,grade\n" + "".join(f"{i},{'G2' if labels[i] == '1' else 'G1'}\n" for i in ids)
+    )
     assert main(["radiomics", "fit", str(f), str(lab), "--repeats", "2", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["positive_label"] == "G2" and res["n_samples"] == 40 and res["auc"] > 0.75
@@ -101,7 +132,9 @@ def test_lesion_table_feeds_fit(tmp_path):
     labels[2:6, 5:12, 5:12] = 1
     labels[3:8, 20:30, 20:30] = 2
     img[labels == 2] += 3.0
-    rows = lesion_features((img, (2.0, 2.0, 2.0)), labels, preset("pet-default").replace(families=("stat", "morph")))
+    rows = lesion_features(
+        (img, (2.0, 2.0, 2.0)), labels, preset("pet-default").replace(families=("stat", "morph"))
+    )
     out = tmp_path / "radiomics.csv"
     write_feature_table(rows, out)
     ids, names, x = read_feature_table(out)
@@ -121,7 +154,9 @@ def test_settings_by_yaml_path_and_long_tables(tmp_path):
     f = extract_features(img, img > 10, (1, 1, 1), str(y))
     assert f["ih_max"] == 8 and "cm_contrast_3D_avg" not in f
     long = tmp_path / "radiomics.csv"
-    long.write_text("lesion,tag,value\n1,stat_mean,2.5\n1,stat_max,4\n2,stat_mean,3.5\n2,stat_max,7\n")
+    long.write_text(
+        "lesion,tag,value\n1,stat_mean,2.5\n1,stat_max,4\n2,stat_mean,3.5\n2,stat_max,7\n"
+    )
     ids, names, x = read_feature_table(long)
     assert ids == ["1", "2"] and names == ["stat_mean", "stat_max"]
     assert x.tolist() == [[2.5, 4.0], [3.5, 7.0]]

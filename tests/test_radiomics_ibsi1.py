@@ -29,7 +29,9 @@ DATA = Path(__file__).parent / "data" / "ibsi1"
 
 def _phantom():
     # NIfTI (x, y, z) -> (slice, row, column)
-    img = np.asarray(nib.load(DATA / "digital_phantom" / "phantom.nii.gz").dataobj).transpose(2, 1, 0)
+    img = np.asarray(nib.load(DATA / "digital_phantom" / "phantom.nii.gz").dataobj).transpose(
+        2, 1, 0
+    )
     msk = np.asarray(nib.load(DATA / "digital_phantom" / "mask.nii.gz").dataobj).transpose(2, 1, 0)
     return img.astype(float), msk > 0
 
@@ -66,14 +68,21 @@ def test_digital_phantom_every_reference_feature_within_tolerance(phantom_featur
         if not abs(value - ref) <= tol + _half_last_digit(ref):
             failures.append((tag, value, ref, tol))
     with capsys.disabled():
-        print(f"\nIBSI-1 digital phantom: {len(rows) - len(failures)}/{len(rows)} features within "
-              f"tolerance ({strict} also without rounding the value to the reference's 3 digits)")
+        print(
+            f"\nIBSI-1 digital phantom: {len(rows) - len(failures)}/{len(rows)} features within "
+            f"tolerance ({strict} also without rounding the value to the reference's 3 digits)"
+        )
     assert failures == []
 
 
 def test_features_without_consensus_value_are_still_computed(phantom_features):
-    for tag in ("morph_vol_dens_ombb", "morph_area_dens_ombb", "morph_vol_dens_mvee",
-                "morph_area_dens_mvee", "ivh_auc"):
+    for tag in (
+        "morph_vol_dens_ombb",
+        "morph_area_dens_ombb",
+        "morph_vol_dens_mvee",
+        "morph_area_dens_mvee",
+        "ivh_auc",
+    ):
         assert math.isfinite(phantom_features[tag])
     # bounding shapes enclose the mesh: densities below 1 (AABB/OMBB/MVEE)
     assert 0 < phantom_features["morph_vol_dens_ombb"] <= 1.0 + 1e-9
@@ -87,7 +96,13 @@ def test_volume_wrapper_matches_array_api_and_puts_slices_first(phantom_features
     affine = np.diag([2.0, 2.0, 2.0, 1.0])
     vol = hd.Volume(img.transpose(2, 1, 0), affine, "PATIENT")
     feats = extract_volume_features(vol, msk.transpose(2, 1, 0), preset("ibsi-phantom"))
-    for tag in ("cm_joint_max_2D_avg", "rlm_sre_2_5D_comb", "szm_sze_2D", "morph_volume", "ngt_coarseness_2D"):
+    for tag in (
+        "cm_joint_max_2D_avg",
+        "rlm_sre_2_5D_comb",
+        "szm_sze_2D",
+        "morph_volume",
+        "ngt_coarseness_2D",
+    ):
         assert feats[tag] == pytest.approx(phantom_features[tag], rel=1e-12)
 
 
@@ -189,7 +204,11 @@ def test_interpolated_preset_runs_on_a_blob():
         f = extract_features(img, mask, (3.0, 1.2, 1.2), name)
         # mesh volume of a sphere of radius 10 mm after resampling
         assert f["morph_volume"] == pytest.approx(4 / 3 * np.pi * 1000, rel=0.12)
-        assert all(math.isfinite(v) for k, v in f.items() if not k.startswith(("morph_moran", "morph_geary")))
+        assert all(
+            math.isfinite(v)
+            for k, v in f.items()
+            if not k.startswith(("morph_moran", "morph_geary"))
+        )
 
 
 def test_compact_grey_levels_give_the_same_texture_features():
@@ -206,11 +225,18 @@ def test_compact_grey_levels_give_the_same_texture_features():
     q_compact = idx + 1
     spaces = ("2D", "2.5D", "3D")
     pairs = [
-        (glcm_feature_set(q_raw, mask, 30, spaces),
-         glcm_feature_set(q_compact, mask, 4, spaces, levels=values, ng_nominal=30)),
-        (glrlm_feature_set(q_raw, mask, 30, spaces), glrlm_feature_set(q_compact, mask, 4, spaces, levels=values)),
-        (zone_feature_set(q_raw, mask, mask, 30, spaces),
-         zone_feature_set(q_compact, mask, mask, 4, spaces, levels=values)),
+        (
+            glcm_feature_set(q_raw, mask, 30, spaces),
+            glcm_feature_set(q_compact, mask, 4, spaces, levels=values, ng_nominal=30),
+        ),
+        (
+            glrlm_feature_set(q_raw, mask, 30, spaces),
+            glrlm_feature_set(q_compact, mask, 4, spaces, levels=values),
+        ),
+        (
+            zone_feature_set(q_raw, mask, mask, 30, spaces),
+            zone_feature_set(q_compact, mask, mask, 4, spaces, levels=values),
+        ),
     ]
     for raw, compact in pairs:
         assert raw.keys() == compact.keys()
@@ -249,7 +275,9 @@ def _skimage_mesh(mask, spacing):
     from skimage.measure import marching_cubes
 
     padded = np.pad(mask.astype(np.float32), 1)
-    verts, faces, _, _ = marching_cubes(padded, level=0.5, spacing=tuple(spacing), allow_degenerate=True)
+    verts, faces, _, _ = marching_cubes(
+        padded, level=0.5, spacing=tuple(spacing), allow_degenerate=True
+    )
     return verts, faces
 
 

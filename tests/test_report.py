@@ -32,20 +32,53 @@ def _study():
     ct = np.where(body, 40.0, -1000.0).astype(np.float32)
     vol = lambda a: hd.Volume(a, AFFINE, "PATIENT")  # noqa: E731
     findings = {
-        "study": {"agent": "68Ga-DOTATATE", "modality": "PT", "injected_activity_mbq": 140.0,
-                  "patient_sex": "M", "patient_weight_kg": 70.0},
+        "study": {
+            "agent": "68Ga-DOTATATE",
+            "modality": "PT",
+            "injected_activity_mbq": 140.0,
+            "patient_sex": "M",
+            "patient_weight_kg": 70.0,
+        },
         "reference": {"liver_suv_mean": 7.0, "spleen_suv_mean": 22.0},
         "lesions": [
-            {"id": 1, "site": "liver", "center_mm": [-52.0, 0.0, -40.0], "volume_ml": 2.1,
-             "suv_max": 20.0, "suv_peak": 18.0, "suv_mean": 19.0, "tla": 40.0, "tlr": 2.9,
-             "krenning": 3, "sstr_rads": "4", "fdg_suv_max": None},
-            {"id": 2, "site": "bone", "center_mm": [52.0, 0.0, -120.0], "volume_ml": 2.1,
-             "suv_max": 9.0, "suv_peak": 8.0, "suv_mean": 9.0, "tla": 19.0, "tlr": 1.3,
-             "krenning": 3, "sstr_rads": "4", "fdg_suv_max": None},
+            {
+                "id": 1,
+                "site": "liver",
+                "center_mm": [-52.0, 0.0, -40.0],
+                "volume_ml": 2.1,
+                "suv_max": 20.0,
+                "suv_peak": 18.0,
+                "suv_mean": 19.0,
+                "tla": 40.0,
+                "tlr": 2.9,
+                "krenning": 3,
+                "sstr_rads": "4",
+                "fdg_suv_max": None,
+            },
+            {
+                "id": 2,
+                "site": "bone",
+                "center_mm": [52.0, 0.0, -120.0],
+                "volume_ml": 2.1,
+                "suv_max": 9.0,
+                "suv_peak": 8.0,
+                "suv_mean": 9.0,
+                "tla": 19.0,
+                "tlr": 1.3,
+                "krenning": 3,
+                "sstr_rads": "4",
+                "fdg_suv_max": None,
+            },
         ],
-        "summary": {"n_lesions": 2, "sstr_tv_ml": 4.2, "tl_sstr": 59.0, "krenning_max": 3,
-                    "prrt_eligible": True, "prrt_reason": "all lesions above liver",
-                    "netpet": None},
+        "summary": {
+            "n_lesions": 2,
+            "sstr_tv_ml": 4.2,
+            "tl_sstr": 59.0,
+            "krenning_max": 3,
+            "prrt_eligible": True,
+            "prrt_reason": "all lesions above liver",
+            "netpet": None,
+        },
     }
     return findings, vol(suv), vol(labels), vol(ct)
 
@@ -87,7 +120,9 @@ def test_mip_shows_the_lesions_where_they_are():
     findings, suv, labels, _ = _study()
     from nenscope.report.figures import mip_png
 
-    img = np.asarray(Image.open(io.BytesIO(mip_png(suv, None, view="coronal", suv_max_display=20))).convert("L"))
+    img = np.asarray(
+        Image.open(io.BytesIO(mip_png(suv, None, view="coronal", suv_max_display=20))).convert("L")
+    )
     # inverse grey: the SUV-20 lesion 1 (superior, patient right) is the darkest blob and lies
     # in the upper-left quadrant; lesion 2 (SUV 9, inferior, patient left) in the lower right
     rows, cols = np.nonzero(img < 40)
@@ -99,11 +134,16 @@ def test_exam_dose_and_patient_summary():
     dose = exam_dose(findings["study"])
     assert dose["effective_dose_msv"] == pytest.approx(2.94)
     assert "NETSPOT" in dose["source"]
-    assert exam_dose({"agent": "unknown-thing", "injected_activity_mbq": 100})["effective_dose_msv"] is None
+    assert (
+        exam_dose({"agent": "unknown-thing", "injected_activity_mbq": 100})["effective_dose_msv"]
+        is None
+    )
     lines = patient_summary(findings)
     assert any("2 spots" in line for line in lines)
     assert any("PRRT" in line for line in lines)
-    empty = patient_summary({"study": {"agent": "18F-FDG"}, "summary": {"n_lesions": 0}, "lesions": []})
+    empty = patient_summary(
+        {"study": {"agent": "18F-FDG"}, "summary": {"n_lesions": 0}, "lesions": []}
+    )
     assert any("no spots" in line for line in empty)
 
 

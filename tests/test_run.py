@@ -17,16 +17,37 @@ from nenscope.run import CSV_COLUMNS, run_analysis
 from nenscope.simulation.output import write_study
 from nenscope.simulation.study import SimulationConfig, simulate_study
 
-LESION_KEYS = {"id", "site", "center_mm", "volume_ml", "suv_max", "suv_peak", "suv_mean", "tla",
-               "tlr", "krenning", "sstr_rads", "fdg_suv_max"}
-SUMMARY_KEYS = {"n_lesions", "sstr_tv_ml", "tl_sstr", "krenning_max", "prrt_eligible",
-                "prrt_reason", "netpet"}
+LESION_KEYS = {
+    "id",
+    "site",
+    "center_mm",
+    "volume_ml",
+    "suv_max",
+    "suv_peak",
+    "suv_mean",
+    "tla",
+    "tlr",
+    "krenning",
+    "sstr_rads",
+    "fdg_suv_max",
+}
+SUMMARY_KEYS = {
+    "n_lesions",
+    "sstr_tv_ml",
+    "tl_sstr",
+    "krenning_max",
+    "prrt_eligible",
+    "prrt_reason",
+    "netpet",
+}
 
 
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
-    sim = simulate_study(SimulationConfig(tracer="68Ga-DOTATATE", seed=11, n_lesions=3, voxel_mm=8.0))
+    sim = simulate_study(
+        SimulationConfig(tracer="68Ga-DOTATATE", seed=11, n_lesions=3, voxel_mm=8.0)
+    )
     write_study(sim, root / "study")
     result = run_analysis(root / "study", root / "out")
     truth = json.loads((root / "study" / "truth" / "manifest.json").read_text())
@@ -88,13 +109,21 @@ def test_seg_opens_with_highdicom_references_the_pet_and_matches_the_labels(anal
         source_sop_instance_uids=[u for _, u in sop_uids], ignore_spatial_locations=True
     )
     for number, lesion in enumerate(result.findings.lesions, start=1):
-        assert int(pixels[..., number - 1].sum()) == lesion.n_voxels == int((lab == lesion.id).sum())
+        assert (
+            int(pixels[..., number - 1].sum()) == lesion.n_voxels == int((lab == lesion.id).sum())
+        )
 
 
 def test_outputs_are_complete_and_atomic(analysed):
     root, result, _ = analysed
     out = root / "out"
-    for name in ("findings.json", "lesions.csv", "lesions.nii.gz", "lesions.seg.dcm", "report.html"):
+    for name in (
+        "findings.json",
+        "lesions.csv",
+        "lesions.nii.gz",
+        "lesions.seg.dcm",
+        "report.html",
+    ):
         assert (out / name).stat().st_size > 0, name
     assert (out / "figures" / "mip_coronal.png").exists()
     assert not [p for p in out.rglob(".*") if p.is_file()]  # no temporary files left behind
@@ -130,4 +159,5 @@ def test_analyze_radiomics_csv_matches_the_lesion_metrics(analysed, tmp_path):
         assert features["stat_max"] == pytest.approx(lesions[lesion_id].suv_max, rel=1e-4)
         voxel_ml = lesions[lesion_id].volume_ml / lesions[lesion_id].n_voxels
         assert features["morph_vol_approx"] / 1000.0 == pytest.approx(
-            lesions[lesion_id].volume_ml, rel=1e-6, abs=voxel_ml * 1e-3)
+            lesions[lesion_id].volume_ml, rel=1e-6, abs=voxel_ml * 1e-3
+        )

@@ -34,7 +34,9 @@ def test_projector_is_a_matched_adjoint_pair_and_conserves_counts():
     rng = np.random.default_rng(0)
     x = rng.random((proj.fov_index.size, 3)).astype(np.float32)
     y = rng.random((proj.n_rows, 3)).astype(np.float32)
-    assert float((proj.forward(x) * y).sum()) == pytest.approx(float((x * proj.back(y)).sum()), rel=1e-5)
+    assert float((proj.forward(x) * y).sum()) == pytest.approx(
+        float((x * proj.back(y)).sum()), rel=1e-5
+    )
     # a pixel's emissions are shared by all bins: columns sum to 1 (inside the detector)
     cs = np.asarray(proj.matrix.sum(axis=0)).ravel()
     centre = np.hypot(*np.divmod(proj.fov_index, 40)[::-1] - np.array([[19.5], [19.5]])) < 15
@@ -52,7 +54,7 @@ def test_line_integrals_of_a_uniform_disc_are_chord_lengths():
     line = proj.forward(proj.to_fov(disc)) * proj.line_integral_scale()
     sino = line.reshape(proj.n_angles, proj.n_bins)
     s = (np.arange(proj.n_bins) - (proj.n_bins - 1) / 2.0) * pix
-    chord = 2 * np.sqrt(np.clip(radius_mm ** 2 - s ** 2, 0, None)) * 0.0096
+    chord = 2 * np.sqrt(np.clip(radius_mm**2 - s**2, 0, None)) * 0.0096
     central = np.abs(s) < 80
     assert np.allclose(sino[:, central], chord[central][None, :], rtol=0.03)
 
@@ -65,8 +67,9 @@ def _nema(nuclide: str, minutes: float, seed: int, voxel_mm: float = 4.0, model:
         m = occ > 0
         act[m] = occ[m] * hot
     mu = hu_to_mu_per_mm(phantom.hu, 511.0)
-    image, stats = simulate_pet(act, mu, voxel_mm, nuclide, get_pet_scanner(model), minutes,
-                                np.random.default_rng(seed))
+    image, stats = simulate_pet(
+        act, mu, voxel_mm, nuclide, get_pet_scanner(model), minutes, np.random.default_rng(seed)
+    )
     return recovery_coefficients(image, phantom.grid, spheres, hot, bkg), image, act, phantom
 
 
@@ -77,7 +80,9 @@ def test_nema_iec_18f_recovery_inside_earl1_limits():
     for rc in rcs:
         lim = limits[rc["diameter_mm"]]
         inside_max += float(lim["RCmax_min"]) <= rc["rc_max"] <= float(lim["RCmax_max"])
-        inside_mean += float(lim["RCmean_A50_min"]) <= rc["rc_mean_a50"] <= float(lim["RCmean_A50_max"])
+        inside_mean += (
+            float(lim["RCmean_A50_min"]) <= rc["rc_mean_a50"] <= float(lim["RCmean_A50_max"])
+        )
     assert inside_max >= 5, rcs
     assert inside_mean >= 5, rcs
     # recovery falls with sphere size
@@ -105,7 +110,9 @@ def test_digital_scanner_with_psf_recovers_small_spheres_better_than_earl():
 @pytest.fixture(scope="module")
 def whole_body(tmp_path_factory):
     """68Ga-DOTATATE, 4 mm, vertex to mid-thigh (250 slices), 2.5 min per bed, written to DICOM."""
-    sim = simulate_study(SimulationConfig(tracer="68Ga-DOTATATE", seed=7, n_lesions=4, minutes_per_bed=2.5))
+    sim = simulate_study(
+        SimulationConfig(tracer="68Ga-DOTATATE", seed=7, n_lesions=4, minutes_per_bed=2.5)
+    )
     out = tmp_path_factory.mktemp("wb")
     write_study(sim, out)
     return sim, out
@@ -142,7 +149,9 @@ def test_read_back_through_nenscope_info_reproduces_organ_suvs(whole_body, capsy
     factor = series["suv_bw_factor"]
     assert factor == pytest.approx(sim.suv_factor(), rel=1e-6)
     study = load_study(out)
-    assert study.modality == "PT" and study.agent == "68Ga-DOTATATE" and study.radionuclide == "Ga-68"
+    assert (
+        study.modality == "PT" and study.agent == "68Ga-DOTATATE" and study.radionuclide == "Ga-68"
+    )
     organs = read_nifti(out / "truth" / "organs.nii.gz")
     assert np.allclose(organs.affine, study.emission.affine, atol=1e-3)
     manifest = json.loads((out / "truth" / "manifest.json").read_text())
@@ -156,7 +165,9 @@ def test_read_back_through_nenscope_info_reproduces_organ_suvs(whole_body, capsy
         assert suv == pytest.approx(manifest["organs"][name]["true_suv_mean"], rel=0.05), name
     # every lesion's centre lies in its labelled region
     for les in manifest["lesions"]:
-        idx = np.round(np.linalg.inv(organs.affine) @ np.array([*les["center_mm"], 1.0]))[:3].astype(int)
+        idx = np.round(np.linalg.inv(organs.affine) @ np.array([*les["center_mm"], 1.0]))[
+            :3
+        ].astype(int)
         assert lesions[tuple(idx)] == les["id"]
 
 
@@ -165,5 +176,7 @@ def test_same_seed_same_study():
     a, b = simulate_study(cfg), simulate_study(cfg)
     assert np.array_equal(a.emission.array, b.emission.array)
     assert a.truth["lesions"] == b.truth["lesions"] and a.uids == b.uids
-    c = simulate_study(SimulationConfig(tracer="18F-FDG", seed=4, n_lesions=2, voxel_mm=8.0, tumour_type="G3"))
+    c = simulate_study(
+        SimulationConfig(tracer="18F-FDG", seed=4, n_lesions=2, voxel_mm=8.0, tumour_type="G3")
+    )
     assert not np.array_equal(a.emission.array, c.emission.array)

@@ -24,7 +24,7 @@ def phantom():
 
 
 def test_organ_volumes_match_icrp89_reference(phantom):
-    voxel_ml = phantom.grid.voxel_mm ** 3 / 1000.0
+    voxel_ml = phantom.grid.voxel_mm**3 / 1000.0
     checked = 0
     for org in load("phantom")["organ"]:
         ref = org.get("icrp_volume_ml")
@@ -111,8 +111,13 @@ def test_lesions_sit_in_their_organs(phantom):
     rng = np.random.default_rng(11)
     sites = ["liver", "liver", "lung", "pancreas", "bone", "lymph_node", "mesentery"]
     lesions = place_lesions(phantom, len(sites), "G2", rng, sites=sites)
-    organ_of = {"liver": ("liver",), "lung": ("lungs",), "pancreas": ("pancreas", "uncinate_process"),
-                "bone": ("red_marrow",), "mesentery": ("bowel",)}
+    organ_of = {
+        "liver": ("liver",),
+        "lung": ("lungs",),
+        "pancreas": ("pancreas", "uncinate_process"),
+        "bone": ("red_marrow",),
+        "mesentery": ("bowel",),
+    }
     for les in lesions:
         idx = np.round(phantom.grid.index_of(les.center_mm)).astype(int)
         name = phantom.label_names.get(int(phantom.labels[tuple(idx)]), "air")
@@ -135,8 +140,9 @@ def test_physics_tables_equal_the_reference_copies():
     with open(DATA / "decay_summary_icrp107.csv") as fh:
         for row in csv.DictReader(fh):
             if float(row["beta_plus_yield_per_decay"]) > 0.1:
-                assert beta_plus_yield(row["nuclide"]) == pytest.approx(float(row["beta_plus_yield_per_decay"]),
-                                                                        rel=1e-4)
+                assert beta_plus_yield(row["nuclide"]) == pytest.approx(
+                    float(row["beta_plus_yield_per_decay"]), rel=1e-4
+                )
     pkg = Path(__import__("nenscope.simulation", fromlist=["x"]).__file__).parent / "data"
     for name in ("earl1_fdg_rc_specifications.csv", "iec_spheres_opengate_geometry.csv"):
         assert (pkg / name).read_text() == (DATA / "nema_iec" / name).read_text()

@@ -43,8 +43,9 @@ def test_collimator_blur_grows_with_distance_and_the_projector_is_adjoint():
     rng = np.random.default_rng(1)
     a = rng.random((40 * 40, 20)).astype(np.float32)
     b = rng.random((40, 20)).astype(np.float32)
-    assert float((proj.forward_view(a, 3) * b).sum()) == pytest.approx(float((a * proj.back_view(b, 3)).sum()),
-                                                                        rel=1e-4)
+    assert float((proj.forward_view(a, 3) * b).sum()) == pytest.approx(
+        float((a * proj.back_view(b, 3)).sum()), rel=1e-4
+    )
 
 
 def test_attenuation_at_the_emission_energy():
@@ -61,7 +62,9 @@ def test_attenuation_at_the_emission_energy():
     p = proj.forward_view(proj.to_pixels(vol), 0)
     expected = math.exp(-float(mu[5, 30, 30]) * 100.0)
     assert p.sum() == pytest.approx(expected, rel=0.04)
-    assert float(mu[5, 30, 30]) * 10 == pytest.approx(0.137, rel=0.03)  # water at 208 keV (XCOM), 1/cm
+    assert float(mu[5, 30, 30]) * 10 == pytest.approx(
+        0.137, rel=0.03
+    )  # water at 208 keV (XCOM), 1/cm
 
 
 def test_spect_recovers_less_than_pet_in_small_spheres():
@@ -71,8 +74,15 @@ def test_spect_recovers_less_than_pet_in_small_spheres():
     for occ in occupancy.values():
         m = occ > 0
         act[m] = occ[m] * hot
-    pet, _ = simulate_pet(act, hu_to_mu_per_mm(phantom.hu, 511.0), 4.0, "F-18", get_pet_scanner("earl"), 10.0,
-                          np.random.default_rng(0))
+    pet, _ = simulate_pet(
+        act,
+        hu_to_mu_per_mm(phantom.hu, 511.0),
+        4.0,
+        "F-18",
+        get_pet_scanner("earl"),
+        10.0,
+        np.random.default_rng(0),
+    )
     scanner = get_spect_scanner("Lu-177", n_views=32, subsets=4, sensitivity_cps_per_mbq=400.0)
     spect, stats, _ = simulate_spect(act, phantom.hu, 4.0, scanner, np.random.default_rng(0))
     rc_pet = recovery_coefficients(pet, phantom.grid, spheres, hot, bkg)
@@ -86,8 +96,14 @@ def test_spect_recovers_less_than_pet_in_small_spheres():
 
 @pytest.fixture(scope="module")
 def lutetium(tmp_path_factory):
-    cfg = SimulationConfig(tracer="177Lu-DOTATATE", seed=2, n_lesions=3, voxel_mm=8.0, timepoints_h=(4.0, 24.0, 96.0),
-                           lesion_sites=["liver", "liver", "lymph_node"])
+    cfg = SimulationConfig(
+        tracer="177Lu-DOTATATE",
+        seed=2,
+        n_lesions=3,
+        voxel_mm=8.0,
+        timepoints_h=(4.0, 24.0, 96.0),
+        lesion_sites=["liver", "liver", "lymph_node"],
+    )
     sim = simulate_study(cfg)
     out = tmp_path_factory.mktemp("lu")
     write_study(sim, out)
@@ -121,7 +137,9 @@ def test_lu177_kidney_dose_in_published_range(lutetium):
     e_mev = sum(e * y for key in ("beta-", "IE", "Auger") for e, y in em.get(key, []))
     assert 0.13 < e_mev < 0.16
     organs = sim.truth["organs"]
-    tia_bq_s = (organs["kidney_left"]["tia_mbq_h"] + organs["kidney_right"]["tia_mbq_h"]) * 1e6 * 3600
+    tia_bq_s = (
+        (organs["kidney_left"]["tia_mbq_h"] + organs["kidney_right"]["tia_mbq_h"]) * 1e6 * 3600
+    )
     mass_kg = (organs["kidney_left"]["volume_ml"] + organs["kidney_right"]["volume_ml"]) * 1.05e-3
     dose_gy_per_gbq = tia_bq_s * e_mev * 1.602176634e-13 / mass_kg / 7.4
     assert 0.4 <= dose_gy_per_gbq <= 0.65
@@ -135,7 +153,10 @@ def test_lu177_spect_series_read_back_quantitatively(lutetium):
         study = load_study(folder)
         assert study.modality == "NM" and study.units == "BQML" and study.radionuclide == "Lu-177"
         assert study.suv.bw == pytest.approx(sim.suv_factor(i), rel=1e-6)
-        assert np.allclose(study.emission.array, sim.frames[i].volume.array,
-                           atol=float(sim.frames[i].volume.array.max()) / 30000)
+        assert np.allclose(
+            study.emission.array,
+            sim.frames[i].volume.array,
+            atol=float(sim.frames[i].volume.array.max()) / 30000,
+        )
         # total activity in the field within 5 % of the truth
         assert study.emission.array.sum() == pytest.approx(sim.frames[i].truth_bqml.sum(), rel=0.05)

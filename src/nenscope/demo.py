@@ -31,8 +31,16 @@ def _simulate(tracer: str, folder: Path) -> dict:
     from nenscope.simulation.output import write_study
     from nenscope.simulation.study import SimulationConfig, simulate_study
 
-    sim = simulate_study(SimulationConfig(tracer=tracer, seed=SEED, n_lesions=N_LESIONS,
-                                          tumour_type="G2", sex="M", weight_kg=WEIGHT_KG))
+    sim = simulate_study(
+        SimulationConfig(
+            tracer=tracer,
+            seed=SEED,
+            n_lesions=N_LESIONS,
+            tumour_type="G2",
+            sex="M",
+            weight_kg=WEIGHT_KG,
+        )
+    )
     write_study(sim, folder)
     return json.loads((folder / "truth" / "manifest.json").read_text("utf-8"))
 
@@ -42,10 +50,16 @@ def _match(truth: list[dict], lesions: list[dict]) -> dict[int, str]:
     radius + 8 mm (two voxels)."""
     out: dict[int, str] = {}
     for t in truth:
-        best = min(lesions, default=None,
-                   key=lambda d: float(np.linalg.norm(np.subtract(d["center_mm"], t["center_mm"]))))
-        if best is not None and np.linalg.norm(np.subtract(best["center_mm"], t["center_mm"])) <= \
-                t["diameter_mm"] / 2 + 8.0:
+        best = min(
+            lesions,
+            default=None,
+            key=lambda d: float(np.linalg.norm(np.subtract(d["center_mm"], t["center_mm"]))),
+        )
+        if (
+            best is not None
+            and np.linalg.norm(np.subtract(best["center_mm"], t["center_mm"]))
+            <= t["diameter_mm"] / 2 + 8.0
+        ):
             out[t["id"]] = f"#{best['id']} (Krenning {best['krenning']})"
     return out
 
@@ -55,8 +69,10 @@ def main(out: Path = OUT) -> int:
     advice = advise("pre-prrt", weight_kg=WEIGHT_KG)
     console.rule("[bold]1. Protocol advice (pre-PRRT work-up, 78 kg)")
     for rec in advice.recommendations:
-        console.print(f"  {rec.rank}. [bold]{rec.agent}[/bold]: {rec.activity_mbq:g} MBq, scan at "
-                      f"{rec.uptake_min} min, {rec.effective_dose_msv:.2f} mSv — {rec.rationale}")
+        console.print(
+            f"  {rec.rank}. [bold]{rec.agent}[/bold]: {rec.activity_mbq:g} MBq, scan at "
+            f"{rec.uptake_min} min, {rec.effective_dose_msv:.2f} mSv — {rec.rationale}"
+        )
 
     console.rule("[bold]2. Simulating the virtual patient (68Ga-DOTATATE and 18F-FDG PET/CT)")
     with console.status("simulating 68Ga-DOTATATE PET/CT…"):
@@ -69,22 +85,43 @@ def main(out: Path = OUT) -> int:
     from nenscope.run import run_analysis
 
     with console.status("analysing…") as status:
-        result = run_analysis(out / "sim" / "sstr", out, fdg_path=out / "sim" / "fdg",
-                              progress=lambda s: status.update(f"{s}…"))
+        result = run_analysis(
+            out / "sim" / "sstr",
+            out,
+            fdg_path=out / "sim" / "fdg",
+            progress=lambda s: status.update(f"{s}…"),
+        )
     print_findings(result.findings.to_dict(), out)
 
     console.rule("[bold]4. Truth (simulator)")
     table = Table()
-    for col in ("#", "site", "diameter mm", "true SUVmean", "true Krenning", "SSTR", "FDG", "found as"):
+    for col in (
+        "#",
+        "site",
+        "diameter mm",
+        "true SUVmean",
+        "true Krenning",
+        "SSTR",
+        "FDG",
+        "found as",
+    ):
         table.add_column(col)
     found = _match(truth["lesions"], result.findings.to_dict()["lesions"])
     for les in truth["lesions"]:
-        table.add_row(str(les["id"]), les["site"], f"{les['diameter_mm']:.0f}",
-                      f"{les['true_suv_mean']:.1f}", str(les["krenning_true"]),
-                      str(les["sstr_expression"]), str(les["fdg_avidity"]),
-                      found.get(les["id"], "[red]missed[/red]"))
+        table.add_row(
+            str(les["id"]),
+            les["site"],
+            f"{les['diameter_mm']:.0f}",
+            f"{les['true_suv_mean']:.1f}",
+            str(les["krenning_true"]),
+            str(les["sstr_expression"]),
+            str(les["fdg_avidity"]),
+            found.get(les["id"], "[red]missed[/red]"),
+        )
     console.print(table)
-    console.print(f"[bold]done in {time.perf_counter() - t_start:.0f} s[/bold]: open {out / 'report.html'}")
+    console.print(
+        f"[bold]done in {time.perf_counter() - t_start:.0f} s[/bold]: open {out / 'report.html'}"
+    )
     return 0
 
 

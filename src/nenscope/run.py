@@ -34,9 +34,24 @@ from nenscope.report import html_to_pdf, write_report
 Progress = Callable[[str], None]
 
 CSV_COLUMNS = (
-    "id", "site", "center_x_mm", "center_y_mm", "center_z_mm", "volume_ml", "suv_max",
-    "suv_peak", "suv_mean", "tla", "tlr", "tsr", "krenning", "sstr_rads", "fdg_suv_max",
-    "netpet", "ct_correlate", "ct_mean_hu",
+    "id",
+    "site",
+    "center_x_mm",
+    "center_y_mm",
+    "center_z_mm",
+    "volume_ml",
+    "suv_max",
+    "suv_peak",
+    "suv_mean",
+    "tla",
+    "tlr",
+    "tsr",
+    "krenning",
+    "sstr_rads",
+    "fdg_suv_max",
+    "netpet",
+    "ct_correlate",
+    "ct_mean_hu",
 )
 
 

@@ -184,9 +184,7 @@ def _z_range_mm(
     return float(z.min()), float(z.max())
 
 
-def _padded_box(
-    mask: NDArray[np.bool_], pad_voxels: int | list[int]
-) -> tuple[slice, ...] | None:
+def _padded_box(mask: NDArray[np.bool_], pad_voxels: int | list[int]) -> tuple[slice, ...] | None:
     """Bounding box of ``mask`` grown by ``pad_voxels`` per axis (clipped), or ``None``."""
     objs = ndimage.find_objects(mask.astype(np.uint8))
     if not objs or objs[0] is None:
@@ -212,9 +210,9 @@ def _liver_envelope(
     box = _padded_box(liver_mask, pad)
     if box is None:
         return liver_mask
-    closed = ndimage.binary_closing(
-        np.pad(liver_mask[box], [(p, p) for p in pad]), structure=ball
-    )[tuple(slice(p, -p) for p in pad)]
+    closed = ndimage.binary_closing(np.pad(liver_mask[box], [(p, p) for p in pad]), structure=ball)[
+        tuple(slice(p, -p) for p in pad)
+    ]
     out = liver_mask.copy()
     out[box] = ndimage.binary_fill_holes(closed) | liver_mask[box]
     return out

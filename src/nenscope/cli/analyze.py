@@ -19,9 +19,11 @@ def _fmt(value, spec=".1f") -> str:
 def print_findings(data: dict, out_dir: Path | None = None) -> None:
     """Rich summary of a ``findings.json`` dictionary (used by ``analyze`` and the demo)."""
     study, summary, ref = data["study"], data["summary"], data["reference"]
-    table = Table(title=f"{study.get('agent')} — {summary['n_lesions']} lesion(s); "
-                        f"liver SUVmean {_fmt(ref.get('liver_suv_mean'), '.2f')}, "
-                        f"spleen {_fmt(ref.get('spleen_suv_mean'), '.2f')}")
+    table = Table(
+        title=f"{study.get('agent')} — {summary['n_lesions']} lesion(s); "
+        f"liver SUVmean {_fmt(ref.get('liver_suv_mean'), '.2f')}, "
+        f"spleen {_fmt(ref.get('spleen_suv_mean'), '.2f')}"
+    )
     cols = ["#", "site", "ml", "SUVmax", "SUVpeak", "SUVmean", "T/L", "Krenning", "SSTR-RADS"]
     has_fdg = any(les.get("fdg_suv_max") is not None for les in data["lesions"])
     if has_fdg:
@@ -29,43 +31,108 @@ def print_findings(data: dict, out_dir: Path | None = None) -> None:
     for col in cols:
         table.add_column(col, justify="left" if col in ("site", "SSTR-RADS", "NETPET") else "right")
     for les in data["lesions"]:
-        row = [str(les["id"]), les["site"], _fmt(les["volume_ml"], ".2f"), _fmt(les["suv_max"]),
-               _fmt(les["suv_peak"]), _fmt(les["suv_mean"]), _fmt(les["tlr"]),
-               str(les.get("krenning") if les.get("krenning") is not None else "—"),
-               les.get("sstr_rads") or "—"]
+        row = [
+            str(les["id"]),
+            les["site"],
+            _fmt(les["volume_ml"], ".2f"),
+            _fmt(les["suv_max"]),
+            _fmt(les["suv_peak"]),
+            _fmt(les["suv_mean"]),
+            _fmt(les["tlr"]),
+            str(les.get("krenning") if les.get("krenning") is not None else "—"),
+            les.get("sstr_rads") or "—",
+        ]
         if has_fdg:
             row += [_fmt(les.get("fdg_suv_max")), les.get("netpet") or "—"]
         table.add_row(*row)
     console.print(table)
     eligible = summary.get("prrt_eligible")
-    verdict = {True: "[green]eligible[/green]", False: "[red]not eligible[/red]"}.get(eligible, "not assessed")
+    verdict = {True: "[green]eligible[/green]", False: "[red]not eligible[/red]"}.get(
+        eligible, "not assessed"
+    )
     console.print(f"PRRT: {verdict} — {summary.get('prrt_reason') or ''}")
     if summary.get("netpet"):
-        console.print(f"NETPET: {summary['netpet']} ({summary.get('n_fdg_only', 0)} FDG-only lesion(s))")
-    console.print(f"SSTR tumour volume {_fmt(summary.get('sstr_tv_ml'))} ml, "
-                  f"TL-SSTR {_fmt(summary.get('tl_sstr'))}, highest Krenning "
-                  f"{summary.get('krenning_max') if summary.get('krenning_max') is not None else '—'}")
+        console.print(
+            f"NETPET: {summary['netpet']} ({summary.get('n_fdg_only', 0)} FDG-only lesion(s))"
+        )
+    console.print(
+        f"SSTR tumour volume {_fmt(summary.get('sstr_tv_ml'))} ml, "
+        f"TL-SSTR {_fmt(summary.get('tl_sstr'))}, highest Krenning "
+        f"{summary.get('krenning_max') if summary.get('krenning_max') is not None else '—'}"
+    )
     if out_dir is not None:
         console.print(f"report: {out_dir / 'report.html'}")
 
 
 @app.command()
 def analyze(
-    study: Annotated[Path, typer.Argument(help="Folder or zip with the PET/SPECT series and its CT.")],
-    fdg: Annotated[Path | None, typer.Option("--fdg", help="The same patient's FDG PET/CT (folder or zip), for NETPET.")] = None,
-    tracer: Annotated[str | None, typer.Option("--tracer", help="Agent, when the header's is missing or wrong (e.g. 68Ga-DOTATATE).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Output folder [default: out/<study name>].")] = None,
-    organ_masks: Annotated[list[Path] | None, typer.Option("--organ-masks", help="NIfTI / DICOM-SEG / RTSTRUCT with organ ROIs (liver, spleen, kidneys...) that replace the automatic ones; repeatable.")] = None,
-    threshold_method: Annotated[str | None, typer.Option("--threshold", help="Lesion threshold: liver (qPSMA-style), percist, suvmax_percent or fixed [default: by agent].")] = None,
-    min_volume_ml: Annotated[float, typer.Option("--min-volume-ml", min=0.0, help="Smallest lesion kept, in ml.")] = 0.3,
-    weight_kg: Annotated[float | None, typer.Option("--weight-kg", help="Patient weight in kg (overrides PatientWeight).")] = None,
-    height_cm: Annotated[float | None, typer.Option("--height-cm", help="Patient height in cm (overrides PatientSize).")] = None,
-    injected_mbq: Annotated[float | None, typer.Option("--injected-mbq", help="Injected activity in MBq (overrides RadionuclideTotalDose).")] = None,
-    injection_time: Annotated[str | None, typer.Option("--injection-time", help="Injection time, HH:MM[:SS] or YYYY-MM-DDTHH:MM.")] = None,
-    radiomics: Annotated[bool, typer.Option("--radiomics", help="Also write radiomics.csv (IBSI features per lesion).")] = False,
-    radiomics_preset: Annotated[str, typer.Option("--radiomics-preset", help="Radiomics preset or settings YAML for --radiomics.")] = "pet-default",
-    pdf: Annotated[bool, typer.Option("--pdf", help="Also write report.pdf (needs headless Chromium).")] = False,
-    json_: Annotated[bool, typer.Option("--json", help="Print findings.json instead of the table.")] = False,
+    study: Annotated[
+        Path, typer.Argument(help="Folder or zip with the PET/SPECT series and its CT.")
+    ],
+    fdg: Annotated[
+        Path | None,
+        typer.Option("--fdg", help="The same patient's FDG PET/CT (folder or zip), for NETPET."),
+    ] = None,
+    tracer: Annotated[
+        str | None,
+        typer.Option(
+            "--tracer", help="Agent, when the header's is missing or wrong (e.g. 68Ga-DOTATATE)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder [default: out/<study name>].")
+    ] = None,
+    organ_masks: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--organ-masks",
+            help="NIfTI / DICOM-SEG / RTSTRUCT with organ ROIs (liver, spleen, kidneys...) that replace the automatic ones; repeatable.",
+        ),
+    ] = None,
+    threshold_method: Annotated[
+        str | None,
+        typer.Option(
+            "--threshold",
+            help="Lesion threshold: liver (qPSMA-style), percist, suvmax_percent or fixed [default: by agent].",
+        ),
+    ] = None,
+    min_volume_ml: Annotated[
+        float, typer.Option("--min-volume-ml", min=0.0, help="Smallest lesion kept, in ml.")
+    ] = 0.3,
+    weight_kg: Annotated[
+        float | None,
+        typer.Option("--weight-kg", help="Patient weight in kg (overrides PatientWeight)."),
+    ] = None,
+    height_cm: Annotated[
+        float | None,
+        typer.Option("--height-cm", help="Patient height in cm (overrides PatientSize)."),
+    ] = None,
+    injected_mbq: Annotated[
+        float | None,
+        typer.Option(
+            "--injected-mbq", help="Injected activity in MBq (overrides RadionuclideTotalDose)."
+        ),
+    ] = None,
+    injection_time: Annotated[
+        str | None,
+        typer.Option("--injection-time", help="Injection time, HH:MM[:SS] or YYYY-MM-DDTHH:MM."),
+    ] = None,
+    radiomics: Annotated[
+        bool,
+        typer.Option("--radiomics", help="Also write radiomics.csv (IBSI features per lesion)."),
+    ] = False,
+    radiomics_preset: Annotated[
+        str,
+        typer.Option(
+            "--radiomics-preset", help="Radiomics preset or settings YAML for --radiomics."
+        ),
+    ] = "pet-default",
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also write report.pdf (needs headless Chromium).")
+    ] = False,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print findings.json instead of the table.")
+    ] = False,
 ) -> None:
     """Find, measure and score the lesions of an SSTR/FDG/GLP-1R PET (or SPECT) study.
 
@@ -75,15 +142,32 @@ def analyze(
     from nenscope.analysis import AnalysisOptions
     from nenscope.run import run_analysis
 
-    options = AnalysisOptions(tracer=tracer, threshold_method=threshold_method, min_volume_ml=min_volume_ml)
-    overrides = {k: v for k, v in dict(weight_kg=weight_kg, height_cm=height_cm, injected_mbq=injected_mbq,
-                                       injection_time=injection_time).items() if v is not None}
+    options = AnalysisOptions(
+        tracer=tracer, threshold_method=threshold_method, min_volume_ml=min_volume_ml
+    )
+    overrides = {
+        k: v
+        for k, v in dict(
+            weight_kg=weight_kg,
+            height_cm=height_cm,
+            injected_mbq=injected_mbq,
+            injection_time=injection_time,
+        ).items()
+        if v is not None
+    }
     out_dir = out or Path("out") / study.name.removesuffix(".zip")
     with err_console.status("analysing…") as status:
-        result = run_analysis(study, out_dir, fdg_path=fdg, options=options, overrides=overrides or None,
-                              organ_masks=organ_masks, pdf=pdf,
-                              radiomics=radiomics_preset if radiomics else None,
-                              progress=lambda stage: status.update(f"{stage}…"))
+        result = run_analysis(
+            study,
+            out_dir,
+            fdg_path=fdg,
+            options=options,
+            overrides=overrides or None,
+            organ_masks=organ_masks,
+            pdf=pdf,
+            radiomics=radiomics_preset if radiomics else None,
+            progress=lambda stage: status.update(f"{stage}…"),
+        )
     data = result.findings.to_dict()
     if json_:
         print_json(data)

@@ -26,17 +26,36 @@ def _fmt(value, digits: int = 6) -> str:
 
 @app.command("info")
 def info(
-    path: Path = typer.Argument(..., help="DICOM folder (searched recursively), .zip archive or single file."),
+    path: Path = typer.Argument(
+        ..., help="DICOM folder (searched recursively), .zip archive or single file."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    weight_kg: float | None = typer.Option(None, "--weight-kg", min=0.5, max=700.0,
-                                           help="Patient weight in kg (replaces PatientWeight 0010,1030)."),
-    height_cm: float | None = typer.Option(None, "--height-cm", min=20.0, max=300.0,
-                                           help="Patient height in cm (replaces PatientSize 0010,1020, stored in m)."),
-    injected_mbq: float | None = typer.Option(None, "--injected-mbq", min=0.001,
-                                              help="Injected activity in MBq (replaces RadionuclideTotalDose 0018,1074, in Bq)."),
-    injection_time: str | None = typer.Option(None, "--injection-time",
-                                              help="Injection time, HH:MM[:SS] on the series date or YYYY-MM-DDTHH:MM[:SS] "
-                                                   "(replaces RadiopharmaceuticalStartDateTime 0018,1078)."),
+    weight_kg: float | None = typer.Option(
+        None,
+        "--weight-kg",
+        min=0.5,
+        max=700.0,
+        help="Patient weight in kg (replaces PatientWeight 0010,1030).",
+    ),
+    height_cm: float | None = typer.Option(
+        None,
+        "--height-cm",
+        min=20.0,
+        max=300.0,
+        help="Patient height in cm (replaces PatientSize 0010,1020, stored in m).",
+    ),
+    injected_mbq: float | None = typer.Option(
+        None,
+        "--injected-mbq",
+        min=0.001,
+        help="Injected activity in MBq (replaces RadionuclideTotalDose 0018,1074, in Bq).",
+    ),
+    injection_time: str | None = typer.Option(
+        None,
+        "--injection-time",
+        help="Injection time, HH:MM[:SS] on the series date or YYYY-MM-DDTHH:MM[:SS] "
+        "(replaces RadiopharmaceuticalStartDateTime 0018,1078).",
+    ),
 ) -> None:
     """List every series in PATH with its grid, units, tracer, times and QIBA SUV factors.
 
@@ -48,29 +67,63 @@ def info(
     from nenscope.imaging.study import SuvOverrides
     from nenscope.imaging.summary import summarize
 
-    overrides = SuvOverrides(weight_kg=weight_kg, height_cm=height_cm, injected_mbq=injected_mbq,
-                             injection_time=injection_time)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
+    overrides = SuvOverrides(
+        weight_kg=weight_kg,
+        height_cm=height_cm,
+        injected_mbq=injected_mbq,
+        injection_time=injection_time,
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("reading DICOM headers", total=None)
-        disc = discover(path, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        disc = discover(
+            path, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
     result = summarize(disc, overrides)
     if json_out:
         print_json(result)
         return
     table = Table(title=f"{path}: {len(result['series'])} series", show_lines=True)
-    for col in ("modality", "description", "files", "shape", "spacing (mm)", "units", "tracer",
-                "activity (MBq)", "SUVbw factor", "SUL factor"):
+    for col in (
+        "modality",
+        "description",
+        "files",
+        "shape",
+        "spacing (mm)",
+        "units",
+        "tracer",
+        "activity (MBq)",
+        "SUVbw factor",
+        "SUL factor",
+    ):
         table.add_column(col)
     for s in result["series"]:
         act = s["injected_activity_bq"]
-        table.add_row(s["modality"], _fmt(s["description"]), str(s["n_instances"]), _fmt(s["shape"]),
-                      _fmt(s["spacing_mm"]), _fmt(s["units"]), _fmt(s["radiopharmaceutical"]),
-                      _fmt(act / 1e6 if act else None, 5), _fmt(s["suv_bw_factor"]), _fmt(s["sul_factor"]))
+        table.add_row(
+            s["modality"],
+            _fmt(s["description"]),
+            str(s["n_instances"]),
+            _fmt(s["shape"]),
+            _fmt(s["spacing_mm"]),
+            _fmt(s["units"]),
+            _fmt(s["radiopharmaceutical"]),
+            _fmt(act / 1e6 if act else None, 5),
+            _fmt(s["suv_bw_factor"]),
+            _fmt(s["sul_factor"]),
+        )
     console.print(table)
     for s in result["series"]:
         for w in s["warnings"]:
-            console.print(f"[yellow]warning[/] {s['modality']} {s['series_instance_uid']}: {w}", highlight=False)
+            console.print(
+                f"[yellow]warning[/] {s['modality']} {s['series_instance_uid']}: {w}",
+                highlight=False,
+            )
     if result["skipped_files"]:
         console.print(f"{len(result['skipped_files'])} file(s) skipped:")
         for f in result["skipped_files"]:
@@ -79,17 +132,33 @@ def info(
 
 @app.command("convert")
 def convert(
-    path: Path = typer.Argument(..., help="DICOM folder or .zip with a PET or reconstructed SPECT series (and CT)."),
+    path: Path = typer.Argument(
+        ..., help="DICOM folder or .zip with a PET or reconstructed SPECT series (and CT)."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for the NIfTI files."),
-    suv: str = typer.Option("bw", "--suv", help="Emission as SUV of this kind (bw, sul, lbm_james, bsa, ibw), "
-                                                "or 'none' for the stored values in their units (e.g. Bq/ml)."),
-    series: str | None = typer.Option(None, "--series", help="SeriesInstanceUID of the emission series "
-                                                              "(when the folder holds several)."),
-    weight_kg: float | None = typer.Option(None, "--weight-kg", min=0.5, max=700.0, help="Patient weight in kg."),
-    height_cm: float | None = typer.Option(None, "--height-cm", min=20.0, max=300.0, help="Patient height in cm."),
-    injected_mbq: float | None = typer.Option(None, "--injected-mbq", min=0.001, help="Injected activity in MBq."),
-    injection_time: str | None = typer.Option(None, "--injection-time",
-                                              help="Injection time, HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]."),
+    suv: str = typer.Option(
+        "bw",
+        "--suv",
+        help="Emission as SUV of this kind (bw, sul, lbm_james, bsa, ibw), "
+        "or 'none' for the stored values in their units (e.g. Bq/ml).",
+    ),
+    series: str | None = typer.Option(
+        None,
+        "--series",
+        help="SeriesInstanceUID of the emission series (when the folder holds several).",
+    ),
+    weight_kg: float | None = typer.Option(
+        None, "--weight-kg", min=0.5, max=700.0, help="Patient weight in kg."
+    ),
+    height_cm: float | None = typer.Option(
+        None, "--height-cm", min=20.0, max=300.0, help="Patient height in cm."
+    ),
+    injected_mbq: float | None = typer.Option(
+        None, "--injected-mbq", min=0.001, help="Injected activity in MBq."
+    ),
+    injection_time: str | None = typer.Option(
+        None, "--injection-time", help="Injection time, HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the files written as JSON."),
 ) -> None:
     """Write a DICOM PET/SPECT study as NIfTI: emission.nii.gz (SUV or stored units) and ct.nii.gz.
@@ -103,16 +172,22 @@ def convert(
     kind = suv.lower()
     if kind not in (*SUV_KINDS, "none"):
         raise typer.BadParameter(f"--suv must be one of {', '.join(SUV_KINDS)}, none")
-    overrides = SuvOverrides(weight_kg=weight_kg, height_cm=height_cm, injected_mbq=injected_mbq,
-                             injection_time=injection_time)
+    overrides = SuvOverrides(
+        weight_kg=weight_kg,
+        height_cm=height_cm,
+        injected_mbq=injected_mbq,
+        injection_time=injection_time,
+    )
     study = load_study(path, overrides=overrides, series_uid=series)
     emission = study.emission if kind == "none" else study.suv(kind)
     if not out.exists():
         out.mkdir(parents=True)
     elif not out.is_dir():
         raise NenscopeError(f"{out} exists and is not a folder")
-    written = {"emission": str(save_nifti(emission, out / "emission.nii.gz")),
-               "emission_units": study.units if kind == "none" else f"SUV{kind}"}
+    written = {
+        "emission": str(save_nifti(emission, out / "emission.nii.gz")),
+        "emission_units": study.units if kind == "none" else f"SUV{kind}",
+    }
     if study.ct is not None:
         written["ct"] = str(save_nifti(study.ct, out / "ct.nii.gz"))
     written["warnings"] = study.warnings + (study.suv.warnings if kind != "none" else [])

@@ -23,7 +23,8 @@ def _fmt(value: float | None, spec: str = "g") -> str:
 @app.command()
 def protocol(
     scenario: Annotated[
-        str | None, typer.Option("--scenario", "-s", help="Clinical scenario (see --list-scenarios).")
+        str | None,
+        typer.Option("--scenario", "-s", help="Clinical scenario (see --list-scenarios)."),
     ] = None,
     weight_kg: Annotated[
         float | None, typer.Option("--weight-kg", help="Body weight in kg.")
@@ -105,7 +106,8 @@ def tracer(
     table.add_column("value", overflow="fold")
     act = record.activity
     rule = {
-        "per_kg": f"{act.mbq_per_kg:g} MBq/kg" + (f", max {act.max_mbq:g} MBq" if act.max_mbq else ""),
+        "per_kg": f"{act.mbq_per_kg:g} MBq/kg"
+        + (f", max {act.max_mbq:g} MBq" if act.max_mbq else ""),
         "fixed": f"{act.mbq:g} MBq" if act.mbq else "",
     }.get(act.rule, "—")
     rows = [
@@ -114,21 +116,41 @@ def tracer(
         ("modality", record.modality),
         ("status", record.status),
         ("activity", f"{rule}\n[dim]{act.source}[/dim]"),
-        ("uptake", f"{record.uptake_min} min; images at {', '.join(f'{t:g} h' for t in record.imaging_times_h) or '—'}\n[dim]{record.imaging_source}[/dim]"),
-        ("effective dose", f"{_fmt(record.effective_dose_msv_per_mbq)} mSv/MBq\n[dim]{record.dose_source}[/dim]"),
+        (
+            "uptake",
+            f"{record.uptake_min} min; images at {', '.join(f'{t:g} h' for t in record.imaging_times_h) or '—'}\n[dim]{record.imaging_source}[/dim]",
+        ),
+        (
+            "effective dose",
+            f"{_fmt(record.effective_dose_msv_per_mbq)} mSv/MBq\n[dim]{record.dose_source}[/dim]",
+        ),
         ("preparation", "\n".join(record.preparation) or "—"),
         ("cautions", "\n".join(record.cautions) or "—"),
         ("performance", "\n".join(_perf(p) for p in record.performance) or "—"),
     ]
     if weight_kg is not None:
-        rows.insert(5, ("for this patient", f"{_fmt(data['activity_mbq'])} MBq → {_fmt(data['effective_dose_msv'], '.2f')} mSv"))
+        rows.insert(
+            5,
+            (
+                "for this patient",
+                f"{_fmt(data['activity_mbq'])} MBq → {_fmt(data['effective_dose_msv'], '.2f')} mSv",
+            ),
+        )
     for k, v in rows:
         table.add_row(k, v)
     console.print(table)
 
 
 def _perf(p: dict) -> str:
-    keys = ("sensitivity", "specificity", "accuracy", "sensitivity_range", "specificity_range", "comparator", "note")
+    keys = (
+        "sensitivity",
+        "specificity",
+        "accuracy",
+        "sensitivity_range",
+        "specificity_range",
+        "comparator",
+        "note",
+    )
     facts = ", ".join(f"{k} {p[k]}" for k in keys if k in p)
     return f"{p.get('setting', '')}: {facts} [dim]({p.get('source', '')})[/dim]"
 
@@ -136,8 +158,12 @@ def _perf(p: dict) -> str:
 @app.command()
 def decay(
     nuclide: Annotated[str, typer.Argument(help="Radionuclide, e.g. Ga-68, 68Ga, F18, Lu-177.")],
-    activity_mbq: Annotated[float, typer.Option("--activity-mbq", help="Starting activity in MBq.")],
-    hours: Annotated[float, typer.Option("--hours", help="Elapsed time in hours (may be negative).")],
+    activity_mbq: Annotated[
+        float, typer.Option("--activity-mbq", help="Starting activity in MBq.")
+    ],
+    hours: Annotated[
+        float, typer.Option("--hours", help="Elapsed time in hours (may be negative).")
+    ],
     json_: JsonOpt = False,
 ) -> None:
     """Activity (MBq) left after HOURS of physical decay (ICRP-107 half-lives)."""

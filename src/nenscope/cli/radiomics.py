@@ -67,7 +67,10 @@ def _load_mask(path: Path, image, label: int | None, roi: str | None) -> np.ndar
     if not _is_nifti(path) and path.is_file() and roi:
         import pydicom
 
-        is_rtstruct = str(pydicom.dcmread(str(path), stop_before_pixels=True).get("Modality", "")).upper() == "RTSTRUCT"
+        is_rtstruct = (
+            str(pydicom.dcmread(str(path), stop_before_pixels=True).get("Modality", "")).upper()
+            == "RTSTRUCT"
+        )
     mvol, names = read_mask(path, image, roi_names=[roi] if is_rtstruct else None)
     arr = np.asarray(mvol.array)
     if roi and names:
@@ -78,7 +81,9 @@ def _load_mask(path: Path, image, label: int | None, roi: str | None) -> np.ndar
     if label is not None:
         out = arr == label
         if not out.any():
-            raise NenscopeError(f"label {label} is absent from the mask (values: {np.unique(arr)[1:].tolist()})")
+            raise NenscopeError(
+                f"label {label} is absent from the mask (values: {np.unique(arr)[1:].tolist()})"
+            )
         return out
     return arr > 0
 
@@ -99,24 +104,53 @@ def _write_csv(path: Path, feats: dict[str, float]) -> None:
         w = csv.writer(fh)
         w.writerow(["tag", "value"])
         for k, v in feats.items():
-            w.writerow([k, "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))])
+            w.writerow(
+                [k, "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))]
+            )
 
 
 @radiomics_app.command("extract")
 def extract(
-    image: Annotated[Path, typer.Argument(help="Image: NIfTI (.nii/.nii.gz) or a DICOM PET/SPECT folder or zip.")],
-    mask: Annotated[Path, typer.Argument(help="ROI: NIfTI label map, DICOM RTSTRUCT or DICOM SEG file.")],
-    preset_name: Annotated[str | None, typer.Option(
-        "--preset", help="Settings preset: ibsi-a … ibsi-e, ibsi-phantom, pet-default (default).")] = None,
-    settings_file: Annotated[Path | None, typer.Option(
-        "--settings", help="YAML settings file (keys as in nenscope.radiomics.RadiomicsSettings).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write tag,value rows to this CSV file.")] = None,
-    label: Annotated[int | None, typer.Option(
-        "--label", help="Use only this label value of the mask (default: every non-zero voxel).")] = None,
-    roi: Annotated[str | None, typer.Option("--roi", help="RTSTRUCT ROI / SEG segment name to use.")] = None,
-    units: Annotated[str, typer.Option(
-        "--units", help="DICOM input only: SUV kind bw (default, g/ml), sul, lbm_james, bsa, ibw, "
-        "or stored (the series' own units, e.g. Bq/ml).")] = "bw",
+    image: Annotated[
+        Path, typer.Argument(help="Image: NIfTI (.nii/.nii.gz) or a DICOM PET/SPECT folder or zip.")
+    ],
+    mask: Annotated[
+        Path, typer.Argument(help="ROI: NIfTI label map, DICOM RTSTRUCT or DICOM SEG file.")
+    ],
+    preset_name: Annotated[
+        str | None,
+        typer.Option(
+            "--preset",
+            help="Settings preset: ibsi-a … ibsi-e, ibsi-phantom, pet-default (default).",
+        ),
+    ] = None,
+    settings_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--settings",
+            help="YAML settings file (keys as in nenscope.radiomics.RadiomicsSettings).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write tag,value rows to this CSV file.")
+    ] = None,
+    label: Annotated[
+        int | None,
+        typer.Option(
+            "--label", help="Use only this label value of the mask (default: every non-zero voxel)."
+        ),
+    ] = None,
+    roi: Annotated[
+        str | None, typer.Option("--roi", help="RTSTRUCT ROI / SEG segment name to use.")
+    ] = None,
+    units: Annotated[
+        str,
+        typer.Option(
+            "--units",
+            help="DICOM input only: SUV kind bw (default, g/ml), sul, lbm_james, bsa, ibw, "
+            "or stored (the series' own units, e.g. Bq/ml).",
+        ),
+    ] = "bw",
     json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """IBSI-1 features of one ROI (units: mm, mm², mm³ and image units), keyed by IBSI tag."""
@@ -156,11 +190,19 @@ class _null:
 
 @radiomics_app.command("fit")
 def fit(
-    features: Annotated[Path, typer.Argument(help="CSV: id column, then one column per feature (one row per sample).")],
+    features: Annotated[
+        Path,
+        typer.Argument(help="CSV: id column, then one column per feature (one row per sample)."),
+    ],
     labels: Annotated[Path, typer.Argument(help="CSV with header: id,label (two classes).")],
     folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds (stratified).")] = 5,
     repeats: Annotated[int, typer.Option("--repeats", help="Repeats of the k-fold split.")] = 10,
-    positive: Annotated[str | None, typer.Option("--positive", help="Label of the positive class (default: the larger in sort order).")] = None,
+    positive: Annotated[
+        str | None,
+        typer.Option(
+            "--positive", help="Label of the positive class (default: the larger in sort order)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (splits and bootstrap).")] = 0,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -168,15 +210,25 @@ def fit(
     from nenscope.radiomics.classify import fit_classifier, read_feature_table, read_labels
 
     ids, names, x = read_feature_table(features)
-    res = fit_classifier(ids, names, x, read_labels(labels), folds=folds, repeats=repeats,
-                         seed=seed, positive_label=positive)
+    res = fit_classifier(
+        ids,
+        names,
+        x,
+        read_labels(labels),
+        folds=folds,
+        repeats=repeats,
+        seed=seed,
+        positive_label=positive,
+    )
     if json_:
         print_json(res.to_dict())
         return
     table = Table(title="Radiomics classifier (cross-validated)")
     table.add_column("quantity", style="bold")
     table.add_column("value", justify="right")
-    table.add_row("samples (positive)", f"{res.n_samples} ({res.n_positive} = {res.positive_label})")
+    table.add_row(
+        "samples (positive)", f"{res.n_samples} ({res.n_positive} = {res.positive_label})"
+    )
     table.add_row("features", str(res.n_features))
     table.add_row("CV", f"{res.folds}-fold × {res.repeats}")
     table.add_row("AUC [95 % CI]", f"{res.auc:.3f} [{res.auc_ci_low:.3f}, {res.auc_ci_high:.3f}]")

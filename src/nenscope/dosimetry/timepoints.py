@@ -126,8 +126,9 @@ def register_rigid(
         f_vol, m_vol = fixed.ct, moving.ct
     else:
         f_vol, m_vol = fixed.activity, moving.activity
-    tx, _ = register(f_vol, m_vol, affine=affine, seed=seed,
-                     what=f"time point {moving.label} (to {fixed.label})")
+    tx, _ = register(
+        f_vol, m_vol, affine=affine, seed=seed, what=f"time point {moving.label} (to {fixed.label})"
+    )
     moved = sitk.Resample(
         to_sitk(moving.activity),
         to_sitk(fixed.activity),

@@ -41,7 +41,9 @@ def lbm_james_kg(sex: str | None, weight_kg: float | None, height_m: float | Non
     return out if out > 0 else None
 
 
-def lbm_janmahasatian_kg(sex: str | None, weight_kg: float | None, height_m: float | None) -> float | None:
+def lbm_janmahasatian_kg(
+    sex: str | None, weight_kg: float | None, height_m: float | None
+) -> float | None:
     """Lean body mass (Janmahasatian): M 9270·W/(6680 + 216·BMI), F 9270·W/(8780 + 244·BMI)."""
     c = _sexed("lbm_janmahasatian", sex)
     if c is None or not _ok(weight_kg, height_m):

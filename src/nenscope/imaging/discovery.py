@@ -115,7 +115,11 @@ def _classify(ds: Dataset, modality: str) -> str:
         # Reconstructed SPECT sometimes lacks the RECON value but carries a slice geometry.
         nf = get_float(ds, "NumberOfFrames") or 1
         has_slices = get_float(ds, "NumberOfSlices") or get_float(ds, "SpacingBetweenSlices")
-        if nf > 1 and has_slices and not any(t in ("STATIC", "WHOLE BODY", "DYNAMIC") for t in image_type):
+        if (
+            nf > 1
+            and has_slices
+            and not any(t in ("STATIC", "WHOLE BODY", "DYNAMIC") for t in image_type)
+        ):
             if "TOMO" not in image_type:  # raw TOMO projections have NumberOfDetectors etc.
                 return "NM"
         return "NM-planar"
@@ -185,7 +189,9 @@ def _iter_files(root: Path):
             yield os.path.join(dirpath, fn), os.path.join(dirpath, fn)
 
 
-def discover(path: str | os.PathLike, *, progress: Callable[[int, int], None] | None = None) -> Discovery:
+def discover(
+    path: str | os.PathLike, *, progress: Callable[[int, int], None] | None = None
+) -> Discovery:
     """Find every DICOM series under ``path`` (a folder, a zip file or a single file).
 
     Args:
@@ -219,12 +225,17 @@ def discover(path: str | os.PathLike, *, progress: Callable[[int, int], None] | 
         try:
             ds = _read(opener, name, defer=isinstance(opener, str))
         except Exception as exc:
-            reason = "not a DICOM file" if isinstance(exc, InvalidDicomError) else (
-                f"unreadable DICOM ({type(exc).__name__}: {str(exc)[:120]})")
+            reason = (
+                "not a DICOM file"
+                if isinstance(exc, InvalidDicomError)
+                else (f"unreadable DICOM ({type(exc).__name__}: {str(exc)[:120]})")
+            )
             skipped.append(SkippedFile(name, reason))
             continue
         if "DirectoryRecordSequence" in ds or get_str(ds, "SOPClassUID") == _DICOMDIR_SOP:
-            skipped.append(SkippedFile(name, "DICOMDIR index (the files it lists are read directly)"))
+            skipped.append(
+                SkippedFile(name, "DICOMDIR index (the files it lists are read directly)")
+            )
             continue
         uid = get_str(ds, "SeriesInstanceUID")
         modality = (get_str(ds, "Modality") or "").upper()
@@ -253,7 +264,12 @@ def discover(path: str | os.PathLike, *, progress: Callable[[int, int], None] | 
             )
             groups[uid] = info
             number = get_float(ds, "SeriesNumber")
-            order[uid] = (info.study_instance_uid or "", modality, number if number is not None else 1e9, uid)
+            order[uid] = (
+                info.study_instance_uid or "",
+                modality,
+                number if number is not None else 1e9,
+                uid,
+            )
         info.datasets.append(ds)
         info.sources.append(name)
     series = sorted(groups.values(), key=lambda s: order[s.series_instance_uid])

@@ -35,7 +35,9 @@ def choose_emission(disc: Discovery, series_uid: str | None = None) -> SeriesInf
     if series_uid is not None:
         info = disc.get(series_uid)
         if info.kind not in ("PT", "NM"):
-            raise NenscopeError(f"series {series_uid} is {info.kind}, not a PET or reconstructed SPECT series")
+            raise NenscopeError(
+                f"series {series_uid} is {info.kind}, not a PET or reconstructed SPECT series"
+            )
         return info
     candidates = disc.of_kind("PT", "NM")
     if not candidates:
@@ -46,9 +48,14 @@ def choose_emission(disc: Discovery, series_uid: str | None = None) -> SeriesInf
         ac = [s for s in candidates if _attenuation_corrected(s)]
         if len(ac) == 1:
             return ac[0]
-        listing = "; ".join(f"{s.series_instance_uid} ({s.modality}, {s.description or 'no description'}, "
-                            f"{s.n_instances} files)" for s in candidates)
-        raise NenscopeError(f"{len(candidates)} emission series in {disc.root}: {listing}; choose one by its SeriesInstanceUID (series_uid / --series)")
+        listing = "; ".join(
+            f"{s.series_instance_uid} ({s.modality}, {s.description or 'no description'}, "
+            f"{s.n_instances} files)"
+            for s in candidates
+        )
+        raise NenscopeError(
+            f"{len(candidates)} emission series in {disc.root}: {listing}; choose one by its SeriesInstanceUID (series_uid / --series)"
+        )
     return candidates[0]
 
 
@@ -62,8 +69,13 @@ def choose_ct(disc: Discovery, emission: SeriesInfo) -> SeriesInfo | None:
     return max(pool, key=lambda s: s.n_instances)
 
 
-def load_study(path: str | os.PathLike | Discovery, *, overrides: SuvOverrides | Mapping[str, Any] | None = None,
-               series_uid: str | None = None, load_ct: bool = True) -> Study:
+def load_study(
+    path: str | os.PathLike | Discovery,
+    *,
+    overrides: SuvOverrides | Mapping[str, Any] | None = None,
+    series_uid: str | None = None,
+    load_ct: bool = True,
+) -> Study:
     """Load a PET or SPECT study (and its CT) from a folder, a zip, or a :class:`Discovery`.
 
     Args:
@@ -87,7 +99,9 @@ def load_study(path: str | os.PathLike | Discovery, *, overrides: SuvOverrides |
     loaded = load_series(info)
     modality = "NM" if info.kind == "NM" else "PT"
     header = read_suv_header(loaded.datasets, modality=modality, units=loaded.units, overrides=ov)
-    warnings = list(loaded.warnings) + [w for w in header.warnings if w not in header.factors.warnings]
+    warnings = list(loaded.warnings) + [
+        w for w in header.warnings if w not in header.factors.warnings
+    ]
     ct = None
     ct_uid = None
     ct_info = choose_ct(disc, info)

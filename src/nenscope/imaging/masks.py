@@ -26,7 +26,9 @@ def _nifti_labels(path: Path, reference: hd.Volume) -> tuple[hd.Volume, dict[int
     arr = np.asarray(vol.array)
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise NenscopeError(f"{path}: a mask must hold integer labels (found non-integer values)")
+            raise NenscopeError(
+                f"{path}: a mask must hold integer labels (found non-integer values)"
+            )
     if arr.min() < 0 or arr.max() > 65535:
         raise NenscopeError(f"{path}: mask labels must be within 0..65535")
     vol = vol.with_array(arr.astype(np.uint16))
@@ -37,8 +39,9 @@ def _nifti_labels(path: Path, reference: hd.Volume) -> tuple[hd.Volume, dict[int
     return out, names
 
 
-def read_mask(path: str | os.PathLike, reference: hd.Volume, *,
-              roi_names: list[str] | None = None) -> tuple[hd.Volume, dict[int, str]]:
+def read_mask(
+    path: str | os.PathLike, reference: hd.Volume, *, roi_names: list[str] | None = None
+) -> tuple[hd.Volume, dict[int, str]]:
     """Read a mask onto the grid of ``reference``.
 
     Args:
@@ -67,7 +70,9 @@ def read_mask(path: str | os.PathLike, reference: hd.Volume, *,
             return read_seg(ds, reference)
         if modality == "RTSTRUCT":
             return read_rtstruct(ds, reference, roi_names=roi_names)
-        raise NenscopeError(f"{p}: DICOM {modality or 'file'} is not a mask (expected SEG or RTSTRUCT)")
+        raise NenscopeError(
+            f"{p}: DICOM {modality or 'file'} is not a mask (expected SEG or RTSTRUCT)"
+        )
     disc = discover(p)
     for kind in ("SEG", "RTSTRUCT"):
         found = disc.of_kind(kind)
@@ -75,7 +80,9 @@ def read_mask(path: str | os.PathLike, reference: hd.Volume, *,
             raise NenscopeError(f"{p} holds {len(found)} {kind} series; give the file itself")
         if found:
             info = found[0]
-            ds = pydicom.dcmread(info.sources[0]) if "!" not in info.sources[0] else info.datasets[0]
+            ds = (
+                pydicom.dcmread(info.sources[0]) if "!" not in info.sources[0] else info.datasets[0]
+            )
             if kind == "SEG":
                 return read_seg(ds, reference)
             return read_rtstruct(ds, reference, roi_names=roi_names)

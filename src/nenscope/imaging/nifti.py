@@ -12,8 +12,20 @@ import numpy as np
 from nenscope.atomic import atomic_path
 from nenscope.errors import NenscopeError
 
-_NIFTI_OK = {np.dtype(t) for t in (np.uint8, np.int8, np.int16, np.uint16, np.int32, np.uint32,
-                                   np.int64, np.float32, np.float64)}
+_NIFTI_OK = {
+    np.dtype(t)
+    for t in (
+        np.uint8,
+        np.int8,
+        np.int16,
+        np.uint16,
+        np.int32,
+        np.uint32,
+        np.int64,
+        np.float32,
+        np.float64,
+    )
+}
 
 
 def save_nifti(volume: hd.Volume, path: str | os.PathLike) -> Path:
@@ -52,5 +64,10 @@ def read_nifti(path: str | os.PathLike, *, frame_of_reference_uid: str | None = 
         arr = arr[..., 0]
     if arr.ndim != 3:
         raise NenscopeError(f"{path}: NIfTI image has shape {arr.shape}; a 3-D volume is expected")
-    return hd.Volume(arr, np.asarray(img.affine, dtype=float), "PATIENT",
-                     frame_of_reference_uid=frame_of_reference_uid, from_reference_convention="RAS")
+    return hd.Volume(
+        arr,
+        np.asarray(img.affine, dtype=float),
+        "PATIENT",
+        frame_of_reference_uid=frame_of_reference_uid,
+        from_reference_convention="RAS",
+    )

@@ -25,14 +25,46 @@ __all__ = ["agent_name", "nuclide_half_life_s", "parse_nuclide", "radiopharmaceu
 
 # Element names that appear in code meanings (symbols are tried directly).
 _ELEMENTS = {
-    "carbon": "C", "nitrogen": "N", "oxygen": "O", "fluorine": "F", "copper": "Cu",
-    "gallium": "Ga", "galium": "Ga", "germanium": "Ge", "rubidium": "Rb", "yttrium": "Y",
-    "zirconium": "Zr", "iodine": "I", "indium": "In", "technetium": "Tc", "lutetium": "Lu",
-    "thallium": "Tl", "scandium": "Sc", "terbium": "Tb", "actinium": "Ac", "radium": "Ra",
-    "lead": "Pb", "bismuth": "Bi", "holmium": "Ho", "rhenium": "Re", "samarium": "Sm",
-    "strontium": "Sr", "xenon": "Xe", "cobalt": "Co", "chromium": "Cr", "sodium": "Na",
-    "potassium": "K", "manganese": "Mn", "iron": "Fe", "zinc": "Zn", "arsenic": "As",
-    "bromine": "Br", "selenium": "Se", "titanium": "Ti", "niobium": "Nb", "astatine": "At",
+    "carbon": "C",
+    "nitrogen": "N",
+    "oxygen": "O",
+    "fluorine": "F",
+    "copper": "Cu",
+    "gallium": "Ga",
+    "galium": "Ga",
+    "germanium": "Ge",
+    "rubidium": "Rb",
+    "yttrium": "Y",
+    "zirconium": "Zr",
+    "iodine": "I",
+    "indium": "In",
+    "technetium": "Tc",
+    "lutetium": "Lu",
+    "thallium": "Tl",
+    "scandium": "Sc",
+    "terbium": "Tb",
+    "actinium": "Ac",
+    "radium": "Ra",
+    "lead": "Pb",
+    "bismuth": "Bi",
+    "holmium": "Ho",
+    "rhenium": "Re",
+    "samarium": "Sm",
+    "strontium": "Sr",
+    "xenon": "Xe",
+    "cobalt": "Co",
+    "chromium": "Cr",
+    "sodium": "Na",
+    "potassium": "K",
+    "manganese": "Mn",
+    "iron": "Fe",
+    "zinc": "Zn",
+    "arsenic": "As",
+    "bromine": "Br",
+    "selenium": "Se",
+    "titanium": "Ti",
+    "niobium": "Nb",
+    "astatine": "At",
 }
 _MASS = re.compile(r"(\d{1,3})\s*(m\d?)?(?![\d.])")
 _WORD = re.compile(r"[A-Za-z]+")
@@ -40,8 +72,15 @@ _WORD = re.compile(r"[A-Za-z]+")
 
 @lru_cache(maxsize=1)
 def _codes() -> dict[str, str]:
-    text = resources.files("nenscope.imaging").joinpath("data/radionuclide_codes.csv").read_text("utf-8")
-    return {row["code_value"].strip().upper(): row["nuclide"] for row in csv.DictReader(text.splitlines())}
+    text = (
+        resources.files("nenscope.imaging")
+        .joinpath("data/radionuclide_codes.csv")
+        .read_text("utf-8")
+    )
+    return {
+        row["code_value"].strip().upper(): row["nuclide"]
+        for row in csv.DictReader(text.splitlines())
+    }
 
 
 def parse_nuclide(text: str | None) -> str | None:
@@ -103,7 +142,11 @@ def nuclide_from_item(item: Dataset | None) -> str | None:
     code, meaning = _code_meaning(item, "RadionuclideCodeSequence")
     if code and code.upper() in _codes():
         return _codes()[code.upper()]
-    for text in (meaning, get_str(item, "Radiopharmaceutical"), _code_meaning(item, "RadiopharmaceuticalCodeSequence")[1]):
+    for text in (
+        meaning,
+        get_str(item, "Radiopharmaceutical"),
+        _code_meaning(item, "RadiopharmaceuticalCodeSequence")[1],
+    ):
         nuclide = parse_nuclide(text)
         if nuclide:
             return nuclide
@@ -146,7 +189,10 @@ def agent_from_item(item: Dataset | None, nuclide: str | None) -> str | None:
     """Agent from RadiopharmaceuticalCodeSequence meaning, else Radiopharmaceutical (0018,0031)."""
     if item is None:
         return None
-    texts = [_code_meaning(item, "RadiopharmaceuticalCodeSequence")[1], get_str(item, "Radiopharmaceutical")]
+    texts = [
+        _code_meaning(item, "RadiopharmaceuticalCodeSequence")[1],
+        get_str(item, "Radiopharmaceutical"),
+    ]
     texts = [t for t in texts if t]
     for t in texts:
         name = agent_name(t, nuclide)

@@ -62,7 +62,9 @@ def register(
         shrink_factors = _pyramid(f.GetSize())
     sampling = float(np.clip(100_000 / max(n_voxels, 1), sampling_fraction, 1.0))
     init = sitk.CenteredTransformInitializer(
-        f, m, sitk.AffineTransform(3) if affine else sitk.Euler3DTransform(),
+        f,
+        m,
+        sitk.AffineTransform(3) if affine else sitk.Euler3DTransform(),
         sitk.CenteredTransformInitializerFilter.GEOMETRY,
     )
     reg = sitk.ImageRegistrationMethod()

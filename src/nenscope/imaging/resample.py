@@ -9,8 +9,9 @@ from scipy import ndimage
 from nenscope.errors import NenscopeError
 
 
-def resample_to(volume: hd.Volume, reference: hd.Volume, order: int = 1, *,
-                fill_value: float = 0.0) -> hd.Volume:
+def resample_to(
+    volume: hd.Volume, reference: hd.Volume, order: int = 1, *, fill_value: float = 0.0
+) -> hd.Volume:
     """Resample ``volume`` onto the grid of ``reference`` (both in PATIENT coordinates).
 
     Each reference voxel centre is mapped through ``inv(volume.affine) @ reference.affine``
@@ -38,8 +39,10 @@ def resample_to(volume: hd.Volume, reference: hd.Volume, order: int = 1, *,
         raise NenscopeError(f"interpolation order must be 0..5, got {order}")
     fa, fb = volume.frame_of_reference_uid, reference.frame_of_reference_uid
     if fa and fb and fa != fb:
-        raise NenscopeError(f"volumes are in different frames of reference ({fa} vs {fb}): they cannot "
-                            "be resampled onto each other without a registration")
+        raise NenscopeError(
+            f"volumes are in different frames of reference ({fa} vs {fb}): they cannot "
+            "be resampled onto each other without a registration"
+        )
     shape = reference.spatial_shape
     if volume.spatial_shape == shape and np.allclose(volume.affine, reference.affine, atol=1e-4):
         out = np.array(volume.array, copy=True)
@@ -47,12 +50,32 @@ def resample_to(volume: hd.Volume, reference: hd.Volume, order: int = 1, *,
         m = np.linalg.inv(volume.affine) @ reference.affine
         arr = volume.array
         if order == 0:
-            out = ndimage.affine_transform(arr, m[:3, :3], offset=m[:3, 3], output_shape=shape,
-                                           order=0, mode="grid-constant", cval=fill_value, prefilter=False)
+            out = ndimage.affine_transform(
+                arr,
+                m[:3, :3],
+                offset=m[:3, 3],
+                output_shape=shape,
+                order=0,
+                mode="grid-constant",
+                cval=fill_value,
+                prefilter=False,
+            )
         else:
             src = arr if arr.dtype in (np.float32, np.float64) else arr.astype(np.float32)
-            out = ndimage.affine_transform(src, m[:3, :3], offset=m[:3, 3], output_shape=shape,
-                                           output=np.float32, order=order, mode="constant",
-                                           cval=fill_value, prefilter=order > 1)
-    return hd.Volume(out, reference.affine.copy(), "PATIENT",
-                     frame_of_reference_uid=reference.frame_of_reference_uid or volume.frame_of_reference_uid)
+            out = ndimage.affine_transform(
+                src,
+                m[:3, :3],
+                offset=m[:3, 3],
+                output_shape=shape,
+                output=np.float32,
+                order=order,
+                mode="constant",
+                cval=fill_value,
+                prefilter=order > 1,
+            )
+    return hd.Volume(
+        out,
+        reference.affine.copy(),
+        "PATIENT",
+        frame_of_reference_uid=reference.frame_of_reference_uid or volume.frame_of_reference_uid,
+    )

@@ -46,7 +46,9 @@ def _contour_points(contour: Dataset) -> np.ndarray | None:
         elem = contour.get_item(_CONTOUR_DATA)
         raw = getattr(elem, "value", None)
         if isinstance(raw, bytes):
-            values = np.array(raw.decode("ascii", "replace").replace("\\", " ").split(), dtype=float)
+            values = np.array(
+                raw.decode("ascii", "replace").replace("\\", " ").split(), dtype=float
+            )
         else:
             values = np.asarray(contour.ContourData, dtype=float)
     except Exception:
@@ -56,8 +58,9 @@ def _contour_points(contour: Dataset) -> np.ndarray | None:
     return values.reshape(-1, 3)
 
 
-def read_rtstruct(path: str | os.PathLike | Dataset, reference: hd.Volume, *,
-                  roi_names: list[str] | None = None) -> tuple[hd.Volume, dict[int, str]]:
+def read_rtstruct(
+    path: str | os.PathLike | Dataset, reference: hd.Volume, *, roi_names: list[str] | None = None
+) -> tuple[hd.Volume, dict[int, str]]:
     """Rasterise an RTSTRUCT onto the grid of ``reference``.
 
     Args:
@@ -79,8 +82,10 @@ def read_rtstruct(path: str | os.PathLike | Dataset, reference: hd.Volume, *,
     ds = _dataset(path)
     if str(ds.get("Modality", "")).upper() != "RTSTRUCT" or "ROIContourSequence" not in ds:
         raise NenscopeError(f"{path}: not an RTSTRUCT (Modality {ds.get('Modality', '?')})")
-    numbers = {int(item.ROINumber): str(item.get("ROIName", f"ROI {item.ROINumber}"))
-               for item in ds.get("StructureSetROISequence", [])}
+    numbers = {
+        int(item.ROINumber): str(item.get("ROIName", f"ROI {item.ROINumber}"))
+        for item in ds.get("StructureSetROISequence", [])
+    }
     wanted: list[int]
     if roi_names is None:
         wanted = [int(c.ReferencedROINumber) for c in ds.ROIContourSequence]
@@ -88,15 +93,17 @@ def read_rtstruct(path: str | os.PathLike | Dataset, reference: hd.Volume, *,
         lookup = {name.lower(): num for num, name in numbers.items()}
         missing = [n for n in roi_names if n.lower() not in lookup]
         if missing:
-            raise NenscopeError(f"ROI(s) {', '.join(missing)} not in the RTSTRUCT (it has: "
-                                f"{', '.join(numbers.values())})")
+            raise NenscopeError(
+                f"ROI(s) {', '.join(missing)} not in the RTSTRUCT (it has: "
+                f"{', '.join(numbers.values())})"
+            )
         wanted = [lookup[n.lower()] for n in roi_names]
     contours = {int(c.ReferencedROINumber): c for c in ds.ROIContourSequence}
     shape = reference.spatial_shape
     inv = np.linalg.inv(reference.affine)
     labels = np.zeros(shape, dtype=np.uint16)
     names: dict[int, str] = {}
-    rows, cols = np.mgrid[0:shape[1], 0:shape[2]]
+    rows, cols = np.mgrid[0 : shape[1], 0 : shape[2]]
     drawn_any = False
     masks: dict[int, np.ndarray] = {}
     for label, roi in enumerate(wanted, start=1):
@@ -116,7 +123,11 @@ def read_rtstruct(path: str | os.PathLike | Dataset, reference: hd.Volume, *,
             idx = pts @ inv[:3, :3].T + inv[:3, 3]
             k = float(np.mean(idx[:, 0]))
             kr = int(round(k))
-            if abs(k - kr) > SLICE_TOLERANCE or not 0 <= kr < shape[0] or np.ptp(idx[:, 0]) > 2 * SLICE_TOLERANCE:
+            if (
+                abs(k - kr) > SLICE_TOLERANCE
+                or not 0 <= kr < shape[0]
+                or np.ptp(idx[:, 0]) > 2 * SLICE_TOLERANCE
+            ):
                 continue
             poly = idx[:, 1:]
             r0, c0 = np.floor(poly.min(axis=0)).astype(int)
@@ -125,16 +136,22 @@ def read_rtstruct(path: str | os.PathLike | Dataset, reference: hd.Volume, *,
             r1, c1 = min(r1, shape[1] - 1), min(c1, shape[2] - 1)
             if r1 < r0 or c1 < c0:
                 continue
-            rr, cc = rows[r0:r1 + 1, c0:c1 + 1], cols[r0:r1 + 1, c0:c1 + 1]
+            rr, cc = rows[r0 : r1 + 1, c0 : c1 + 1], cols[r0 : r1 + 1, c0 : c1 + 1]
             inside = MplPath(poly).contains_points(np.column_stack([rr.ravel(), cc.ravel()]))
-            mask[kr, r0:r1 + 1, c0:c1 + 1] ^= inside.reshape(rr.shape)
+            mask[kr, r0 : r1 + 1, c0 : c1 + 1] ^= inside.reshape(rr.shape)
             drawn_any = True
         masks[label] = mask
     # Paint the largest ROI first so nested structures (a GTV inside its oedema) stay visible.
     for label in sorted(masks, key=lambda lb: -int(masks[lb].sum())):
         labels[masks[label]] = label
     if wanted and not drawn_any:
-        raise NenscopeError("no RTSTRUCT contour lies on the reference grid (the structures were drawn on "
-                            "another image or frame of reference)")
-    return hd.Volume(labels, reference.affine.copy(), "PATIENT",
-                     frame_of_reference_uid=reference.frame_of_reference_uid), names
+        raise NenscopeError(
+            "no RTSTRUCT contour lies on the reference grid (the structures were drawn on "
+            "another image or frame of reference)"
+        )
+    return hd.Volume(
+        labels,
+        reference.affine.copy(),
+        "PATIENT",
+        frame_of_reference_uid=reference.frame_of_reference_uid,
+    ), names

@@ -19,7 +19,9 @@ from nenscope.errors import NenscopeError
 from nenscope.imaging.resample import resample_to
 
 
-def read_seg(path: str | os.PathLike | Dataset, reference: hd.Volume | None = None) -> tuple[hd.Volume, dict[int, str]]:
+def read_seg(
+    path: str | os.PathLike | Dataset, reference: hd.Volume | None = None
+) -> tuple[hd.Volume, dict[int, str]]:
     """Read a DICOM-SEG as a label volume, optionally resampled (nearest) onto ``reference``.
 
     Args:
@@ -31,16 +33,26 @@ def read_seg(path: str | os.PathLike | Dataset, reference: hd.Volume | None = No
         SegmentLabel}``). Overlapping segments: the higher segment number wins.
     """
     try:
-        seg = hd.seg.segread(path) if not isinstance(path, Dataset) else hd.seg.Segmentation.from_dataset(path)
+        seg = (
+            hd.seg.segread(path)
+            if not isinstance(path, Dataset)
+            else hd.seg.Segmentation.from_dataset(path)
+        )
     except Exception as exc:
-        raise NenscopeError(f"{path}: not a readable DICOM-SEG ({type(exc).__name__}: {exc})") from exc
+        raise NenscopeError(
+            f"{path}: not a readable DICOM-SEG ({type(exc).__name__}: {exc})"
+        ) from exc
     names = {int(d.SegmentNumber): str(d.SegmentLabel) for d in seg.SegmentSequence}
     try:
         vol = seg.get_volume(combine_segments=True, skip_overlap_checks=True, dtype=np.uint16)
     except Exception as exc:
         raise NenscopeError(f"{path}: DICOM-SEG frames do not form a volume ({exc})") from exc
-    vol = hd.Volume(np.asarray(vol.array), vol.affine, "PATIENT",
-                    frame_of_reference_uid=str(seg.get("FrameOfReferenceUID", "")) or None)
+    vol = hd.Volume(
+        np.asarray(vol.array),
+        vol.affine,
+        "PATIENT",
+        frame_of_reference_uid=str(seg.get("FrameOfReferenceUID", "")) or None,
+    )
     if reference is not None:
         vol = resample_to(vol, reference, order=0)
     return vol, names
@@ -55,14 +67,22 @@ def _frames_on_sources(labels: hd.Volume, sources: Sequence[Dataset]) -> np.ndar
         idx = inv[:3, :3] @ ipp + inv[:3, 3]
         k = int(round(idx[0]))
         if np.abs(idx - [k, 0, 0]).max() > 0.05 or not 0 <= k < labels.spatial_shape[0]:
-            raise NenscopeError("the label volume is not on the grid of the source images "
-                                "(resample it onto the loaded series first)")
+            raise NenscopeError(
+                "the label volume is not on the grid of the source images "
+                "(resample it onto the loaded series first)"
+            )
         out[n] = labels.array[k]
     return out
 
 
-def write_seg(labels: hd.Volume, source_datasets: Sequence[Dataset], names: Mapping[int, str],
-              path: str | os.PathLike, *, series_description: str = "nenscope segmentation") -> Path:
+def write_seg(
+    labels: hd.Volume,
+    source_datasets: Sequence[Dataset],
+    names: Mapping[int, str],
+    path: str | os.PathLike,
+    *,
+    series_description: str = "nenscope segmentation",
+) -> Path:
     """Write a label volume as a BINARY DICOM-SEG referencing ``source_datasets``.
 
     Args:
@@ -82,21 +102,31 @@ def write_seg(labels: hd.Volume, source_datasets: Sequence[Dataset], names: Mapp
     values = sorted(int(v) for v in names if int(v) > 0)
     if not values:
         raise NenscopeError("write_seg: no labels to write")
-    frames = _frames_on_sources(labels, source_datasets) if len(source_datasets) > 1 or \
-        int(source_datasets[0].get("NumberOfFrames", 1) or 1) == 1 else None
+    frames = (
+        _frames_on_sources(labels, source_datasets)
+        if len(source_datasets) > 1 or int(source_datasets[0].get("NumberOfFrames", 1) or 1) == 1
+        else None
+    )
     if frames is None:
-        raise NenscopeError("write_seg supports single-frame source series (PT/CT); classic multi-frame NM "
-                            "sources have no per-frame positions for DICOM-SEG")
+        raise NenscopeError(
+            "write_seg supports single-frame source series (PT/CT); classic multi-frame NM "
+            "sources have no per-frame positions for DICOM-SEG"
+        )
     seg_array = np.zeros(frames.shape, dtype=np.uint16)
     for number, value in enumerate(values, start=1):
         seg_array[frames == value] = number
-    algorithm = hd.AlgorithmIdentificationSequence(name="nenscope", version=__version__,
-                                                   family=codes.cid7162.ArtificialIntelligence)
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name="nenscope", version=__version__, family=codes.cid7162.ArtificialIntelligence
+    )
     descriptions = [
         hd.seg.SegmentDescription(
-            segment_number=number, segment_label=str(names[value])[:64],
-            segmented_property_category=codes.SCT.Tissue, segmented_property_type=codes.SCT.Tissue,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm)
+            segment_number=number,
+            segment_label=str(names[value])[:64],
+            segmented_property_category=codes.SCT.Tissue,
+            segmented_property_type=codes.SCT.Tissue,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+            algorithm_identification=algorithm,
+        )
         for number, value in enumerate(values, start=1)
     ]
     with warnings.catch_warnings():  # highdicom warns about single-component patient names
@@ -110,13 +140,26 @@ def write_seg(labels: hd.Volume, source_datasets: Sequence[Dataset], names: Mapp
 
 def _build(sources, seg_array, descriptions, series_description):
     return hd.seg.Segmentation(
-        source_images=sources, pixel_array=seg_array,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=descriptions,
-        series_instance_uid=hd.UID(), series_number=900, sop_instance_uid=hd.UID(), instance_number=1,
-        manufacturer="nenscope", manufacturer_model_name="nenscope", software_versions=__version__,
-        device_serial_number="0", series_description=series_description, omit_empty_frames=True)
+        source_images=sources,
+        pixel_array=seg_array,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=900,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="nenscope",
+        manufacturer_model_name="nenscope",
+        software_versions=__version__,
+        device_serial_number="0",
+        series_description=series_description,
+        omit_empty_frames=True,
+    )
 
 
 def is_seg(ds: Dataset) -> bool:
     """True for a Segmentation Storage dataset."""
-    return str(ds.get("SOPClassUID", "")) == pydicom.uid.SegmentationStorage or str(ds.get("Modality", "")) == "SEG"
+    return (
+        str(ds.get("SOPClassUID", "")) == pydicom.uid.SegmentationStorage
+        or str(ds.get("Modality", "")) == "SEG"
+    )

@@ -65,8 +65,14 @@ def _need(ds: Dataset, keyword: str, tag: str, n: int | None = None):
     return value
 
 
-_DTYPES = {(8, 0): np.uint8, (8, 1): np.int8, (16, 0): np.uint16, (16, 1): np.int16,
-           (32, 0): np.uint32, (32, 1): np.int32}
+_DTYPES = {
+    (8, 0): np.uint8,
+    (8, 1): np.int8,
+    (16, 0): np.uint16,
+    (16, 1): np.int16,
+    (32, 0): np.uint32,
+    (32, 1): np.int32,
+}
 
 
 def _pixels(ds: Dataset) -> np.ndarray:
@@ -78,11 +84,21 @@ def _pixels(ds: Dataset) -> np.ndarray:
     """
     rows, cols = int(ds.Rows), int(ds.Columns)
     nf = n_frames(ds)
-    ts = ds.file_meta.TransferSyntaxUID if "TransferSyntaxUID" in getattr(ds, "file_meta", {}) else None
+    ts = (
+        ds.file_meta.TransferSyntaxUID
+        if "TransferSyntaxUID" in getattr(ds, "file_meta", {})
+        else None
+    )
     bits, rep = int(ds.BitsAllocated), int(ds.get("PixelRepresentation", 0) or 0)
     spp = int(ds.get("SamplesPerPixel", 1) or 1)
-    if (ts is not None and not ts.is_compressed and ts.is_little_endian and spp == 1
-            and (bits, rep) in _DTYPES and "FloatPixelData" not in ds):
+    if (
+        ts is not None
+        and not ts.is_compressed
+        and ts.is_little_endian
+        and spp == 1
+        and (bits, rep) in _DTYPES
+        and "FloatPixelData" not in ds
+    ):
         raw = np.frombuffer(ds.PixelData, dtype=_DTYPES[(bits, rep)], count=nf * rows * cols)
         bits_stored = int(ds.get("BitsStored", bits) or bits)
         if bits_stored < bits:  # mask unused high bits, sign-extend if signed
@@ -151,16 +167,23 @@ def _plane(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if iop is None:
         raise MissingDataError("ImageOrientationPatient", tag="(0020,0037)")
     row, col = np.array(iop[:3]), np.array(iop[3:])
-    if not (0.99 < np.linalg.norm(row) < 1.01 and 0.99 < np.linalg.norm(col) < 1.01 and abs(row @ col) < 1e-3):
-        raise NenscopeError(f"ImageOrientationPatient (0020,0037) is not two orthonormal vectors: {iop}")
+    if not (
+        0.99 < np.linalg.norm(row) < 1.01
+        and 0.99 < np.linalg.norm(col) < 1.01
+        and abs(row @ col) < 1e-3
+    ):
+        raise NenscopeError(
+            f"ImageOrientationPatient (0020,0037) is not two orthonormal vectors: {iop}"
+        )
     spacing = get_floats(ds, "PixelSpacing", 2)
     if spacing is None or min(spacing) <= 0:
         raise MissingDataError("PixelSpacing", tag="(0028,0030)")
     return row / np.linalg.norm(row), col / np.linalg.norm(col), np.array(spacing)
 
 
-def _stack_geometry(positions: np.ndarray, normal: np.ndarray, pixel_mm: float,
-                    warnings: list[str]) -> tuple[np.ndarray, np.ndarray | None, float]:
+def _stack_geometry(
+    positions: np.ndarray, normal: np.ndarray, pixel_mm: float, warnings: list[str]
+) -> tuple[np.ndarray, np.ndarray | None, float]:
     """Order slices and decide stacking vs resampling.
 
     Args:
@@ -183,7 +206,8 @@ def _stack_geometry(positions: np.ndarray, normal: np.ndarray, pixel_mm: float,
         repeats = int(np.sum(steps < 1e-3 * max(median, 1e-3)))
         raise NenscopeError(
             f"{repeats} slice position(s) repeat in this series (dynamic, gated or multi-bed frames "
-            "stored in one series); split it by time frame before loading")
+            "stored in one series); split it by time frame before loading"
+        )
     # gantry tilt: the stacking direction must follow the normal
     p = positions[order]
     stack = p[-1] - p[0]
@@ -192,12 +216,14 @@ def _stack_geometry(positions: np.ndarray, normal: np.ndarray, pixel_mm: float,
     if tilt > TILT_TOLERANCE_DEG:
         raise NenscopeError(
             f"slices are stacked at {tilt:.2f}° from their normal (gantry/detector tilt); "
-            "tilted series are not supported: reconstruct or reslice without tilt")
+            "tilted series are not supported: reconstruct or reslice without tilt"
+        )
     if steps.max() > GAP_FACTOR * median:
         k = int(np.argmax(steps))
         raise NenscopeError(
             f"gap of {steps[k]:.2f} mm between slices {k} and {k + 1} (median spacing {median:.2f} mm):"
-            " slices are missing from this series; refusing to interpolate across the gap")
+            " slices are missing from this series; refusing to interpolate across the gap"
+        )
     mean = (d[-1] - d[0]) / (n - 1)
     offset = float(np.max(np.abs(d - (d[0] + mean * np.arange(n)))))
     if steps.max() - steps.min() <= 1e-3 * mean:
@@ -206,13 +232,15 @@ def _stack_geometry(positions: np.ndarray, normal: np.ndarray, pixel_mm: float,
         warnings.append(
             f"slice spacing varies {steps.min():.3f}–{steps.max():.3f} mm; every slice lies within "
             f"{offset:.3f} mm of a regular {mean:.4f} mm grid (tolerance {REGULAR_TOLERANCE:.0%} of "
-            "the spacing), so slices were stacked without resampling")
+            "the spacing), so slices were stacked without resampling"
+        )
         return order, None, float(mean)
     m = int(np.floor((d[-1] - d[0]) / median + 1e-6)) + 1
     targets = d[0] + median * np.arange(m)
     warnings.append(
         f"slice spacing varies {steps.min():.3f}–{steps.max():.3f} mm (largest offset {offset:.3f} mm "
-        f"from a regular grid): resampled linearly onto {m} slices at {median:.4f} mm")
+        f"from a regular grid): resampled linearly onto {m} slices at {median:.4f} mm"
+    )
     return order, targets - d[0], median
 
 
@@ -228,16 +256,26 @@ def _load_single_frame(info: SeriesInfo) -> LoadedSeries:
     skipped: list[SkippedFile] = []
     datasets, sources = info.datasets, info.sources
     row, col, spacing = _plane(datasets[0])
-    shape = (int(_need(datasets[0], "Rows", "(0028,0010)")), int(_need(datasets[0], "Columns", "(0028,0011)")))
+    shape = (
+        int(_need(datasets[0], "Rows", "(0028,0010)")),
+        int(_need(datasets[0], "Columns", "(0028,0011)")),
+    )
     positions = []
     for ds in datasets:
         r2, c2, s2 = _plane(ds)
         if np.abs(r2 - row).max() > 1e-3 or np.abs(c2 - col).max() > 1e-3:
-            raise NenscopeError("slices of this series have different ImageOrientationPatient "
-                                "(0020,0037); it is not one volume")
-        if np.abs(s2 - spacing).max() > 1e-3 * spacing.max() or (int(ds.Rows), int(ds.Columns)) != shape:
-            raise NenscopeError("slices of this series differ in PixelSpacing (0028,0030) or "
-                                "Rows/Columns; it is not one volume")
+            raise NenscopeError(
+                "slices of this series have different ImageOrientationPatient "
+                "(0020,0037); it is not one volume"
+            )
+        if (
+            np.abs(s2 - spacing).max() > 1e-3 * spacing.max()
+            or (int(ds.Rows), int(ds.Columns)) != shape
+        ):
+            raise NenscopeError(
+                "slices of this series differ in PixelSpacing (0028,0030) or "
+                "Rows/Columns; it is not one volume"
+            )
         ipp = _ipp(ds)
         if ipp is None:
             raise MissingDataError("ImagePositionPatient", tag="(0020,0032)")
@@ -253,8 +291,10 @@ def _load_single_frame(info: SeriesInfo) -> LoadedSeries:
         try:
             px = _pixels(ds)
         except Exception as exc:
-            raise NenscopeError(f"cannot decode pixel data of {sources[k]} ({type(exc).__name__}: "
-                                f"{str(exc)[:100]}); the series is incomplete") from exc
+            raise NenscopeError(
+                f"cannot decode pixel data of {sources[k]} ({type(exc).__name__}: "
+                f"{str(exc)[:100]}); the series is incomplete"
+            ) from exc
         slope, intercept, u = _rescale(ds)
         units = units or u
         np.multiply(px[0], np.float32(slope), out=out[i], casting="unsafe")
@@ -266,24 +306,38 @@ def _load_single_frame(info: SeriesInfo) -> LoadedSeries:
         d = -(pos[order] @ normal)
         out = _resample_axis0(out, d - d[0], targets)
     vol = hd.Volume.from_attributes(
-        array=out, image_position=first.tolist(), image_orientation=[*row, *col],
-        pixel_spacing=spacing.tolist(), spacing_between_slices=spacing_z if spacing_z > 0 else
-        float(get_float(datasets[0], "SliceThickness") or get_float(datasets[0], "SpacingBetweenSlices") or 1.0),
-        coordinate_system="PATIENT", frame_of_reference_uid=info.frame_of_reference_uid)
+        array=out,
+        image_position=first.tolist(),
+        image_orientation=[*row, *col],
+        pixel_spacing=spacing.tolist(),
+        spacing_between_slices=spacing_z
+        if spacing_z > 0
+        else float(
+            get_float(datasets[0], "SliceThickness")
+            or get_float(datasets[0], "SpacingBetweenSlices")
+            or 1.0
+        ),
+        coordinate_system="PATIENT",
+        frame_of_reference_uid=info.frame_of_reference_uid,
+    )
     return LoadedSeries(vol, keep, units, warnings, skipped)
 
 
 def _load_multi_frame(info: SeriesInfo) -> LoadedSeries:
     if len(info.datasets) != 1:
-        raise NenscopeError(f"series {info.series_instance_uid} holds {len(info.datasets)} multi-frame "
-                            "instances; one reconstructed volume per series is expected")
+        raise NenscopeError(
+            f"series {info.series_instance_uid} holds {len(info.datasets)} multi-frame "
+            "instances; one reconstructed volume per series is expected"
+        )
     ds = info.datasets[0]
     warnings: list[str] = []
     if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
         try:
             vol = hd.Image.from_dataset(ds, copy=False).get_volume(dtype=np.float32)
         except Exception as exc:
-            raise NenscopeError(f"enhanced multi-frame image cannot be read as a volume: {exc}") from exc
+            raise NenscopeError(
+                f"enhanced multi-frame image cannot be read as a volume: {exc}"
+            ) from exc
         _, _, units = _rescale(ds)
         return LoadedSeries(vol, [ds], units, warnings)
     # Classic NM multi-frame (reconstructed SPECT): frame k lies at
@@ -291,17 +345,23 @@ def _load_multi_frame(info: SeriesInfo) -> LoadedSeries:
     row, col, spacing = _plane(ds)
     ipp = _ipp(ds)
     if ipp is None:
-        raise MissingDataError("ImagePositionPatient", tag="(0020,0032) in DetectorInformationSequence (0054,0022)")
+        raise MissingDataError(
+            "ImagePositionPatient", tag="(0020,0032) in DetectorInformationSequence (0054,0022)"
+        )
     step = get_float(ds, "SpacingBetweenSlices")
     if step is None or step <= 0:
         step = get_float(ds, "SliceThickness")
         if step is None or step <= 0:
             raise MissingDataError("SpacingBetweenSlices", tag="(0018,0088)")
-        warnings.append("SpacingBetweenSlices (0018,0088) absent: SliceThickness used as the slice spacing")
+        warnings.append(
+            "SpacingBetweenSlices (0018,0088) absent: SliceThickness used as the slice spacing"
+        )
     try:
         px = _pixels(ds)
     except Exception as exc:
-        raise NenscopeError(f"cannot decode pixel data ({type(exc).__name__}: {str(exc)[:100]})") from exc
+        raise NenscopeError(
+            f"cannot decode pixel data ({type(exc).__name__}: {str(exc)[:100]})"
+        ) from exc
     slope, intercept, units = _rescale(ds)
     arr = px.astype(np.float32) * np.float32(slope)
     if intercept:
@@ -310,13 +370,20 @@ def _load_multi_frame(info: SeriesInfo) -> LoadedSeries:
     normal = np.cross(row, col)
     last = np.asarray(ipp) + (arr.shape[0] - 1) * step * normal
     vol = hd.Volume.from_attributes(
-        array=np.ascontiguousarray(arr[::-1]), image_position=last.tolist(),
-        image_orientation=[*row, *col], pixel_spacing=spacing.tolist(), spacing_between_slices=step,
-        coordinate_system="PATIENT", frame_of_reference_uid=info.frame_of_reference_uid)
+        array=np.ascontiguousarray(arr[::-1]),
+        image_position=last.tolist(),
+        image_orientation=[*row, *col],
+        pixel_spacing=spacing.tolist(),
+        spacing_between_slices=step,
+        coordinate_system="PATIENT",
+        frame_of_reference_uid=info.frame_of_reference_uid,
+    )
     return LoadedSeries(vol, [ds], units, warnings)
 
 
-def load_series(source: SeriesInfo | str | os.PathLike, *, series_uid: str | None = None) -> LoadedSeries:
+def load_series(
+    source: SeriesInfo | str | os.PathLike, *, series_uid: str | None = None
+) -> LoadedSeries:
     """Load one image series (PT, CT, reconstructed NM) as a float32 volume of rescaled values.
 
     Args:
@@ -339,22 +406,38 @@ def load_series(source: SeriesInfo | str | os.PathLike, *, series_uid: str | Non
             images = disc.of_kind("PT", "CT", "NM")
             if len(images) != 1:
                 names = ", ".join(f"{s.modality} {s.series_instance_uid}" for s in images) or "none"
-                raise NenscopeError(f"{len(images)} image series in {source} ({names}); choose one by series UID")
+                raise NenscopeError(
+                    f"{len(images)} image series in {source} ({names}); choose one by series UID"
+                )
             source = images[0]
     if source.kind not in ("PT", "CT", "NM"):
-        raise NenscopeError(f"series {source.series_instance_uid} is {source.kind} ({source.modality}), "
-                            "not a PET, CT or reconstructed SPECT volume")
+        raise NenscopeError(
+            f"series {source.series_instance_uid} is {source.kind} ({source.modality}), "
+            "not a PET, CT or reconstructed SPECT volume"
+        )
     try:
         multi = any(n_frames(ds) > 1 for ds in source.datasets)
         return _load_multi_frame(source) if multi else _load_single_frame(source)
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError,
-            ZeroDivisionError, struct.error) as exc:
+    except (
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        AttributeError,
+        OverflowError,
+        ZeroDivisionError,
+        struct.error,
+    ) as exc:
         # Malformed headers that the explicit checks above do not name: still a clear error.
-        raise NenscopeError(f"series {source.series_instance_uid} has a malformed header "
-                            f"({type(exc).__name__}: {str(exc)[:160]})") from exc
+        raise NenscopeError(
+            f"series {source.series_instance_uid} has a malformed header "
+            f"({type(exc).__name__}: {str(exc)[:160]})"
+        ) from exc
 
 
-def series_geometry(info: SeriesInfo) -> tuple[tuple[int, int, int], tuple[float, float, float], list[str]]:
+def series_geometry(
+    info: SeriesInfo,
+) -> tuple[tuple[int, int, int], tuple[float, float, float], list[str]]:
     """Shape and voxel spacing (slice, row, column; mm) of a series from its headers only.
 
     Applies the same slice policy as :func:`load_series` without reading pixel data.
@@ -381,6 +464,8 @@ def series_geometry(info: SeriesInfo) -> tuple[tuple[int, int, int], tuple[float
         if ipp is None:
             raise MissingDataError("ImagePositionPatient", tag="(0020,0032)")
         positions.append(ipp)
-    order, targets, step = _stack_geometry(np.asarray(positions), np.cross(row, col), float(spacing.min()), warnings)
+    order, targets, step = _stack_geometry(
+        np.asarray(positions), np.cross(row, col), float(spacing.min()), warnings
+    )
     n = len(order) if targets is None else len(targets)
     return (n, rows, cols), (float(step), float(spacing[0]), float(spacing[1])), warnings

@@ -208,8 +208,10 @@ class Study:
             return 1.0
         t_ref = self.scan_start_datetime if mode == "START" else self.injection_datetime
         if t_acq is None or t_ref is None or not self.half_life_s:
-            raise NenscopeError(f"cannot undo DecayCorrection {mode}: acquisition time, "
-                                f"{'scan start' if mode == 'START' else 'injection time'} or half-life missing")
+            raise NenscopeError(
+                f"cannot undo DecayCorrection {mode}: acquisition time, "
+                f"{'scan start' if mode == 'START' else 'injection time'} or half-life missing"
+            )
         dt_s = (t_acq - t_ref).total_seconds()
         return float(2.0 ** (-dt_s / self.half_life_s))
 

@@ -145,35 +145,51 @@ def _injection_override(value: datetime | str, series_day: date | None) -> datet
     if tm is None:
         raise NenscopeError(f"--injection-time {text!r}: use HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]")
     if series_day is None:
-        raise NenscopeError("--injection-time given as a time only, but the series has no SeriesDate "
-                            "(0008,0021): give the full date and time, YYYY-MM-DDTHH:MM[:SS]")
+        raise NenscopeError(
+            "--injection-time given as a time only, but the series has no SeriesDate "
+            "(0008,0021): give the full date and time, YYYY-MM-DDTHH:MM[:SS]"
+        )
     return datetime.combine(series_day, tm)
 
 
 def read_patient(ds: Dataset, overrides: SuvOverrides, warnings: list[str]) -> Patient:
     """Sex, weight (kg), height (m), age from the header, with overrides applied."""
     sex = (get_str(ds, "PatientSex") or "").upper()[:1]
-    weight = overrides.weight_kg if overrides.weight_kg is not None else get_float(ds, "PatientWeight")
+    weight = (
+        overrides.weight_kg if overrides.weight_kg is not None else get_float(ds, "PatientWeight")
+    )
     if weight is not None and not WEIGHT_RANGE_KG[0] <= weight <= WEIGHT_RANGE_KG[1]:
         if weight != 0:
-            warnings.append(f"patient weight {weight:g} kg is implausible (PatientWeight (0010,1030)); ignored")
+            warnings.append(
+                f"patient weight {weight:g} kg is implausible (PatientWeight (0010,1030)); ignored"
+            )
         weight = None
     if overrides.height_cm is not None:
         height = overrides.height_cm / 100.0
     else:
         height = get_float(ds, "PatientSize")
         if height is not None and 3.0 < height <= 300.0:  # entered in cm by mistake
-            warnings.append(f"PatientSize (0010,1020) = {height:g} looks like cm; read as {height / 100:g} m")
+            warnings.append(
+                f"PatientSize (0010,1020) = {height:g} looks like cm; read as {height / 100:g} m"
+            )
             height = height / 100.0
     if height is not None and not HEIGHT_RANGE_M[0] <= height <= HEIGHT_RANGE_M[1]:
         if height != 0:
-            warnings.append(f"patient height {height:g} m is implausible (PatientSize (0010,1020)); ignored")
+            warnings.append(
+                f"patient height {height:g} m is implausible (PatientSize (0010,1020)); ignored"
+            )
         height = None
-    return Patient(sex=sex if sex in ("F", "M") else None, weight_kg=weight, height_m=height,
-                   age_years=_age_years(get_str(ds, "PatientAge")))
+    return Patient(
+        sex=sex if sex in ("F", "M") else None,
+        weight_kg=weight,
+        height_m=height,
+        age_years=_age_years(get_str(ds, "PatientAge")),
+    )
 
 
-def scan_start(datasets: list[Dataset], warnings: list[str]) -> tuple[datetime | None, datetime | None]:
+def scan_start(
+    datasets: list[Dataset], warnings: list[str]
+) -> tuple[datetime | None, datetime | None]:
     """(QIBA scan start, earliest acquisition date/time) of a series."""
     first = datasets[0]
     series_dt = dataset_datetime(first, "Series")
@@ -191,19 +207,28 @@ def scan_start(datasets: list[Dataset], warnings: list[str]) -> tuple[datetime |
         ge = None
     if ge is not None:
         if series_dt is not None:
-            warnings.append("series date/time is after the acquisition: scan start taken from the GE "
-                            "private scan date/time (0009,100D) (QIBA)")
+            warnings.append(
+                "series date/time is after the acquisition: scan start taken from the GE "
+                "private scan date/time (0009,100D) (QIBA)"
+            )
         return ge, earliest
     if earliest is not None:
         if series_dt is not None:
-            warnings.append("series date/time is after the earliest acquisition date/time (post-processed "
-                            "series): scan start taken from the earliest acquisition (QIBA)")
+            warnings.append(
+                "series date/time is after the earliest acquisition date/time (post-processed "
+                "series): scan start taken from the earliest acquisition (QIBA)"
+            )
         return earliest, earliest
     return None, None
 
 
-def read_suv_header(datasets: list[Dataset], *, modality: str, units: str | None,
-                    overrides: SuvOverrides | None = None) -> SuvHeader:
+def read_suv_header(
+    datasets: list[Dataset],
+    *,
+    modality: str,
+    units: str | None,
+    overrides: SuvOverrides | None = None,
+) -> SuvHeader:
     """Read the SUV-related header fields of a PT/NM series and compute the SUV factors.
 
     Args:
@@ -224,12 +249,27 @@ def read_suv_header(datasets: list[Dataset], *, modality: str, units: str | None
         return _read_suv_header(datasets, modality=modality, units=units, overrides=overrides)
     except NenscopeError:
         raise
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError, ZeroDivisionError) as exc:
-        raise NenscopeError(f"SUV header cannot be read ({type(exc).__name__}: {str(exc)[:160]})") from exc
+    except (
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        AttributeError,
+        OverflowError,
+        ZeroDivisionError,
+    ) as exc:
+        raise NenscopeError(
+            f"SUV header cannot be read ({type(exc).__name__}: {str(exc)[:160]})"
+        ) from exc
 
 
-def _read_suv_header(datasets: list[Dataset], *, modality: str, units: str | None,
-                     overrides: SuvOverrides | None = None) -> SuvHeader:
+def _read_suv_header(
+    datasets: list[Dataset],
+    *,
+    modality: str,
+    units: str | None,
+    overrides: SuvOverrides | None = None,
+) -> SuvHeader:
     """See :func:`read_suv_header`."""
     ov = overrides or SuvOverrides()
     ds = datasets[0]
@@ -248,10 +288,14 @@ def _read_suv_header(datasets: list[Dataset], *, modality: str, units: str | Non
     if ov.injected_mbq is not None:
         activity = ov.injected_mbq * 1e6
     elif activity is not None and 0 < activity < 1e4:
-        warnings.append(f"RadionuclideTotalDose (0018,1074) = {activity:g} is implausible in Bq; read as MBq")
+        warnings.append(
+            f"RadionuclideTotalDose (0018,1074) = {activity:g} is implausible in Bq; read as MBq"
+        )
         activity *= 1e6
     if activity is not None and not ACTIVITY_RANGE_BQ[0] <= activity <= ACTIVITY_RANGE_BQ[1]:
-        warnings.append(f"injected activity {activity:g} Bq is implausible (RadionuclideTotalDose (0018,1074)); ignored")
+        warnings.append(
+            f"injected activity {activity:g} Bq is implausible (RadionuclideTotalDose (0018,1074)); ignored"
+        )
         activity = None
 
     # injection time
@@ -259,7 +303,9 @@ def _read_suv_header(datasets: list[Dataset], *, modality: str, units: str | Non
     injection: datetime | None = None
     start_time_only = False
     if ov.injection_time is not None:
-        injection = _injection_override(ov.injection_time, series_day or (start.date() if start else None))
+        injection = _injection_override(
+            ov.injection_time, series_day or (start.date() if start else None)
+        )
     elif item is not None:
         injection = parse_dt(get_str(item, "RadiopharmaceuticalStartDateTime"))
         if injection is None:
@@ -280,18 +326,24 @@ def _read_suv_header(datasets: list[Dataset], *, modality: str, units: str | Non
         decay = "START" if modality == "PT" else "NONE"
         warnings.append(f"DecayCorrection (0054,1102) absent: assumed {decay}")
     elif decay not in ("START", "ADMIN", "NONE"):
-        warnings.append(f"DecayCorrection (0054,1102) = {decay!r} is not START/ADMIN/NONE: assumed START")
+        warnings.append(
+            f"DecayCorrection (0054,1102) = {decay!r} is not START/ADMIN/NONE: assumed START"
+        )
         decay = "START"
     corrected = (get_str(ds, "CorrectedImage") or "").upper().split("\\")
     if modality == "PT" and "ATTN" not in corrected:
-        warnings.append("CorrectedImage (0028,0051) lacks ATTN: not attenuation-corrected, SUV is not quantitative")
+        warnings.append(
+            "CorrectedImage (0028,0051) lacks ATTN: not attenuation-corrected, SUV is not quantitative"
+        )
     if decay in ("START", "ADMIN") and modality == "PT" and "DECY" not in corrected:
         warnings.append(f"DecayCorrection is {decay} but CorrectedImage (0028,0051) lacks DECY")
 
     # half-life: the header's, checked against the radionuclide
     half_life = get_float(item, "RadionuclideHalfLife") if item is not None else None
     if half_life is not None and not 1.0 <= half_life <= 1e10:
-        warnings.append(f"RadionuclideHalfLife (0018,1075) = {half_life:g} s is implausible; ignored")
+        warnings.append(
+            f"RadionuclideHalfLife (0018,1075) = {half_life:g} s is implausible; ignored"
+        )
         half_life = None
     ref_half = None
     if nuclide is not None:
@@ -299,12 +351,20 @@ def _read_suv_header(datasets: list[Dataset], *, modality: str, units: str | Non
             ref_half = nuclide_half_life_s(nuclide)
         except NenscopeError:
             ref_half = None
-    if half_life is not None and ref_half is not None and abs(half_life / ref_half - 1) > HALF_LIFE_RTOL:
-        warnings.append(f"RadionuclideHalfLife (0018,1075) = {half_life:g} s differs from {nuclide} "
-                        f"({ref_half:.1f} s, ICRP-107) by more than {HALF_LIFE_RTOL:.0%}; header value used")
+    if (
+        half_life is not None
+        and ref_half is not None
+        and abs(half_life / ref_half - 1) > HALF_LIFE_RTOL
+    ):
+        warnings.append(
+            f"RadionuclideHalfLife (0018,1075) = {half_life:g} s differs from {nuclide} "
+            f"({ref_half:.1f} s, ICRP-107) by more than {HALF_LIFE_RTOL:.0%}; header value used"
+        )
     if half_life is None and ref_half is not None:
         half_life = ref_half
-        warnings.append(f"RadionuclideHalfLife (0018,1075) absent: {nuclide} half-life {ref_half:.1f} s used")
+        warnings.append(
+            f"RadionuclideHalfLife (0018,1075) absent: {nuclide} half-life {ref_half:.1f} s used"
+        )
 
     # decay time and activity at the reference time of the image values
     ref_time = earliest_acq if decay == "NONE" and earliest_acq is not None else start
@@ -314,45 +374,89 @@ def _read_suv_header(datasets: list[Dataset], *, modality: str, units: str | Non
         times = [t for t in (dataset_datetime(d, "Acquisition") for d in datasets) if t is not None]
         span_s = (max(times) - min(times)).total_seconds() if times else 0.0
         if span_s > 0.01 * half_life:  # more than ~0.7 % decay between first and last slice
-            warnings.append(f"DecayCorrection NONE and acquisition times span {span_s / 60:.1f} min: SUV is "
-                            "referred to the earliest acquisition; later slices read low by up to "
-                            f"{100 * (1 - 2 ** (-span_s / half_life)):.1f} %")
+            warnings.append(
+                f"DecayCorrection NONE and acquisition times span {span_s / 60:.1f} min: SUV is "
+                "referred to the earliest acquisition; later slices read low by up to "
+                f"{100 * (1 - 2 ** (-span_s / half_life)):.1f} %"
+            )
     decayed: float | None = None
     if activity is None:
-        reasons.append(str(MissingDataError("injected activity", tag="RadionuclideTotalDose (0018,1074)",
-                                            option="--injected-mbq")))
+        reasons.append(
+            str(
+                MissingDataError(
+                    "injected activity",
+                    tag="RadionuclideTotalDose (0018,1074)",
+                    option="--injected-mbq",
+                )
+            )
+        )
     if decay == "ADMIN":
         decayed = activity
     else:
         if injection is None:
-            reasons.append(str(MissingDataError(
-                "injection time", tag="RadiopharmaceuticalStartDateTime (0018,1078) / "
-                "RadiopharmaceuticalStartTime (0018,1072)", option="--injection-time")))
+            reasons.append(
+                str(
+                    MissingDataError(
+                        "injection time",
+                        tag="RadiopharmaceuticalStartDateTime (0018,1078) / "
+                        "RadiopharmaceuticalStartTime (0018,1072)",
+                        option="--injection-time",
+                    )
+                )
+            )
         if ref_time is None:
-            reasons.append(str(MissingDataError("scan start time", tag="SeriesDate/SeriesTime (0008,0021)/(0008,0031) "
-                                                "or AcquisitionDate/Time (0008,0022)/(0008,0032)")))
+            reasons.append(
+                str(
+                    MissingDataError(
+                        "scan start time",
+                        tag="SeriesDate/SeriesTime (0008,0021)/(0008,0031) "
+                        "or AcquisitionDate/Time (0008,0022)/(0008,0032)",
+                    )
+                )
+            )
         if half_life is None:
-            reasons.append(str(MissingDataError("radionuclide half-life", tag="RadionuclideHalfLife (0018,1075)")))
-        if activity is not None and injection is not None and ref_time is not None and half_life is not None:
+            reasons.append(
+                str(
+                    MissingDataError(
+                        "radionuclide half-life", tag="RadionuclideHalfLife (0018,1075)"
+                    )
+                )
+            )
+        if (
+            activity is not None
+            and injection is not None
+            and ref_time is not None
+            and half_life is not None
+        ):
             dt_s = (ref_time - injection).total_seconds()
             if dt_s < 0 and start_time_only and dt_s + 86400 >= 0:
                 injection -= timedelta(days=1)
                 dt_s += 86400
-                warnings.append("injection time (time only) is after the scan: taken on the previous day")
+                warnings.append(
+                    "injection time (time only) is after the scan: taken on the previous day"
+                )
             if dt_s < 0:
-                reasons.append(f"injection ({injection.isoformat()}) is after the scan start "
-                               f"({ref_time.isoformat()}); check --injection-time")
+                reasons.append(
+                    f"injection ({injection.isoformat()}) is after the scan start "
+                    f"({ref_time.isoformat()}); check --injection-time"
+                )
             elif dt_s > 60 * half_life:
-                reasons.append(f"scan starts {dt_s / half_life:.3g} half-lives after injection "
-                               f"({injection.isoformat()} to {ref_time.isoformat()}): the times are "
-                               "inconsistent; check --injection-time")
+                reasons.append(
+                    f"scan starts {dt_s / half_life:.3g} half-lives after injection "
+                    f"({injection.isoformat()} to {ref_time.isoformat()}): the times are "
+                    "inconsistent; check --injection-time"
+                )
             else:
                 decayed = activity * 2.0 ** (-dt_s / half_life)
                 if dt_s > 10 * half_life:
-                    warnings.append(f"scan starts {dt_s / half_life:.1f} half-lives after injection; check the times")
+                    warnings.append(
+                        f"scan starts {dt_s / half_life:.1f} half-lives after injection; check the times"
+                    )
 
     weight = patient.weight_kg
-    missing_weight = str(MissingDataError("patient weight", tag="PatientWeight (0010,1030)", option="--weight-kg"))
+    missing_weight = str(
+        MissingDataError("patient weight", tag="PatientWeight (0010,1030)", option="--weight-kg")
+    )
     bw: float | None = None
     if units_u in ("BQML", "BQCC"):
         if weight is None:
@@ -362,21 +466,30 @@ def _read_suv_header(datasets: list[Dataset], *, modality: str, units: str | Non
     elif units_u == "CNTS":
         philips_suv = _private_float(ds, 0x00)
         philips_conc = _private_float(ds, 0x09)
-        if philips_suv is not None and ov.weight_kg is None and ov.injected_mbq is None and ov.injection_time is None:
+        if (
+            philips_suv is not None
+            and ov.weight_kg is None
+            and ov.injected_mbq is None
+            and ov.injection_time is None
+        ):
             bw = philips_suv
             if philips_conc is not None and weight is not None and decayed is not None:
                 check = philips_conc * weight * 1000.0 / decayed
                 if abs(check / bw - 1) > 0.01:
-                    warnings.append(f"Philips SUV scale factor (7053,1000) = {bw:.6g} differs from the one "
-                                    f"computed from (7053,1009) and the header ({check:.6g}) by more than 1%")
+                    warnings.append(
+                        f"Philips SUV scale factor (7053,1000) = {bw:.6g} differs from the one "
+                        f"computed from (7053,1009) and the header ({check:.6g}) by more than 1%"
+                    )
         elif philips_conc is not None:
             if weight is None:
                 reasons.append(missing_weight)
             elif decayed is not None:
                 bw = philips_conc * weight * 1000.0 / decayed
         else:
-            reasons.append("Units CNTS without the Philips SUV scale factor (7053,1000) or activity "
-                           "concentration scale factor (7053,1009): counts cannot be converted to SUV")
+            reasons.append(
+                "Units CNTS without the Philips SUV scale factor (7053,1000) or activity "
+                "concentration scale factor (7053,1009): counts cannot be converted to SUV"
+            )
     elif units_u == "GML":
         bw = 1.0
     elif units_u is None:
@@ -386,28 +499,53 @@ def _read_suv_header(datasets: list[Dataset], *, modality: str, units: str | Non
 
     factors = _body_factors(bw, patient, units_u, reasons)
     return SuvHeader(
-        factors=factors, units=units_u, patient=patient, agent=agent, radionuclide=nuclide,
-        injected_activity_bq=activity, injection_datetime=injection, scan_start_datetime=start,
-        acquisition_datetime=earliest_acq, decay_correction=decay, half_life_s=half_life,
-        frame_duration_s=frame_ms / 1000.0 if frame_ms else None, warnings=warnings + reasons,
+        factors=factors,
+        units=units_u,
+        patient=patient,
+        agent=agent,
+        radionuclide=nuclide,
+        injected_activity_bq=activity,
+        injection_datetime=injection,
+        scan_start_datetime=start,
+        acquisition_datetime=earliest_acq,
+        decay_correction=decay,
+        half_life_s=half_life,
+        frame_duration_s=frame_ms / 1000.0 if frame_ms else None,
+        warnings=warnings + reasons,
     )
 
 
-def _body_factors(bw: float | None, patient: Patient, units: str | None, reasons: list[str]) -> SuvFactors:
+def _body_factors(
+    bw: float | None, patient: Patient, units: str | None, reasons: list[str]
+) -> SuvFactors:
     """SUVbw factor scaled to the other normalisations (measure / weight)."""
     out: dict[str, float | None] = {"sul": None, "lbm_james": None, "bsa": None, "ibw": None}
     notes = list(reasons)
     w, h, sex = patient.weight_kg, patient.height_m, patient.sex
     if bw is not None:
         if w is None:
-            notes.append("SUL, SUV-LBM, SUV-BSA, SUV-IBW need the patient weight: "
-                         + str(MissingDataError("patient weight", tag="PatientWeight (0010,1030)", option="--weight-kg")))
+            notes.append(
+                "SUL, SUV-LBM, SUV-BSA, SUV-IBW need the patient weight: "
+                + str(
+                    MissingDataError(
+                        "patient weight", tag="PatientWeight (0010,1030)", option="--weight-kg"
+                    )
+                )
+            )
         else:
             if h is None:
-                notes.append("SUL, SUV-LBM, SUV-BSA, SUV-IBW need the height: " + str(MissingDataError(
-                    "patient height", tag="PatientSize (0010,1020)", option="--height-cm")))
+                notes.append(
+                    "SUL, SUV-LBM, SUV-BSA, SUV-IBW need the height: "
+                    + str(
+                        MissingDataError(
+                            "patient height", tag="PatientSize (0010,1020)", option="--height-cm"
+                        )
+                    )
+                )
             elif sex is None:
-                notes.append("SUL, SUV-LBM and SUV-IBW need the sex: PatientSex (0010,0040) is absent or not M/F")
+                notes.append(
+                    "SUL, SUV-LBM and SUV-IBW need the sex: PatientSex (0010,0040) is absent or not M/F"
+                )
             measures = {
                 "sul": lbm_janmahasatian_kg(sex, w, h),
                 "lbm_james": lbm_james_kg(sex, w, h),
@@ -417,7 +555,9 @@ def _body_factors(bw: float | None, patient: Patient, units: str | None, reasons
             for kind, m in measures.items():
                 out[kind] = bw * m / w if m is not None else None
             if h is not None and sex is not None and measures["lbm_james"] is None:
-                notes.append("James LBM is not positive for this weight/height (formula breaks down above BMI ~43)")
+                notes.append(
+                    "James LBM is not positive for this weight/height (formula breaks down above BMI ~43)"
+                )
     return SuvFactors(bw=bw, warnings=notes, **out)
 
 

@@ -131,9 +131,7 @@ def advise(
     """
     rows = _scenarios()
     if scenario not in rows:
-        raise NenscopeError(
-            f"unknown scenario {scenario!r}; choose one of: {', '.join(rows)}"
-        )
+        raise NenscopeError(f"unknown scenario {scenario!r}; choose one of: {', '.join(rows)}")
     patient = _check_patient(weight_kg, height_cm, sex)
     row = rows[scenario]
     recs = []

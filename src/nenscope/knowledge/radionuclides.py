@@ -34,7 +34,9 @@ def canonical_nuclide(name: str) -> str:
     try:
         return rd.Nuclide(text).nuclide
     except Exception as exc:  # radioactivedecay raises ValueError for unknown names
-        raise NenscopeError(f"unknown radionuclide {name!r} (try e.g. Ga-68, F-18, Lu-177)") from exc
+        raise NenscopeError(
+            f"unknown radionuclide {name!r} (try e.g. Ga-68, F-18, Lu-177)"
+        ) from exc
 
 
 @lru_cache(maxsize=64)

@@ -266,10 +266,31 @@ def glcm_stack_features(m, g, ng):
 
 
 GLCM_FEATURES = (
-    "joint_max", "joint_avg", "joint_var", "joint_entr", "diff_avg", "diff_var", "diff_entr",
-    "sum_avg", "sum_var", "sum_entr", "energy", "contrast", "dissimilarity", "inv_diff",
-    "inv_diff_norm", "inv_diff_mom", "inv_diff_mom_norm", "inv_var", "auto_corr", "corr",
-    "clust_tend", "clust_shade", "clust_prom", "info_corr1", "info_corr2",
+    "joint_max",
+    "joint_avg",
+    "joint_var",
+    "joint_entr",
+    "diff_avg",
+    "diff_var",
+    "diff_entr",
+    "sum_avg",
+    "sum_var",
+    "sum_entr",
+    "energy",
+    "contrast",
+    "dissimilarity",
+    "inv_diff",
+    "inv_diff_norm",
+    "inv_diff_mom",
+    "inv_diff_mom_norm",
+    "inv_var",
+    "auto_corr",
+    "corr",
+    "clust_tend",
+    "clust_shade",
+    "clust_prom",
+    "info_corr1",
+    "info_corr2",
 )
 
 
@@ -357,8 +378,25 @@ def runlike_stack_features(m, i, j, n_voxels):
     return out
 
 
-RUNLIKE_FEATURES = ("se", "le", "lg", "hg", "slg", "shg", "llg", "lhg", "glnu", "jnu", "glnu_norm", "jnu_norm",
-                    "perc", "gl_var", "j_var", "j_entr", "energy")
+RUNLIKE_FEATURES = (
+    "se",
+    "le",
+    "lg",
+    "hg",
+    "slg",
+    "shg",
+    "llg",
+    "lhg",
+    "glnu",
+    "jnu",
+    "glnu_norm",
+    "jnu_norm",
+    "perc",
+    "gl_var",
+    "j_var",
+    "j_entr",
+    "energy",
+)
 
 
 # Morphology. The mesh tables, surface points and diameter filter are simple passes over the
@@ -376,9 +414,16 @@ def cube_configurations(p):
     for z in range(nz - 1):
         for y in range(ny - 1):
             for x in range(nx - 1):
-                c = (p[z, y, x] | p[z, y, x + 1] << 1 | p[z, y + 1, x] << 2 | p[z, y + 1, x + 1] << 3
-                     | p[z + 1, y, x] << 4 | p[z + 1, y, x + 1] << 5 | p[z + 1, y + 1, x] << 6
-                     | p[z + 1, y + 1, x + 1] << 7)
+                c = (
+                    p[z, y, x]
+                    | p[z, y, x + 1] << 1
+                    | p[z, y + 1, x] << 2
+                    | p[z, y + 1, x + 1] << 3
+                    | p[z + 1, y, x] << 4
+                    | p[z + 1, y, x + 1] << 5
+                    | p[z + 1, y + 1, x] << 6
+                    | p[z + 1, y + 1, x + 1] << 7
+                )
                 out[z, c] += 1
     return out
 
@@ -394,7 +439,13 @@ def surface_points(p):
         for z in range(nz - (axis == 0)):
             for y in range(ny - (axis == 1)):
                 for x in range(nx - (axis == 2)):
-                    q = p[z + 1, y, x] if axis == 0 else p[z, y + 1, x] if axis == 1 else p[z, y, x + 1]
+                    q = (
+                        p[z + 1, y, x]
+                        if axis == 0
+                        else p[z, y + 1, x]
+                        if axis == 1
+                        else p[z, y, x + 1]
+                    )
                     if p[z, y, x] != q:
                         n += 1
     out = np.empty((3, n), dtype=np.int64)
@@ -403,7 +454,13 @@ def surface_points(p):
         for z in range(nz - (axis == 0)):
             for y in range(ny - (axis == 1)):
                 for x in range(nx - (axis == 2)):
-                    q = p[z + 1, y, x] if axis == 0 else p[z, y + 1, x] if axis == 1 else p[z, y, x + 1]
+                    q = (
+                        p[z + 1, y, x]
+                        if axis == 0
+                        else p[z, y + 1, x]
+                        if axis == 1
+                        else p[z, y, x + 1]
+                    )
                     if p[z, y, x] != q:
                         out[0, n] = 2 * z + (axis == 0)
                         out[1, n] = 2 * y + (axis == 1)
@@ -707,8 +764,24 @@ def sorted_moments(xs):
     return out
 
 
-MOMENT_FEATURES = ("mean", "var", "skew", "kurt", "median", "min", "p10", "p90", "max", "iqr", "range", "mad",
-                   "rmad", "medad", "cov", "qcod")
+MOMENT_FEATURES = (
+    "mean",
+    "var",
+    "skew",
+    "kurt",
+    "median",
+    "min",
+    "p10",
+    "p90",
+    "max",
+    "iqr",
+    "range",
+    "mad",
+    "rmad",
+    "medad",
+    "cov",
+    "qcod",
+)
 
 
 @_jit()

@@ -18,16 +18,21 @@ from nenscope.radiomics._kernels import RUNLIKE_FEATURES, pool_rows, runlike_sta
 
 # IBSI-1 3.6: 13 unique 3D directions (first non-zero component positive); 4 in-plane ones.
 DIRECTIONS_3D = tuple(
-    d for d in itertools.product((-1, 0, 1), repeat=3) if d != (0, 0, 0) and d[next(i for i in range(3) if d[i])] > 0
+    d
+    for d in itertools.product((-1, 0, 1), repeat=3)
+    if d != (0, 0, 0) and d[next(i for i in range(3) if d[i])] > 0
 )
 DIRECTIONS_2D = ((0, 0, 1), (0, 1, -1), (0, 1, 0), (0, 1, 1))
 NEIGHBOURS_3D = tuple(d for d in itertools.product((-1, 0, 1), repeat=3) if d != (0, 0, 0))
 NEIGHBOURS_2D = tuple(d for d in NEIGHBOURS_3D if d[0] == 0)
 
 SUFFIX_DIRECTIONAL = {
-    ("2D", "avg"): "_2D_avg", ("2D", "comb"): "_2D_comb",
-    ("2.5D", "avg"): "_2_5D_avg", ("2.5D", "comb"): "_2_5D_comb",
-    ("3D", "avg"): "_3D_avg", ("3D", "comb"): "_3D_comb",
+    ("2D", "avg"): "_2D_avg",
+    ("2D", "comb"): "_2D_comb",
+    ("2.5D", "avg"): "_2_5D_avg",
+    ("2.5D", "comb"): "_2_5D_comb",
+    ("3D", "avg"): "_3D_avg",
+    ("3D", "comb"): "_3D_comb",
 }
 SUFFIX = {"2D": "_2D", "2.5D": "_2_5D", "3D": "_3D"}
 
@@ -121,7 +126,10 @@ def pool_groups(values: dict[str, np.ndarray], keeps: list[np.ndarray]) -> list[
 
 
 def runlike_features(
-    m: np.ndarray, n_voxels: np.ndarray, names: dict[str, str], levels: np.ndarray | None = None,
+    m: np.ndarray,
+    n_voxels: np.ndarray,
+    names: dict[str, str],
+    levels: np.ndarray | None = None,
     lengths: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Features shared by GLRLM, GLSZM, GLDZM and NGLDM for a stack ``m`` of shape (K, Ng, Nj).
@@ -135,8 +143,20 @@ def runlike_features(
     (:func:`~nenscope.radiomics._kernels.runlike_stack_features`).
     """
     m = np.ascontiguousarray(m, dtype=np.float64)
-    i = np.arange(1.0, m.shape[1] + 1) if levels is None else np.asarray(levels, dtype=np.float64)[:m.shape[1]]
-    j = np.arange(1.0, m.shape[2] + 1) if lengths is None else np.asarray(lengths, dtype=np.float64)[:m.shape[2]]
-    rows = runlike_stack_features(m, np.ascontiguousarray(i), np.ascontiguousarray(j),
-                                  np.asarray(n_voxels, dtype=np.float64).reshape(-1))
+    i = (
+        np.arange(1.0, m.shape[1] + 1)
+        if levels is None
+        else np.asarray(levels, dtype=np.float64)[: m.shape[1]]
+    )
+    j = (
+        np.arange(1.0, m.shape[2] + 1)
+        if lengths is None
+        else np.asarray(lengths, dtype=np.float64)[: m.shape[2]]
+    )
+    rows = runlike_stack_features(
+        m,
+        np.ascontiguousarray(i),
+        np.ascontiguousarray(j),
+        np.asarray(n_voxels, dtype=np.float64).reshape(-1),
+    )
     return {names[key]: v for key, v in zip(RUNLIKE_FEATURES, rows, strict=True) if key in names}

@@ -53,14 +53,18 @@ def read_feature_table(path: str | Path) -> tuple[list[str], list[str], np.ndarr
         raise NenscopeError(f"{path}: needs a header and at least one row")
     header = rows[0]
     if [h.strip().lower() for h in header[:2]] == ["tag", "value"]:
-        raise NenscopeError(f"{path}: a single-ROI tag,value file; give one row per sample "
-                            "(id column + one column per feature)")
+        raise NenscopeError(
+            f"{path}: a single-ROI tag,value file; give one row per sample "
+            "(id column + one column per feature)"
+        )
     if len(header) == 3 and [h.strip().lower() for h in header[1:]] == ["tag", "value"]:
         return _pivot(path, rows[1:])
     ids = [r[0] for r in rows[1:]]
     names = header[1:]
     try:
-        x = np.array([[float(v) if v not in ("", "nan", "NaN") else np.nan for v in r[1:]] for r in rows[1:]])
+        x = np.array(
+            [[float(v) if v not in ("", "nan", "NaN") else np.nan for v in r[1:]] for r in rows[1:]]
+        )
     except ValueError as exc:
         raise NenscopeError(f"{path}: non-numeric feature value ({exc})") from exc
     if x.shape[1] != len(names):
@@ -113,8 +117,15 @@ def auc_mann_whitney(y: np.ndarray, score: np.ndarray) -> float:
 
 
 def fit_classifier(
-    ids: list[str], names: list[str], x: np.ndarray, labels: dict[str, str], *,
-    folds: int = 5, repeats: int = 10, n_bootstrap: int = 2000, seed: int = 0,
+    ids: list[str],
+    names: list[str],
+    x: np.ndarray,
+    labels: dict[str, str],
+    *,
+    folds: int = 5,
+    repeats: int = 10,
+    n_bootstrap: int = 2000,
+    seed: int = 0,
     positive_label: str | None = None,
 ) -> FitResult:
     """Repeated stratified k-fold AUC with a bootstrap 95 % CI; binary labels only."""
@@ -144,8 +155,9 @@ def fit_classifier(
     if n_min < 2:
         raise NenscopeError("each class needs at least 2 samples")
     folds = min(folds, n_min)
-    model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
-                          LogisticRegression(C=1.0, max_iter=5000))
+    model = make_pipeline(
+        SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(C=1.0, max_iter=5000)
+    )
     cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
     scores = np.zeros((repeats, y.size))
     for n, (tr, te) in enumerate(cv.split(xk, y)):
@@ -164,7 +176,14 @@ def fit_classifier(
     coef = model[-1].coef_[0]
     order = np.argsort(-np.abs(coef))[:10]
     return FitResult(
-        n_samples=int(y.size), n_positive=int(y.sum()), n_features=int(xk.shape[1]), folds=folds,
-        repeats=repeats, auc=auc, auc_ci_low=float(lo), auc_ci_high=float(hi), positive_label=pos,
+        n_samples=int(y.size),
+        n_positive=int(y.sum()),
+        n_features=int(xk.shape[1]),
+        folds=folds,
+        repeats=repeats,
+        auc=auc,
+        auc_ci_low=float(lo),
+        auc_ci_high=float(hi),
+        positive_label=pos,
         top_features=[(names[i], float(coef[i])) for i in order],
     )

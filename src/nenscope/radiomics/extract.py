@@ -80,26 +80,45 @@ def extract_features(
     box = _tight_box(roi.morph_mask)
     img_t, morph_t, int_t = roi.image[box], roi.morph_mask[box], roi.int_mask[box]
     if "morph" in fam:
-        out.update(morphology_features(img_t, morph_t, int_t, roi.spacing_mm, settings.morph_extended))
+        out.update(
+            morphology_features(img_t, morph_t, int_t, roi.spacing_mm, settings.morph_extended)
+        )
     if "loc" in fam:
-        out.update(local_intensity_features(roi.image, roi.int_mask, roi.spacing_mm,
-                                            settings.local_intensity_volume_cm3))
+        out.update(
+            local_intensity_features(
+                roi.image, roi.int_mask, roi.spacing_mm, settings.local_intensity_volume_cm3
+            )
+        )
     sorted_vals = np.sort(vals) if fam & {"stat", "ih"} else None  # one sort for both
     if "stat" in fam:
         out.update(statistics_features(sorted_vals, presorted=True))
     lower = settings.bin_lower_bound
     if lower is None and settings.resegment_range is not None:
         lower = settings.resegment_range[0]
-    bins = {"bin_number": settings.bin_number, "bin_width": settings.bin_width, "lower_bound": lower}
+    bins = {
+        "bin_number": settings.bin_number,
+        "bin_width": settings.bin_width,
+        "lower_bound": lower,
+    }
     q_roi, ng = discretise(vals, settings.discretisation, **bins)
     if "ih" in fam:  # discretisation is monotone: sorted intensities give sorted grey levels
-        out.update(histogram_features(discretise(sorted_vals, settings.discretisation, **bins)[0], ng,
-                                      presorted=True))
+        out.update(
+            histogram_features(
+                discretise(sorted_vals, settings.discretisation, **bins)[0], ng, presorted=True
+            )
+        )
     if "ivh" in fam:
         # IVH range: the re-segmentation range when given, else the ROI min/max (fbn: always ROI)
         rng = roi.resegment_range if settings.ivh_discretisation in ("fbs", "none") else None
-        out.update(ivh_features(vals, settings.ivh_discretisation, bin_number=settings.ivh_bin_number,
-                                bin_width=settings.ivh_bin_width, value_range=rng))
+        out.update(
+            ivh_features(
+                vals,
+                settings.ivh_discretisation,
+                bin_number=settings.ivh_bin_number,
+                bin_width=settings.ivh_bin_width,
+                value_range=rng,
+            )
+        )
     texture = fam & {"cm", "rlm", "szm", "dzm", "ngt", "ngl"}
     if texture:
         # every texture family only compares grey levels (or needs their values): build them on
@@ -108,26 +127,55 @@ def extract_features(
         levels = np.flatnonzero(present)
         index = np.cumsum(present)  # grey level -> compact index
         qc = np.zeros(int_t.shape, dtype=np.int64)
-        qc[int_t] = index[q_roi]  # same voxel order: int_t is a box of int_mask holding all its voxels
+        qc[int_t] = index[
+            q_roi
+        ]  # same voxel order: int_t is a box of int_mask holding all its voxels
         n_present = int(levels.size)
         spaces = settings.texture_spaces
-        reach = max(settings.glcm_distance if "cm" in texture else 1,
-                    settings.ngtdm_distance if "ngt" in texture else 1,
-                    settings.ngldm_distance if "ngl" in texture else 1)
+        reach = max(
+            settings.glcm_distance if "cm" in texture else 1,
+            settings.ngtdm_distance if "ngt" in texture else 1,
+            settings.ngldm_distance if "ngl" in texture else 1,
+        )
         lattice = build_lattice(qc, int_t, reach) if texture & {"cm", "rlm", "ngt", "ngl"} else None
         if "cm" in texture:
-            out.update(glcm_feature_set(qc, int_t, n_present, spaces, settings.glcm_distance,
-                                        levels=levels, ng_nominal=ng, lattice=lattice))
+            out.update(
+                glcm_feature_set(
+                    qc,
+                    int_t,
+                    n_present,
+                    spaces,
+                    settings.glcm_distance,
+                    levels=levels,
+                    ng_nominal=ng,
+                    lattice=lattice,
+                )
+            )
         if "rlm" in texture:
-            out.update(glrlm_feature_set(qc, int_t, n_present, spaces, levels=levels, lattice=lattice))
+            out.update(
+                glrlm_feature_set(qc, int_t, n_present, spaces, levels=levels, lattice=lattice)
+            )
         if texture & {"szm", "dzm"}:
-            out.update(zone_feature_set(qc, int_t, morph_t, n_present, spaces,
-                                        tuple(texture), levels=levels))
+            out.update(
+                zone_feature_set(
+                    qc, int_t, morph_t, n_present, spaces, tuple(texture), levels=levels
+                )
+            )
         if texture & {"ngt", "ngl"}:
-            out.update(neighbourhood_feature_set(
-                qc, int_t, n_present, spaces, ngtdm_distance=settings.ngtdm_distance,
-                ngldm_distance=settings.ngldm_distance, ngldm_alpha=settings.ngldm_alpha,
-                families=tuple(texture), levels=levels, lattice=lattice))
+            out.update(
+                neighbourhood_feature_set(
+                    qc,
+                    int_t,
+                    n_present,
+                    spaces,
+                    ngtdm_distance=settings.ngtdm_distance,
+                    ngldm_distance=settings.ngldm_distance,
+                    ngldm_alpha=settings.ngldm_alpha,
+                    families=tuple(texture),
+                    levels=levels,
+                    lattice=lattice,
+                )
+            )
     return out
 
 
@@ -150,7 +198,9 @@ def _volume_arrays(volume) -> tuple[np.ndarray, tuple[float, float, float], tupl
     return np.transpose(arr, order), spacing, order
 
 
-def extract_volume_features(volume, mask, settings: RadiomicsSettings | str | None = None) -> dict[str, float]:
+def extract_volume_features(
+    volume, mask, settings: RadiomicsSettings | str | None = None
+) -> dict[str, float]:
     """:func:`extract_features` on a ``highdicom.Volume`` and a mask (Volume or array).
 
     A mask Volume must share the image geometry (same affine and shape).
@@ -158,11 +208,15 @@ def extract_volume_features(volume, mask, settings: RadiomicsSettings | str | No
     image, spacing, order = _volume_arrays(volume)
     if hasattr(mask, "array"):
         if hasattr(volume, "geometry_equal") and not volume.geometry_equal(mask):
-            raise NenscopeError("mask geometry differs from the image geometry; resample the mask first")
+            raise NenscopeError(
+                "mask geometry differs from the image geometry; resample the mask first"
+            )
         mask = np.asarray(mask.array)
     mask = np.asarray(mask)
     if mask.shape != np.asarray(volume.array).shape:
-        raise NenscopeError(f"mask shape {mask.shape} differs from image shape {volume.array.shape}")
+        raise NenscopeError(
+            f"mask shape {mask.shape} differs from image shape {volume.array.shape}"
+        )
     return extract_features(image, np.transpose(mask, order), spacing, settings)
 
 
@@ -186,7 +240,9 @@ def lesion_features(
         image, spacing = np.asarray(volume[0]), tuple(float(s) for s in volume[1])
     else:
         if lab.shape != np.asarray(volume.array).shape:
-            raise NenscopeError(f"label map shape {lab.shape} differs from image shape {volume.array.shape}")
+            raise NenscopeError(
+                f"label map shape {lab.shape} differs from image shape {volume.array.shape}"
+            )
         image, spacing, order = _volume_arrays(volume)
         lab = np.transpose(lab, order)
     if lab.shape != image.shape:

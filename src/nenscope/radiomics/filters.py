@@ -54,14 +54,20 @@ def _axes(dims: int) -> tuple[int, ...]:
     return (2, 1) if dims == 2 else (2, 1, 0)
 
 
-def mean_filter(image: np.ndarray, support_voxels: int, *, boundary: str = "zero", dims: int = 3) -> np.ndarray:
+def mean_filter(
+    image: np.ndarray, support_voxels: int, *, boundary: str = "zero", dims: int = 3
+) -> np.ndarray:
     """Mean over a cube (3D) or square (2D, in-plane) of ``support_voxels`` per side (IBSI-2 2.1)."""
     if support_voxels < 1 or support_voxels % 2 == 0:
         raise NenscopeError("the mean filter support must be an odd number of voxels")
     size = (1 if dims == 2 else support_voxels, support_voxels, support_voxels)
     _axes(dims)
-    return ndimage.uniform_filter(np.asarray(image, dtype=np.float64), size=size,
-                                  mode=_mode(boundary, _NDIMAGE_MODE), cval=0.0)
+    return ndimage.uniform_filter(
+        np.asarray(image, dtype=np.float64),
+        size=size,
+        mode=_mode(boundary, _NDIMAGE_MODE),
+        cval=0.0,
+    )
 
 
 def _gaussian_kernels(sigma_vox: float, truncate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +85,12 @@ def _gaussian_kernels(sigma_vox: float, truncate: float) -> tuple[np.ndarray, np
 
 
 def log_filter(
-    image: np.ndarray, spacing_mm, sigma_mm: float, *, boundary: str = "mirror", truncate: float = 4.0,
+    image: np.ndarray,
+    spacing_mm,
+    sigma_mm: float,
+    *,
+    boundary: str = "mirror",
+    truncate: float = 4.0,
     dims: int = 3,
 ) -> np.ndarray:
     """Laplacian of Gaussian with scale ``sigma_mm`` (IBSI-2 2.2), in intensity/mm².
@@ -132,7 +143,7 @@ def _pooled(img, kernels_xyz, dims, mode, rotation_invariant, pooling, dilation=
     acc = None
     n = 0
     for perm, signs in _proper_rotations(dims):
-        ks = [kernels_xyz[perm[i]][::signs[i]] for i in range(len(axes))]
+        ks = [kernels_xyz[perm[i]][:: signs[i]] for i in range(len(axes))]
         r = _separable(img, ks, axes, mode, dilation)
         if acc is None:
             acc = r
@@ -147,7 +158,7 @@ def _pooled(img, kernels_xyz, dims, mode, rotation_invariant, pooling, dilation=
 
 
 def _parse_names(name: str, table, size: int) -> list:
-    parts = [name[i:i + size] for i in range(0, len(name), size)]
+    parts = [name[i : i + size] for i in range(0, len(name), size)]
     try:
         return [table(p) for p in parts]
     except (KeyError, ValueError) as exc:
@@ -155,8 +166,13 @@ def _parse_names(name: str, table, size: int) -> list:
 
 
 def laws_filter(
-    image: np.ndarray, kernel: str, *, boundary: str = "mirror", rotation_invariant: bool = False,
-    pooling: str = "max", energy_distance: int | None = None,
+    image: np.ndarray,
+    kernel: str,
+    *,
+    boundary: str = "mirror",
+    rotation_invariant: bool = False,
+    pooling: str = "max",
+    energy_distance: int | None = None,
 ) -> np.ndarray:
     """Laws response (IBSI-2 2.3) for ``kernel`` such as ``"L5E5"`` (2D) or ``"E5L5S5"`` (3D).
 
@@ -184,8 +200,14 @@ def _fft_convolve(img: np.ndarray, kernel: np.ndarray, boundary: str) -> np.ndar
     return signal.fftconvolve(padded, kernel, mode="valid")
 
 
-def gabor_kernel(spacing_xy_mm, sigma_mm: float, wavelength_mm: float, gamma: float, theta_rad: float,
-                 truncate: float = 4.0) -> np.ndarray:
+def gabor_kernel(
+    spacing_xy_mm,
+    sigma_mm: float,
+    wavelength_mm: float,
+    gamma: float,
+    theta_rad: float,
+    truncate: float = 4.0,
+) -> np.ndarray:
     """Complex 2D Gabor kernel (rows = y, columns = x) in physical units (IBSI-2 2.4):
     exp(-(x̃² + γ²ỹ²)/(2σ²)) · exp(i 2π x̃ / λ), x̃ = x cosθ + y sinθ, ỹ = -x sinθ + y cosθ."""
     sx, sy = spacing_xy_mm
@@ -194,12 +216,21 @@ def gabor_kernel(spacing_xy_mm, sigma_mm: float, wavelength_mm: float, gamma: fl
     y, x = np.meshgrid(np.arange(-hy, hy + 1) * sy, np.arange(-hx, hx + 1) * sx, indexing="ij")
     xt = x * np.cos(theta_rad) + y * np.sin(theta_rad)
     yt = -x * np.sin(theta_rad) + y * np.cos(theta_rad)
-    return np.exp(-(xt**2 + gamma**2 * yt**2) / (2 * sigma_mm**2)) * np.exp(1j * 2 * np.pi * xt / wavelength_mm)
+    return np.exp(-(xt**2 + gamma**2 * yt**2) / (2 * sigma_mm**2)) * np.exp(
+        1j * 2 * np.pi * xt / wavelength_mm
+    )
 
 
 def gabor_filter(
-    image: np.ndarray, spacing_mm, *, sigma_mm: float, wavelength_mm: float, gamma: float = 1.0,
-    theta_rad: float = 0.0, theta_step_rad: float | None = None, boundary: str = "mirror",
+    image: np.ndarray,
+    spacing_mm,
+    *,
+    sigma_mm: float,
+    wavelength_mm: float,
+    gamma: float = 1.0,
+    theta_rad: float = 0.0,
+    theta_step_rad: float | None = None,
+    boundary: str = "mirror",
     orthogonal_planes: bool = False,
 ) -> np.ndarray:
     """Modulus of the Gabor response, applied slice by slice in the axial plane (IBSI-2 2.4).
@@ -209,7 +240,11 @@ def gabor_filter(
     """
     img = np.asarray(image, dtype=np.float64)
     spacing = np.asarray(spacing_mm, dtype=float)
-    thetas = [theta_rad] if not theta_step_rad else list(np.arange(0.0, 2 * np.pi - 1e-9, theta_step_rad))
+    thetas = (
+        [theta_rad]
+        if not theta_step_rad
+        else list(np.arange(0.0, 2 * np.pi - 1e-9, theta_step_rad))
+    )
     planes = [(0, 1, 2)] if not orthogonal_planes else [(0, 1, 2), (1, 0, 2), (2, 0, 1)]
     total = np.zeros_like(img)
     for order in planes:
@@ -224,8 +259,14 @@ def gabor_filter(
 
 
 def wavelet_filter(
-    image: np.ndarray, wavelet: str, subband: str, *, level: int = 1, boundary: str = "mirror",
-    rotation_invariant: bool = False, pooling: str = "average",
+    image: np.ndarray,
+    wavelet: str,
+    subband: str,
+    *,
+    level: int = 1,
+    boundary: str = "mirror",
+    rotation_invariant: bool = False,
+    pooling: str = "average",
 ) -> np.ndarray:
     """Undecimated separable wavelet sub-band (IBSI-2 2.5), e.g. ``wavelet="db2"``,
     ``subband="LHL"`` (x, y, z; 2 letters for 2D).
@@ -238,14 +279,19 @@ def wavelet_filter(
         w = pywt.Wavelet(wavelet)
     except ValueError as exc:
         raise NenscopeError(f"unknown wavelet {wavelet!r}") from exc
-    bank = {"L": np.asarray(w.dec_lo, dtype=float)[::-1], "H": np.asarray(w.dec_hi, dtype=float)[::-1]}
+    bank = {
+        "L": np.asarray(w.dec_lo, dtype=float)[::-1],
+        "H": np.asarray(w.dec_hi, dtype=float)[::-1],
+    }
     if len(subband) not in (2, 3) or any(c not in bank for c in subband):
         raise NenscopeError("subband must be 2 or 3 letters of L/H, e.g. LHL")
     dims = len(subband)
     mode = _mode(boundary, _NDIMAGE_MODE)
     img = np.asarray(image, dtype=np.float64)
     for lev in range(1, level):
-        img = _pooled(img, [bank["L"]] * dims, dims, mode, False, "average", dilation=2 ** (lev - 1))
+        img = _pooled(
+            img, [bank["L"]] * dims, dims, mode, False, "average", dilation=2 ** (lev - 1)
+        )
     ks = [bank[c] for c in subband]
     return _pooled(img, ks, dims, mode, rotation_invariant, pooling, dilation=2 ** (level - 1))
 
@@ -266,7 +312,10 @@ def filter_reach_mm(spec: dict, spacing_mm) -> float:
         size = int(str(spec["kernel"])[1])
         return (size // 2 + int(spec.get("energy_distance") or 0)) * spacing.max()
     if name == "gabor":
-        return 4.0 * float(spec["sigma_mm"]) * max(1.0, 1.0 / float(spec.get("gamma", 1.0))) + spacing.max()
+        return (
+            4.0 * float(spec["sigma_mm"]) * max(1.0, 1.0 / float(spec.get("gamma", 1.0)))
+            + spacing.max()
+        )
     if name == "wavelet":
         length = pywt.Wavelet(spec["wavelet"]).dec_len
         return float(length) * 2 ** int(spec.get("level", 1)) * spacing.max()

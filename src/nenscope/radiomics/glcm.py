@@ -35,12 +35,15 @@ def glcm_matrices(
     if nz * nd * ng * ng > MAX_MATRIX_CELLS:
         raise NenscopeError(
             f"{ng} grey levels make GLCMs of {nz * nd * ng * ng:,} cells: use a coarser "
-            "discretisation (larger bin_width or a fixed bin number) suited to the image units")
+            "discretisation (larger bin_width or a fixed bin number) suited to the image units"
+        )
     offs = lattice.offsets([tuple(distance * c for c in d) for d in directions])
     return glcm_counts(lattice.flat, lattice.roi, lattice.z, offs, ng, nz)
 
 
-def glcm_features(m: np.ndarray, levels: np.ndarray | None = None, ng: int | None = None) -> dict[str, np.ndarray]:
+def glcm_features(
+    m: np.ndarray, levels: np.ndarray | None = None, ng: int | None = None
+) -> dict[str, np.ndarray]:
     """IBSI GLCM features for a stack of symmetric matrices (K, n, n); arrays of length K.
 
     ``levels`` are the grey levels of the rows (default 1..n) so that empty grey levels can be
@@ -56,8 +59,14 @@ def glcm_features(m: np.ndarray, levels: np.ndarray | None = None, ng: int | Non
 
 
 def glcm_feature_set(
-    q: np.ndarray, mask: np.ndarray, ng: int, spaces, distance: int = 1,
-    levels: np.ndarray | None = None, ng_nominal: int | None = None, lattice: Lattice | None = None,
+    q: np.ndarray,
+    mask: np.ndarray,
+    ng: int,
+    spaces,
+    distance: int = 1,
+    levels: np.ndarray | None = None,
+    ng_nominal: int | None = None,
+    lattice: Lattice | None = None,
 ) -> dict[str, float]:
     """``cm_*`` features for the requested texture spaces (``2D``, ``2.5D``, ``3D``).
 

@@ -21,9 +21,21 @@ from nenscope.radiomics._texture import (
 )
 
 NAMES = {
-    "se": "sre", "le": "lre", "lg": "lgre", "hg": "hgre", "slg": "srlge", "shg": "srhge",
-    "llg": "lrlge", "lhg": "lrhge", "glnu": "glnu", "glnu_norm": "glnu_norm", "jnu": "rlnu",
-    "jnu_norm": "rlnu_norm", "perc": "r_perc", "gl_var": "gl_var", "j_var": "rl_var",
+    "se": "sre",
+    "le": "lre",
+    "lg": "lgre",
+    "hg": "hgre",
+    "slg": "srlge",
+    "shg": "srhge",
+    "llg": "lrlge",
+    "lhg": "lrhge",
+    "glnu": "glnu",
+    "glnu_norm": "glnu_norm",
+    "jnu": "rlnu",
+    "jnu_norm": "rlnu_norm",
+    "perc": "r_perc",
+    "gl_var": "gl_var",
+    "j_var": "rl_var",
     "j_entr": "rl_entr",
 }
 
@@ -40,7 +52,11 @@ def glrlm_matrices(lattice: Lattice, ng: int, directions, per_slice: bool) -> np
 
 
 def glrlm_feature_set(
-    q: np.ndarray, mask: np.ndarray, ng: int, spaces, levels: np.ndarray | None = None,
+    q: np.ndarray,
+    mask: np.ndarray,
+    ng: int,
+    spaces,
+    levels: np.ndarray | None = None,
     lattice: Lattice | None = None,
 ) -> dict[str, float]:
     """``rlm_*`` features for the requested texture spaces (``levels``, ``lattice``: see GLCM).
@@ -66,17 +82,21 @@ def glrlm_feature_set(
     if "3D" in spaces:
         m3 = glrlm_matrices(lattice, ng, DIRECTIONS_3D, per_slice=False)[0]
         nd = m3.shape[0]
-        variants += [("3D", "avg", m3, np.full(nd, nv)), ("3D", "comb", m3.sum(0)[None], np.array([nv * nd]))]
+        variants += [
+            ("3D", "avg", m3, np.full(nd, nv)),
+            ("3D", "comb", m3.sum(0)[None], np.array([nv * nd])),
+        ]
     lmax = max(v[2].shape[-1] for v in variants)  # 2D and 3D runs: pad to one length axis
     stack = np.zeros((sum(v[2].shape[0] for v in variants), ng, lmax), dtype=np.int64)
     k = 0
     for v in variants:
-        stack[k:k + v[2].shape[0], :, :v[2].shape[-1]] = v[2]
+        stack[k : k + v[2].shape[0], :, : v[2].shape[-1]] = v[2]
         k += v[2].shape[0]
     feats = runlike_features(stack, np.concatenate([v[3] for v in variants]), NAMES, levels)
     out: dict[str, float] = {}
-    for (space, how, _, _), pooled in zip(variants, pool_groups(feats, [v[2].sum((1, 2)) > 0 for v in variants]),
-                                          strict=True):
+    for (space, how, _, _), pooled in zip(
+        variants, pool_groups(feats, [v[2].sum((1, 2)) > 0 for v in variants]), strict=True
+    ):
         suffix = SUFFIX_DIRECTIONAL[(space, how)]
         out.update({f"rlm_{k}{suffix}": v for k, v in pooled.items()})
     return out

@@ -20,7 +20,9 @@ def local_intensity_features(
     spacing = np.asarray(spacing_mm, dtype=float)
     radius = (3.0 * volume_cm3 * 1000.0 / (4.0 * np.pi)) ** (1 / 3)
     half = np.floor(radius / spacing).astype(int)
-    grids = np.meshgrid(*[np.arange(-h, h + 1) * s for h, s in zip(half, spacing, strict=True)], indexing="ij")
+    grids = np.meshgrid(
+        *[np.arange(-h, h + 1) * s for h, s in zip(half, spacing, strict=True)], indexing="ij"
+    )
     kernel = (sum(g**2 for g in grids) <= radius**2 + 1e-9).astype(np.float64)
     total = signal.fftconvolve(image, kernel, mode="same")
     count = signal.fftconvolve(np.ones_like(image), kernel, mode="same")
@@ -112,7 +114,11 @@ def ivh_features(
 
     def i_at(frac):
         sel = nu <= frac
-        return float(levels[sel].min()) if sel.any() else float(levels[-1] + (levels[1] - levels[0] if levels.size > 1 else 1))
+        return (
+            float(levels[sel].min())
+            if sel.any()
+            else float(levels[-1] + (levels[1] - levels[0] if levels.size > 1 else 1))
+        )
 
     v10, v90, i10, i90 = v_at(0.1), v_at(0.9), i_at(0.1), i_at(0.9)
     return {

@@ -86,12 +86,26 @@ def _surface_points(mask: np.ndarray) -> np.ndarray:
     return surface_points(pad_zeros(np.asarray(mask, dtype=bool), np.uint8))
 
 
-_LINE_DIRECTIONS = ((1, 0, 0), (0, 1, 0), (0, 0, 1),
-                    (1, 1, 0), (1, -1, 0), (1, 0, 1), (1, 0, -1), (0, 1, 1), (0, 1, -1),
-                    (1, 1, 1), (1, 1, -1), (1, -1, 1), (1, -1, -1))
+_LINE_DIRECTIONS = (
+    (1, 0, 0),
+    (0, 1, 0),
+    (0, 0, 1),
+    (1, 1, 0),
+    (1, -1, 0),
+    (1, 0, 1),
+    (1, 0, -1),
+    (0, 1, 1),
+    (0, 1, -1),
+    (1, 1, 1),
+    (1, 1, -1),
+    (1, -1, 1),
+    (1, -1, -1),
+)
 
 
-def _extreme_candidates(grid: np.ndarray, directions=_LINE_DIRECTIONS[:3], stop_below: int = 0) -> np.ndarray:
+def _extreme_candidates(
+    grid: np.ndarray, directions=_LINE_DIRECTIONS[:3], stop_below: int = 0
+) -> np.ndarray:
     """Indices of the points ``grid`` (3, n) (half-voxel lattice) that can be convex-hull
     vertices.
 
@@ -106,8 +120,9 @@ def _extreme_candidates(grid: np.ndarray, directions=_LINE_DIRECTIONS[:3], stop_
     stops once at most ``stop_below`` points are left (then all pairs cost less than a pass).
     The per-direction passes are compiled (``_kernels.extreme_candidates``).
     """
-    return extreme_candidates(np.ascontiguousarray(grid, dtype=np.int64),
-                              np.array(directions, dtype=np.int64), stop_below)
+    return extreme_candidates(
+        np.ascontiguousarray(grid, dtype=np.int64), np.array(directions, dtype=np.int64), stop_below
+    )
 
 
 def max_distance(points: np.ndarray) -> float:
@@ -261,7 +276,9 @@ def moran_geary(image: np.ndarray, mask: np.ndarray, spacing_mm) -> tuple[float,
     kspec = sfft.rfftn(kernel)
     del kernel, r2
     box = tuple(slice(0, k) for k in mask.shape)
-    k_m, k_x, k_dev = (sfft.irfftn(sfft.rfftn(f, s=period) * kspec, s=period)[box] for f in (m, x, dev))
+    k_m, k_x, k_dev = (
+        sfft.irfftn(sfft.rfftn(f, s=period) * kspec, s=period)[box] for f in (m, x, dev)
+    )
     w_sum = float((m * k_m).sum())
     moran_num = float((dev * k_dev).sum())
     geary_num = 2.0 * float((x * x * k_m).sum()) - 2.0 * float((x * k_x).sum())
@@ -269,7 +286,10 @@ def moran_geary(image: np.ndarray, mask: np.ndarray, spacing_mm) -> tuple[float,
 
 
 def morphology_features(
-    image: np.ndarray, morph_mask: np.ndarray, int_mask: np.ndarray, spacing_mm,
+    image: np.ndarray,
+    morph_mask: np.ndarray,
+    int_mask: np.ndarray,
+    spacing_mm,
     extended: bool = True,
 ) -> dict[str, float]:
     """``morph_*`` features. Positions are voxel centres in mm (index × spacing).
@@ -293,8 +313,10 @@ def morphology_features(
         "morph_asphericity": (a**3 / (36 * np.pi * v**2)) ** (1 / 3) - 1,
     }
     _, mean_idx, cov_idx, n_int, total, weighted = mask_moments(
-        np.ascontiguousarray(morph_mask, dtype=np.bool_), np.ascontiguousarray(int_mask, dtype=np.bool_),
-        np.ascontiguousarray(image, dtype=np.float64))
+        np.ascontiguousarray(morph_mask, dtype=np.bool_),
+        np.ascontiguousarray(int_mask, dtype=np.bool_),
+        np.ascontiguousarray(image, dtype=np.float64),
+    )
     com_geom = mean_idx * spacing
     com_int = weighted * spacing / total if total != 0 else com_geom
     out["morph_com"] = float(np.linalg.norm(com_geom - com_int))
@@ -318,7 +340,9 @@ def morphology_features(
         out["morph_pca_flatness"] = float(np.sqrt(lam[2] / lam[0]))
     ext = verts.max(0) - verts.min(0)
     out["morph_vol_dens_aabb"] = v / float(np.prod(ext))
-    out["morph_area_dens_aabb"] = a / float(2 * (ext[0] * ext[1] + ext[0] * ext[2] + ext[1] * ext[2]))
+    out["morph_area_dens_aabb"] = a / float(
+        2 * (ext[0] * ext[1] + ext[0] * ext[2] + ext[1] * ext[2])
+    )
     if extended:
         vol_ob, area_ob = ombb(cand, hull)
         out["morph_vol_dens_ombb"] = v / vol_ob

@@ -16,10 +16,23 @@ from nenscope.radiomics._kernels import NGTDM_FEATURES, neighbourhood_counts, ng
 from nenscope.radiomics._texture import SUFFIX, Lattice, build_lattice, pool, runlike_features
 
 NGL_NAMES = {
-    "se": "lde", "le": "hde", "lg": "lgce", "hg": "hgce", "slg": "ldlge", "shg": "ldhge",
-    "llg": "hdlge", "lhg": "hdhge", "glnu": "glnu", "glnu_norm": "glnu_norm", "jnu": "dcnu",
-    "jnu_norm": "dcnu_norm", "perc": "dc_perc", "gl_var": "gl_var", "j_var": "dc_var",
-    "j_entr": "dc_entr", "energy": "dc_energy",
+    "se": "lde",
+    "le": "hde",
+    "lg": "lgce",
+    "hg": "hgce",
+    "slg": "ldlge",
+    "shg": "ldhge",
+    "llg": "hdlge",
+    "lhg": "hdhge",
+    "glnu": "glnu",
+    "glnu_norm": "glnu_norm",
+    "jnu": "dcnu",
+    "jnu_norm": "dcnu_norm",
+    "perc": "dc_perc",
+    "gl_var": "gl_var",
+    "j_var": "dc_var",
+    "j_entr": "dc_entr",
+    "energy": "dc_energy",
 }
 
 
@@ -29,20 +42,36 @@ def _offsets(distance: int, two_d: bool):
     return [d for d in itertools.product(zr, r, r) if d != (0, 0, 0)]
 
 
-def ngtdm_features(s: np.ndarray, n: np.ndarray, levels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def ngtdm_features(
+    s: np.ndarray, n: np.ndarray, levels: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """NGTDM features for stacks ``s`` (K, Ng) of grey-tone sums and ``n`` (K, Ng) counts;
     ``levels`` are the grey levels of the columns (default 1..Ng). One compiled loop over the
     stack (``_kernels.ngtdm_stack_features``)."""
     s = np.ascontiguousarray(s, dtype=np.float64)
-    i = np.arange(1.0, s.shape[1] + 1) if levels is None else np.asarray(levels, dtype=np.float64)[:s.shape[1]]
-    rows = ngtdm_stack_features(s, np.ascontiguousarray(n, dtype=np.float64), np.ascontiguousarray(i))
+    i = (
+        np.arange(1.0, s.shape[1] + 1)
+        if levels is None
+        else np.asarray(levels, dtype=np.float64)[: s.shape[1]]
+    )
+    rows = ngtdm_stack_features(
+        s, np.ascontiguousarray(n, dtype=np.float64), np.ascontiguousarray(i)
+    )
     return dict(zip(NGTDM_FEATURES, rows, strict=True))
 
 
 def neighbourhood_feature_set(
-    q: np.ndarray, mask: np.ndarray, ng: int, spaces, *, ngtdm_distance: int = 1,
-    ngldm_distance: int = 1, ngldm_alpha: int = 0, families=("ngt", "ngl"),
-    levels: np.ndarray | None = None, lattice: Lattice | None = None,
+    q: np.ndarray,
+    mask: np.ndarray,
+    ng: int,
+    spaces,
+    *,
+    ngtdm_distance: int = 1,
+    ngldm_distance: int = 1,
+    ngldm_alpha: int = 0,
+    families=("ngt", "ngl"),
+    levels: np.ndarray | None = None,
+    lattice: Lattice | None = None,
 ) -> dict[str, float]:
     """``ngt_*`` and ``ngl_*`` features for the requested texture spaces (``levels``,
     ``lattice``: see GLCM)."""
@@ -60,7 +89,9 @@ def neighbourhood_feature_set(
 
         def counts(distance, two_d=two_d, kz=kz):
             offs = lattice.offsets(_offsets(distance, two_d))
-            return neighbourhood_counts(lattice.flat, lattice.roi, lattice.z, offs, values, ngldm_alpha, ng, kz)
+            return neighbourhood_counts(
+                lattice.flat, lattice.roi, lattice.z, offs, values, ngldm_alpha, ng, kz
+            )
 
         if "ngt" in families:
             s, n, dep = counts(ngtdm_distance)  # voxels without ROI neighbours left out (IBSI 3.10)

@@ -31,7 +31,9 @@ class ProcessedRoi:
     resegment_range: tuple[float, float]
 
 
-def _check_inputs(image: np.ndarray, mask: np.ndarray, spacing_mm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_inputs(
+    image: np.ndarray, mask: np.ndarray, spacing_mm
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     image = np.asarray(image)
     mask = np.asarray(mask)
     if image.ndim != 3:
@@ -74,7 +76,9 @@ def interpolate(
     partial-volume threshold. Returns ``(image, mask, spacing_mm)``.
     """
     spacing = np.asarray(spacing_mm, dtype=float)
-    new = np.array([s if t is None else float(t) for s, t in zip(spacing, new_spacing_mm, strict=True)])
+    new = np.array(
+        [s if t is None else float(t) for s, t in zip(spacing, new_spacing_mm, strict=True)]
+    )
     shape = np.array(image.shape)
     n_new = np.ceil(shape * spacing / new).astype(int)
     # index of new grid point k in old index units: x = offset + k * new/spacing
@@ -162,14 +166,27 @@ def process_roi(
     if settings.filter:
         from nenscope.radiomics.filters import filter_reach_mm
 
-        target = spacing if settings.new_spacing_mm is None else np.array(
-            [s if t is None else float(t) for s, t in zip(spacing, settings.new_spacing_mm, strict=True)])
+        target = (
+            spacing
+            if settings.new_spacing_mm is None
+            else np.array(
+                [
+                    s if t is None else float(t)
+                    for s, t in zip(spacing, settings.new_spacing_mm, strict=True)
+                ]
+            )
+        )
         radius_mm = max(radius_mm, filter_reach_mm(settings.filter, target))
     if settings.new_spacing_mm is not None:
         img, m, spacing = interpolate(
-            image, mask, spacing, settings.new_spacing_mm,
-            order=settings.interpolation_order, rounding=settings.intensity_rounding,
-            partial_volume=settings.mask_partial_volume, margin_mm=radius_mm + 1.0,
+            image,
+            mask,
+            spacing,
+            settings.new_spacing_mm,
+            order=settings.interpolation_order,
+            rounding=settings.intensity_rounding,
+            partial_volume=settings.mask_partial_volume,
+            margin_mm=radius_mm + 1.0,
         )
         if not m.any():
             raise NenscopeError("the ROI vanished after mask resampling (partial-volume threshold)")
@@ -180,7 +197,10 @@ def process_roi(
         if settings.intensity_rounding:
             img = np.round(img / settings.intensity_rounding) * settings.intensity_rounding
     int_mask = resegment(img, m, settings.resegment_range, settings.resegment_outlier_sigma)
-    lo, hi = (settings.resegment_range or (None, None))
+    lo, hi = settings.resegment_range or (None, None)
     vals = img[int_mask]
-    rng = (float(vals.min()) if lo is None else float(lo), float(vals.max()) if hi is None else float(hi))
+    rng = (
+        float(vals.min()) if lo is None else float(lo),
+        float(vals.max()) if hi is None else float(hi),
+    )
     return ProcessedRoi(img, m, int_mask, tuple(float(s) for s in spacing), rng)

@@ -21,7 +21,17 @@ from nenscope.errors import NenscopeError
 
 TEXTURE_SPACES = ("2D", "2.5D", "3D")
 FAMILIES = (
-    "morph", "loc", "stat", "ih", "ivh", "cm", "rlm", "szm", "dzm", "ngt", "ngl",
+    "morph",
+    "loc",
+    "stat",
+    "ih",
+    "ivh",
+    "cm",
+    "rlm",
+    "szm",
+    "dzm",
+    "ngt",
+    "ngl",
 )
 _DISCRETISATION = ("none", "fbs", "fbn")
 
@@ -88,7 +98,9 @@ class RadiomicsSettings:
 
     def __post_init__(self) -> None:
         if self.discretisation not in _DISCRETISATION:
-            raise NenscopeError(f"discretisation must be one of {_DISCRETISATION}, got {self.discretisation!r}")
+            raise NenscopeError(
+                f"discretisation must be one of {_DISCRETISATION}, got {self.discretisation!r}"
+            )
         if self.ivh_discretisation not in _DISCRETISATION:
             raise NenscopeError(
                 f"ivh_discretisation must be one of {_DISCRETISATION}, got {self.ivh_discretisation!r}"
@@ -99,7 +111,12 @@ class RadiomicsSettings:
         bad = [f for f in self.families if f not in FAMILIES]
         if bad:
             raise NenscopeError(f"families must be among {FAMILIES}, got {bad}")
-        if self.bin_number < 1 or self.ivh_bin_number < 1 or self.bin_width <= 0 or self.ivh_bin_width <= 0:
+        if (
+            self.bin_number < 1
+            or self.ivh_bin_number < 1
+            or self.bin_width <= 0
+            or self.ivh_bin_width <= 0
+        ):
             raise NenscopeError("bin numbers must be >= 1 and bin widths > 0")
         if self.interpolation_order not in (0, 1, 3):
             raise NenscopeError("interpolation_order must be 0, 1 or 3")

@@ -78,8 +78,14 @@ def mip_png(
     height_mm, width_mm = mip.shape[0] * s_f, mip.shape[1] * col_spacing
     fig_h = 7.0
     fig, ax = plt.subplots(figsize=(fig_h * width_mm / height_mm + 0.4, fig_h))
-    ax.imshow(mip, cmap="gray_r", vmin=0, vmax=vmax, extent=(0, width_mm, height_mm, 0),
-              interpolation="bilinear")
+    ax.imshow(
+        mip,
+        cmap="gray_r",
+        vmin=0,
+        vmax=vmax,
+        extent=(0, width_mm, height_mm, 0),
+        interpolation="bilinear",
+    )
     if labels is not None:
         lab, _ = to_display(labels)
         ids = np.unique(lab)
@@ -91,8 +97,15 @@ def mip_png(
             colour = _LESION_COLOURS[k % len(_LESION_COLOURS)]
             _outline(ax, footprint, (s_f, col_spacing), colour, 1.2)
             rows, cols = np.nonzero(footprint)
-            ax.text(cols.max() * col_spacing + 3, rows.min() * s_f, str(int(lesion_id)),
-                    color=colour, fontsize=9, fontweight="bold", va="top")
+            ax.text(
+                cols.max() * col_spacing + 3,
+                rows.min() * s_f,
+                str(int(lesion_id)),
+                color=colour,
+                fontsize=9,
+                fontweight="bold",
+                va="top",
+            )
     ax.set_axis_off()
     side = "R" if view == "coronal" else "A"
     other = "L" if view == "coronal" else "P"
@@ -128,8 +141,10 @@ def lesion_pngs(
         if box is None:
             raise ValueError(f"lesion {lesion_id} is not in the label volume")
         local = lab[box] == lesion_id
-        f, p, l_ = (int(round(c)) + b.start
-                    for c, b in zip(np.argwhere(local).mean(axis=0), box, strict=True))
+        f, p, l_ = (
+            int(round(c)) + b.start
+            for c, b in zip(np.argwhere(local).mean(axis=0), box, strict=True)
+        )
         hp, hl = int(half_width_mm / s_p), int(half_width_mm / s_l)
         p0, p1 = max(p - hp, 0), min(p + hp + 1, arr.shape[1])
         l0, l1 = max(l_ - hl, 0), min(l_ + hl + 1, arr.shape[2])
@@ -139,11 +154,24 @@ def lesion_pngs(
         fig, ax = plt.subplots(figsize=(2.6, 2.6 * (p1 - p0) * s_p / ((l1 - l0) * s_l)))
         fig.patch.set_facecolor("black")
         if ct_arr is not None:
-            ax.imshow(ct_arr[f, p0:p1, l0:l1], cmap="gray", vmin=-160, vmax=240, extent=extent,
-                      interpolation="bilinear")
+            ax.imshow(
+                ct_arr[f, p0:p1, l0:l1],
+                cmap="gray",
+                vmin=-160,
+                vmax=240,
+                extent=extent,
+                interpolation="bilinear",
+            )
             alpha = np.clip(pet / vmax, 0, 1) * 0.85
-            ax.imshow(pet, cmap="hot", vmin=0, vmax=vmax, alpha=alpha, extent=extent,
-                      interpolation="bilinear")
+            ax.imshow(
+                pet,
+                cmap="hot",
+                vmin=0,
+                vmax=vmax,
+                alpha=alpha,
+                extent=extent,
+                interpolation="bilinear",
+            )
         else:
             ax.imshow(pet, cmap="hot", vmin=0, vmax=vmax, extent=extent, interpolation="bilinear")
         _outline(ax, lab[f, p0:p1, l0:l1] == lesion_id, (s_p, s_l), "#00e5ff", 1.0)

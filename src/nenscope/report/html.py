@@ -68,8 +68,14 @@ def render_report(
     mips = []
     for view in ("coronal", "sagittal"):
         png = mip_png(suv, labels, view=view, suv_max_display=vmax)
-        mips.append({"uri": data_uri(png), "caption": f"{view} MIP, SUV 0–{_fmt(vmax, '.0f')} {agent}".strip(),
-                     "png": png, "name": f"mip_{view}.png"})
+        mips.append(
+            {
+                "uri": data_uri(png),
+                "caption": f"{view} MIP, SUV 0–{_fmt(vmax, '.0f')} {agent}".strip(),
+                "png": png,
+                "name": f"mip_{view}.png",
+            }
+        )
     thumbs = []
     lesions = findings.get("lesions", [])
     if labels is not None and lesions:
@@ -77,13 +83,22 @@ def render_report(
         for lesion in lesions:
             png = pngs[int(lesion["id"])]
             caption = f"{lesion.get('site', '')} · SUVmax {_fmt(lesion.get('suv_max'), '.1f')}"
-            thumbs.append({"id": lesion["id"], "uri": data_uri(png), "caption": caption,
-                           "png": png, "name": f"lesion_{int(lesion['id']):03d}.png"})
+            thumbs.append(
+                {
+                    "id": lesion["id"],
+                    "uri": data_uri(png),
+                    "caption": caption,
+                    "png": png,
+                    "name": f"lesion_{int(lesion['id']):03d}.png",
+                }
+            )
     if figures_dir is not None:
         for fig in (*mips, *thumbs):
             write_bytes_atomic(Path(figures_dir) / fig["name"], fig["png"])
-    env = Environment(loader=PackageLoader("nenscope.report", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]))
+    env = Environment(
+        loader=PackageLoader("nenscope.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
     template = env.get_template("report.html.j2")
     return template.render(
         title=title,
@@ -114,8 +129,9 @@ def write_report(
 ) -> Path:
     """Write ``out_dir/report.html`` and ``out_dir/figures/*.png``; return the HTML path."""
     out_dir = Path(out_dir)
-    html = render_report(findings, suv, labels, ct_on_pet_grid=ct_on_pet_grid,
-                         figures_dir=out_dir / "figures")
+    html = render_report(
+        findings, suv, labels, ct_on_pet_grid=ct_on_pet_grid, figures_dir=out_dir / "figures"
+    )
     path = out_dir / "report.html"
     write_bytes_atomic(path, html.encode("utf-8"))
     return path

@@ -13,8 +13,14 @@ from nenscope.errors import NenscopeError
 _CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 # Flags for a closed network and a root user (see docs/report.md).
 _FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--hide-scrollbars",
 )
 
@@ -56,10 +62,22 @@ def html_to_pdf(html_path: Path, pdf_path: Path, *, timeout_s: float = 120.0) ->
     return pdf_path
 
 
-def screenshot(html_path: Path, png_path: Path, *, width: int = 1200, height: int = 2400,
-               timeout_s: float = 120.0) -> Path:
+def screenshot(
+    html_path: Path,
+    png_path: Path,
+    *,
+    width: int = 1200,
+    height: int = 2400,
+    timeout_s: float = 120.0,
+) -> Path:
     """Render ``html_path`` in headless Chromium to a PNG (to check the report by eye)."""
     png_path = Path(png_path).resolve()
-    _run([f"--screenshot={png_path}", f"--window-size={width},{height}",
-          Path(html_path).resolve().as_uri()], timeout_s)
+    _run(
+        [
+            f"--screenshot={png_path}",
+            f"--window-size={width},{height}",
+            Path(html_path).resolve().as_uri(),
+        ],
+        timeout_s,
+    )
     return png_path

@@ -22,9 +22,13 @@ def exam_dose(study: dict[str, Any]) -> dict[str, Any]:
     activity_mbq = study.get("injected_activity_mbq")
     if activity_mbq is None and study.get("injected_activity_bq") is not None:
         activity_mbq = study["injected_activity_bq"] / 1e6
-    out: dict[str, Any] = {"agent": agent_name, "injected_activity_mbq": activity_mbq,
-                           "effective_dose_msv": None, "source": None,
-                           "note": "radiopharmaceutical only; the CT dose is not included"}
+    out: dict[str, Any] = {
+        "agent": agent_name,
+        "injected_activity_mbq": activity_mbq,
+        "effective_dose_msv": None,
+        "source": None,
+        "note": "radiopharmaceutical only; the CT dose is not included",
+    }
     if not agent_name or activity_mbq is None:
         out["note"] = "agent or injected activity unknown: dose not computed"
         return out
@@ -52,8 +56,11 @@ def patient_summary(findings: dict[str, Any]) -> list[str]:
     is_fdg = "FDG" in str(agent).upper()
     lines = [
         f"You had a scan with {agent}, a small amount of a radioactive tracer that collects in "
-        + ("tissues that use a lot of sugar." if is_fdg else
-           "cells that carry somatostatin receptors, as most neuroendocrine tumours do.")
+        + (
+            "tissues that use a lot of sugar."
+            if is_fdg
+            else "cells that carry somatostatin receptors, as most neuroendocrine tumours do."
+        )
     ]
     if n == 0:
         lines.append("The computer analysis found no spots with more tracer than expected.")

@@ -28,9 +28,13 @@ __all__ = [
 
 # phantom label -> uptake-table key
 _LABEL_KEY = {
-    "body": "soft_tissue", "heart": "blood", "aorta": "blood",
-    "kidney_left": "kidneys", "kidney_right": "kidneys",
-    "adrenal_left": "adrenals", "adrenal_right": "adrenals",
+    "body": "soft_tissue",
+    "heart": "blood",
+    "aorta": "blood",
+    "kidney_left": "kidneys",
+    "kidney_right": "kidneys",
+    "adrenal_left": "adrenals",
+    "adrenal_right": "adrenals",
 }
 
 
@@ -111,19 +115,33 @@ class KineticRegion:
 def lu177_regions() -> dict[str, KineticRegion]:
     """The kinetic regions of ``data/kinetics_lu177.toml``."""
     data = load("kinetics_lu177")
-    return {k: KineticRegion(name=k, t_eff_h=v["t_eff_h"], t_uptake_h=v["t_uptake_h"],
-                             percent_ia=v.get("percent_ia"), suv0=v.get("suv0"), citation=v["citation"])
-            for k, v in data["region"].items()}
+    return {
+        k: KineticRegion(
+            name=k,
+            t_eff_h=v["t_eff_h"],
+            t_uptake_h=v["t_uptake_h"],
+            percent_ia=v.get("percent_ia"),
+            suv0=v.get("suv0"),
+            citation=v["citation"],
+        )
+        for k, v in data["region"].items()
+    }
 
 
 def lu177_tumour_region(level: str) -> KineticRegion:
     t = load("kinetics_lu177")["tumour"]
-    return KineticRegion(name=f"tumour_{level}", t_eff_h=t["t_eff_h"], t_uptake_h=t["t_uptake_h"],
-                         suv0=float(t["suv0"][level]), citation=t["citation"])
+    return KineticRegion(
+        name=f"tumour_{level}",
+        t_eff_h=t["t_eff_h"],
+        t_uptake_h=t["t_uptake_h"],
+        suv0=float(t["suv0"][level]),
+        citation=t["citation"],
+    )
 
 
-def lu177_concentration_bqml(phantom: Phantom, lesions: list[Lesion], t_h: float, injected_bq: float,
-                             weight_kg: float) -> tuple[np.ndarray, dict]:
+def lu177_concentration_bqml(
+    phantom: Phantom, lesions: list[Lesion], t_h: float, injected_bq: float, weight_kg: float
+) -> tuple[np.ndarray, dict]:
     """177Lu activity concentration (Bq/mL) at ``t_h`` hours after injection, and the truth.
 
     Organs given as percent of injected activity are spread uniformly over their phantom
@@ -132,7 +150,7 @@ def lu177_concentration_bqml(phantom: Phantom, lesions: list[Lesion], t_h: float
     """
     data = load("kinetics_lu177")
     regions = lu177_regions()
-    voxel_ml = phantom.grid.voxel_mm ** 3 / 1000.0
+    voxel_ml = phantom.grid.voxel_mm**3 / 1000.0
     counts = np.bincount(phantom.labels.ravel(), minlength=256)
     region_volume_ml: dict[str, float] = {}
     for k, name in phantom.label_names.items():
@@ -148,12 +166,17 @@ def lu177_concentration_bqml(phantom: Phantom, lesions: list[Lesion], t_h: float
         else:
             conc = reg.suv0 * injected_bq / (weight_kg * 1000.0) * float(reg.shape(t_h))
         lut[k] = conc
-        truth[name] = {"region": reg.name, "bqml": float(conc),
-                       "activity_bq": float(conc * counts[k] * voxel_ml)}
+        truth[name] = {
+            "region": reg.name,
+            "bqml": float(conc),
+            "activity_bq": float(conc * counts[k] * voxel_ml),
+        }
     values = lut[phantom.labels]
     for les in lesions:
         reg = lu177_tumour_region(les.sstr_expression)
         les.extra["bqml_at"] = les.extra.get("bqml_at", {})
-        les.extra["bqml_at"][f"{t_h:g}"] = reg.suv0 * injected_bq / (weight_kg * 1000.0) * float(reg.shape(t_h))
+        les.extra["bqml_at"][f"{t_h:g}"] = (
+            reg.suv0 * injected_bq / (weight_kg * 1000.0) * float(reg.shape(t_h))
+        )
     _paint_lesions(values, phantom, lesions, lambda les: les.extra["bqml_at"][f"{t_h:g}"])
     return values, truth

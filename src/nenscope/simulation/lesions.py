@@ -66,12 +66,16 @@ class Lesion:
 
     @property
     def volume_ml(self) -> float:
-        return float(np.pi / 6.0 * self.diameter_mm ** 3 / 1000.0)
+        return float(np.pi / 6.0 * self.diameter_mm**3 / 1000.0)
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d.update(sstr_expression=self.sstr_expression, fdg_avidity=self.fdg_avidity,
-                 glp1r_expression=self.glp1r_expression, volume_ml=round(self.volume_ml, 3))
+        d.update(
+            sstr_expression=self.sstr_expression,
+            fdg_avidity=self.fdg_avidity,
+            glp1r_expression=self.glp1r_expression,
+            volume_ml=round(self.volume_ml, 3),
+        )
         d["center_mm"] = [round(float(c), 2) for c in self.center_mm]
         return d
 
@@ -94,9 +98,11 @@ def lesion_occupancy(grid: Grid, center_mm, diameter_mm: float, supersample: int
         raise NenscopeError("lesion outside the field of view")
     s = supersample
     off = (np.arange(s) + 0.5) / s - 0.5
-    axes = [np.add.outer(np.arange(a, b), off).ravel() - c for a, b, c in zip(lo, hi, idx, strict=True)]
+    axes = [
+        np.add.outer(np.arange(a, b), off).ravel() - c for a, b, c in zip(lo, hi, idx, strict=True)
+    ]
     d2 = axes[0][:, None, None] ** 2 + axes[1][None, :, None] ** 2 + axes[2][None, None, :] ** 2
-    inside = (d2 <= r_vox ** 2).astype(np.float32)
+    inside = (d2 <= r_vox**2).astype(np.float32)
     shape = tuple(int(b - a) for a, b in zip(lo, hi, strict=True))
     frac = inside.reshape(shape[0], s, shape[1], s, shape[2], s).mean(axis=(1, 3, 5))
     return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True)), frac
@@ -117,7 +123,7 @@ def _candidate_centre(rng, phantom: Phantom, site: str, radius_mm: float, taken)
                 # mesenteric root: the upper, central bowel region
                 root = np.array(phantom.lymph_node_stations_mm["mesenteric_root"])
                 zz, yy, xx = np.meshgrid(z, y, x, indexing="ij", sparse=True)
-                near = (zz - root[2]) ** 2 + (yy - root[1]) ** 2 + (xx - root[0]) ** 2 <= 70.0 ** 2
+                near = (zz - root[2]) ** 2 + (yy - root[1]) ** 2 + (xx - root[0]) ** 2 <= 70.0**2
                 mask = mask & near
             need = radius_mm * (0.9 if site in ("liver", "lung") else 0.0)
             if need > 0:
@@ -137,8 +143,13 @@ def _candidate_centre(rng, phantom: Phantom, site: str, radius_mm: float, taken)
     raise NenscopeError(f"could not place a lesion at site {site} without overlap")
 
 
-def place_lesions(phantom: Phantom, n_lesions: int, tumour_type: str, rng: np.random.Generator,
-                  sites: list[str] | None = None) -> list[Lesion]:
+def place_lesions(
+    phantom: Phantom,
+    n_lesions: int,
+    tumour_type: str,
+    rng: np.random.Generator,
+    sites: list[str] | None = None,
+) -> list[Lesion]:
     """Draw ``n_lesions`` lesions: the first is the primary (pancreas or small bowel), the
     others metastases at sites drawn with the frequencies of ``data/lesion_types.toml``.
 
@@ -147,7 +158,9 @@ def place_lesions(phantom: Phantom, n_lesions: int, tumour_type: str, rng: np.ra
     """
     data = load("lesion_types")
     if tumour_type not in data["type"]:
-        raise NenscopeError(f"unknown tumour type {tumour_type!r}; choose one of {', '.join(data['type'])}")
+        raise NenscopeError(
+            f"unknown tumour type {tumour_type!r}; choose one of {', '.join(data['type'])}"
+        )
     if n_lesions < 0 or n_lesions > 40:
         raise NenscopeError("the number of lesions must be 0-40")
     ttype = data["type"][tumour_type]
@@ -173,7 +186,16 @@ def place_lesions(phantom: Phantom, n_lesions: int, tumour_type: str, rng: np.ra
         centre = _candidate_centre(rng, phantom, site, diameter / 2.0, taken)
         taken.append((centre, diameter / 2.0))
         expression = {t: ttype[t][rng.integers(len(ttype[t]))] for t in targets}
-        lesions.append(Lesion(id=n + 1, site=site, center_mm=tuple(float(c) for c in centre),
-                              diameter_mm=diameter, tumour_type=tumour_type, expression=expression,
-                              krenning_true=KRENNING_BY_SSTR[expression["sstr"]], primary=(n == 0)))
+        lesions.append(
+            Lesion(
+                id=n + 1,
+                site=site,
+                center_mm=tuple(float(c) for c in centre),
+                diameter_mm=diameter,
+                tumour_type=tumour_type,
+                expression=expression,
+                krenning_true=KRENNING_BY_SSTR[expression["sstr"]],
+                primary=(n == 0),
+            )
+        )
     return lesions

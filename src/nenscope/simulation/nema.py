@@ -18,7 +18,13 @@ import numpy as np
 from nenscope.simulation.lesions import lesion_occupancy
 from nenscope.simulation.phantom import Grid, Phantom
 
-__all__ = ["NemaSphere", "build_nema_phantom", "earl1_limits", "nema_spheres", "recovery_coefficients"]
+__all__ = [
+    "NemaSphere",
+    "build_nema_phantom",
+    "earl1_limits",
+    "nema_spheres",
+    "recovery_coefficients",
+]
 
 BODY_LABEL, LUNG_LABEL, WALL_LABEL = 1, 2, 3
 SPHERE_LABEL0 = 10
@@ -64,7 +70,9 @@ def earl1_limits() -> dict[float, dict[str, tuple[float, float]]]:
     return out
 
 
-def build_nema_phantom(voxel_mm: float = 4.0, n_pixels: int | None = None) -> tuple[Phantom, list[NemaSphere], dict[int, np.ndarray]]:
+def build_nema_phantom(
+    voxel_mm: float = 4.0, n_pixels: int | None = None
+) -> tuple[Phantom, list[NemaSphere], dict[int, np.ndarray]]:
     """Voxelise the IEC body phantom.
 
     Returns the phantom (labels: 1 water background, 2 lung insert, 3 sphere walls,
@@ -78,11 +86,11 @@ def build_nema_phantom(voxel_mm: float = 4.0, n_pixels: int | None = None) -> tu
     z, y, x = grid.axes_mm()
     yy, xx = np.meshgrid(y, x, indexing="ij")
     # ring centre (y = 0) is 35 mm from the flat side's... the round half (radius 147) is anterior
-    round_part = (yy <= 0) & (xx ** 2 + yy ** 2 <= 147.0 ** 2)
+    round_part = (yy <= 0) & (xx**2 + yy**2 <= 147.0**2)
     box = (yy > 0) & (yy <= 77.0) & (np.abs(xx) <= 147.0)
-    corner = (np.abs(xx) > 70.0) & (yy > 0) & ((np.abs(xx) - 70.0) ** 2 + yy ** 2 > 77.0 ** 2)
+    corner = (np.abs(xx) > 70.0) & (yy > 0) & ((np.abs(xx) - 70.0) ** 2 + yy**2 > 77.0**2)
     body2d = round_part | (box & ~corner)
-    lung2d = xx ** 2 + yy ** 2 <= 25.5 ** 2
+    lung2d = xx**2 + yy**2 <= 25.5**2
     inz = (np.abs(z) <= 90.0)[:, None, None]
     labels = np.zeros(grid.shape, dtype=np.uint8)
     labels[inz & body2d[None]] = BODY_LABEL
@@ -99,19 +107,27 @@ def build_nema_phantom(voxel_mm: float = 4.0, n_pixels: int | None = None) -> tu
         full[sl] = inner
         occupancy[i] = full
     names = {BODY_LABEL: "background", LUNG_LABEL: "lung_insert", WALL_LABEL: "sphere_wall"}
-    names.update({SPHERE_LABEL0 + i: f"sphere_{int(s.inner_diameter_mm)}mm" for i, s in enumerate(spheres)})
+    names.update(
+        {SPHERE_LABEL0 + i: f"sphere_{int(s.inner_diameter_mm)}mm" for i, s in enumerate(spheres)}
+    )
     hu = np.full(grid.shape, -1000.0, dtype=np.float32)
     hu[labels == BODY_LABEL] = 0.0
     hu[labels >= SPHERE_LABEL0] = 0.0
     hu[labels == LUNG_LABEL] = -700.0  # polystyrene-foam-like insert
     hu[labels == WALL_LABEL] = 120.0  # PMMA
-    phantom = Phantom(grid=grid, labels=labels, label_names=names, hu=hu, sex="O",
-                      height_cm=0.0, weight_kg=0.0)
+    phantom = Phantom(
+        grid=grid, labels=labels, label_names=names, hu=hu, sex="O", height_cm=0.0, weight_kg=0.0
+    )
     return phantom, spheres, occupancy
 
 
-def recovery_coefficients(image: np.ndarray, grid: Grid, spheres: list[NemaSphere],
-                          sphere_bqml: float, background_bqml: float) -> list[dict[str, float]]:
+def recovery_coefficients(
+    image: np.ndarray,
+    grid: Grid,
+    spheres: list[NemaSphere],
+    sphere_bqml: float,
+    background_bqml: float,
+) -> list[dict[str, float]]:
     """EARL recovery coefficients of each sphere.
 
     RCmax = max voxel / true sphere concentration; RCmean(A50) = mean of the voxels at or
@@ -124,7 +140,7 @@ def recovery_coefficients(image: np.ndarray, grid: Grid, spheres: list[NemaSpher
         r = sph.inner_diameter_mm / grid.voxel_mm
         lo = np.maximum(np.floor(idx - r).astype(int), 0)
         hi = np.minimum(np.ceil(idx + r).astype(int) + 1, grid.shape)
-        box = image[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+        box = image[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
         vmax = float(box.max())
         thr = background_bqml + 0.5 * (vmax - background_bqml)
         from scipy import ndimage
@@ -132,9 +148,11 @@ def recovery_coefficients(image: np.ndarray, grid: Grid, spheres: list[NemaSpher
         lab, _ = ndimage.label(box >= thr)
         peak = np.unravel_index(int(np.argmax(box)), box.shape)
         region = lab == lab[peak]
-        out.append({
-            "diameter_mm": sph.inner_diameter_mm,
-            "rc_max": vmax / sphere_bqml,
-            "rc_mean_a50": float(box[region].mean()) / sphere_bqml,
-        })
+        out.append(
+            {
+                "diameter_mm": sph.inner_diameter_mm,
+                "rc_max": vmax / sphere_bqml,
+                "rc_mean_a50": float(box[region].mean()) / sphere_bqml,
+            }
+        )
     return out

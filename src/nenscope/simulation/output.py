@@ -42,8 +42,9 @@ def _tm(dt) -> str:
     return dt.strftime("%H%M%S.%f")
 
 
-def _common(sim: SimulatedStudy, series_uid: str, series_number: int, modality: str, description: str,
-            acq) -> Dataset:
+def _common(
+    sim: SimulatedStudy, series_uid: str, series_number: int, modality: str, description: str, acq
+) -> Dataset:
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.PatientName = f"Virtual^NET^seed{sim.config.seed}"
@@ -134,13 +135,17 @@ def _save(ds: Dataset, meta: FileMetaDataset, path: Path) -> None:
     ds.save_as(path, enforce_file_format=True)
 
 
-def _write_pet(sim: SimulatedStudy, frame_index: int, folder: Path, series_uid: str, number: int) -> int:
+def _write_pet(
+    sim: SimulatedStudy, frame_index: int, folder: Path, series_uid: str, number: int
+) -> int:
     frame = sim.frames[frame_index]
     arr = np.asarray(frame.volume.array, dtype=np.float32)
     affine = frame.volume.affine
     nz = arr.shape[0]
     scanner = sim.truth.get("scanner") or {}
-    recon = f"OSEM {scanner.get('iterations')}i{scanner.get('subsets')}s" + (" PSF" if scanner.get("psf") else "")
+    recon = f"OSEM {scanner.get('iterations')}i{scanner.get('subsets')}s" + (
+        " PSF" if scanner.get("psf") else ""
+    )
     desc = f"{sim.agent} PET {recon} {frame.time_h:g}h p.i. (simulated)"
     base = _common(sim, series_uid, number, "PT", desc, frame.acquisition_datetime)
     base.SOPClassUID = PET_STORAGE
@@ -178,14 +183,18 @@ def _write_pet(sim: SimulatedStudy, frame_index: int, folder: Path, series_uid: 
     return nz
 
 
-def _write_nm(sim: SimulatedStudy, frame_index: int, folder: Path, series_uid: str, number: int) -> int:
+def _write_nm(
+    sim: SimulatedStudy, frame_index: int, folder: Path, series_uid: str, number: int
+) -> int:
     frame = sim.frames[frame_index]
     arr = np.asarray(frame.volume.array, dtype=np.float32)[::-1]  # frames run inferior -> superior
     affine = frame.volume.affine
     nz = arr.shape[0]
     scanner = sim.truth.get("scanner") or {}
-    desc = (f"{sim.agent} SPECT OSEM {scanner.get('iterations')}i{scanner.get('subsets')}s AC SC RR "
-            f"{frame.time_h:g}h p.i. (simulated)")
+    desc = (
+        f"{sim.agent} SPECT OSEM {scanner.get('iterations')}i{scanner.get('subsets')}s AC SC RR "
+        f"{frame.time_h:g}h p.i. (simulated)"
+    )
     ds = _common(sim, series_uid, number, "NM", desc, frame.acquisition_datetime)
     ds.SOPClassUID = NM_STORAGE
     sop = generate_uid(entropy_srcs=[series_uid, "nm"])
@@ -212,7 +221,7 @@ def _write_nm(sim: SimulatedStudy, frame_index: int, folder: Path, series_uid: s
     ds.SliceThickness = f"{v:.4f}"
     ds.SpacingBetweenSlices = f"{v:.4f}"
     windows = []
-    for e in (scanner.get("photopeaks_kev") or []):
+    for e in scanner.get("photopeaks_kev") or []:
         w = Dataset()
         r = Dataset()
         r.EnergyWindowLowerLimit = f"{e * 0.9:.1f}"
@@ -238,7 +247,9 @@ def _write_ct(sim: SimulatedStudy, folder: Path) -> int:
     arr = np.asarray(sim.ct.array, dtype=np.float32)
     affine = sim.ct.affine
     series_uid = sim.uids["ct_series"]
-    base = _common(sim, series_uid, 2, "CT", "CT (simulated, 120 kVp)", sim.frames[0].acquisition_datetime)
+    base = _common(
+        sim, series_uid, 2, "CT", "CT (simulated, 120 kVp)", sim.frames[0].acquisition_datetime
+    )
     base.SOPClassUID = CT_STORAGE
     base.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
     base.KVP = "120"
@@ -259,8 +270,11 @@ def _write_ct(sim: SimulatedStudy, folder: Path) -> int:
     return arr.shape[0]
 
 
-def write_study(sim: SimulatedStudy, out_dir: str | os.PathLike,
-                progress: Callable[[str, int, int], None] | None = None) -> dict[str, Path]:
+def write_study(
+    sim: SimulatedStudy,
+    out_dir: str | os.PathLike,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Path]:
     """Write ``sim`` under ``out_dir`` (DICOM, NIfTI truth, manifest). Returns the paths."""
     out = Path(out_dir)
     paths: dict[str, Path] = {}
@@ -287,8 +301,10 @@ def write_study(sim: SimulatedStudy, out_dir: str | os.PathLike,
     paths["lesions"] = save_nifti(sim.lesion_labels, truth / "lesions.nii.gz")
     for i, frame in enumerate(sim.frames):
         suffix = "" if n == 1 else f"_t{frame.time_h:03.0f}h"
-        paths[f"activity_{i}"] = save_nifti(sim.emission.with_array(frame.truth_bqml.astype(np.float32)),
-                                            truth / f"activity_bqml{suffix}.nii.gz")
+        paths[f"activity_{i}"] = save_nifti(
+            sim.emission.with_array(frame.truth_bqml.astype(np.float32)),
+            truth / f"activity_bqml{suffix}.nii.gz",
+        )
     manifest = dict(sim.truth)
     manifest["organ_labels"] = {str(k): v for k, v in sim.organ_names.items()}
     manifest["files"] = {k: str(p.relative_to(out)) for k, p in paths.items()}

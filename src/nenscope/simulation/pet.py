@@ -25,7 +25,14 @@ from nenscope.simulation.physics import (
 )
 from nenscope.simulation.projector import ParallelProjector, get_projector
 
-__all__ = ["PetScanner", "get_pet_scanner", "counts_per_bqml_voxel", "object_support", "osem_pet", "simulate_pet"]
+__all__ = [
+    "PetScanner",
+    "get_pet_scanner",
+    "counts_per_bqml_voxel",
+    "object_support",
+    "osem_pet",
+    "simulate_pet",
+]
 
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 _POOL = ThreadPoolExecutor(max_workers=2)
@@ -78,7 +85,9 @@ def _blur(volume: np.ndarray, fwhm_mm: float, voxel_mm: float) -> np.ndarray:
     return ndimage.gaussian_filter(volume, fwhm_mm * FWHM_TO_SIGMA / voxel_mm, mode="constant")
 
 
-def resolution_blur(activity: np.ndarray, voxel_mm: float, nuclide: str, fwhm_mm: float) -> np.ndarray:
+def resolution_blur(
+    activity: np.ndarray, voxel_mm: float, nuclide: str, fwhm_mm: float
+) -> np.ndarray:
     """Positron range (isotope kernel, FFT convolution) followed by the Gaussian system PSF."""
     kernel = positron_range_kernel(positron_range_mean_mm(nuclide), float(voxel_mm))
     out = activity.astype(np.float32, copy=False)
@@ -103,7 +112,9 @@ def object_support(mu_per_mm: np.ndarray, margin_px: float = 3.0) -> tuple[float
     return (float(np.ceil(ry * scale + margin_px)), float(np.ceil(rx * scale + margin_px)))
 
 
-def counts_per_bqml_voxel(scanner: PetScanner, nuclide: str, minutes_per_bed: float, voxel_mm: float) -> float:
+def counts_per_bqml_voxel(
+    scanner: PetScanner, nuclide: str, minutes_per_bed: float, voxel_mm: float
+) -> float:
     """Expected unattenuated true counts from one voxel at 1 Bq/mL over a whole-body scan.
 
     NEMA NU 2 sensitivity S is the count rate per Bq of a 700 mm line source, so the axial
@@ -112,9 +123,11 @@ def counts_per_bqml_voxel(scanner: PetScanner, nuclide: str, minutes_per_bed: fl
     S is quoted for 18F: scaled by the nuclide's β+ yield.
     """
     step_mm = scanner.axial_fov_mm * (1.0 - scanner.bed_overlap)
-    cps_per_bq = scanner.sensitivity_cps_per_kbq / 1000.0 * scanner.sensitivity_line_source_mm / step_mm
+    cps_per_bq = (
+        scanner.sensitivity_cps_per_kbq / 1000.0 * scanner.sensitivity_line_source_mm / step_mm
+    )
     cps_per_bq *= beta_plus_yield(nuclide) / beta_plus_yield("F-18")
-    return cps_per_bq * minutes_per_bed * 60.0 * voxel_mm ** 3 / 1000.0
+    return cps_per_bq * minutes_per_bed * 60.0 * voxel_mm**3 / 1000.0
 
 
 def _attenuation_factors(proj: ParallelProjector, mu_per_mm: np.ndarray) -> np.ndarray:
@@ -122,9 +135,17 @@ def _attenuation_factors(proj: ParallelProjector, mu_per_mm: np.ndarray) -> np.n
     return np.exp(-line).astype(np.float32)
 
 
-def osem_pet(prompts: np.ndarray, weights: np.ndarray, additive: np.ndarray, proj: ParallelProjector,
-             iterations: int, *, psf_sigma_vox: float = 0.0, shape_zyx=None,
-             progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+def osem_pet(
+    prompts: np.ndarray,
+    weights: np.ndarray,
+    additive: np.ndarray,
+    proj: ParallelProjector,
+    iterations: int,
+    *,
+    psf_sigma_vox: float = 0.0,
+    shape_zyx=None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
     """Ordered-subsets EM (Hudson & Larkin, IEEE TMI 1994;13:601) for all slices at once.
 
     Model: E[prompts] = weights · (A x) + additive, with ``weights`` the per-bin
@@ -154,7 +175,9 @@ def osem_pet(prompts: np.ndarray, weights: np.ndarray, additive: np.ndarray, pro
         for s in range(n_sub):
             r0, r1 = proj.subset_rows[s]
             expected = _matmul(proj.subset_matrices[s], psf(x)) * weights[r0:r1] + additive[r0:r1]
-            ratio = np.divide(prompts[r0:r1], expected, out=np.zeros_like(expected), where=expected > 0)
+            ratio = np.divide(
+                prompts[r0:r1], expected, out=np.zeros_like(expected), where=expected > 0
+            )
             x *= psf(_matmul(proj.subset_transposes[s], ratio * weights[r0:r1])) / sens[s]
             step += 1
             if progress:
@@ -162,9 +185,16 @@ def osem_pet(prompts: np.ndarray, weights: np.ndarray, additive: np.ndarray, pro
     return x
 
 
-def simulate_pet(activity_bqml: np.ndarray, mu_per_mm: np.ndarray, voxel_mm: float, nuclide: str,
-                 scanner: PetScanner, minutes_per_bed: float, rng: np.random.Generator,
-                 progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
+def simulate_pet(
+    activity_bqml: np.ndarray,
+    mu_per_mm: np.ndarray,
+    voxel_mm: float,
+    nuclide: str,
+    scanner: PetScanner,
+    minutes_per_bed: float,
+    rng: np.random.Generator,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, dict]:
     """Simulate one PET acquisition and reconstruct it.
 
     Args:
@@ -183,7 +213,9 @@ def simulate_pet(activity_bqml: np.ndarray, mu_per_mm: np.ndarray, voxel_mm: flo
         raise NenscopeError("the PET simulator needs a square transaxial matrix")
     if minutes_per_bed <= 0:
         raise NenscopeError("minutes per bed must be positive")
-    proj = get_projector(nx, float(voxel_mm), scanner.n_angles, scanner.subsets, object_support(mu_per_mm))
+    proj = get_projector(
+        nx, float(voxel_mm), scanner.n_angles, scanner.subsets, object_support(mu_per_mm)
+    )
     blurred = resolution_blur(activity_bqml, voxel_mm, nuclide, scanner.fwhm_mm)
     x_true = proj.to_fov(blurred)
     att = _attenuation_factors(proj, mu_per_mm)
@@ -195,7 +227,9 @@ def simulate_pet(activity_bqml: np.ndarray, mu_per_mm: np.ndarray, voxel_mm: flo
     scat = ndimage.gaussian_filter1d(sino, 60.0 / voxel_mm, axis=1, mode="constant")
     t_slice = trues.sum(axis=0)
     sf = scanner.scatter_fraction
-    scat *= (sf / (1.0 - sf) * t_slice / np.maximum(scat.reshape(-1, nz).sum(axis=0), 1e-12))[None, None, :]
+    scat *= (sf / (1.0 - sf) * t_slice / np.maximum(scat.reshape(-1, nz).sum(axis=0), 1e-12))[
+        None, None, :
+    ]
     scatter = scat.reshape(-1, nz).astype(np.float32)
     rf = scanner.randoms_fraction
     randoms_slice = rf / (1.0 - rf) * (t_slice + scatter.sum(axis=0))
@@ -203,8 +237,15 @@ def simulate_pet(activity_bqml: np.ndarray, mu_per_mm: np.ndarray, voxel_mm: flo
     additive = scatter + randoms
     prompts = rng.poisson(trues + additive).astype(np.float32)
     psf_sigma = scanner.fwhm_mm * FWHM_TO_SIGMA / voxel_mm if scanner.psf else 0.0
-    x = osem_pet(prompts, weights, additive, proj, scanner.iterations, psf_sigma_vox=psf_sigma,
-                 progress=progress)
+    x = osem_pet(
+        prompts,
+        weights,
+        additive,
+        proj,
+        scanner.iterations,
+        psf_sigma_vox=psf_sigma,
+        progress=progress,
+    )
     image = proj.from_fov(x)
     image = _blur(image, scanner.postfilter_fwhm_mm, voxel_mm).astype(np.float32)
     stats = {

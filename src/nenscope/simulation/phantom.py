@@ -90,8 +90,16 @@ def organ_table() -> list[dict]:
     return load("phantom")["organ"]
 
 
-def _paint(labels: np.ndarray, grid: Grid, shape: dict, label: int, scale, *, out=None,
-           shrink_mm: float = 0.0) -> None:
+def _paint(
+    labels: np.ndarray,
+    grid: Grid,
+    shape: dict,
+    label: int,
+    scale,
+    *,
+    out=None,
+    shrink_mm: float = 0.0,
+) -> None:
     """Set ``label`` (or mark ``out``) where ``shape`` covers a voxel centre (bounding box only)."""
     sx, sy, sz = scale
     z, y, x = grid.axes_mm()
@@ -126,7 +134,7 @@ def _paint(labels: np.ndarray, grid: Grid, shape: dict, label: int, scale, *, ou
         dy = ((y[ky] - c[1]) / r[1]) ** 2
         dx = ((x[kx] - c[0]) / r[0]) ** 2
         inside = np.broadcast_to(dy[:, None] + dx[None, :] <= 1.0, (kz.size, ky.size, kx.size))
-    sub = target[kz[0]:kz[-1] + 1, ky[0]:ky[-1] + 1, kx[0]:kx[-1] + 1]
+    sub = target[kz[0] : kz[-1] + 1, ky[0] : ky[-1] + 1, kx[0] : kx[-1] + 1]
     sub[inside] = value
 
 
@@ -138,10 +146,15 @@ def ct_from_labels(labels: np.ndarray, label_hu: dict[int, float]) -> np.ndarray
     return lut[labels]
 
 
-def build_patient_phantom(*, voxel_mm: float = 4.0, n_pixels: int | None = None,
-                          sex: str = "M", height_cm: float | None = None,
-                          weight_kg: float | None = None,
-                          z_range_mm: tuple[float, float] = (0.0, -1000.0)) -> Phantom:
+def build_patient_phantom(
+    *,
+    voxel_mm: float = 4.0,
+    n_pixels: int | None = None,
+    sex: str = "M",
+    height_cm: float | None = None,
+    weight_kg: float | None = None,
+    z_range_mm: tuple[float, float] = (0.0, -1000.0),
+) -> Phantom:
     """Voxelise the virtual patient.
 
     Args:
@@ -164,7 +177,7 @@ def build_patient_phantom(*, voxel_mm: float = 4.0, n_pixels: int | None = None,
         raise NenscopeError("height must be 100-230 cm and weight 25-250 kg")
     male = ref["male"]
     s_h = height_cm / male["height_cm"]
-    bmi_ratio = (weight_kg / male["weight_kg"]) / (s_h ** 2)
+    bmi_ratio = (weight_kg / male["weight_kg"]) / (s_h**2)
     s_body = float(np.sqrt(bmi_ratio)) * s_h  # trunk width grows with weight at given height
     s_org = s_h * (ref["female_organ_scale"] if sex == "F" else 1.0)
     fat_mm = ref["subcutaneous_fat_mm"] * bmi_ratio * (1.3 if sex == "F" else 1.0)
@@ -173,8 +186,10 @@ def build_patient_phantom(*, voxel_mm: float = 4.0, n_pixels: int | None = None,
         n_pixels = int(np.ceil(600.0 / voxel_mm / 2.0) * 2)
     width_needed = 2 * 190.0 * s_body + 20.0
     if n_pixels * voxel_mm < width_needed:
-        raise NenscopeError(f"field of view {n_pixels * voxel_mm:.0f} mm is narrower than the "
-                            f"patient ({width_needed:.0f} mm): use more pixels")
+        raise NenscopeError(
+            f"field of view {n_pixels * voxel_mm:.0f} mm is narrower than the "
+            f"patient ({width_needed:.0f} mm): use more pixels"
+        )
     z_top = z_range_mm[0] * s_h + 2 * voxel_mm
     nz = int(round((z_range_mm[0] - z_range_mm[1]) * s_h / voxel_mm))
     grid = Grid((nz, n_pixels, n_pixels), float(voxel_mm), float(z_top))
@@ -205,7 +220,17 @@ def build_patient_phantom(*, voxel_mm: float = 4.0, n_pixels: int | None = None,
         for shp in org["shapes"]:
             _paint(labels, grid, shp, org["label"], organ_scale)
     labels[labels == 0] = 0
-    stations = {k: tuple(float(c) * s for c, s in zip(v, organ_scale, strict=True))
-                for k, v in data["lymph_node_stations"].items()}
-    return Phantom(grid=grid, labels=labels, label_names=names, hu=ct_from_labels(labels, label_hu),
-                   sex=sex, height_cm=height_cm, weight_kg=weight_kg, lymph_node_stations_mm=stations)
+    stations = {
+        k: tuple(float(c) * s for c, s in zip(v, organ_scale, strict=True))
+        for k, v in data["lymph_node_stations"].items()
+    }
+    return Phantom(
+        grid=grid,
+        labels=labels,
+        label_names=names,
+        hu=ct_from_labels(labels, label_hu),
+        sex=sex,
+        height_cm=height_cm,
+        weight_kg=weight_kg,
+        lymph_node_stations_mm=stations,
+    )

@@ -39,12 +39,16 @@ def beta_plus_yield(nuclide: str) -> float:
     table = load("physics")["beta_plus_yield"]
     key = canonical_nuclide(nuclide)
     if key not in table:
-        raise NenscopeError(f"{key} emits no positrons known to the PET simulator; use --scanner spect")
+        raise NenscopeError(
+            f"{key} emits no positrons known to the PET simulator; use --scanner spect"
+        )
     return float(table[key]["value"])
 
 
 @lru_cache(maxsize=16)
-def positron_range_kernel(mean_range_mm: float, voxel_mm: float, n_samples: int = 400_000) -> np.ndarray:
+def positron_range_kernel(
+    mean_range_mm: float, voxel_mm: float, n_samples: int = 400_000
+) -> np.ndarray:
     """Voxel-to-voxel blurring kernel of positron range (3D, sums to 1).
 
     The 3D emission-to-annihilation distance is modelled as exponential with the tabulated
@@ -93,8 +97,18 @@ def radionuclide_code(nuclide: str):
     """SNOMED CT code of the radionuclide (DICOM CID 4020 / CID 18) as a pydicom Code."""
     key = canonical_nuclide(nuclide)
     symbol, mass = key.split("-")
-    names = {"F": "Fluorine", "Ga": "Gallium", "Cu": "Copper", "In": "Indium", "Lu": "Lutetium",
-             "I": "Iodine", "Zr": "Zirconium", "Tc": "Technetium", "Y": "Yttrium", "C": "Carbon"}
+    names = {
+        "F": "Fluorine",
+        "Ga": "Gallium",
+        "Cu": "Copper",
+        "In": "Indium",
+        "Lu": "Lutetium",
+        "I": "Iodine",
+        "Zr": "Zirconium",
+        "Tc": "Technetium",
+        "Y": "Yttrium",
+        "C": "Carbon",
+    }
     name = f"_{mass}{names.get(symbol, symbol)}"
     try:
         return getattr(codes.SCT, name)

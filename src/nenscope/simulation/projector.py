@@ -93,8 +93,13 @@ class ParallelProjector:
 
 
 @lru_cache(maxsize=8)
-def get_projector(n_pixels: int, pixel_mm: float, n_angles: int, n_subsets: int,
-                  support: tuple[float, float] | None = None) -> ParallelProjector:
+def get_projector(
+    n_pixels: int,
+    pixel_mm: float,
+    n_angles: int,
+    n_subsets: int,
+    support: tuple[float, float] | None = None,
+) -> ParallelProjector:
     """Build (once per geometry, then cached) the projector for an N × N slice.
 
     Args:

@@ -60,7 +60,7 @@ class SpectScanner:
         """System FWHM (mm) at ``distance_mm`` from the collimator face."""
         l_eff = self.length_mm - 2.0 / _MU_LEAD_PER_MM.get(self.collimator, 1.2)
         geo = self.hole_mm * (l_eff + np.asarray(distance_mm) + self.collimator_gap_mm) / l_eff
-        return np.sqrt(geo ** 2 + self.intrinsic_fwhm_mm ** 2)
+        return np.sqrt(geo**2 + self.intrinsic_fwhm_mm**2)
 
 
 def get_spect_scanner(nuclide: str, **overrides) -> SpectScanner:
@@ -68,17 +68,29 @@ def get_spect_scanner(nuclide: str, **overrides) -> SpectScanner:
     tab = load("scanners")
     key = canonical_nuclide(nuclide)
     if key not in tab["spect"]["nuclide"]:
-        raise NenscopeError(f"no SPECT model for {key}; known: {', '.join(tab['spect']['nuclide'])}")
+        raise NenscopeError(
+            f"no SPECT model for {key}; known: {', '.join(tab['spect']['nuclide'])}"
+        )
     n = tab["spect"]["nuclide"][key]
     col = tab["collimator"][n["collimator"]]
     s = tab["spect"]
     scanner = SpectScanner(
-        nuclide=key, collimator=n["collimator"], hole_mm=col["hole_mm"], length_mm=col["length_mm"],
-        intrinsic_fwhm_mm=s["intrinsic_fwhm_mm"], radius_of_rotation_mm=s["radius_of_rotation_mm"],
-        collimator_gap_mm=s["collimator_gap_mm"], photopeaks_kev=tuple(n["photopeaks_kev"]),
-        sensitivity_cps_per_mbq=n["sensitivity_cps_per_mbq"], time_per_view_s=n["time_per_view_s"],
-        n_views=s["n_views"], iterations=s["iterations"], subsets=s["subsets"],
-        postfilter_fwhm_mm=s["postfilter_fwhm_mm"], scatter_fraction=s["scatter_fraction"])
+        nuclide=key,
+        collimator=n["collimator"],
+        hole_mm=col["hole_mm"],
+        length_mm=col["length_mm"],
+        intrinsic_fwhm_mm=s["intrinsic_fwhm_mm"],
+        radius_of_rotation_mm=s["radius_of_rotation_mm"],
+        collimator_gap_mm=s["collimator_gap_mm"],
+        photopeaks_kev=tuple(n["photopeaks_kev"]),
+        sensitivity_cps_per_mbq=n["sensitivity_cps_per_mbq"],
+        time_per_view_s=n["time_per_view_s"],
+        n_views=s["n_views"],
+        iterations=s["iterations"],
+        subsets=s["subsets"],
+        postfilter_fwhm_mm=s["postfilter_fwhm_mm"],
+        scatter_fraction=s["scatter_fraction"],
+    )
     clean = {k: v for k, v in overrides.items() if v is not None}
     return replace(scanner, **clean) if clean else scanner
 
@@ -100,15 +112,22 @@ def _rotation_matrix(n: int, angle_deg: float) -> sp.csr_matrix:
     fx = xi - x0
     rows, cols, vals = [], [], []
     out = np.arange(n * n)
-    for dy, dx, w in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
+    for dy, dx, w in (
+        (0, 0, (1 - fy) * (1 - fx)),
+        (0, 1, (1 - fy) * fx),
+        (1, 0, fy * (1 - fx)),
+        (1, 1, fy * fx),
+    ):
         yy = y0 + dy
         xx = x0 + dx
         ok = (yy >= 0) & (yy < n) & (xx >= 0) & (xx < n) & (w > 1e-6)
         rows.append(out[ok])
         cols.append(yy[ok] * n + xx[ok])
         vals.append(w[ok])
-    m = sp.csr_matrix((np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(n * n, n * n))
+    m = sp.csr_matrix(
+        (np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n * n, n * n),
+    )
     return m
 
 
@@ -134,15 +153,17 @@ class SpectProjector:
         centre = (ny - 1) / 2.0
         # distance of each depth row from the collimator face (rows beyond the orbit, in the
         # corners of the square grid, hold air: their distance is clamped at 0)
-        depth_mm = np.maximum(scanner.radius_of_rotation_mm + (np.arange(ny) - centre) * voxel_mm, 0.0)
+        depth_mm = np.maximum(
+            scanner.radius_of_rotation_mm + (np.arange(ny) - centre) * voxel_mm, 0.0
+        )
         sigma = scanner.fwhm_mm(depth_mm) * FWHM_TO_SIGMA / voxel_mm  # voxels, per row
         pad = int(np.ceil(3.5 * sigma.max()))
         self._pad_shape = (sp_fft.next_fast_len(nx + 2 * pad), sp_fft.next_fast_len(nz + 2 * pad))
         fx = sp_fft.fftfreq(self._pad_shape[0])[:, None]
         fz = sp_fft.rfftfreq(self._pad_shape[1])[None, :]
-        f2 = (fz ** 2 + fx ** 2).astype(np.float32)
+        f2 = (fz**2 + fx**2).astype(np.float32)
         # transfer function per depth row: (ny, nxp, nkz)
-        self._h = np.exp(-2.0 * np.pi ** 2 * sigma[:, None, None] ** 2 * f2[None]).astype(np.float32)
+        self._h = np.exp(-2.0 * np.pi**2 * sigma[:, None, None] ** 2 * f2[None]).astype(np.float32)
         self._rot = [_rotation_matrix(nx, a) for a in self.angles_deg]
         self._rot_t = [m.T.tocsr() for m in self._rot]
         weights = np.ones(len(mu_maps)) / len(mu_maps)
@@ -192,13 +213,21 @@ class SpectProjector:
 
     def back(self, projections, views) -> np.ndarray:
         """Sum of the back-projections of ``projections`` at ``views`` (two threads)."""
-        parts = list(_POOL.map(lambda a: self.back_view(a[0], a[1]), zip(projections, views, strict=True)))
+        parts = list(
+            _POOL.map(lambda a: self.back_view(a[0], a[1]), zip(projections, views, strict=True))
+        )
         return np.sum(parts, axis=0)
 
 
-def simulate_spect(activity_bqml: np.ndarray, hu: np.ndarray, voxel_mm: float, scanner: SpectScanner,
-                   rng: np.random.Generator, progress: Callable[[int, int], None] | None = None,
-                   projector: SpectProjector | None = None) -> tuple[np.ndarray, dict, SpectProjector]:
+def simulate_spect(
+    activity_bqml: np.ndarray,
+    hu: np.ndarray,
+    voxel_mm: float,
+    scanner: SpectScanner,
+    rng: np.random.Generator,
+    progress: Callable[[int, int], None] | None = None,
+    projector: SpectProjector | None = None,
+) -> tuple[np.ndarray, dict, SpectProjector]:
     """Simulate a SPECT acquisition (projections, Poisson noise) and reconstruct it (OSEM with
     attenuation, collimator response and scatter in the model).
 
@@ -213,12 +242,14 @@ def simulate_spect(activity_bqml: np.ndarray, hu: np.ndarray, voxel_mm: float, s
         mus = np.stack([hu_to_mu_per_mm(hu, e) for e in scanner.photopeaks_kev])
         projector = SpectProjector(mus if len(mus) > 1 else mus[0], voxel_mm, scanner)
     n_views = scanner.n_views
-    voxel_ml = voxel_mm ** 3 / 1000.0
+    voxel_ml = voxel_mm**3 / 1000.0
     scale = np.float32(scanner.sensitivity_cps_per_mbq * 1e-6 * scanner.time_per_view_s * voxel_ml)
     act = projector.to_pixels(activity_bqml)
     primary = np.stack(projector.forward(act, range(n_views))) * scale
     sf = scanner.scatter_fraction
-    scatter = ndimage.gaussian_filter(primary, (0, 30.0 / voxel_mm, 30.0 / voxel_mm), mode="constant")
+    scatter = ndimage.gaussian_filter(
+        primary, (0, 30.0 / voxel_mm, 30.0 / voxel_mm), mode="constant"
+    )
     scatter *= sf / (1.0 - sf) * primary.sum() / max(float(scatter.sum()), 1e-12)
     counts = rng.poisson(primary + scatter).astype(np.float32)
     n_sub = scanner.subsets
@@ -226,7 +257,9 @@ def simulate_spect(activity_bqml: np.ndarray, hu: np.ndarray, voxel_mm: float, s
         raise NenscopeError("the number of SPECT views must be a multiple of the subsets")
     subsets = [list(range(k, n_views, n_sub)) for k in range(n_sub)]
     ones = np.full(counts.shape[1:], scale, dtype=np.float32)
-    sens = [np.maximum(projector.back([ones] * len(views), views), 1e-12 * scale) for views in subsets]
+    sens = [
+        np.maximum(projector.back([ones] * len(views), views), 1e-12 * scale) for views in subsets
+    ]
     x = np.ones_like(act)
     fp = sum(float(p.sum()) for p in projector.forward(x, subsets[0])) * scale * n_sub
     x *= max(float(counts.sum() - scatter.sum()), 1.0) / max(fp, 1e-12)
@@ -236,15 +269,23 @@ def simulate_spect(activity_bqml: np.ndarray, hu: np.ndarray, voxel_mm: float, s
             ratios = []
             for v, p in zip(views, projector.forward(x, views), strict=True):
                 expected = p * scale + scatter[v]
-                ratios.append(np.divide(counts[v], expected, out=np.zeros_like(expected),
-                                        where=expected > 0) * scale)
+                ratios.append(
+                    np.divide(counts[v], expected, out=np.zeros_like(expected), where=expected > 0)
+                    * scale
+                )
             x *= projector.back(ratios, views) / sens[k]
             step += 1
             if progress:
                 progress(step, scanner.iterations * n_sub)
     image = projector.from_pixels(x)
     if scanner.postfilter_fwhm_mm > 0:
-        image = ndimage.gaussian_filter(image, scanner.postfilter_fwhm_mm * FWHM_TO_SIGMA / voxel_mm)
-    stats = {"counts": float(counts.sum()), "primary": float(primary.sum()),
-             "scatter": float(scatter.sum()), "n_views": n_views}
+        image = ndimage.gaussian_filter(
+            image, scanner.postfilter_fwhm_mm * FWHM_TO_SIGMA / voxel_mm
+        )
+    stats = {
+        "counts": float(counts.sum()),
+        "primary": float(primary.sum()),
+        "scatter": float(scatter.sum()),
+        "n_views": n_views,
+    }
     return image.astype(np.float32), stats, projector

@@ -138,8 +138,10 @@ class SimulatedStudy:
 
 def _uids(config: SimulationConfig) -> dict[str, str]:
     key = repr(sorted(asdict(config).items()))
-    return {name: generate_uid(entropy_srcs=[key, name])
-            for name in ("study", "frame_of_reference", "ct_series", "pet_series")}
+    return {
+        name: generate_uid(entropy_srcs=[key, name])
+        for name in ("study", "frame_of_reference", "ct_series", "pet_series")
+    }
 
 
 def _volume(array: np.ndarray, phantom: Phantom, for_uid: str) -> hd.Volume:
@@ -152,8 +154,9 @@ def _default_timepoints(agent_name: str, agent) -> tuple[float, ...]:
     return (agent_uptake(agent_name)["uptake_min"] / 60.0,)
 
 
-def simulate_study(config: SimulationConfig,
-                   progress: Callable[[str, int, int], None] | None = None) -> SimulatedStudy:
+def simulate_study(
+    config: SimulationConfig, progress: Callable[[str, int, int], None] | None = None
+) -> SimulatedStudy:
     """Simulate the study described by ``config`` (in memory; nothing is written).
 
     ``progress(stage, done, total)`` is called during reconstruction.
@@ -193,11 +196,18 @@ def simulate_study(config: SimulationConfig,
         else:
             z_range = (0.0, -1000.0)
             n_pix = config.n_pixels
-        phantom = build_patient_phantom(voxel_mm=voxel, n_pixels=n_pix, sex=config.sex,
-                                        height_cm=config.height_cm, weight_kg=config.weight_kg,
-                                        z_range_mm=z_range)
+        phantom = build_patient_phantom(
+            voxel_mm=voxel,
+            n_pixels=n_pix,
+            sex=config.sex,
+            height_cm=config.height_cm,
+            weight_kg=config.weight_kg,
+            z_range_mm=z_range,
+        )
         weight_kg, height_cm, sex = phantom.weight_kg, phantom.height_cm, phantom.sex
-        lesions = place_lesions(phantom, config.n_lesions, config.tumour_type, rng, config.lesion_sites)
+        lesions = place_lesions(
+            phantom, config.n_lesions, config.tumour_type, rng, config.lesion_sites
+        )
     # injected activity
     if config.injected_mbq is not None:
         injected_mbq = float(config.injected_mbq)
@@ -206,21 +216,34 @@ def simulate_study(config: SimulationConfig,
     else:
         injected_mbq = agent.activity_mbq(weight_kg)
         if injected_mbq is None:
-            raise NenscopeError(f"the catalogue has no activity rule for {name}: give --injected-mbq")
+            raise NenscopeError(
+                f"the catalogue has no activity rule for {name}: give --injected-mbq"
+            )
     hl = half_life_s(nuclide)
     # CT with noise (correlated: white noise smoothed by one voxel), same grid
-    noise = ndimage.gaussian_filter(rng.normal(0.0, 1.0, phantom.grid.shape).astype(np.float32), 0.7)
+    noise = ndimage.gaussian_filter(
+        rng.normal(0.0, 1.0, phantom.grid.shape).astype(np.float32), 0.7
+    )
     noise *= np.float32(12.0 / max(float(noise.std()), 1e-6))  # ~12 HU in soft tissue
     ct_hu = np.where(phantom.labels > 0, phantom.hu + noise, -1000.0).astype(np.float32)
     frames: list[EmissionFrame] = []
     pet_scanner = spect_scanner = None
     if modality_kind == "pet":
-        pet_scanner = get_pet_scanner(config.pet_model, iterations=config.iterations, subsets=config.subsets,
-                                      psf=config.psf, postfilter_fwhm_mm=config.postfilter_fwhm_mm)
+        pet_scanner = get_pet_scanner(
+            config.pet_model,
+            iterations=config.iterations,
+            subsets=config.subsets,
+            psf=config.psf,
+            postfilter_fwhm_mm=config.postfilter_fwhm_mm,
+        )
         mu = hu_to_mu_per_mm(phantom.hu, 511.0)
     else:
-        spect_scanner = get_spect_scanner(nuclide, iterations=config.iterations, subsets=config.subsets,
-                                          postfilter_fwhm_mm=config.postfilter_fwhm_mm)
+        spect_scanner = get_spect_scanner(
+            nuclide,
+            iterations=config.iterations,
+            subsets=config.subsets,
+            postfilter_fwhm_mm=config.postfilter_fwhm_mm,
+        )
     projector = None
     organ_truth: dict = {}
     nema_truth: dict = {}
@@ -234,30 +257,47 @@ def simulate_study(config: SimulationConfig,
                 m = occ > 0
                 truth[m] = occ[m] * hot
             if injected_mbq is None:
-                injected_mbq = float(truth.sum() * voxel ** 3 / 1000.0 / 1e6 / decay)
-            nema_truth = {"background_bqml": bkg, "sphere_bqml": hot,
-                          "spheres": [{"inner_diameter_mm": s.inner_diameter_mm, "center_mm": list(s.center_mm)}
-                                      for s in spheres]}
+                injected_mbq = float(truth.sum() * voxel**3 / 1000.0 / 1e6 / decay)
+            nema_truth = {
+                "background_bqml": bkg,
+                "sphere_bqml": hot,
+                "spheres": [
+                    {"inner_diameter_mm": s.inner_diameter_mm, "center_mm": list(s.center_mm)}
+                    for s in spheres
+                ],
+            }
         elif is_lu:
-            truth, organ_truth[f"{t_h:g}"] = lu177_concentration_bqml(phantom, lesions, t_h, injected_mbq * 1e6,
-                                                                       weight_kg)
+            truth, organ_truth[f"{t_h:g}"] = lu177_concentration_bqml(
+                phantom, lesions, t_h, injected_mbq * 1e6, weight_kg
+            )
         else:
             suv = suv_map(phantom, name, lesions)
-            truth = (suv * np.float32(injected_mbq * 1e6 * decay / (weight_kg * 1000.0))).astype(np.float32)
+            truth = (suv * np.float32(injected_mbq * 1e6 * decay / (weight_kg * 1000.0))).astype(
+                np.float32
+            )
 
         def _prog(done, total, _t=ti):
             if progress:
                 progress(f"reconstruction {_t + 1}/{len(timepoints)}", done, total)
 
         if modality_kind == "pet":
-            image, stats = simulate_pet(truth, mu, voxel, nuclide, pet_scanner, config.minutes_per_bed, rng,
-                                        progress=_prog)
+            image, stats = simulate_pet(
+                truth, mu, voxel, nuclide, pet_scanner, config.minutes_per_bed, rng, progress=_prog
+            )
         else:
-            image, stats, projector = simulate_spect(truth, phantom.hu, voxel, spect_scanner, rng,
-                                                     progress=_prog, projector=projector)
+            image, stats, projector = simulate_spect(
+                truth, phantom.hu, voxel, spect_scanner, rng, progress=_prog, projector=projector
+            )
         acq = INJECTION_DATETIME + timedelta(hours=t_h)
-        frames.append(EmissionFrame(volume=_volume(image, phantom, uids["frame_of_reference"]), time_h=t_h,
-                                    acquisition_datetime=acq, truth_bqml=truth, stats=stats))
+        frames.append(
+            EmissionFrame(
+                volume=_volume(image, phantom, uids["frame_of_reference"]),
+                time_h=t_h,
+                acquisition_datetime=acq,
+                truth_bqml=truth,
+                stats=stats,
+            )
+        )
     lesion_map = np.zeros(phantom.grid.shape, dtype=np.uint16)
     for les in lesions:
         sl, frac = lesion_occupancy(phantom.grid, les.center_mm, les.diameter_mm)
@@ -265,13 +305,31 @@ def simulate_study(config: SimulationConfig,
         sub[frac >= 0.5] = les.id
     for_uid = uids["frame_of_reference"]
     sim = SimulatedStudy(
-        config=config, modality="PT" if modality_kind == "pet" else "NM", agent=name, radionuclide=nuclide,
-        half_life_s=hl, injected_mbq=float(injected_mbq), injection_datetime=INJECTION_DATETIME,
-        weight_kg=weight_kg, height_cm=height_cm, sex=sex, frames=frames,
-        ct=_volume(ct_hu, phantom, for_uid), organs=_volume(phantom.labels, phantom, for_uid),
-        organ_names=dict(phantom.label_names), lesion_labels=_volume(lesion_map, phantom, for_uid),
-        lesions=lesions, truth={}, uids=uids)
-    sim.truth = build_manifest(sim, phantom, pet_scanner=pet_scanner, spect_scanner=spect_scanner,
-                               organ_truth=organ_truth, nema=nema_truth)
+        config=config,
+        modality="PT" if modality_kind == "pet" else "NM",
+        agent=name,
+        radionuclide=nuclide,
+        half_life_s=hl,
+        injected_mbq=float(injected_mbq),
+        injection_datetime=INJECTION_DATETIME,
+        weight_kg=weight_kg,
+        height_cm=height_cm,
+        sex=sex,
+        frames=frames,
+        ct=_volume(ct_hu, phantom, for_uid),
+        organs=_volume(phantom.labels, phantom, for_uid),
+        organ_names=dict(phantom.label_names),
+        lesion_labels=_volume(lesion_map, phantom, for_uid),
+        lesions=lesions,
+        truth={},
+        uids=uids,
+    )
+    sim.truth = build_manifest(
+        sim,
+        phantom,
+        pet_scanner=pet_scanner,
+        spect_scanner=spect_scanner,
+        organ_truth=organ_truth,
+        nema=nema_truth,
+    )
     return sim
-

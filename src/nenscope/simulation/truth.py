@@ -18,32 +18,51 @@ def _r(x: float, n: int = 6) -> float:
     return float(f"{x:.{n}g}")
 
 
-def build_manifest(sim, phantom, *, pet_scanner=None, spect_scanner=None, organ_truth=None, nema=None) -> dict:
+def build_manifest(
+    sim, phantom, *, pet_scanner=None, spect_scanner=None, organ_truth=None, nema=None
+) -> dict:
     """Manifest of ``sim``: patient, tracer, acquisition, scanner, organs, lesions (and NEMA)."""
-    voxel_ml = phantom.grid.voxel_mm ** 3 / 1000.0
+    voxel_ml = phantom.grid.voxel_mm**3 / 1000.0
     counts = np.bincount(phantom.labels.ravel(), minlength=256)
     is_lu = sim.radionuclide == "Lu-177"
     times = [f.time_h for f in sim.frames]
     manifest: dict = {
         "generator": f"nenscope {__version__} simulation",
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(sim.config).items()},
-        "patient": {"sex": sim.sex, "weight_kg": sim.weight_kg, "height_cm": sim.height_cm,
-                    "tumour_type": sim.config.tumour_type if sim.config.phantom == "patient" else None,
-                    "phantom": sim.config.phantom},
-        "tracer": {"agent": sim.agent, "radionuclide": sim.radionuclide, "half_life_s": sim.half_life_s,
-                   "injected_mbq": sim.injected_mbq, "injection_datetime": sim.injection_datetime.isoformat()},
+        "config": {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(sim.config).items()
+        },
+        "patient": {
+            "sex": sim.sex,
+            "weight_kg": sim.weight_kg,
+            "height_cm": sim.height_cm,
+            "tumour_type": sim.config.tumour_type if sim.config.phantom == "patient" else None,
+            "phantom": sim.config.phantom,
+        },
+        "tracer": {
+            "agent": sim.agent,
+            "radionuclide": sim.radionuclide,
+            "half_life_s": sim.half_life_s,
+            "injected_mbq": sim.injected_mbq,
+            "injection_datetime": sim.injection_datetime.isoformat(),
+        },
         "acquisition": {
             "modality": sim.modality,
             "timepoints_h": times,
             "acquisition_datetimes": [f.acquisition_datetime.isoformat() for f in sim.frames],
             "minutes_per_bed": sim.config.minutes_per_bed if sim.modality == "PT" else None,
-            "units": "BQML", "decay_correction": "START",
+            "units": "BQML",
+            "decay_correction": "START",
             "statistics": [f.stats for f in sim.frames],
         },
-        "geometry": {"shape": list(phantom.grid.shape), "spacing_mm": phantom.grid.voxel_mm,
-                     "affine_lps": phantom.grid.affine.tolist(),
-                     "axes": "array axis 0 = slice (head to feet), 1 = row (+y posterior), 2 = column (+x left)"},
-        "scanner": asdict(pet_scanner) if pet_scanner else (asdict(spect_scanner) if spect_scanner else None),
+        "geometry": {
+            "shape": list(phantom.grid.shape),
+            "spacing_mm": phantom.grid.voxel_mm,
+            "affine_lps": phantom.grid.affine.tolist(),
+            "axes": "array axis 0 = slice (head to feet), 1 = row (+y posterior), 2 = column (+x left)",
+        },
+        "scanner": asdict(pet_scanner)
+        if pet_scanner
+        else (asdict(spect_scanner) if spect_scanner else None),
         "suv_definition": "SUVbw = C[Bq/mL] * weight[g] / injected activity decayed to acquisition start [Bq]",
     }
     organs: dict = {}
@@ -53,9 +72,12 @@ def build_manifest(sim, phantom, *, pet_scanner=None, spect_scanner=None, organ_
         for k, name in phantom.label_names.items():
             # the organ tissue's own SUV (lesions inside it are listed separately)
             suv = organ_suv(sim.agent, name) if counts[k] else None
-            organs[name] = {"label": k, "volume_ml": _r(counts[k] * voxel_ml),
-                            "true_suv_mean": None if suv is None else _r(suv, 4),
-                            "true_bqml_mean": None if suv is None else _r(suv * suv_to_bqml)}
+            organs[name] = {
+                "label": k,
+                "volume_ml": _r(counts[k] * voxel_ml),
+                "true_suv_mean": None if suv is None else _r(suv, 4),
+                "true_bqml_mean": None if suv is None else _r(suv * suv_to_bqml),
+            }
         manifest["uptake_source"] = row["citation"]
     elif is_lu and sim.config.phantom == "patient":
         regions = lu177_regions()
@@ -65,13 +87,19 @@ def build_manifest(sim, phantom, *, pet_scanner=None, spect_scanner=None, organ_
             curve = [organ_truth[f"{t:g}"][name] for t in times]
             activity0 = curve[0]["activity_bq"] / max(float(reg.shape(times[0])), 1e-12)
             organs[name] = {
-                "label": k, "volume_ml": _r(counts[k] * voxel_ml), "region": reg.name,
+                "label": k,
+                "volume_ml": _r(counts[k] * voxel_ml),
+                "region": reg.name,
                 "time_h": times,
                 "activity_mbq": [_r(c["activity_bq"] / 1e6) for c in curve],
                 "bqml": [_r(c["bqml"]) for c in curve],
-                "kinetics": {"model": "A0*(exp(-ln2 t/t_eff_h) - exp(-ln2 t/t_uptake_h))",
-                             "a0_mbq": _r(activity0 / 1e6), "t_eff_h": reg.t_eff_h,
-                             "t_uptake_h": reg.t_uptake_h, "citation": reg.citation},
+                "kinetics": {
+                    "model": "A0*(exp(-ln2 t/t_eff_h) - exp(-ln2 t/t_uptake_h))",
+                    "a0_mbq": _r(activity0 / 1e6),
+                    "t_eff_h": reg.t_eff_h,
+                    "t_uptake_h": reg.t_uptake_h,
+                    "citation": reg.citation,
+                },
                 "tia_mbq_h": _r(activity0 / 1e6 * reg.integral_h()),
             }
     manifest["organs"] = organs
@@ -85,14 +113,20 @@ def build_manifest(sim, phantom, *, pet_scanner=None, spect_scanner=None, organ_
             d["time_h"] = times
             d["bqml"] = [_r(extra["bqml_at"][f"{t:g}"]) for t in times]
             d["activity_mbq"] = [_r(c * les.volume_ml / 1e6) for c in d["bqml"]]
-            d["kinetics"] = {"model": "c0*(exp(-ln2 t/t_eff_h) - exp(-ln2 t/t_uptake_h))",
-                             "c0_bqml": _r(c0), "t_eff_h": reg.t_eff_h, "t_uptake_h": reg.t_uptake_h,
-                             "citation": reg.citation}
+            d["kinetics"] = {
+                "model": "c0*(exp(-ln2 t/t_eff_h) - exp(-ln2 t/t_uptake_h))",
+                "c0_bqml": _r(c0),
+                "t_eff_h": reg.t_eff_h,
+                "t_uptake_h": reg.t_uptake_h,
+                "citation": reg.citation,
+            }
             d["tia_mbq_h"] = _r(c0 * les.volume_ml / 1e6 * reg.integral_h())
             d["true_suv_mean"] = None
         lesions.append(d)
     manifest["lesions"] = lesions
     if nema:
         manifest["nema_iec"] = nema
-    manifest["half_life_check_h"] = _r(sim.half_life_s / 3600.0) if not math.isnan(sim.half_life_s) else None
+    manifest["half_life_check_h"] = (
+        _r(sim.half_life_s / 3600.0) if not math.isnan(sim.half_life_s) else None
+    )
     return manifest
