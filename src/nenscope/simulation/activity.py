@@ -7,6 +7,7 @@ SUVbw = C · W / A (C in Bq/mL, W in g, A the injected activity decayed to the s
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -15,12 +16,14 @@ import numpy as np
 from nenscope.errors import NenscopeError
 from nenscope.simulation._data import load
 from nenscope.simulation.lesions import Lesion, lesion_occupancy
-from nenscope.simulation.phantom import Phantom
+from nenscope.simulation.phantom import Phantom, build_patient_phantom
+from nenscope.simulation.retention import RemainderRegion, remainder_regions
 
 __all__ = [
     "KineticRegion",
     "agent_uptake",
     "lu177_concentration_bqml",
+    "lu177_patient_regions",
     "lu177_regions",
     "suv_map",
     "uptake_agents",
@@ -111,9 +114,18 @@ class KineticRegion:
         """∫0^∞ shape(t) dt in hours."""
         return (self.t_eff_h - self.t_uptake_h) / math.log(2)
 
+    def describe(self, amplitude: str = "A0") -> dict:
+        """The kinetics entry of the truth manifest (``a0_mbq``/``c0_bqml`` added there)."""
+        return {
+            "model": f"{amplitude}*(exp(-ln2 t/t_eff_h) - exp(-ln2 t/t_uptake_h))",
+            "t_eff_h": self.t_eff_h,
+            "t_uptake_h": self.t_uptake_h,
+            "citation": self.citation,
+        }
+
 
 def lu177_regions() -> dict[str, KineticRegion]:
-    """The kinetic regions of ``data/kinetics_lu177.toml``."""
+    """The named kinetic regions of ``data/kinetics_lu177.toml`` (not the remainder)."""
     data = load("kinetics_lu177")
     return {
         k: KineticRegion(
@@ -139,30 +151,75 @@ def lu177_tumour_region(level: str) -> KineticRegion:
     )
 
 
+@functools.cache
+def _full_phantom_volumes_ml(sex: str, height_cm: float, weight_kg: float) -> dict[str, float]:
+    """Kinetic region → volume (ml) in the whole (uncropped) phantom of this patient."""
+    full = build_patient_phantom(voxel_mm=6.0, sex=sex, height_cm=height_cm, weight_kg=weight_kg)
+    label_region = load("kinetics_lu177")["label_region"]
+    counts = np.bincount(full.labels.ravel(), minlength=256)
+    out: dict[str, float] = {}
+    for k, name in full.label_names.items():
+        reg = label_region[name]
+        out[reg] = out.get(reg, 0.0) + float(counts[k]) * full.grid.voxel_mm**3 / 1000.0
+    return out
+
+
+def lu177_patient_regions(phantom: Phantom) -> dict[str, KineticRegion | RemainderRegion]:
+    """Every kinetic region of ``phantom``'s patient: the named ones and the remainder.
+
+    Volumes (for spreading a percent of injected activity, and for the remainder's share of
+    the whole-body retention) are those of the whole phantom, whatever the scan's crop.
+    """
+    return _patient_regions(phantom.sex, phantom.height_cm, phantom.weight_kg)
+
+
+@functools.cache
+def _patient_regions(sex: str, height_cm: float, weight_kg: float) -> dict:
+    named = lu177_regions()
+    volumes = _full_phantom_volumes_ml(sex, height_cm, weight_kg)
+    return {**named, **remainder_regions(named, volumes, weight_kg)}
+
+
+def _organ_volumes_ml(phantom: Phantom, counts: np.ndarray, label_region: dict) -> dict:
+    """Region → volume (ml) over which a percent of injected activity is spread: its voxels in
+    this phantom, or, for a region cut by the scan's axial edges, the whole phantom's."""
+    full = _full_phantom_volumes_ml(phantom.sex, phantom.height_cm, phantom.weight_kg)
+    edge = set(np.unique(phantom.labels[0]).tolist()) | set(np.unique(phantom.labels[-1]).tolist())
+    voxel_ml = phantom.grid.voxel_mm**3 / 1000.0
+    out: dict[str, float] = {}
+    cut: set[str] = set()
+    for k, name in phantom.label_names.items():
+        reg = label_region[name]
+        out[reg] = out.get(reg, 0.0) + float(counts[k]) * voxel_ml
+        if k in edge:
+            cut.add(reg)
+    return {r: (full[r] if r in cut else v) for r, v in out.items()}
+
+
 def lu177_concentration_bqml(
     phantom: Phantom, lesions: list[Lesion], t_h: float, injected_bq: float, weight_kg: float
 ) -> tuple[np.ndarray, dict]:
     """177Lu activity concentration (Bq/mL) at ``t_h`` hours after injection, and the truth.
 
-    Organs given as percent of injected activity are spread uniformly over their phantom
-    volume; other regions and the lesions follow c0 = suv0·A_inj/W times the kinetic shape.
-    Returns (image, {region: {"bqml": ..., "activity_bq": ...}}).
+    Organs given as percent of injected activity are spread uniformly over their volume (the
+    whole phantom's where the scan's axial edges cut them); other named regions and the lesions follow c0 = suv0·A_inj/W times the
+    kinetic shape; the remainder tissues carry what the cited whole-body retention leaves
+    (:mod:`nenscope.simulation.retention`).
+    Returns (image, {label: {"region", "bqml", "activity_bq"}}) — the activity inside this
+    phantom's field.
     """
-    data = load("kinetics_lu177")
-    regions = lu177_regions()
+    label_region = load("kinetics_lu177")["label_region"]
+    regions = lu177_patient_regions(phantom)
     voxel_ml = phantom.grid.voxel_mm**3 / 1000.0
     counts = np.bincount(phantom.labels.ravel(), minlength=256)
-    region_volume_ml: dict[str, float] = {}
-    for k, name in phantom.label_names.items():
-        reg = data["label_region"][name]
-        region_volume_ml[reg] = region_volume_ml.get(reg, 0.0) + counts[k] * voxel_ml
+    volumes = _organ_volumes_ml(phantom, counts, label_region)
     lut = np.zeros(256, dtype=np.float32)
     truth: dict[str, dict] = {}
     for k, name in phantom.label_names.items():
-        reg = regions[data["label_region"][name]]
+        reg = regions[label_region[name]]
         if reg.percent_ia is not None:
             activity = reg.percent_ia / 100.0 * injected_bq * float(reg.shape(t_h))
-            conc = activity / max(region_volume_ml[reg.name], 1e-9)
+            conc = activity / max(volumes[reg.name], 1e-9)
         else:
             conc = reg.suv0 * injected_bq / (weight_kg * 1000.0) * float(reg.shape(t_h))
         lut[k] = conc
