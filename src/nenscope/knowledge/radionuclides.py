@@ -6,14 +6,14 @@ Names are accepted in any common spelling: ``"Ga-68"``, ``"Ga68"``, ``"68Ga"``, 
 
 Example
 -------
->>> round(half_life_s("68Ga"))
-4063
->>> round(activity_after("F-18", 100.0, hours=1.8295), 3)
+>>> half_life_s("68Ga") == half_life_s("Ga-68")
+True
+>>> round(activity_after("F-18", 100.0, hours=half_life_s("F-18") / 3600.0), 3)
 50.0
->>> positron_range_mean_mm("Ga-68")
-3.5
->>> radionuclide_code("Lu-177").value
-'447553000'
+>>> positron_range_mean_mm("Ga-68") > positron_range_mean_mm("F-18")
+True
+>>> radionuclide_code("Lu-177").meaning
+'^177^Lutetium'
 """
 
 from __future__ import annotations
