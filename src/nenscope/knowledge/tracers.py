@@ -68,6 +68,7 @@ class Agent:
     target: str
     binds: str
     mechanism: str
+    purpose: str
     radionuclide: str
     modality: str
     activity: ActivityRule
@@ -133,6 +134,7 @@ class Agent:
             "target": self.target,
             "binds": self.binds,
             "mechanism": self.mechanism,
+            "purpose": self.purpose,
             "radionuclide": self.radionuclide,
             "modality": self.modality,
             "status": self.status,
@@ -165,6 +167,7 @@ def _parse(row: dict[str, Any]) -> Agent:
         target=row["target"],
         binds=row["binds"],
         mechanism=row["mechanism"],
+        purpose=row["purpose"],
         radionuclide=row["radionuclide"],
         modality=row["modality"],
         activity=ActivityRule(**row["activity"]),
