@@ -11,6 +11,8 @@ from nenscope.cli import app
 from nenscope.cli._common import console, print_json
 from nenscope.errors import NenscopeError
 from nenscope.knowledge import (
+    Agent,
+    ProtocolAdvice,
     activity_after,
     advise,
     canonical_nuclide,
@@ -104,7 +106,7 @@ def protocol(
     _print_advice(advice)
 
 
-def _print_advice(advice) -> None:
+def _print_advice(advice: ProtocolAdvice) -> None:
     patient = advice.patient
     who = f"{patient['weight_kg']:g} kg" + (
         f", {patient['age_years']:g} y" if patient["age_years"] is not None else ""
@@ -185,7 +187,7 @@ def _cited(text: str, source: str) -> str:
     return f"{text} [dim]({source})[/dim]"
 
 
-def _tracer_rows(record, data: dict) -> list[tuple[str, str]]:
+def _tracer_rows(record: Agent, data: dict) -> list[tuple[str, str]]:
     act = record.activity
     rule = "—"
     if act.rule == "per_kg":
