@@ -31,6 +31,7 @@ _COMMAND_MODULES = [
     "simulate",
     "analyze",
     "leaflet",
+    "plan",
 ]
 
 

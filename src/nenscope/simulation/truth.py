@@ -77,7 +77,7 @@ def build_manifest(
         suv_to_bqml = 1.0 / sim.suv_factor(0)
         for k, name in phantom.label_names.items():
             # the organ tissue's own SUV (lesions inside it are listed separately)
-            suv = organ_suv(sim.agent, name) if counts[k] else None
+            suv = organ_suv(sim.agent, name, sim.variation) if counts[k] else None
             organs[name] = {
                 "label": k,
                 "volume_ml": _r(counts[k] * voxel_ml),
@@ -86,7 +86,7 @@ def build_manifest(
             }
         manifest["uptake_source"] = row["citation"]
     elif is_lu and sim.config.phantom == "patient":
-        regions = lu177_patient_regions(phantom)
+        regions = lu177_patient_regions(phantom, sim.variation)
         kin = load("kinetics_lu177")
         for k, name in phantom.label_names.items():
             reg = regions[kin["label_region"][name]]
@@ -105,12 +105,14 @@ def build_manifest(
             }
         manifest["whole_body"] = _lu177_whole_body(sim, organs, times)
     manifest["organs"] = organs
+    if sim.variation is not None:
+        manifest["patient_variation"] = sim.variation.to_dict()
     lesions = []
     for les in sim.lesions:
         d = les.to_dict()
         extra = d.pop("extra", {})
         if is_lu:
-            reg = lu177_tumour_region(les.sstr_expression)
+            reg = lu177_tumour_region(les.sstr_expression, sim.variation)
             c0 = reg.suv0 * sim.injected_mbq * 1e6 / (sim.weight_kg * 1000.0)
             d["time_h"] = times
             d["bqml"] = [_r(extra["bqml_at"][f"{t:g}"]) for t in times]
