@@ -88,6 +88,7 @@ class PredictedDose:
     sd_gy_per_gbq: float
     activity_gbq: float
     volume_ml: float | None = None
+    center_mm: tuple[float, float, float] | None = None
 
     @property
     def dose_gy(self) -> float:
@@ -101,6 +102,7 @@ class PredictedDose:
             "kind": self.kind,
             "uptake_suv": self.uptake_suv,
             "volume_ml": self.volume_ml,
+            "center_mm": None if self.center_mm is None else list(self.center_mm),
             "dose_gy_per_gbq": self.dose_gy_per_gbq,
             "sd_gy_per_gbq": self.sd_gy_per_gbq,
             "activity_gbq": self.activity_gbq,
@@ -146,6 +148,7 @@ def predict(
                 tm.sd_gy_per_gbq,
                 activity_gbq,
                 les.get("volume_ml"),
+                None if les.get("center_mm") is None else tuple(les["center_mm"]),
             )
         )
     return out
