@@ -18,6 +18,7 @@ __all__ = [
     "sphere_weights",
     "sphere_fractions",
     "ball_mask",
+    "padded_box",
 ]
 
 
@@ -123,3 +124,15 @@ def ball_mask(radius_mm: float, spacing_mm: tuple[float, float, float]) -> NDArr
     grids = np.ogrid[tuple(slice(-h, h + 1) for h in half)]
     d2 = sum((g * s) ** 2 for g, s in zip(grids, sp, strict=True))
     return d2 <= radius_mm**2
+
+
+def padded_box(mask: NDArray[np.bool_], pad_voxels: int | list[int]) -> tuple[slice, ...] | None:
+    """Bounding box of ``mask`` grown by ``pad_voxels`` per axis (clipped), or ``None``."""
+    objs = ndimage.find_objects(mask.astype(np.uint8))
+    if not objs or objs[0] is None:
+        return None
+    pads = [pad_voxels] * mask.ndim if isinstance(pad_voxels, int) else pad_voxels
+    return tuple(
+        slice(max(0, b.start - p), min(d, b.stop + p))
+        for b, p, d in zip(objs[0], pads, mask.shape, strict=True)
+    )
