@@ -10,6 +10,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from nenscope.imaging.geometry import MAD_TO_SD
+
 __all__ = [
     "spacing_from_affine",
     "indices_to_lps",
@@ -19,6 +21,7 @@ __all__ = [
     "sphere_fractions",
     "ball_mask",
     "padded_box",
+    "median_robust_sd",
 ]
 
 
@@ -136,3 +139,13 @@ def padded_box(mask: NDArray[np.bool_], pad_voxels: int | list[int]) -> tuple[sl
         slice(max(0, b.start - p), min(d, b.stop + p))
         for b, p, d in zip(objs[0], pads, mask.shape, strict=True)
     )
+
+
+def median_robust_sd(values: NDArray) -> tuple[float, float]:
+    """Median and robust SD (``MAD_TO_SD`` x the median absolute deviation) as floats.
+
+    The product is taken in float64 (:func:`nenscope.imaging.geometry.robust_sd` keeps the
+    precision of a float32 input): the organ thresholds were tuned and recorded this way.
+    """
+    med = float(np.median(values))
+    return med, MAD_TO_SD * float(np.median(np.abs(values - med)))

@@ -20,10 +20,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from nenscope.analysis._geometry import ball_mask, padded_box
+from nenscope.analysis._geometry import ball_mask, median_robust_sd, padded_box
 from nenscope.analysis.physiology import ComponentInfo, classify_physiological, component_table
 from nenscope.analysis.segmentation import label_max, split_touching
-from nenscope.imaging.geometry import MAD_TO_SD
 
 __all__ = ["OrganAnchors", "PhysiologicalVeto", "liver_envelope", "organ_anchors"]
 
@@ -137,12 +136,6 @@ def liver_envelope(
     return out
 
 
-def _median_robust_sd(values: NDArray) -> tuple[float, float]:
-    """Median and robust SD (``MAD_TO_SD`` x the median absolute deviation), in float64."""
-    med = float(np.median(values))
-    return med, MAD_TO_SD * float(np.median(np.abs(values - med)))
-
-
 @dataclass(eq=False)
 class PhysiologicalVeto:
     """Component filter that removes recognised physiological uptake (no organ masks).
@@ -189,7 +182,8 @@ class PhysiologicalVeto:
     found: list[str] = field(default_factory=list)
 
     @property
-    def _voxel_ml(self) -> float:
+    def voxel_ml(self) -> float:
+        """Voxel volume in ml."""
         return float(np.prod(self.spacing)) / 1000.0
 
     def _classify(
@@ -243,101 +237,19 @@ class PhysiologicalVeto:
         first_new = int(labels.max()) + 1
         kidneys = [c for c in comps if found.get(c.label) == "kidney (auto)"]
         bladders = [c for c in comps if found.get(c.label) == "urinary bladder (auto)"]
+        # lesions fused with a kidney or the bladder are split off as new labels; not for
+        # FDG, whose renal collecting system and bladder (urine) are hotter than a lesion
+        fused = [(k.label, _kidney_lesions) for k in kidneys]
+        fused += [(b.label, _bladder_lesions) for b in bladders]
         next_lab = first_new
-        if self.agent_class != "fdg":
-            # not for FDG, whose renal collecting system and bladder (urine) are hotter
-            # than the tissue around a lesion
-            for k in kidneys:
-                next_lab = self._split_kidney(labels, out, k.label, next_lab)
-            for b in bladders:
-                next_lab = self._split_bladder(labels, out, b.label, next_lab)
+        for label, split_off in fused if self.agent_class != "fdg" else []:
+            sl = ndimage.find_objects((labels == label).astype(np.uint8))[0]
+            for piece in split_off(self, self.smooth[sl], labels[sl] == label):
+                out[sl][piece] = next_lab
+                next_lab += 1
         if next_lab > first_new:
             self._classify_new_pieces(out, first_new, kidneys)
         return out
-
-    def _split_kidney(
-        self, labels: NDArray[np.int32], out: NDArray[np.int32], label: int, next_lab: int
-    ) -> int:
-        """Lesions fused with a recognised kidney become labels ``next_lab``, ... in ``out``.
-
-        A tumour touching a kidney (a pancreatic-tail NET, a node at the hilum, the adrenal
-        gland) joins the kidney's component. A tumour with uptake like the kidney's (a K3
-        pancreatic-tail NET, a liver metastasis on the upper pole) is not hotter than it but
-        a blob of its own: the component is split as touching lesions are, the largest piece
-        is the kidney. Then the kidney is treated as an organ mask (user masks): what
-        exceeds ``organ_factor`` x (median + 2 robust SD) is split off. Returns the next
-        free label.
-        """
-        sl = ndimage.find_objects((labels == label).astype(np.uint8))[0]
-        comp = labels[sl] == label
-        smooth = self.smooth[sl]
-        parts = (
-            split_touching(
-                smooth,
-                comp.astype(np.int32),
-                self.spacing,
-                min_height_suv=self.kidney_split_height_suv,
-                min_height_fraction=self.kidney_split_fraction,
-            )
-            if self.split_kidneys
-            else comp.astype(np.int32)
-        )
-        if parts.max() > 1:
-            sizes = np.bincount(parts.ravel())
-            sizes[0] = 0
-            main = int(np.argmax(sizes))
-            for p in range(1, sizes.size):
-                if p != main and sizes[p] * self._voxel_ml >= self.min_volume_ml:
-                    out[sl][parts == p] = next_lab
-                    next_lab += 1
-            comp = parts == main
-        med, rsd = _median_robust_sd(smooth[comp])
-        hot = comp & (smooth > self.organ_factor * (med + 2.0 * rsd))
-        pieces, n = cc3d.connected_components(hot, connectivity=26, return_N=True)
-        for p in range(1, n + 1):
-            piece = pieces == p
-            if piece.sum() * self._voxel_ml < self.min_volume_ml:
-                continue
-            out[sl][piece] = next_lab
-            next_lab += 1
-        return next_lab
-
-    def _split_bladder(
-        self, labels: NDArray[np.int32], out: NDArray[np.int32], label: int, next_lab: int
-    ) -> int:
-        """Lesions fused with the recognised bladder become labels ``next_lab``, ... in ``out``.
-
-        A lesion touching the bladder (a pelvic node, a bowel loop on the dome) joins the
-        urine's component. It is split by the same marker watershed as touching lesions; a
-        piece other than the urine pool (the piece holding the maximum) is kept when its
-        maximum is below the urine's median (a cooler structure with its own peak) or above
-        ``organ_factor`` x (median + 2 robust SD) (clearly hotter than urine); pieces at urine
-        level are noise peaks of the pool. Returns the next free label.
-        """
-        sl = ndimage.find_objects((labels == label).astype(np.uint8))[0]
-        comp = labels[sl] == label
-        smooth = self.smooth[sl]
-        med, rsd = _median_robust_sd(smooth[comp])
-        parts = split_touching(
-            smooth,
-            comp.astype(np.int32),
-            self.spacing,
-            min_height_suv=self.bladder_split_height_suv,
-        )
-        n = int(parts.max())
-        if n < 2:
-            return next_lab
-        pmax = label_max(smooth, parts, n)
-        urine = int(np.argmax(pmax[1:])) + 1
-        for p in range(1, n + 1):
-            piece = parts == p
-            if p == urine or piece.sum() * self._voxel_ml < self.min_volume_ml:
-                continue
-            if med <= pmax[p] <= self.organ_factor * (med + 2.0 * rsd):
-                continue
-            out[sl][piece] = next_lab
-            next_lab += 1
-        return next_lab
 
     def _classify_new_pieces(
         self, out: NDArray[np.int32], first_new: int, kidneys: list[ComponentInfo]
@@ -351,3 +263,77 @@ class PhysiologicalVeto:
         for lab, organ in found.items():
             out[out == lab] = 0
             self.found.append(organ)
+
+
+def _kidney_lesions(
+    veto: PhysiologicalVeto, smooth: NDArray, comp: NDArray[np.bool_]
+) -> list[NDArray[np.bool_]]:
+    """Lesions fused with a recognised kidney (``comp`` in the crop ``smooth``), in label order.
+
+    A tumour touching a kidney (a pancreatic-tail NET, a node at the hilum, the adrenal
+    gland) joins the kidney's component. A tumour with uptake like the kidney's (a K3
+    pancreatic-tail NET, a liver metastasis on the upper pole) is not hotter than it but a
+    blob of its own: the component is split as touching lesions are, the largest piece is
+    the kidney. Then the kidney is treated as an organ mask (as user masks are): what
+    exceeds ``organ_factor`` x (median + 2 robust SD) is split off too.
+    """
+    out = []
+    parts = (
+        split_touching(
+            smooth,
+            comp.astype(np.int32),
+            veto.spacing,
+            min_height_suv=veto.kidney_split_height_suv,
+            min_height_fraction=veto.kidney_split_fraction,
+        )
+        if veto.split_kidneys
+        else comp.astype(np.int32)
+    )
+    if parts.max() > 1:
+        sizes = np.bincount(parts.ravel())
+        sizes[0] = 0
+        main = int(np.argmax(sizes))
+        out += [
+            parts == p
+            for p in range(1, sizes.size)
+            if p != main and sizes[p] * veto.voxel_ml >= veto.min_volume_ml
+        ]
+        comp = parts == main
+    med, rsd = median_robust_sd(smooth[comp])
+    hot = comp & (smooth > veto.organ_factor * (med + 2.0 * rsd))
+    pieces, n = cc3d.connected_components(hot, connectivity=26, return_N=True)
+    return out + [
+        pieces == p
+        for p in range(1, n + 1)
+        if (pieces == p).sum() * veto.voxel_ml >= veto.min_volume_ml
+    ]
+
+
+def _bladder_lesions(
+    veto: PhysiologicalVeto, smooth: NDArray, comp: NDArray[np.bool_]
+) -> list[NDArray[np.bool_]]:
+    """Lesions fused with the recognised bladder (``comp`` in the crop ``smooth``).
+
+    A lesion touching the bladder (a pelvic node, a bowel loop on the dome) joins the urine's
+    component. It is split by the same marker watershed as touching lesions; a piece other
+    than the urine pool (the piece holding the maximum) is kept when its maximum is below
+    the urine's median (a cooler structure with its own peak) or above ``organ_factor`` x
+    (median + 2 robust SD) (clearly hotter than urine); pieces at urine level are noise
+    peaks of the pool.
+    """
+    med, rsd = median_robust_sd(smooth[comp])
+    parts = split_touching(
+        smooth, comp.astype(np.int32), veto.spacing, min_height_suv=veto.bladder_split_height_suv
+    )
+    n = int(parts.max())
+    if n < 2:
+        return []
+    pmax = label_max(smooth, parts, n)
+    urine = int(np.argmax(pmax[1:])) + 1
+    return [
+        parts == p
+        for p in range(1, n + 1)
+        if p != urine
+        and (parts == p).sum() * veto.voxel_ml >= veto.min_volume_ml
+        and not med <= pmax[p] <= veto.organ_factor * (med + 2.0 * rsd)
+    ]

@@ -28,7 +28,7 @@ from nenscope.analysis._geometry import padded_box
 from nenscope.analysis.options import ResolvedOptions
 from nenscope.analysis.reference import ReferenceRegions, _block_mean, voi_stats
 from nenscope.analysis.rules import UptakeRule, physiological_rules
-from nenscope.analysis.segmentation import liver_threshold, physiological_mask
+from nenscope.analysis.segmentation import Regions, liver_threshold, physiological_mask
 from nenscope.imaging.geometry import MAD_TO_SD, fwhm_to_sigma, robust_sd
 
 __all__ = ["ThresholdPlan", "liver_statistics", "plan_thresholds"]
@@ -42,8 +42,6 @@ _BG_WINDOW_BLOCKS = 5
 _BG_PERCENTILE = 75
 # the fine structure whose noise sets the per-slice floor: SUV minus a 20 mm Gaussian mean
 _NOISE_MEAN_FWHM_MM = 20.0
-
-Regions = list[tuple[NDArray[np.bool_], float]]
 
 
 @dataclass(eq=False)
