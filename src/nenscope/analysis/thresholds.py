@@ -162,8 +162,9 @@ def plan_thresholds(
         method, detect = "fixed", "none"
     mean, sd = liver_statistics(smooth, ref, spacing)
     detect_suv = None if detect == "none" else _level(detect, mean, sd, opts)
-    plan = ThresholdPlan(method, detect, mean, sd, _level(method, mean, sd, opts), detect_suv)
-    plan.warnings.extend(warnings)
+    plan = ThresholdPlan(
+        method, detect, mean, sd, _level(method, mean, sd, opts), detect_suv, warnings=warnings
+    )
     if detect_suv is not None and opts.liver_detect_k_sd is not None and "liver" in ref.masks:
         # inside the homogeneous liver a focus is found when it stands out from the liver's
         # noise (liver mean + k SD of the smoothed liver), not only at PERCIST's

@@ -199,13 +199,6 @@ def _veto(
     rules = physiological_rules(opts.agent_class) if opts.suppress_physiological else []
     detectors = {r.auto for r in rules if r.auto}
     detectors = {d for d in detectors if not any(d in k.lower() for k in masks)}
-    # watershed depth of the bladder split (as segment_lesions uses it), and of the kidney
-    # split (as segment_lesions splits touching lesions)
-    bladder_h = (
-        opts.split_min_height_suv
-        if opts.split_min_height_suv is not None
-        else 0.5 * float(np.min(plan.base))
-    )
     return PhysiologicalVeto(
         smooth=smooth,
         affine=affine,
@@ -221,11 +214,13 @@ def _veto(
         organ_factor=opts.organ_factor,
         min_volume_ml=opts.min_volume_ml,
         split_kidneys=opts.split_kidney_lesions,
+        # watershed depths: the kidney is split as touching lesions are; the bladder by the
+        # absolute depth alone (half the lowest threshold unless given)
         kidney_split_height_suv=split_height(
             plan.base, opts.split_min_height_suv, opts.split_min_height_fraction
         ),
         kidney_split_fraction=opts.split_min_height_fraction,
-        bladder_split_height_suv=bladder_h,
+        bladder_split_height_suv=split_height(plan.base, opts.split_min_height_suv, None),
     )
 
 
