@@ -6,6 +6,8 @@ commits on success and rolls back on any exception. On SQLite each transaction t
 write lock at its start (``BEGIN IMMEDIATE``, WAL journal, 30 s busy timeout), so concurrent
 writers queue instead of failing; PostgreSQL runs at its default READ COMMITTED level with
 row locks where a value is read and then written (analysis version numbers, review state).
+Statement parameters are never logged nor put into error messages (``hide_parameters``): they
+hold patient names.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ def _engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            parsed, connect_args={"check_same_thread": False}, hide_parameters=True
+        )
         _sqlite_pragmas(engine)
         return engine
     if parsed.get_backend_name() != "postgresql":
@@ -72,7 +76,9 @@ def _engine(url: str) -> Engine:
             f"--db {parsed.get_backend_name()!r}: nenscope stores results in SQLite or PostgreSQL"
         )
     try:
-        return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_engine(
+            parsed, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+        )
     except (NoSuchModuleError, ModuleNotFoundError):
         raise NenscopeError(
             "PostgreSQL needs the psycopg driver: pip install 'nenscope[postgres]'"
