@@ -12,7 +12,7 @@ from nenscope.service.images import labels_nifti, load_grid, reviewed_labels, st
 from nenscope.service.logs import log
 from nenscope.service.responses import errors
 from nenscope.service.runner import split_options
-from nenscope.service.schemas import AnalysisIn, AnalysisOut, AuditEventOut, ReportOut
+from nenscope.service.schemas import AnalysisIn, AnalysisOut, AuditEventOut, PathId, ReportOut
 from nenscope.service.views import decisions_of, draft_report, signed_report
 from nenscope.store import ConflictError, audit
 from nenscope.store import analyses as store_analyses
@@ -27,7 +27,7 @@ _NIFTI = {200: {"content": {"application/gzip": {}}, "description": "gzipped NIf
 
 @router.post("/studies/{study_id}/analyses", status_code=202, responses=errors(400, 404))
 def request_analysis(
-    study_id: int,
+    study_id: PathId,
     request: Request,
     body: AnalysisIn | None = Body(None),
     user: User = Depends(current_user),
@@ -53,7 +53,7 @@ def request_analysis(
 
 @router.get("/analyses/{analysis_id}", responses=errors(404))
 def get_analysis(
-    analysis_id: int, request: Request, _user: User = Depends(current_user)
+    analysis_id: PathId, request: Request, _user: User = Depends(current_user)
 ) -> AnalysisOut:
     """Status, progress (0-1, by stage) and, when done, the automatic findings."""
     with request.app.state.store.transaction() as session:
@@ -62,7 +62,7 @@ def get_analysis(
 
 @router.get("/analyses/{analysis_id}/report", responses=errors(404, 409))
 def get_report(
-    analysis_id: int, request: Request, _user: User = Depends(current_user)
+    analysis_id: PathId, request: Request, _user: User = Depends(current_user)
 ) -> ReportOut:
     """The signed report (frozen, with its SHA-256), or the draft of the current review."""
     with request.app.state.store.transaction() as session:
@@ -81,7 +81,7 @@ def get_report(
     responses=errors(404, 409),
 )
 def get_report_html(
-    analysis_id: int, request: Request, _user: User = Depends(current_user)
+    analysis_id: PathId, request: Request, _user: User = Depends(current_user)
 ) -> FileResponse:
     """The automatic analysis' HTML report (``nenscope analyze``'s report.html)."""
     folder = _done_folder(request, analysis_id)[1]
@@ -104,7 +104,7 @@ def _done_folder(request: Request, analysis_id: int):
     responses={**errors(404, 409), **_NIFTI},
 )
 def get_volume(
-    analysis_id: int,
+    analysis_id: PathId,
     kind: Literal["suv", "ct", "labels", "outline"],
     request: Request,
     reviewed: bool = False,
@@ -144,7 +144,7 @@ def removed_and_added(decisions: list[dict]) -> tuple[set[int], list[tuple[int, 
 
 @router.get("/analyses/{analysis_id}/audit", responses=errors(404))
 def get_audit(
-    analysis_id: int, request: Request, _user: User = Depends(current_user)
+    analysis_id: PathId, request: Request, _user: User = Depends(current_user)
 ) -> list[AuditEventOut]:
     """The audit trail of an analysis (request, review changes, signature), oldest first."""
     with request.app.state.store.transaction() as session:

@@ -17,6 +17,7 @@ from nenscope.service.schemas import (
     AddLesionIn,
     ImpressionIn,
     LesionDecisionIn,
+    PathId,
     ReportOut,
     ReviewOut,
 )
@@ -41,7 +42,7 @@ def _review(request: Request, analysis_id: int) -> ReviewOut:
 
 @router.get("/review", responses=errors(404, 409))
 def get_review(
-    analysis_id: int, request: Request, _user: User = Depends(current_user)
+    analysis_id: PathId, request: Request, _user: User = Depends(current_user)
 ) -> ReviewOut:
     """Each lesion with its decision; the summary before and after review."""
     with request.app.state.store.transaction() as session:
@@ -53,8 +54,8 @@ def get_review(
 
 @router.put("/review/lesions/{number}", responses=errors(400, 403, 404, 409))
 def decide(
-    analysis_id: int,
-    number: int,
+    analysis_id: PathId,
+    number: PathId,
     body: LesionDecisionIn,
     request: Request,
     user: User = Depends(physician),
@@ -82,7 +83,7 @@ def _radionuclide(agent: str | None) -> str | None:
 
 @router.post("/review/lesions", status_code=201, responses=errors(400, 403, 404, 409))
 def add_lesion(
-    analysis_id: int, body: AddLesionIn, request: Request, user: User = Depends(physician)
+    analysis_id: PathId, body: AddLesionIn, request: Request, user: User = Depends(physician)
 ) -> ReviewOut:
     """Add a missed lesion by a point in it: grown from that seed (see
     :mod:`nenscope.service.seeding`), measured and scored like the automatic ones."""
@@ -121,7 +122,7 @@ def add_lesion(
 
 @router.put("/review/impression", responses=errors(400, 403, 404, 409))
 def set_impression(
-    analysis_id: int, body: ImpressionIn, request: Request, user: User = Depends(physician)
+    analysis_id: PathId, body: ImpressionIn, request: Request, user: User = Depends(physician)
 ) -> ReviewOut:
     """Replace the impression."""
     with request.app.state.store.transaction() as session:
@@ -130,7 +131,7 @@ def set_impression(
 
 
 @router.post("/sign", responses=errors(403, 404, 409))
-def sign(analysis_id: int, request: Request, user: User = Depends(physician)) -> ReportOut:
+def sign(analysis_id: PathId, request: Request, user: User = Depends(physician)) -> ReportOut:
     """Sign: freeze the report (automatic and reviewed findings, decisions, impression,
     signer and time) and store its SHA-256. A signed analysis never changes again."""
     with request.app.state.store.transaction() as session:

@@ -13,7 +13,7 @@ from nenscope.service.auth import current_user
 from nenscope.service.ingest import read_study, store_study
 from nenscope.service.logs import log
 from nenscope.service.responses import errors
-from nenscope.service.schemas import HealthOut, ProtocolIn, ProtocolOut, StudyOut, UserOut
+from nenscope.service.schemas import HealthOut, PathId, ProtocolIn, ProtocolOut, StudyOut, UserOut
 from nenscope.service.upload import UploadLimits, discard, receive, unpack
 from nenscope.service.views import study_out
 from nenscope.store import studies as store_studies
@@ -103,7 +103,7 @@ def list_studies(request: Request, _user: User = Depends(current_user)) -> list[
 
 
 @router.get("/api/studies/{study_id}", tags=["studies"], responses=errors(404))
-def get_study(study_id: int, request: Request, _user: User = Depends(current_user)) -> StudyOut:
+def get_study(study_id: PathId, request: Request, _user: User = Depends(current_user)) -> StudyOut:
     """One study with its series and analysis versions."""
     return _study(request, study_id)
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from nenscope.knowledge import list_scenarios
+
 __all__ = [
+    "PathId",
     "AddLesionIn",
     "AnalysisIn",
     "AnalysisOut",
@@ -28,7 +32,9 @@ __all__ = [
 
 Role = Literal["technologist", "physician", "admin"]
 Status = Literal["queued", "running", "done", "failed"]
-Site = str
+Scenario = Literal[tuple(name for name, _ in list_scenarios())]  # type: ignore[valid-type]
+#: A record id or lesion number in a path (a 32-bit integer, as the store's keys).
+PathId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class _Out(BaseModel):
@@ -114,7 +120,7 @@ class LesionDecisionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     decision: Literal["accepted", "rejected"] | None = None
-    site: Site | None = Field(None, min_length=1, max_length=60)
+    site: str | None = Field(None, min_length=1, max_length=60)
     physiological: bool | None = None
 
 
@@ -123,7 +129,7 @@ class AddLesionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     seed_mm: tuple[float, float, float]
-    site: Site | None = Field(None, min_length=1, max_length=60)
+    site: str | None = Field(None, min_length=1, max_length=60)
 
 
 class ImpressionIn(BaseModel):
@@ -171,7 +177,7 @@ class AuditEventOut(BaseModel):
 
 class ProtocolIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    scenario: str = Field(max_length=60, description="e.g. staging, pre-prrt, insulinoma")
+    scenario: Scenario = Field(description="clinical scenario (``nenscope protocol --list``)")
     weight_kg: float = Field(gt=0.0, le=350.0)
     height_cm: float | None = Field(None, ge=40.0, le=250.0)
     sex: Literal["F", "M"] | None = None
