@@ -16,9 +16,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import allow_header_conformance, positive_data_acceptance
-from service_support import TOKEN
 
 from nenscope.service import Settings, create_app
+from service_support import TOKEN
 
 pytestmark = pytest.mark.xdist_group("service_schema")
 
@@ -33,6 +33,4 @@ def test_the_api_keeps_its_schema(case):
     excluded = [allow_header_conformance]
     if case.operation.path == "/api/studies" and case.method == "POST":
         excluded.append(positive_data_acceptance)
-    case.call_and_validate(
-        headers={"Authorization": f"Bearer {TOKEN}"}, excluded_checks=excluded
-    )
+    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, excluded_checks=excluded)

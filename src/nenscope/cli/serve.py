@@ -55,9 +55,14 @@ def serve(
 
     from nenscope.service import Settings, create_app
 
+    level = log_level.upper()
+    # the service's own messages at --log-level; the libraries' (alembic, highdicom...) only
+    # from warnings on, unless debugging
     logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=level if level == "DEBUG" else "WARNING",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("nenscope").setLevel(level)
     settings = Settings(
         data_dir=data_dir,
         db_url=db,
