@@ -98,8 +98,11 @@ def _record(uid: str = "1.2.3", patient: str = "P1") -> StudyRecord:
         modality="PT",
         n_files=2,
         size_bytes=1000,
-        series=[SeriesRecord("1.2.3.1", "PT", "PT", "PET AC", 1), SeriesRecord("1.2.3.2", "CT", "CT", None, 1)],
-    )  # fmt: skip
+        series=[
+            SeriesRecord("1.2.3.1", "PT", "PT", "PET AC", 1),
+            SeriesRecord("1.2.3.2", "CT", "CT", None, 1),
+        ],
+    )
 
 
 def _done_analysis(store: Store, uid: str = "1.2.3") -> int:
@@ -193,8 +196,10 @@ def test_reanalysis_is_a_new_version_and_a_signed_review_never_changes(store):
     for change in (
         lambda s: reviews.decide(s, first, 1, user=physician, decision="rejected"),
         lambda s: reviews.set_impression(s, first, "changed", user=physician),
-        lambda s: reviews.sign(s, analysis, "{}", "cd" * 32, user=physician, signed_at=analysis.created_at),
-    ):  # fmt: skip
+        lambda s: reviews.sign(
+            s, analysis, "{}", "cd" * 32, user=physician, signed_at=analysis.created_at
+        ),
+    ):
         with pytest.raises(ConflictError), store.transaction() as s:
             change(s)
     with store.transaction() as s:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from nenscope.service.auth import current_user
-from nenscope.service.images import labels_nifti, load_grid, reviewed_labels, study_volume
+from nenscope.service.images import (
+    automatic_labels,
+    labels_nifti,
+    reviewed_labels,
+    study_volume,
+)
 from nenscope.service.logs import log
 from nenscope.service.responses import errors
 from nenscope.service.runner import split_options
@@ -117,12 +123,13 @@ def get_volume(
     if kind in ("suv", "ct"):
         path = study_volume(study_dir, folder, kind, overrides)
         return FileResponse(path, media_type="application/gzip", filename=f"{kind}.nii.gz")
-    suv, _, labels = load_grid(folder, study_dir, overrides)
+    grid = automatic_labels(folder)
+    labels = np.asarray(grid.array).astype(np.int32)
     if reviewed:
         with request.app.state.store.transaction() as session:
             decisions = decisions_of(store_reviews.find_review(session, analysis_id))
         labels = reviewed_labels(labels, *removed_and_added(decisions))
-    data = labels_nifti(suv, labels, as_outline=kind == "outline")
+    data = labels_nifti(grid, labels, as_outline=kind == "outline")
     return Response(data, media_type="application/gzip")
 
 

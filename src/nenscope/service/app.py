@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
     """
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(**{**settings.__dict__, "data_dir": data_dir})
+    settings = replace(settings, data_dir=data_dir)
     store = Store(settings.database_url)
     with store.transaction() as session:
         token = ensure_admin(session, settings.token)

@@ -24,7 +24,15 @@ from scipy import ndimage
 from nenscope.imaging import discover, load_study, read_nifti, resample_to, save_nifti
 from nenscope.store import NotFoundError
 
-__all__ = ["KINDS", "labels_nifti", "load_grid", "outline", "reviewed_labels", "study_volume"]
+__all__ = [
+    "KINDS",
+    "automatic_labels",
+    "labels_nifti",
+    "load_grid",
+    "outline",
+    "reviewed_labels",
+    "study_volume",
+]
 
 KINDS = ("suv", "ct", "labels", "outline")
 _locks: dict[str, threading.Lock] = {}
@@ -68,12 +76,17 @@ def study_volume(
     return path
 
 
+def automatic_labels(analysis_dir: Path) -> hd.Volume:
+    """The analysis' label map (``lesions.nii.gz``: value = lesion id)."""
+    return read_nifti(analysis_dir / "lesions.nii.gz")
+
+
 def load_grid(analysis_dir: Path, study_dir: Path, overrides: dict[str, Any] | None):
     """(SUV volume, CT on its grid or None, automatic label array) of an analysis."""
     suv = read_nifti(study_volume(study_dir, analysis_dir, "suv", overrides))
     ct_path = analysis_dir / "ct.nii.gz"
     ct = read_nifti(ct_path) if ct_path.exists() else None
-    labels = read_nifti(analysis_dir / "lesions.nii.gz")
+    labels = automatic_labels(analysis_dir)
     return suv, ct, np.asarray(labels.array).astype(np.int32)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from nenscope.errors import NenscopeError
 from nenscope.service.upload import UploadError
 from nenscope.store import Store, audit
 from nenscope.store import studies as store_studies
@@ -105,11 +104,3 @@ def store_study(
         if moved:
             os.rename(target, files)
         raise
-
-
-def check_folder(data_dir: Path, path: Path) -> Path:
-    """``path`` resolved, refused unless it lies inside ``data_dir`` (defence in depth)."""
-    resolved = path.resolve()
-    if not resolved.is_relative_to(data_dir.resolve()):
-        raise NenscopeError("a stored path leads outside the data directory")
-    return resolved

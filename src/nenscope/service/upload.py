@@ -20,7 +20,7 @@ from typing import IO
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from nenscope.errors import NenscopeError
 
@@ -130,6 +130,8 @@ async def receive(request: Request, dest: Path, limits: UploadLimits) -> list[Pa
         parser.finalize()
     except MultipartParseError as exc:
         raise UploadError(f"malformed multipart body ({type(exc).__name__})") from None
+    except ClientDisconnect:
+        raise UploadError("the upload was interrupted") from None
     finally:
         parts.close()
     if not parts.paths:
