@@ -17,6 +17,7 @@ from nenscope.service.images import (
 )
 from nenscope.service.logs import log
 from nenscope.service.responses import errors
+from nenscope.service.reviewing import removed_and_added
 from nenscope.service.runner import split_options
 from nenscope.service.schemas import AnalysisIn, AnalysisOut, AuditEventOut, PathId, ReportOut
 from nenscope.service.views import decisions_of, draft_report, signed_report
@@ -131,22 +132,6 @@ def get_volume(
         labels = reviewed_labels(labels, *removed_and_added(decisions))
     data = labels_nifti(grid, labels, as_outline=kind == "outline")
     return Response(data, media_type="application/gzip")
-
-
-def removed_and_added(decisions: list[dict]) -> tuple[set[int], list[tuple[int, list[int]]]]:
-    """Numbers of the automatic lesions removed by review, and (number, voxels) of the added
-    lesions still in the list."""
-    removed = {
-        d["number"]
-        for d in decisions
-        if d["decision"] != "added" and (d["decision"] == "rejected" or d["physiological"])
-    }
-    added = [
-        (d["number"], d["measurement"]["voxels"])
-        for d in decisions
-        if d["decision"] == "added" and not d["physiological"]
-    ]
-    return removed, added
 
 
 @router.get("/analyses/{analysis_id}/audit", responses=errors(404))

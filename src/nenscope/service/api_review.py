@@ -6,12 +6,11 @@ from fastapi import APIRouter, Depends, Request
 
 from nenscope.errors import NenscopeError
 from nenscope.knowledge import get_agent
-from nenscope.service.api_analyses import removed_and_added
 from nenscope.service.auth import current_user, require
 from nenscope.service.images import load_grid, reviewed_labels
 from nenscope.service.logs import log
 from nenscope.service.responses import errors
-from nenscope.service.reviewing import canonical, report_content
+from nenscope.service.reviewing import canonical, removed_and_added, report_content
 from nenscope.service.runner import split_options
 from nenscope.service.schemas import (
     AddLesionIn,

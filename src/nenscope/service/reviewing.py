@@ -18,7 +18,13 @@ from typing import Any
 
 from nenscope.analysis.scores import prrt_eligibility, sstr_rads
 
-__all__ = ["REPORT_FORMAT", "canonical", "report_content", "reviewed_findings"]
+__all__ = [
+    "REPORT_FORMAT",
+    "canonical",
+    "removed_and_added",
+    "report_content",
+    "reviewed_findings",
+]
 
 REPORT_FORMAT = "nenscope-report/1"
 
@@ -85,6 +91,22 @@ def reviewed_findings(automatic: dict[str, Any], decisions: list[dict[str, Any]]
     out["excluded"] = excluded
     out["summary"] = _summary(automatic, lesions)
     return out
+
+
+def removed_and_added(decisions: list[dict]) -> tuple[set[int], list[tuple[int, list[int]]]]:
+    """Numbers of the automatic lesions removed by review, and (number, voxels) of the added
+    lesions still in the list."""
+    removed = {
+        d["number"]
+        for d in decisions
+        if d["decision"] != "added" and (d["decision"] == "rejected" or d["physiological"])
+    }
+    added = [
+        (d["number"], d["measurement"]["voxels"])
+        for d in decisions
+        if d["decision"] == "added" and not d["physiological"]
+    ]
+    return removed, added
 
 
 def canonical(content: dict[str, Any]) -> tuple[str, str]:
