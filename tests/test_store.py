@@ -10,6 +10,7 @@ them the PostgreSQL cases fail under ``NENSCOPE_CI`` and are skipped elsewhere.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -61,6 +62,7 @@ def postgres_server():
         pytest.skip(message)
     yield proc.stdout.strip()
     subprocess.run([script, "stop", folder], check=False, timeout=60)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
