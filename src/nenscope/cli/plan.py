@@ -105,7 +105,7 @@ def plan(
     ] = False,
 ) -> None:
     """Checklist, regimen and predicted doses for 177Lu-DOTATATE; writes plan.json and plan.html."""
-    from nenscope.plan import PatientData, make_plan, read_findings, write_plan
+    from nenscope.plan import PatientData, load_model, make_plan, read_findings, write_plan
 
     if (findings is None) == (study is None):
         raise NenscopeError("give either --findings FILE or --study DIR")
@@ -113,7 +113,9 @@ def plan(
     if study is not None:
         from nenscope.plan.pet import analyse_pet
 
-        doc, organ_suv = analyse_pet(study)
+        kid = load_model(prediction_model).get("kidneys")
+        need = kid is not None and kid.slope_gy_per_gbq != 0.0 and kidney_suv_mean is None
+        doc, organ_suv = analyse_pet(study, kidneys=need)
     else:
         doc = read_findings(findings)
     if kidney_suv_mean is not None:

@@ -21,7 +21,9 @@ import numpy as np
 
 from nenscope.dosimetry import kinetics, radiobiology, svalues, voxel
 from nenscope.dosimetry.dvh import DVH, dvh
+from nenscope.dosimetry.marrow import MarrowDose
 from nenscope.dosimetry.sphere import sphere_dose_gy
+from nenscope.dosimetry.uncertainty import RegionUncertainty
 from nenscope.errors import NenscopeError
 
 METHODS = ("organ", "voxel", "local", "single-time-point")
@@ -55,10 +57,20 @@ class RegionResult:
     cross_gy: float | None = None
     cumulative_dose_gy: float | None = None
     cumulative_bed_gy: float | None = None
+    uncertainty: RegionUncertainty | None = None
+
+    def _dose_std_gy(self) -> float | None:
+        """1 SD of the dose: the propagated one (EANM) when computed, else the fit's alone."""
+        if self.uncertainty is not None:
+            return self.uncertainty.dose_std_gy
+        if self.dose_method == "none" or "voxel" in self.dose_method or "local" in self.dose_method:
+            return None
+        return self.dose_gy * self.fit.tia_std_mbq_h / self.fit.tia_mbq_h
 
     def to_dict(self) -> dict:
         """The JSON row (keys with units)."""
         f = self.fit
+        u = self.uncertainty
         return {
             "name": self.name,
             "kind": self.kind,
@@ -66,16 +78,13 @@ class RegionResult:
             "fit_model": f.model,
             "t_eff_h": _r(f.t_eff_h),
             "tia_mbq_h": _r(f.tia_mbq_h),
-            "tia_std_mbq_h": _r(f.tia_std_mbq_h),
+            "tia_std_mbq_h": _r(f.tia_std_mbq_h if u is None else u.tia_std_mbq_h),
             "dose_gy": _r(self.dose_gy),
-            # 1-sigma from the kinetic fit alone (S-values, masses and calibration not included)
-            "dose_std_gy": _r(self.dose_gy * f.tia_std_mbq_h / f.tia_mbq_h)
-            if self.dose_method != "none"
-            and "voxel" not in self.dose_method
-            and "local" not in self.dose_method
-            else None,
+            "dose_std_gy": _r(self._dose_std_gy()),
             "dose_gy_per_gbq": _r(self.dose_gy_per_gbq),
             "bed_gy": _r(self.bed_gy),
+            "bed_std_gy": None if u is None else _r(u.bed_std_gy),
+            "uncertainty_budget": None if u is None else {k: _r(v) for k, v in u.budget.items()},
             "dose_method": self.dose_method,
             "s_value_tables": list(self.s_value_tables),
             "self_gy": _r(self.self_gy),
@@ -95,7 +104,8 @@ class DosimetryResult:
 
     regions: per-region results; warnings: limit and method warnings; method, sex,
     injected_gbq: the run's settings; dose_map_gy: voxel dose (Gy) on the reference grid for
-    the voxel/local methods; dvhs: per region; spacing_mm: voxel size of the dose map.
+    the voxel/local methods; dvhs: per region; spacing_mm: voxel size of the dose map;
+    marrow, projection, plan_comparison: set by :mod:`nenscope.dosimetry.assessment`.
     """
 
     regions: list[RegionResult]
@@ -106,6 +116,9 @@ class DosimetryResult:
     dose_map_gy: np.ndarray | None = None
     dvhs: dict[str, DVH] = field(default_factory=dict)
     spacing_mm: tuple[float, float, float] | None = None
+    marrow: MarrowDose | None = None
+    projection: dict | None = None
+    plan_comparison: list[dict] | None = None
 
     def to_dict(self) -> dict:
         """The ``dosimetry.json`` document."""
@@ -124,6 +137,9 @@ class DosimetryResult:
                 }
                 for k, d in self.dvhs.items()
             },
+            "marrow": None if self.marrow is None else self.marrow.to_dict(),
+            "projection": self.projection,
+            "plan_comparison": self.plan_comparison,
             "warnings": list(self.warnings),
         }
 
@@ -262,10 +278,7 @@ def dosimetry_from_tacs(
     results: list[RegionResult] = []
     for t in tacs:
         fit = fits[t.name]
-        key = svalues.organ_key(t.name)
-        kind = "organ" if key else "tumour"
-        if key and svalues._organs()[key]["kind"] == "body":
-            kind = "body"
+        kind = svalues.region_kind(t.name)
         self_gy = cross_gy = None
         tables: tuple[str, ...] = ()
         if voxel_doses_gy is not None and t.name in voxel_doses_gy:
@@ -281,6 +294,8 @@ def dosimetry_from_tacs(
                 dose, how = math.nan, "none"
             else:
                 dose, how = sphere_dose_gy(fit.tia_mbq_h, t.mass_g), "sphere model"
+        elif kind == "marrow_voi":
+            dose, how = math.nan, "none (red-marrow VOI: see the red_marrow row)"
         else:
             dose, how = math.nan, "none"
             warnings.append(f"{t.name}: no S-value for this region; dose not computed")
