@@ -12,12 +12,9 @@ from nenscope.cli._common import console, print_json
 from nenscope.errors import NenscopeError
 from nenscope.knowledge import activity_after, advise, canonical_nuclide, get_agent, list_scenarios
 from nenscope.knowledge.radionuclides import half_life_s
+from nenscope.report.format import fmt
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _fmt(value: float | None, spec: str = "g") -> str:
-    return "—" if value is None else format(value, spec)
 
 
 @app.command()
@@ -66,9 +63,9 @@ def protocol(
             rec.agent,
             rec.status,
             rec.modality,
-            _fmt(rec.activity_mbq),
+            fmt(rec.activity_mbq),
             f"{rec.uptake_min} min",
-            _fmt(rec.effective_dose_msv, ".2f"),
+            fmt(rec.effective_dose_msv, ".2f"),
         )
     console.print(table)
     console.print("[bold]Why[/bold]")
@@ -122,7 +119,7 @@ def tracer(
         ),
         (
             "effective dose",
-            f"{_fmt(record.effective_dose_msv_per_mbq)} mSv/MBq\n[dim]{record.dose_source}[/dim]",
+            f"{fmt(record.effective_dose_msv_per_mbq)} mSv/MBq\n[dim]{record.dose_source}[/dim]",
         ),
         ("preparation", "\n".join(record.preparation) or "—"),
         ("cautions", "\n".join(record.cautions) or "—"),
@@ -133,7 +130,7 @@ def tracer(
             5,
             (
                 "for this patient",
-                f"{_fmt(data['activity_mbq'])} MBq → {_fmt(data['effective_dose_msv'], '.2f')} mSv",
+                f"{fmt(data['activity_mbq'])} MBq → {fmt(data['effective_dose_msv'], '.2f')} mSv",
             ),
         )
     for k, v in rows:
