@@ -34,138 +34,159 @@ class Kinetics(StrEnum):
     trapezoid = "trapezoid"
 
 
+_TimepointOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--timepoint",
+        help="Folder or zip of one quantitative 177Lu SPECT/CT time point (Units BQML); "
+        "repeat for each time point.",
+    ),
+]
+_TacCsvOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--tac-csv",
+        help="Table region,time_h,activity_mbq[,mass_g]: time in hours after "
+        "administration, activity in MBq, organ/tumour mass in g.",
+    ),
+]
+_MasksOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--masks",
+        help="Mask file or folder (NIfTI, DICOM-SEG, RTSTRUCT); once (drawn on the first "
+        "time point) or once per time point. Each ROI becomes a region under its name.",
+    ),
+]
+_AutoMasksOption = Annotated[
+    bool,
+    typer.Option(
+        "--auto-masks",
+        help="Regions from the analysis layer instead of --masks: liver, each lesion (tumour, "
+        "sphere model), and kidney_left, kidney_right and spleen (when found) delineated on "
+        "the first time point's SUV (body weight; needs the patient weight). Give "
+        "--psf-fwhm-mm too: kidney activities need the partial-volume correction.",
+    ),
+]
+_LabelNamesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--label-names",
+        help="Names of the labels of a NIfTI mask: CSV label,name or JSON {label: name} "
+        "(a simulator truth manifest.json works: its organ_labels).",
+    ),
+]
+_RegionsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--region", help="Keep only this region (ROI name); repeat for several. Default: all."
+    ),
+]
+_InjectedGbqOption = Annotated[
+    float | None,
+    typer.Option(
+        "--injected-gbq", help="Administered activity in GBq (default: the DICOM header's)."
+    ),
+]
+_InjectionTimeOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--injection-time",
+        help="Administration date and time (ISO, e.g. 2024-05-02T09:30) when the header lacks it.",
+    ),
+]
+_SexOption = Annotated[
+    str | None,
+    typer.Option("--sex", help="F or M: phantom for the S-values (default: header, else M)."),
+]
+_MethodOption = Annotated[
+    Method,
+    typer.Option(
+        "--method",
+        help="organ (S-values), voxel (kernel convolution), local (local deposition) or "
+        "single-time-point (Hänscheid).",
+    ),
+]
+_KineticsOption = Annotated[
+    Kinetics,
+    typer.Option("--kinetics", help="Time-activity model: auto (AIC), a model, or trapezoid."),
+]
+_StpTimeHOption = Annotated[
+    float | None,
+    typer.Option(
+        "--stp-time-h",
+        help="Single-time-point method: the time point to use, in hours (default: nearest "
+        "to 72-96 h).",
+    ),
+]
+_PreviousCyclesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--previous-cycles",
+        help="Earlier cycles: CSV region,dose_gy[,bed_gy][,t_eff_h] (Gy, Gy, h) or an earlier "
+        "dosimetry.json.",
+    ),
+]
+_RiskFactorsOption = Annotated[
+    bool,
+    typer.Option(
+        "--risk-factors", help="Kidney risk factors present: BED limit 28 Gy instead of 40 Gy."
+    ),
+]
+_RegisterOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--register/--no-register",
+        help="Rigid registration of later time points to the first (default: on when masks "
+        "are given once or for voxel/local).",
+    ),
+]
+_AffineOption = Annotated[
+    bool,
+    typer.Option(
+        "--affine", help="Register with an affine (12-parameter) instead of a rigid transform."
+    ),
+]
+_PsfFwhmMmOption = Annotated[
+    float | None,
+    typer.Option(
+        "--psf-fwhm-mm",
+        help="SPECT resolution (FWHM, mm) for partial-volume correction of the regional "
+        "activities by the geometric transfer matrix; off when not given.",
+    ),
+]
+_OutOption = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        help="Output folder: dosimetry.json, report.html; voxel/local also dose_gy.nii.gz and "
+        "dose_gy_rtdose.dcm (DICOM RT Dose), in Gy.",
+    ),
+]
+_JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
 @app.command("dosimetry")
 def dosimetry(
-    timepoint: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--timepoint",
-            help="Folder or zip of one quantitative 177Lu SPECT/CT time point (Units BQML); "
-            "repeat for each time point.",
-        ),
-    ] = None,
-    tac_csv: Annotated[
-        Path | None,
-        typer.Option(
-            "--tac-csv",
-            help="Table region,time_h,activity_mbq[,mass_g]: time in hours after "
-            "administration, activity in MBq, organ/tumour mass in g.",
-        ),
-    ] = None,
-    masks: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--masks",
-            help="Mask file or folder (NIfTI, DICOM-SEG, RTSTRUCT); once (drawn on the first "
-            "time point) or once per time point. Each ROI becomes a region under its name.",
-        ),
-    ] = None,
-    auto_masks: Annotated[
-        bool,
-        typer.Option(
-            "--auto-masks",
-            help="Regions from the analysis layer instead of --masks: liver, each lesion (tumour, "
-            "sphere model), and kidney_left, kidney_right and spleen (when found) delineated on "
-            "the first time point's SUV (body weight; needs the patient weight). Give "
-            "--psf-fwhm-mm too: kidney activities need the partial-volume correction.",
-        ),
-    ] = False,
-    label_names: Annotated[
-        Path | None,
-        typer.Option(
-            "--label-names",
-            help="Names of the labels of a NIfTI mask: CSV label,name or JSON {label: name} "
-            "(a simulator truth manifest.json works: its organ_labels).",
-        ),
-    ] = None,
-    regions: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--region", help="Keep only this region (ROI name); repeat for several. Default: all."
-        ),
-    ] = None,
-    injected_gbq: Annotated[
-        float | None,
-        typer.Option(
-            "--injected-gbq", help="Administered activity in GBq (default: the DICOM header's)."
-        ),
-    ] = None,
-    injection_time: Annotated[
-        datetime | None,
-        typer.Option(
-            "--injection-time",
-            help="Administration date and time (ISO, e.g. 2024-05-02T09:30) when the header lacks it.",
-        ),
-    ] = None,
-    sex: Annotated[
-        str | None,
-        typer.Option("--sex", help="F or M: phantom for the S-values (default: header, else M)."),
-    ] = None,
-    method: Annotated[
-        Method,
-        typer.Option(
-            "--method",
-            help="organ (S-values), voxel (kernel convolution), local (local deposition) or "
-            "single-time-point (Hänscheid).",
-        ),
-    ] = Method.organ,
-    kinetics: Annotated[
-        Kinetics,
-        typer.Option("--kinetics", help="Time-activity model: auto (AIC), a model, or trapezoid."),
-    ] = Kinetics.auto,
-    stp_time_h: Annotated[
-        float | None,
-        typer.Option(
-            "--stp-time-h",
-            help="Single-time-point method: the time point to use, in hours (default: nearest "
-            "to 72-96 h).",
-        ),
-    ] = None,
-    previous_cycles: Annotated[
-        Path | None,
-        typer.Option(
-            "--previous-cycles",
-            help="Earlier cycles: CSV region,dose_gy[,bed_gy][,t_eff_h] (Gy, Gy, h) or an earlier "
-            "dosimetry.json.",
-        ),
-    ] = None,
-    risk_factors: Annotated[
-        bool,
-        typer.Option(
-            "--risk-factors", help="Kidney risk factors present: BED limit 28 Gy instead of 40 Gy."
-        ),
-    ] = False,
-    register: Annotated[
-        bool | None,
-        typer.Option(
-            "--register/--no-register",
-            help="Rigid registration of later time points to the first (default: on when masks "
-            "are given once or for voxel/local).",
-        ),
-    ] = None,
-    affine: Annotated[
-        bool,
-        typer.Option(
-            "--affine", help="Register with an affine (12-parameter) instead of a rigid transform."
-        ),
-    ] = False,
-    psf_fwhm_mm: Annotated[
-        float | None,
-        typer.Option(
-            "--psf-fwhm-mm",
-            help="SPECT resolution (FWHM, mm) for partial-volume correction of the regional "
-            "activities by the geometric transfer matrix; off when not given.",
-        ),
-    ] = None,
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out",
-            help="Output folder: dosimetry.json, report.html; voxel/local also dose_gy.nii.gz and "
-            "dose_gy_rtdose.dcm (DICOM RT Dose), in Gy.",
-        ),
-    ] = Path("dosimetry_out"),
-    json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    timepoint: _TimepointOption = None,
+    tac_csv: _TacCsvOption = None,
+    masks: _MasksOption = None,
+    auto_masks: _AutoMasksOption = False,
+    label_names: _LabelNamesOption = None,
+    regions: _RegionsOption = None,
+    injected_gbq: _InjectedGbqOption = None,
+    injection_time: _InjectionTimeOption = None,
+    sex: _SexOption = None,
+    method: _MethodOption = Method.organ,
+    kinetics: _KineticsOption = Kinetics.auto,
+    stp_time_h: _StpTimeHOption = None,
+    previous_cycles: _PreviousCyclesOption = None,
+    risk_factors: _RiskFactorsOption = False,
+    register: _RegisterOption = None,
+    affine: _AffineOption = False,
+    psf_fwhm_mm: _PsfFwhmMmOption = None,
+    out: _OutOption = Path("dosimetry_out"),
+    json_: _JsonOption = False,
 ) -> None:
     """Absorbed dose (Gy), Gy/GBq and BED (Gy) per region after a 177Lu PRRT cycle."""
     from nenscope.jobs.dosimetry import DosimetryOptions, run_dosimetry
