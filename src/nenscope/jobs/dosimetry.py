@@ -174,7 +174,14 @@ def run_dosimetry(
     else:
         names = read_label_names(label_names) if label_names else None
         result, reference = _from_images(
-            list(timepoints), list(masks), opts, previous, auto_masks, names, regions, say
+            list(timepoints),
+            list(masks),
+            opts,
+            previous=previous,
+            auto_masks=auto_masks,
+            label_names=names,
+            keep=regions,
+            say=say,
         )
     say("write")
     document = result.to_dict()
@@ -218,6 +225,7 @@ def _from_images(
     timepoint_dirs: list[Path],
     mask_paths: list[Path],
     opts: DosimetryOptions,
+    *,
     previous: list[CycleDose],
     auto_masks: bool,
     label_names: dict[int, str] | None,
