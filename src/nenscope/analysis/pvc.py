@@ -74,7 +74,7 @@ def effective_fwhm_mm(
     about 9.1 mm.
     """
     from nenscope.errors import NenscopeError
-    from nenscope.simulation.physics import positron_range_kernel, positron_range_mean_mm
+    from nenscope.knowledge.radionuclides import positron_range_kernel, positron_range_mean_mm
 
     if not radionuclide:
         return float(base_fwhm_mm)

@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from nenscope.cli import app
 from nenscope.cli._common import console, print_json
+from nenscope.errors import NenscopeError
 
 
 class _DefaultExtractGroup(TyperGroup):
@@ -157,3 +158,59 @@ def fit(
     for name, coef in res.top_features[:5]:
         table.add_row(f"coef {name}", f"{coef:+.3f}")
     console.print(table)
+
+
+# --- `radiomics batch`: many image/mask pairs to one wide table (nenscope.radiomics.batch) ---
+
+
+@radiomics_app.command("batch")
+def batch(
+    manifest: Annotated[
+        Path, typer.Argument(help="CSV manifest with header id,image,mask[,label].")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Wide table: .parquet (settings in the schema metadata) or .csv "
+            "(settings in a .json sidecar).",
+        ),
+    ],
+    preset_name: Annotated[
+        str | None, typer.Option("--preset", help="Settings preset (default pet-default).")
+    ] = None,
+    settings_file: Annotated[
+        Path | None, typer.Option("--settings", help="YAML settings file.")
+    ] = None,
+    units: Annotated[
+        str,
+        typer.Option(
+            "--units", help="DICOM PET/SPECT images: stored (default) or an SUV kind (bw, sul…)."
+        ),
+    ] = "stored",
+    json_: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """IBSI features of every manifest pair in one wide table; a bad pair keeps its row with
+    the error and the others go on (exit 2 only when every pair failed)."""
+    from nenscope.radiomics.batch import run_manifest
+
+    if preset_name and settings_file:
+        raise NenscopeError("give either --preset or --settings, not both")
+    with nullcontext() if json_ else console.status("computing features…", spinner="dots"):
+        res = run_manifest(manifest, out, settings_file or preset_name, units=units)
+    if json_:
+        print_json(
+            {
+                "rows": len(res.rows),
+                "failed": len(res.errors),
+                "outputs": [str(p) for p in res.outputs],
+                "errors": [{"id": i, "error": e} for i, e in res.errors],
+            }
+        )
+    else:
+        written = " and ".join(str(p) for p in res.outputs)
+        console.print(f"{res.n_ok}/{len(res.rows)} pairs with features written to {written}")
+        for ident, err in res.errors:
+            console.print(f"[yellow]{ident}[/yellow]: {err}")
+    if res.errors and not res.n_ok:
+        raise NenscopeError(f"no pair gave features (first error: {res.errors[0][1]})")

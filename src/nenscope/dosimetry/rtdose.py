@@ -42,11 +42,12 @@ def write_rtdose(
         raise NenscopeError("dose values must be finite and non-negative")
     a = np.asarray(dose.affine, dtype=float)
     row_step, col_step, slice_step = a[:3, 2], a[:3, 1], a[:3, 0]  # along a row = column index
-    row_cos = row_step / np.linalg.norm(row_step)
-    col_cos = col_step / np.linalg.norm(col_step)
+    slice_mm, col_mm, row_mm = dose.spacing
+    row_cos = row_step / row_mm
+    col_cos = col_step / col_mm
     normal = np.cross(row_cos, col_cos)
     along = float(slice_step @ normal)
-    if abs(abs(along) - np.linalg.norm(slice_step)) > 1e-3 * np.linalg.norm(slice_step):
+    if abs(abs(along) - slice_mm) > 1e-3 * slice_mm:
         raise NenscopeError("the dose grid's slices are not perpendicular to its rows and columns")
     if along < 0:  # store frames in increasing order along the normal
         arr = arr[::-1]
@@ -81,7 +82,7 @@ def write_rtdose(
     ds.PositionReferenceIndicator = ""
     ds.ImagePositionPatient = [float(v) for v in origin]
     ds.ImageOrientationPatient = [float(v) for v in (*row_cos, *col_cos)]
-    ds.PixelSpacing = [float(np.linalg.norm(col_step)), float(np.linalg.norm(row_step))]  # row, col
+    ds.PixelSpacing = [col_mm, row_mm]  # between rows, between columns
     ds.SliceThickness = float(along)
     ds.NumberOfFrames = int(arr.shape[0])
     ds.FrameIncrementPointer = (0x3004, 0x000C)

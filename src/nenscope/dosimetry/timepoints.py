@@ -23,7 +23,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from nenscope.errors import MissingDataError, NenscopeError
-from nenscope.imaging.registration import register
+from nenscope.imaging.registration import register, resample_with
+from nenscope.knowledge.radionuclides import half_life_s
 
 
 @dataclass
@@ -75,8 +76,6 @@ def timepoint_from_study(
         )
     hl_s = study.half_life_s
     if not hl_s:
-        from nenscope.dosimetry._data import half_life_s
-
         hl_s = half_life_s(study.radionuclide or "Lu-177")
     lam_per_h = math.log(2.0) / (hl_s / 3600.0)
     corr = (study.decay_correction or "NONE").upper()
@@ -99,20 +98,6 @@ def timepoint_from_study(
     return TimePoint(study.emission.with_array(arr), t_h, study.ct, label)
 
 
-def to_sitk(vol: hd.Volume) -> sitk.Image:
-    """``highdicom.Volume`` (axes slice,row,col; LPS affine) → SimpleITK image (LPS)."""
-    a = np.asarray(vol.affine, dtype=float)
-    img = sitk.GetImageFromArray(np.ascontiguousarray(vol.array, dtype=np.float32))
-    cols = [a[:3, 2], a[:3, 1], a[:3, 0]]  # sitk index (x, y, z) = array axes (2, 1, 0)
-    sp = [float(np.linalg.norm(c)) for c in cols]
-    img.SetSpacing(sp)
-    img.SetOrigin([float(v) for v in a[:3, 3]])
-    img.SetDirection(
-        np.column_stack([c / s for c, s in zip(cols, sp, strict=True)]).ravel().tolist()
-    )
-    return img
-
-
 def register_rigid(
     moving: TimePoint, fixed: TimePoint, *, use_ct: bool = True, seed: int = 0, affine: bool = False
 ) -> tuple[hd.Volume, sitk.Transform]:
@@ -129,16 +114,8 @@ def register_rigid(
     tx, _ = register(
         f_vol, m_vol, affine=affine, seed=seed, what=f"time point {moving.label} (to {fixed.label})"
     )
-    moved = sitk.Resample(
-        to_sitk(moving.activity),
-        to_sitk(fixed.activity),
-        tx,
-        sitk.sitkLinear,
-        0.0,
-        sitk.sitkFloat32,
-    )
-    arr = sitk.GetArrayFromImage(moved)
-    return fixed.activity.with_array(arr.astype(np.float32)), tx
+    moved = resample_with(moving.activity.astype(np.float32), fixed.activity, tx, order=1)
+    return moved.with_array(np.ascontiguousarray(moved.array)), tx  # C order, as elsewhere
 
 
 def on_reference_grid(
@@ -164,9 +141,8 @@ def on_reference_grid(
 
 
 def spacing_mm(vol: hd.Volume) -> tuple[float, float, float]:
-    """Voxel size along the array axes (mm)."""
-    a = np.asarray(vol.affine, dtype=float)
-    return tuple(float(np.linalg.norm(a[:3, i])) for i in range(3))  # type: ignore[return-value]
+    """Voxel size along the array axes (mm): ``vol.spacing`` (kept for ``cli/dosimetry.py``)."""
+    return vol.spacing
 
 
 def masks_from_labels(labels: np.ndarray, names: dict[int, str]) -> dict[str, np.ndarray]:
@@ -235,22 +211,20 @@ def dosimetry_from_timepoints(
             for tp, mk in zip(tps, masks_list, strict=True):
                 if name not in mk:
                     raise NenscopeError(f"region {name!r} is missing from the masks of {tp.label}")
-                vox_ml = float(np.prod(spacing_mm(tp.activity))) / 1000.0
+                vox_ml = float(np.prod(tp.activity.spacing)) / 1000.0
                 a = np.asarray(tp.activity.array)
                 act.append(
                     float(a[np.asarray(mk[name], bool)].sum(dtype=np.float64)) * vox_ml * 1e-6
                 )
             m0 = np.asarray(ref_masks[name], bool)
-            mass = float(
-                m0.sum() * np.prod(spacing_mm(tps[0].activity)) / 1000.0 * density_g_per_ml
-            )
+            mass = float(m0.sum() * np.prod(tps[0].activity.spacing) / 1000.0 * density_g_per_ml)
             tacs.append(RegionTAC(name, times, act, mass))
         if arrays is None:  # organ / single time point: no common grid needed
             arrays = [np.asarray(tps[0].activity.array, dtype=np.float32)] * len(tps)
     return dosimetry_from_images(
         arrays,
         times,
-        spacing_mm(tps[0].activity),
+        tps[0].activity.spacing,
         ref_masks,
         method=method,
         density_g_per_ml=density_g_per_ml,

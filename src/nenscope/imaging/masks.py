@@ -11,8 +11,8 @@ import pydicom
 
 from nenscope.errors import NenscopeError
 from nenscope.imaging.discovery import discover
+from nenscope.imaging.geometry import resample_to
 from nenscope.imaging.nifti import read_nifti
-from nenscope.imaging.resample import resample_to
 from nenscope.imaging.rtstruct import read_rtstruct
 from nenscope.imaging.seg import read_seg
 

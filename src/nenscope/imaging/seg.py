@@ -16,7 +16,7 @@ from pydicom.sr.codedict import codes
 from nenscope import __version__
 from nenscope.atomic import atomic_path
 from nenscope.errors import NenscopeError
-from nenscope.imaging.resample import resample_to
+from nenscope.imaging.geometry import lps_to_indices, resample_to
 
 
 def read_seg(
@@ -60,11 +60,10 @@ def read_seg(
 
 def _frames_on_sources(labels: hd.Volume, sources: Sequence[Dataset]) -> np.ndarray:
     """Label frames in the order of ``sources`` (single-frame images on the labels' grid)."""
-    inv = np.linalg.inv(labels.affine)
     out = np.zeros((len(sources), *labels.spatial_shape[1:]), dtype=labels.array.dtype)
     for n, ds in enumerate(sources):
         ipp = np.asarray([float(v) for v in ds.ImagePositionPatient])
-        idx = inv[:3, :3] @ ipp + inv[:3, 3]
+        idx = lps_to_indices(labels.affine, ipp)[0]
         k = int(round(idx[0]))
         if np.abs(idx - [k, 0, 0]).max() > 0.05 or not 0 <= k < labels.spatial_shape[0]:
             raise NenscopeError(

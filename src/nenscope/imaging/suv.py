@@ -51,10 +51,10 @@ from nenscope.imaging.bodysize import (
 from nenscope.imaging.radiopharmaceutical import (
     agent_from_item,
     nuclide_from_item,
-    nuclide_half_life_s,
     radiopharmaceutical_item,
 )
 from nenscope.imaging.study import Patient, SuvFactors, SuvOverrides
+from nenscope.knowledge.radionuclides import half_life_s
 
 #: Header and catalogue half-lives that differ by more than this (relative) raise a warning.
 HALF_LIFE_RTOL = 0.01
@@ -263,27 +263,10 @@ def read_suv_header(
         ) from exc
 
 
-def _read_suv_header(
-    datasets: list[Dataset],
-    *,
-    modality: str,
-    units: str | None,
-    overrides: SuvOverrides | None = None,
-) -> SuvHeader:
-    """See :func:`read_suv_header`."""
-    ov = overrides or SuvOverrides()
-    ds = datasets[0]
-    warnings: list[str] = []
-    reasons: list[str] = []
-    patient = read_patient(ds, ov, warnings)
-    item = radiopharmaceutical_item(ds)
-    nuclide = nuclide_from_item(item)
-    agent = agent_from_item(item, nuclide)
-    start, earliest_acq = scan_start(datasets, warnings)
-    frame_ms = get_float(ds, "ActualFrameDuration")
-    units_u = (units or "").upper() or None
-
-    # injected activity
+def _injected_activity_bq(
+    item: Dataset | None, ov: SuvOverrides, warnings: list[str]
+) -> float | None:
+    """RadionuclideTotalDose (0018,1074) in Bq (or the override), None when absent/implausible."""
     activity = get_float(item, "RadionuclideTotalDose") if item is not None else None
     if ov.injected_mbq is not None:
         activity = ov.injected_mbq * 1e6
@@ -297,22 +280,30 @@ def _read_suv_header(
             f"injected activity {activity:g} Bq is implausible (RadionuclideTotalDose (0018,1074)); ignored"
         )
         activity = None
+    return activity
 
-    # injection time
+
+def _injection_time(
+    ds: Dataset, item: Dataset | None, ov: SuvOverrides, start: datetime | None
+) -> tuple[datetime | None, bool]:
+    """(injection date/time, whether only a time of day was given in the header)."""
     series_day = parse_da(get_str(ds, "SeriesDate")) or parse_da(get_str(ds, "StudyDate"))
-    injection: datetime | None = None
-    start_time_only = False
     if ov.injection_time is not None:
-        injection = _injection_override(
-            ov.injection_time, series_day or (start.date() if start else None)
-        )
-    elif item is not None:
-        injection = parse_dt(get_str(item, "RadiopharmaceuticalStartDateTime"))
-        if injection is None:
-            injection = combine(series_day, parse_tm(get_str(item, "RadiopharmaceuticalStartTime")))
-            start_time_only = injection is not None
+        day = series_day or (start.date() if start else None)
+        return _injection_override(ov.injection_time, day), False
+    if item is None:
+        return None, False
+    injection = parse_dt(get_str(item, "RadiopharmaceuticalStartDateTime"))
+    if injection is not None:
+        return injection, False
+    injection = combine(series_day, parse_tm(get_str(item, "RadiopharmaceuticalStartTime")))
+    return injection, injection is not None
 
-    # decay correction
+
+def _decay_correction(
+    ds: Dataset, modality: str, injection: datetime | None, warnings: list[str]
+) -> tuple[str, datetime | None]:
+    """(DecayCorrection START/ADMIN/NONE, the Enhanced PET DecayCorrectionDateTime or None)."""
     decay = (get_str(ds, "DecayCorrection") or "").upper() or None
     decay_ref: datetime | None = None
     if decay is None and get_str(ds, "DecayCorrected") is not None:
@@ -337,8 +328,12 @@ def _read_suv_header(
         )
     if decay in ("START", "ADMIN") and modality == "PT" and "DECY" not in corrected:
         warnings.append(f"DecayCorrection is {decay} but CorrectedImage (0028,0051) lacks DECY")
+    return decay, decay_ref
 
-    # half-life: the header's, checked against the radionuclide
+
+def _half_life(item: Dataset | None, nuclide: str | None, warnings: list[str]) -> float | None:
+    """The header's RadionuclideHalfLife (0018,1075) in s, checked against the radionuclide's
+    (ICRP-107), which replaces it when absent."""
     half_life = get_float(item, "RadionuclideHalfLife") if item is not None else None
     if half_life is not None and not 1.0 <= half_life <= 1e10:
         warnings.append(
@@ -348,7 +343,7 @@ def _read_suv_header(
     ref_half = None
     if nuclide is not None:
         try:
-            ref_half = nuclide_half_life_s(nuclide)
+            ref_half = half_life_s(nuclide)
         except NenscopeError:
             ref_half = None
     if (
@@ -365,144 +360,211 @@ def _read_suv_header(
         warnings.append(
             f"RadionuclideHalfLife (0018,1075) absent: {nuclide} half-life {ref_half:.1f} s used"
         )
+    return half_life
 
-    # decay time and activity at the reference time of the image values
+
+def _reference_time(
+    datasets: list[Dataset],
+    decay: str,
+    decay_ref: datetime | None,
+    times: tuple[datetime | None, datetime | None],
+    half_life: float | None,
+    warnings: list[str],
+) -> datetime | None:
+    """The time the image values refer to: scan start (START), the Enhanced PET decay
+    reference, or the earliest acquisition (NONE; warns when the slices span much decay)."""
+    start, earliest_acq = times
     ref_time = earliest_acq if decay == "NONE" and earliest_acq is not None else start
     if decay == "START" and decay_ref is not None:
         ref_time = decay_ref
     if decay == "NONE" and half_life is not None and len(datasets) > 1:
-        times = [t for t in (dataset_datetime(d, "Acquisition") for d in datasets) if t is not None]
-        span_s = (max(times) - min(times)).total_seconds() if times else 0.0
+        acq = [t for t in (dataset_datetime(d, "Acquisition") for d in datasets) if t is not None]
+        span_s = (max(acq) - min(acq)).total_seconds() if acq else 0.0
         if span_s > 0.01 * half_life:  # more than ~0.7 % decay between first and last slice
             warnings.append(
                 f"DecayCorrection NONE and acquisition times span {span_s / 60:.1f} min: SUV is "
                 "referred to the earliest acquisition; later slices read low by up to "
                 f"{100 * (1 - 2 ** (-span_s / half_life)):.1f} %"
             )
-    decayed: float | None = None
+    return ref_time
+
+
+def _missing(what: str, tag: str, option: str | None = None) -> str:
+    return str(MissingDataError(what, tag=tag, option=option))
+
+
+def _missing_decay_inputs(
+    injection: datetime | None, ref_time: datetime | None, half_life: float | None
+) -> list[str]:
+    """Reasons naming each input of the decay correction that is absent."""
+    reasons = []
+    if injection is None:
+        reasons.append(
+            _missing(
+                "injection time",
+                "RadiopharmaceuticalStartDateTime (0018,1078) / "
+                "RadiopharmaceuticalStartTime (0018,1072)",
+                "--injection-time",
+            )
+        )
+    if ref_time is None:
+        reasons.append(
+            _missing(
+                "scan start time",
+                "SeriesDate/SeriesTime (0008,0021)/(0008,0031) "
+                "or AcquisitionDate/Time (0008,0022)/(0008,0032)",
+            )
+        )
+    if half_life is None:
+        reasons.append(_missing("radionuclide half-life", "RadionuclideHalfLife (0018,1075)"))
+    return reasons
+
+
+@dataclass
+class _Decay:
+    """Inputs of the decay correction of the injected activity to the reference time."""
+
+    activity_bq: float | None
+    injection: datetime | None
+    start_time_only: bool
+    ref_time: datetime | None
+    half_life_s: float | None
+
+
+def _decayed_activity(
+    d: _Decay, warnings: list[str], reasons: list[str]
+) -> tuple[float | None, datetime | None]:
+    """(activity in Bq at the reference time, injection date/time after any day shift)."""
+    injection = d.injection
+    reasons.extend(_missing_decay_inputs(injection, d.ref_time, d.half_life_s))
+    if d.activity_bq is None or injection is None or d.ref_time is None or d.half_life_s is None:
+        return None, injection
+    half_life = d.half_life_s
+    dt_s = (d.ref_time - injection).total_seconds()
+    if dt_s < 0 and d.start_time_only and dt_s + 86400 >= 0:
+        injection -= timedelta(days=1)
+        dt_s += 86400
+        warnings.append("injection time (time only) is after the scan: taken on the previous day")
+    if dt_s < 0:
+        reasons.append(
+            f"injection ({injection.isoformat()}) is after the scan start "
+            f"({d.ref_time.isoformat()}); check --injection-time"
+        )
+        return None, injection
+    if dt_s > 60 * half_life:
+        reasons.append(
+            f"scan starts {dt_s / half_life:.3g} half-lives after injection "
+            f"({injection.isoformat()} to {d.ref_time.isoformat()}): the times are "
+            "inconsistent; check --injection-time"
+        )
+        return None, injection
+    if dt_s > 10 * half_life:
+        warnings.append(
+            f"scan starts {dt_s / half_life:.1f} half-lives after injection; check the times"
+        )
+    return d.activity_bq * 2.0 ** (-dt_s / half_life), injection
+
+
+def _philips_suvbw(
+    ds: Dataset,
+    ov: SuvOverrides,
+    weight: float | None,
+    decayed: float | None,
+    warnings: list[str],
+    reasons: list[str],
+) -> float | None:
+    """SUVbw factor of Philips Units CNTS: the private SUV scale factor (7053,1000) unless an
+    override is given, else the activity-concentration scale factor (7053,1009)."""
+    philips_suv = _private_float(ds, 0x00)
+    philips_conc = _private_float(ds, 0x09)
+    overridden = any(v is not None for v in (ov.weight_kg, ov.injected_mbq, ov.injection_time))
+    if philips_suv is not None and not overridden:
+        if philips_conc is not None and weight is not None and decayed is not None:
+            check = philips_conc * weight * 1000.0 / decayed
+            if abs(check / philips_suv - 1) > 0.01:
+                warnings.append(
+                    f"Philips SUV scale factor (7053,1000) = {philips_suv:.6g} differs from the "
+                    f"one computed from (7053,1009) and the header ({check:.6g}) by more than 1%"
+                )
+        return philips_suv
+    if philips_conc is None:
+        reasons.append(
+            "Units CNTS without the Philips SUV scale factor (7053,1000) or activity "
+            "concentration scale factor (7053,1009): counts cannot be converted to SUV"
+        )
+        return None
+    if weight is None:
+        reasons.append(_missing("patient weight", "PatientWeight (0010,1030)", "--weight-kg"))
+        return None
+    return philips_conc * weight * 1000.0 / decayed if decayed is not None else None
+
+
+def _suvbw_factor(
+    units: str | None,
+    ds: Dataset,
+    ov: SuvOverrides,
+    weight: float | None,
+    decayed: float | None,
+    warnings: list[str],
+    reasons: list[str],
+) -> float | None:
+    """SUVbw factor (g/ml per pixel unit) for the pixel ``units``, or None with a reason."""
+    if units in ("BQML", "BQCC"):
+        if weight is None:
+            reasons.append(_missing("patient weight", "PatientWeight (0010,1030)", "--weight-kg"))
+            return None
+        return weight * 1000.0 / decayed if decayed is not None else None
+    if units == "CNTS":
+        return _philips_suvbw(ds, ov, weight, decayed, warnings, reasons)
+    if units == "GML":
+        return 1.0
+    if units is None:
+        reasons.append(_missing("pixel units", "Units (0054,1001)"))
+    else:
+        reasons.append(f"Units (0054,1001) = {units!r}: SUV needs BQML, CNTS (Philips) or GML")
+    return None
+
+
+def _read_suv_header(
+    datasets: list[Dataset],
+    *,
+    modality: str,
+    units: str | None,
+    overrides: SuvOverrides | None = None,
+) -> SuvHeader:
+    """See :func:`read_suv_header`."""
+    ov = overrides or SuvOverrides()
+    ds = datasets[0]
+    warnings: list[str] = []
+    reasons: list[str] = []
+    patient = read_patient(ds, ov, warnings)
+    item = radiopharmaceutical_item(ds)
+    nuclide = nuclide_from_item(item)
+    start, earliest_acq = scan_start(datasets, warnings)
+    units_u = (units or "").upper() or None
+    activity = _injected_activity_bq(item, ov, warnings)
+    injection, start_time_only = _injection_time(ds, item, ov, start)
+    decay, decay_ref = _decay_correction(ds, modality, injection, warnings)
+    half_life = _half_life(item, nuclide, warnings)
+    ref_time = _reference_time(
+        datasets, decay, decay_ref, (start, earliest_acq), half_life, warnings
+    )
     if activity is None:
         reasons.append(
-            str(
-                MissingDataError(
-                    "injected activity",
-                    tag="RadionuclideTotalDose (0018,1074)",
-                    option="--injected-mbq",
-                )
-            )
+            _missing("injected activity", "RadionuclideTotalDose (0018,1074)", "--injected-mbq")
         )
     if decay == "ADMIN":
         decayed = activity
     else:
-        if injection is None:
-            reasons.append(
-                str(
-                    MissingDataError(
-                        "injection time",
-                        tag="RadiopharmaceuticalStartDateTime (0018,1078) / "
-                        "RadiopharmaceuticalStartTime (0018,1072)",
-                        option="--injection-time",
-                    )
-                )
-            )
-        if ref_time is None:
-            reasons.append(
-                str(
-                    MissingDataError(
-                        "scan start time",
-                        tag="SeriesDate/SeriesTime (0008,0021)/(0008,0031) "
-                        "or AcquisitionDate/Time (0008,0022)/(0008,0032)",
-                    )
-                )
-            )
-        if half_life is None:
-            reasons.append(
-                str(
-                    MissingDataError(
-                        "radionuclide half-life", tag="RadionuclideHalfLife (0018,1075)"
-                    )
-                )
-            )
-        if (
-            activity is not None
-            and injection is not None
-            and ref_time is not None
-            and half_life is not None
-        ):
-            dt_s = (ref_time - injection).total_seconds()
-            if dt_s < 0 and start_time_only and dt_s + 86400 >= 0:
-                injection -= timedelta(days=1)
-                dt_s += 86400
-                warnings.append(
-                    "injection time (time only) is after the scan: taken on the previous day"
-                )
-            if dt_s < 0:
-                reasons.append(
-                    f"injection ({injection.isoformat()}) is after the scan start "
-                    f"({ref_time.isoformat()}); check --injection-time"
-                )
-            elif dt_s > 60 * half_life:
-                reasons.append(
-                    f"scan starts {dt_s / half_life:.3g} half-lives after injection "
-                    f"({injection.isoformat()} to {ref_time.isoformat()}): the times are "
-                    "inconsistent; check --injection-time"
-                )
-            else:
-                decayed = activity * 2.0 ** (-dt_s / half_life)
-                if dt_s > 10 * half_life:
-                    warnings.append(
-                        f"scan starts {dt_s / half_life:.1f} half-lives after injection; check the times"
-                    )
-
-    weight = patient.weight_kg
-    missing_weight = str(
-        MissingDataError("patient weight", tag="PatientWeight (0010,1030)", option="--weight-kg")
-    )
-    bw: float | None = None
-    if units_u in ("BQML", "BQCC"):
-        if weight is None:
-            reasons.append(missing_weight)
-        elif decayed is not None:
-            bw = weight * 1000.0 / decayed
-    elif units_u == "CNTS":
-        philips_suv = _private_float(ds, 0x00)
-        philips_conc = _private_float(ds, 0x09)
-        if (
-            philips_suv is not None
-            and ov.weight_kg is None
-            and ov.injected_mbq is None
-            and ov.injection_time is None
-        ):
-            bw = philips_suv
-            if philips_conc is not None and weight is not None and decayed is not None:
-                check = philips_conc * weight * 1000.0 / decayed
-                if abs(check / bw - 1) > 0.01:
-                    warnings.append(
-                        f"Philips SUV scale factor (7053,1000) = {bw:.6g} differs from the one "
-                        f"computed from (7053,1009) and the header ({check:.6g}) by more than 1%"
-                    )
-        elif philips_conc is not None:
-            if weight is None:
-                reasons.append(missing_weight)
-            elif decayed is not None:
-                bw = philips_conc * weight * 1000.0 / decayed
-        else:
-            reasons.append(
-                "Units CNTS without the Philips SUV scale factor (7053,1000) or activity "
-                "concentration scale factor (7053,1009): counts cannot be converted to SUV"
-            )
-    elif units_u == "GML":
-        bw = 1.0
-    elif units_u is None:
-        reasons.append(str(MissingDataError("pixel units", tag="Units (0054,1001)")))
-    else:
-        reasons.append(f"Units (0054,1001) = {units_u!r}: SUV needs BQML, CNTS (Philips) or GML")
-
-    factors = _body_factors(bw, patient, units_u, reasons)
+        decay_inputs = _Decay(activity, injection, start_time_only, ref_time, half_life)
+        decayed, injection = _decayed_activity(decay_inputs, warnings, reasons)
+    bw = _suvbw_factor(units_u, ds, ov, patient.weight_kg, decayed, warnings, reasons)
+    frame_ms = get_float(ds, "ActualFrameDuration")
     return SuvHeader(
-        factors=factors,
+        factors=_body_factors(bw, patient, units_u, reasons),
         units=units_u,
         patient=patient,
-        agent=agent,
+        agent=agent_from_item(item, nuclide),
         radionuclide=nuclide,
         injected_activity_bq=activity,
         injection_datetime=injection,
