@@ -126,3 +126,41 @@ def test_regimen_projection_and_plan_comparison_by_hand(result):
             "measured_over_predicted": pytest.approx(per_gbq / 0.57),
         }
     ]
+
+
+def test_cli_with_blood_plan_and_previous_cycles(tmp_path, capsys):
+    import json
+
+    from nenscope.cli import main
+
+    tac = tmp_path / "tac.csv"
+    rows = ["region,time_h,activity_mbq,mass_g"]
+    for t, a in zip(T, _tac("kidneys", 210.0, 50.0).activity_mbq, strict=True):
+        rows.append(f"kidneys,{t},{a:.4f},300")
+    tac.write_text("\n".join(rows) + "\n")
+    blood = tmp_path / "blood.csv"
+    blood.write_text("time_h,activity_kbq_per_ml\n1,30\n4,18\n24,6\n96,1\n")
+    prev = tmp_path / "prev.csv"
+    prev.write_text("region,dose_gy,bed_gy\nkidneys,4.0,4.4\n")
+    plan = tmp_path / "plan.json"
+    plan.write_text(
+        json.dumps({"predicted_doses": [{"region": "kidneys", "dose_gy_per_gbq": 0.57}]})
+    )
+    args = ["dosimetry", "--tac-csv", str(tac), "--injected-gbq", "7.4", "--blood-csv", str(blood)]
+    args += ["--previous-cycles", str(prev), "--plan", str(plan), "--weight-kg", "73"]
+    args += ["--out", str(tmp_path / "o"), "--json"]
+    assert main(args) == 0, capsys.readouterr().err
+    doc = json.loads(capsys.readouterr().out)
+    by = {r["name"]: r for r in doc["regions"]}
+    assert doc["marrow"]["method"] == "blood" and by["red_marrow"]["dose_gy"] > 0
+    assert all(by[n]["dose_std_gy"] > 0 for n in ("kidneys", "red_marrow"))
+    # 4 cycles planned, 1 earlier + this one: 2 remaining of 7.4 GBq
+    assert doc["projection"]["remaining_gbq"] == [7.4, 7.4]
+    kid = next(r for r in doc["projection"]["regions"] if r["name"] == "kidneys")
+    assert kid["projected_dose_gy"] == pytest.approx(4.0 + 3 * by["kidneys"]["dose_gy"], rel=1e-5)
+    assert doc["plan_comparison"][0]["region"] == "kidneys"
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert (
+        "Red marrow" in html and "Over the planned regimen" in html and "against the plan" in html
+    )
+    assert main(args[:-1] + ["--plan", str(tmp_path / "none.json")]) == 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -102,7 +103,7 @@ def marrow_dose(
         name="red_marrow",
         kind="organ",
         mass_g=md.mass_g,
-        fit=KineticFit("whole red marrow", md.tia_mbq_h, md.tia_std_mbq_h, fit.t_eff_h, {}),
+        fit=_scaled(fit, md.tia_mbq_h / fit.tia_mbq_h),
         dose_gy=md.dose_gy,
         bed_gy=float(bed),
         dose_gy_per_gbq=md.dose_gy / gbq if gbq else None,
@@ -114,6 +115,18 @@ def marrow_dose(
     result.regions.append(row)
     result.marrow = md
     return md
+
+
+def _scaled(fit: KineticFit, k: float) -> KineticFit:
+    """The curve ``fit`` times ``k`` (the VOI or blood curve as the whole marrow's, MBq)."""
+    return replace(
+        fit,
+        tia_mbq_h=fit.tia_mbq_h * k,
+        tia_std_mbq_h=fit.tia_std_mbq_h * k,
+        params={n: v * k if n.startswith("a") else v for n, v in fit.params.items()},
+        param_std={n: v * k if n.startswith("a") else v for n, v in fit.param_std.items()},
+        activity_mbq=tuple(a * k for a in fit.activity_mbq),
+    )
 
 
 def project_regimen(

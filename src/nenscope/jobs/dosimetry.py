@@ -49,7 +49,11 @@ class DosimetryOptions:
     risk_factors: kidney BED limit 28 Gy instead of 40 Gy; register: register later time
     points to the first (None: when masks are given once, or for voxel/local); affine: affine
     instead of rigid registration; psf_fwhm_mm: SPECT resolution (FWHM, mm) for the
-    partial-volume correction of regional activities (None: off).
+    partial-volume correction of regional activities (None: off); calibration_uncertainty:
+    relative SD of the SPECT calibration factor (None: ``dosimetry/data/uncertainty.toml``);
+    planned_cycles: cycles of the whole regimen (None: the catalogue's, 4); planned_gbq:
+    activity of each remaining cycle (None: the catalogue's 7.4 GBq); weight_kg: patient
+    weight for the red-marrow mass (None: the DICOM header's).
     """
 
     method: str = "organ"
@@ -62,6 +66,10 @@ class DosimetryOptions:
     register: bool | None = None
     affine: bool = False
     psf_fwhm_mm: float | None = None
+    calibration_uncertainty: float | None = None
+    planned_cycles: int | None = None
+    planned_gbq: float | None = None
+    weight_kg: float | None = None
 
 
 @dataclass
@@ -124,6 +132,8 @@ def run_dosimetry(
     label_names: Path | None = None,
     regions: Sequence[str] | None = None,
     previous_cycles: Path | None = None,
+    blood_csv: Path | None = None,
+    plan: Path | None = None,
     options: DosimetryOptions | None = None,
     progress: Progress | None = None,
 ) -> DosimetryRun:
@@ -140,6 +150,8 @@ def run_dosimetry(
     label_names : names of a NIfTI mask's labels (CSV ``label,name`` or JSON).
     regions : keep only these ROI names (None: all).
     previous_cycles : earlier cycles (CSV or an earlier ``dosimetry.json``).
+    blood_csv : blood samples ``time_h,activity_kbq_per_ml`` for the blood-based red marrow.
+    plan : the ``plan.json`` of ``nenscope plan``: measured doses are compared with it.
     options : :class:`DosimetryOptions`.
     progress : called with a short stage name before each stage.
     """
@@ -155,6 +167,7 @@ def run_dosimetry(
         raise NenscopeError("--auto-masks needs images (--timepoint), not --tac-csv")
     previous = read_previous_cycles(previous_cycles) if previous_cycles else []
     reference = None
+    geometry: _Geometry | None = None
     if tac_csv:
         if opts.psf_fwhm_mm is not None:
             raise NenscopeError("--psf-fwhm-mm applies to images (--timepoint), not to --tac-csv")
@@ -173,7 +186,7 @@ def run_dosimetry(
         )
     else:
         names = read_label_names(label_names) if label_names else None
-        result, reference = _from_images(
+        result, reference, geometry = _from_images(
             list(timepoints),
             list(masks),
             opts,
@@ -183,10 +196,66 @@ def run_dosimetry(
             keep=regions,
             say=say,
         )
+    say("assessment")
+    _assess(result, opts, previous, geometry, blood_csv, plan)
     say("write")
     document = result.to_dict()
     files = _write_outputs(Path(out_dir), result, document, reference)
     return DosimetryRun(result, document, files, previous)
+
+
+@dataclass
+class _Geometry:
+    """The regions on the reference grid (for the volume uncertainty) and the header weight."""
+
+    masks: Masks
+    spacing_mm: tuple[float, float, float]
+    weight_kg: float | None
+
+
+def _n_previous(previous: list[CycleDose]) -> int:
+    """Earlier cycles: the most rows any region has in the previous-cycles table."""
+    counts: dict[str, int] = {}
+    for c in previous:
+        counts[c.region] = counts.get(c.region, 0) + 1
+    return max(counts.values(), default=0)
+
+
+def _assess(
+    result: DosimetryResult,
+    opts: DosimetryOptions,
+    previous: list[CycleDose],
+    geometry: _Geometry | None,
+    blood_csv: Path | None,
+    plan: Path | None,
+) -> None:
+    """Red marrow, uncertainty per region, the regimen projected, the plan compared."""
+    from nenscope.dosimetry import assessment
+    from nenscope.dosimetry.marrow import read_blood_csv
+    from nenscope.knowledge.tracers import get_agent
+
+    weight = opts.weight_kg or (geometry.weight_kg if geometry else None)
+    blood = read_blood_csv(blood_csv) if blood_csv else None
+    assessment.marrow_dose(result, blood=blood, weight_kg=weight)
+    assessment.attach_uncertainty(
+        result,
+        masks=geometry.masks if geometry else None,
+        spacing_mm=geometry.spacing_mm if geometry else None,
+        psf_fwhm_mm=opts.psf_fwhm_mm,
+        calibration_rel=opts.calibration_uncertainty,
+    )
+    agent = get_agent("177Lu-DOTATATE")
+    n_total = opts.planned_cycles or agent.cycles or 4
+    gbq = opts.planned_gbq or agent.activity.mbq / 1000.0
+    remaining = [gbq] * max(n_total - 1 - _n_previous(previous), 0)
+    result.projection = assessment.project_regimen(
+        result, remaining_gbq=remaining, risk_factors=opts.risk_factors
+    )
+    result.warnings += assessment.projection_warnings(result.projection)
+    if plan is not None:
+        if not plan.is_file():
+            raise NenscopeError(f"plan file {plan} not found (option --plan)")
+        result.plan_comparison = assessment.compare_with_plan(result, json.loads(plan.read_text()))
 
 
 @dataclass
@@ -231,8 +300,9 @@ def _from_images(
     label_names: dict[int, str] | None,
     keep: Sequence[str] | None,
     say: Progress,
-) -> tuple[DosimetryResult, _Reference]:
-    """Load the time points, make the masks, run the dosimetry; the result and its reference."""
+) -> tuple[DosimetryResult, _Reference, _Geometry]:
+    """Load the time points, make the masks, run the dosimetry; the result, its reference and
+    the regions' geometry."""
     from nenscope.dosimetry import dosimetry_from_timepoints, timepoint_from_study
     from nenscope.imaging import load_study
 
@@ -281,7 +351,14 @@ def _from_images(
         psf_fwhm_mm=opts.psf_fwhm_mm,
     )
     result.warnings[:0] = auto_warnings
-    return result, _Reference(tps[first].activity, studies[first].study_instance_uid)
+    from nenscope.dosimetry.timepoints import spacing_mm
+
+    geometry = _Geometry(
+        masks if isinstance(masks, dict) else masks[first],
+        spacing_mm(tps[first].activity),
+        st0.patient.weight_kg,
+    )
+    return result, _Reference(tps[first].activity, studies[first].study_instance_uid), geometry
 
 
 def _select(masks: Masks, keep: Sequence[str] | None) -> Masks:

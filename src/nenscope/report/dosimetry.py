@@ -15,6 +15,7 @@ from nenscope.report.format import fmt, render_template
 def render_dosimetry_report(result: DosimetryResult) -> str:
     """The report as one HTML string (no external resources)."""
     dvh = dvh_png(result)
+    doc = result.to_dict()
     return render_template(
         "dosimetry.html.j2",
         method=result.method,
@@ -22,7 +23,10 @@ def render_dosimetry_report(result: DosimetryResult) -> str:
         injected=f"{result.injected_gbq:.3g} GBq" if result.injected_gbq else "unknown",
         version=__version__,
         warnings=result.warnings,
-        regions=result.to_dict()["regions"],
+        regions=doc["regions"],
+        projection=doc["projection"],
+        marrow=doc["marrow"],
+        plan_comparison=doc["plan_comparison"],
         dvhs=result.dvhs,
         tac_uri=data_uri(tac_png(result)),
         dvh_uri=data_uri(dvh) if dvh is not None else None,
