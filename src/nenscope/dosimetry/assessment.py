@@ -31,6 +31,19 @@ def _is_marrow_voi(name: str) -> bool:
     return svalues.region_kind(name) == "marrow_voi"
 
 
+def mass_warnings(result: DosimetryResult, *, weight_kg: float | None = None) -> list[str]:
+    """Organ regions whose mass is beyond ±30 % of the ICRP reference scaled to the patient
+    (:mod:`nenscope.dosimetry.organmass`)."""
+    from nenscope.dosimetry.organmass import mass_warning
+
+    out = []
+    for r in result.regions:
+        w = mass_warning(r.name, r.mass_g, sex=result.sex, weight_kg=weight_kg)
+        if w:
+            out.append(w)
+    return out
+
+
 def attach_uncertainty(
     result: DosimetryResult,
     *,

@@ -69,12 +69,14 @@ class OrganFinding:
 
 @dataclass(eq=False)
 class _Regions:
-    """Watershed regions of the uptake above the liver's, delineated at ``fraction`` x
-    their plateau (``plateau[label]``, mean smoothed SUV above half the basin's maximum)."""
+    """Watershed regions of the uptake above the liver's, each delineated at ``level[label]``
+    = background + ``fraction`` x (plateau − background), the plateau being the mean
+    smoothed SUV above half the basin's maximum."""
 
     smooth: NDArray[np.float32]
     labels: NDArray[np.int32]
     plateau: NDArray[np.float64]
+    level: NDArray[np.float64]
 
 
 def _regions(
@@ -100,17 +102,21 @@ def _regions(
     peak = ndimage.maximum(sm, basins, idx)
     regions = np.zeros(arr.shape, np.int32)
     plateau = np.zeros(n + 1)
+    level = np.zeros(n + 1)
+    # background: the median of the body (soft tissue dominates it), below every organ
+    bg = float(np.median(sm[sm > 0.2 * liver_suv]))
     # each basin inside its bounding box only (no whole-volume pass per basin)
     for i, pk, sl in zip(idx, peak, ndimage.find_objects(basins, n), strict=True):
         if sl is None:
             continue
         b, s_b = basins[sl] == i, sm[sl]
         plateau[i] = float(s_b[b & (s_b >= 0.5 * pk)].mean())
-        r, k = ndimage.label(b & (s_b >= fraction * plateau[i]))
+        level[i] = bg + fraction * (plateau[i] - bg)
+        r, k = ndimage.label(b & (s_b >= level[i]))
         if k > 1:  # the connected piece holding most of the region
             r = r == int(np.argmax(np.bincount(r.ravel())[1:])) + 1
         regions[sl][r > 0] = i
-    return _Regions(sm, regions, plateau)
+    return _Regions(sm, regions, plateau, level)
 
 
 def _kidney_pair(
@@ -213,9 +219,7 @@ def find_kidneys_and_spleen(
         # the organ's own threshold may reach past its basin (a hotter neighbour's maximum
         # floods part of the organ): grow into voxels no other region claims
         core = reg.labels == c.label
-        grow, _ = ndimage.label(
-            (reg.smooth >= fraction * reg.plateau[c.label]) & ((reg.labels == 0) | core)
-        )
+        grow, _ = ndimage.label((reg.smooth >= reg.level[c.label]) & ((reg.labels == 0) | core))
         ids = np.unique(grow[core])
         m = np.isin(grow, ids[ids > 0]) & ~taken
         if m.any():

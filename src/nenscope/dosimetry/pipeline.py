@@ -105,7 +105,8 @@ class DosimetryResult:
     regions: per-region results; warnings: limit and method warnings; method, sex,
     injected_gbq: the run's settings; dose_map_gy: voxel dose (Gy) on the reference grid for
     the voxel/local methods; dvhs: per region; spacing_mm: voxel size of the dose map;
-    marrow, projection, plan_comparison: set by :mod:`nenscope.dosimetry.assessment`.
+    marrow, projection, plan_comparison: set by :mod:`nenscope.dosimetry.assessment`;
+    notes: how the run was made (e.g. the automatic regions' delineation time points).
     """
 
     regions: list[RegionResult]
@@ -119,6 +120,7 @@ class DosimetryResult:
     marrow: MarrowDose | None = None
     projection: dict | None = None
     plan_comparison: list[dict] | None = None
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The ``dosimetry.json`` document."""
@@ -140,6 +142,7 @@ class DosimetryResult:
             "marrow": None if self.marrow is None else self.marrow.to_dict(),
             "projection": self.projection,
             "plan_comparison": self.plan_comparison,
+            "notes": list(self.notes),
             "warnings": list(self.warnings),
         }
 

@@ -235,6 +235,7 @@ def _assess(
     from nenscope.knowledge.tracers import get_agent
 
     weight = opts.weight_kg or (geometry.weight_kg if geometry else None)
+    result.warnings += assessment.mass_warnings(result, weight_kg=weight)
     blood = read_blood_csv(blood_csv) if blood_csv else None
     assessment.marrow_dose(result, blood=blood, weight_kg=weight)
     assessment.attach_uncertainty(
@@ -322,34 +323,39 @@ def _from_images(
         studies.append(st)
         tps.append(timepoint_from_study(st, label=str(d), injection_datetime=opts.injection_time))
     first = min(range(len(tps)), key=lambda i: tps[i].time_h)
-    auto_warnings: list[str] = []
-    if auto_masks:
-        say("analysing the first time point")
-        masks, auto_warnings = _auto_masks(studies[first], opts.psf_fwhm_mm, keep)
-    else:
-        say("reading masks")
-        masks = _file_masks(mask_paths, tps, first, label_names, keep)
     st0 = studies[0]
     injected_gbq = opts.injected_gbq
     if injected_gbq is None and st0.injected_activity_bq:
         injected_gbq = st0.injected_activity_bq / 1e9
-    sex = opts.sex if opts.sex is not None else (st0.patient.sex or "M")
-    say(f"{opts.method} dosimetry")
-    run = _auto_masks_with_pvc if (auto_masks and opts.psf_fwhm_mm) else dosimetry_from_timepoints
-    result = run(
-        tps,
-        masks,
+    sex = (opts.sex if opts.sex is not None else (st0.patient.sex or "M")).upper()[:1]
+    kwargs = dict(
         method=opts.method,
-        register=opts.register,
-        affine=opts.affine,
-        sex=sex.upper()[:1],
+        sex=sex,
         injected_gbq=injected_gbq,
         kinetics_model=opts.kinetics,
         stp_time_h=opts.stp_time_h,
         previous=previous,
         risk_factors=opts.risk_factors,
-        psf_fwhm_mm=opts.psf_fwhm_mm,
     )
+    auto_warnings: list[str] = []
+    if auto_masks:
+        say("automatic regions")
+        weight = opts.weight_kg or st0.patient.weight_kg
+        result, masks, auto_warnings = _auto_dosimetry(
+            tps, studies[first].ct, opts, weight, keep, kwargs
+        )
+    else:
+        say("reading masks")
+        masks = _file_masks(mask_paths, tps, first, label_names, keep)
+        say(f"{opts.method} dosimetry")
+        result = dosimetry_from_timepoints(
+            tps,
+            masks,
+            register=opts.register,
+            affine=opts.affine,
+            psf_fwhm_mm=opts.psf_fwhm_mm,
+            **kwargs,
+        )
     result.warnings[:0] = auto_warnings
     from nenscope.dosimetry.timepoints import spacing_mm
 
@@ -393,42 +399,50 @@ def _file_masks(
     return [one(p, tp) for p, tp in zip(mask_paths, tps, strict=True)]
 
 
-def _auto_masks(
-    study, psf_fwhm_mm: float | None, keep: Sequence[str] | None
-) -> tuple[Masks, list[str]]:
-    """Regions of the analysis layer on the study's SUV (body weight), and their warnings."""
-    from nenscope.dosimetry.automasks import masks_from_analysis
-
-    try:
-        suv = study.suv("bw")
-    except NenscopeError as exc:
-        raise NenscopeError(f"--auto-masks needs the SUV of the first time point: {exc}") from exc
-    found = masks_from_analysis(suv, study.ct, agent_class="sstr", psf_fwhm_mm=psf_fwhm_mm)
-    return _select(found.masks, keep), found.warnings
-
-
-def _auto_masks_with_pvc(
+def _auto_dosimetry(
     tps: list[TimePoint],
-    masks: Masks,
-    *,
-    method: str,
-    register: bool | None,
-    affine: bool,
-    psf_fwhm_mm: float,
-    **kwargs: Any,
-) -> DosimetryResult:
-    """Automatic masks with a PSF: organ activities from a GTM over the organ regions.
+    ct: hd.Volume | None,
+    opts: DosimetryOptions,
+    weight_kg: float | None,
+    keep: Sequence[str] | None,
+    kwargs: dict[str, Any],
+) -> tuple[DosimetryResult, Masks, list[str]]:
+    """Automatic regions on the registered time points, then the dosimetry with them.
 
-    The pipeline's own GTM would give every small lesion of the analysis its own region (a
-    few voxels: noisy, even negative activities); ``automasks.pvc_tacs`` groups them.
+    The regions are delineated once on the reference grid (:func:`nenscope.dosimetry.
+    automasks.masks_from_timepoints`); with a PSF the organ activities come from a GTM over
+    the organ regions with all lesions as one region (``automasks.pvc_tacs``: a few-voxel
+    lesion as its own GTM region makes the solution noisy).
     """
     from nenscope.dosimetry import dosimetry_from_images
-    from nenscope.dosimetry.automasks import pvc_tacs
+    from nenscope.dosimetry._data import lambda_phys_per_h
+    from nenscope.dosimetry.automasks import masks_from_timepoints, pvc_tacs
     from nenscope.dosimetry.timepoints import on_reference_grid, spacing_mm
 
+    gbq = kwargs["injected_gbq"]
+    if not weight_kg or not gbq:
+        raise NenscopeError(
+            "--auto-masks needs the SUV: the patient weight (header or --weight-kg) and the "
+            "administered activity (header or --injected-gbq)"
+        )
     tps = sorted(tps, key=lambda tp: tp.time_h)
-    arrays = on_reference_grid(tps, register=True if register is None else register, affine=affine)
+    register = True if opts.register is None else opts.register
+    arrays = on_reference_grid(tps, register=register, affine=opts.affine)
     times = [tp.time_h for tp in tps]
+    lam = lambda_phys_per_h()
+    factors = [weight_kg * 1000.0 / (gbq * 1e9 * np.exp(-lam * t)) for t in times]
+    auto = masks_from_timepoints(
+        arrays,
+        times,
+        factors,
+        tps[0].activity.affine,
+        ct,
+        psf_fwhm_mm=opts.psf_fwhm_mm,
+    )
+    masks = _select(auto.masks, keep)
     spacing = spacing_mm(tps[0].activity)
-    tacs = pvc_tacs(arrays, times, spacing, masks, psf_fwhm_mm)
-    return dosimetry_from_images(arrays, times, spacing, masks, method=method, tacs=tacs, **kwargs)
+    tacs = pvc_tacs(arrays, times, spacing, masks, opts.psf_fwhm_mm) if opts.psf_fwhm_mm else None
+    result = dosimetry_from_images(arrays, times, spacing, masks, tacs=tacs, **kwargs)
+    when = ", ".join(f"{t:g} h" for t in auto.delineation_times_h)
+    result.notes.append(f"automatic regions delineated on the mean SUV of {when}")
+    return result, masks, list(auto.warnings)
