@@ -171,6 +171,18 @@ def summarise(rows: list[dict]) -> dict:
         "kidney_measured_range": (min(km), max(km)),
     }
     if les:
+        loo_les = []
+        for r in rows:  # proportional model fitted on the other patients' lesions
+            others = [x for o in rows if o is not r for x in o["lesions"]]
+            slope, _, _ = fit_model(
+                [x["uptake_suv"] for x in others],
+                [x["measured_gy_per_gbq"] for x in others],
+                through_origin=True,
+            )
+            loo_les += [slope * x["uptake_suv"] for x in r["lesions"]]
+        out["lesion_site_loo_vs_measured"] = _errors(
+            loo_les, [x["measured_gy_per_gbq"] for x in les]
+        )
         pred = [x["predicted_gy_per_gbq"] for x in les]
         out["n_lesions"] = len(les)
         out["lesion_shipped_vs_measured"] = _errors(pred, [x["measured_gy_per_gbq"] for x in les])
@@ -182,7 +194,11 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the cohort (or, with ``--summary ROWS_JSON``, summarise an earlier run)."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--summary"]:
+        print(json.dumps(summarise(json.loads(Path(argv[1]).read_text())), indent=1))
+        return
     n = int(argv[0]) if argv else 10
     root = Path(argv[1]) if len(argv) > 1 else Path(tempfile.gettempdir()) / "plan_val"
     rows = []
