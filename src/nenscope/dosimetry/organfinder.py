@@ -119,6 +119,23 @@ def _regions(
     return _Regions(sm, regions, plateau, level)
 
 
+def _without_lesions(arr: NDArray[np.float32], lesions: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """``arr`` with each lesion region filled with the mean of the two voxels around it: a
+    hot tumour against an organ would otherwise take the organ's basin (its maximum floods
+    the organ's own) and set its plateau."""
+    out = arr.copy()
+    lab, n = ndimage.label(lesions)
+    for i, sl in enumerate(ndimage.find_objects(lab), start=1):
+        if sl is None:
+            continue
+        big = tuple(slice(max(s.start - 3, 0), s.stop + 3) for s in sl)
+        m = lab[big] == i
+        ring = ndimage.binary_dilation(m, iterations=2) & ~m & (lab[big] == 0)
+        if ring.any():
+            out[big][m] = float(arr[big][ring].mean())
+    return out
+
+
 def _kidney_pair(
     kid: list[ComponentInfo], liver_z_mm: tuple[float, float]
 ) -> tuple[ComponentInfo | None, ComponentInfo | None]:
@@ -197,6 +214,12 @@ def find_kidneys_and_spleen(
         out.notes.append("no liver to anchor the kidney and spleen priors on")
         return out
     spacing = np.linalg.norm(aff[:3, :3], axis=0)
+    near_lesion = None
+    if lesions is not None and np.any(lesions):
+        # a tumour's voxels and its blurred rim (one smoothing FWHM) belong to no organ
+        it = max(1, int(round(smooth_fwhm_mm / float(np.mean(spacing)))))
+        near_lesion = ndimage.binary_dilation(np.asarray(lesions, bool), iterations=it)
+        arr = _without_lesions(arr, near_lesion)
     reg = _regions(arr, spacing, liv, smooth_fwhm_mm, marker_fwhm_mm, fraction)
     if reg is None:
         out.notes.append("no uptake above the liver's outside it")
@@ -211,7 +234,7 @@ def find_kidneys_and_spleen(
     if want_spleen:
         used = {c.label for c in (left, right) if c is not None}
         chosen["spleen"] = _spleen(comps, used, lz, reg.plateau, liv)
-    taken = np.zeros(arr.shape, bool) if lesions is None else np.asarray(lesions, bool).copy()
+    taken = np.zeros(arr.shape, bool) if near_lesion is None else near_lesion.copy()
     for name, c in chosen.items():
         if c is None:
             out.notes.append(f"no {name.replace('_', ' ')} found on the SPECT")
