@@ -274,8 +274,8 @@ def _print_projection(doc: dict) -> None:
     n = len(proj.get("remaining_gbq", []))
     for row in proj.get("regions", []):
         console.print(
-            f"{row['name']}: after {n} more cycle(s) {row['projected_dose_gy']:.1f} Gy, "
-            f"BED {row['projected_bed_gy']:.1f} Gy"
+            f"{row['name']}: after {n} more cycle(s) {row['projected_dose_gy']:.3g} Gy, "
+            f"BED {row['projected_bed_gy']:.3g} Gy"
         )
     nxt = proj.get("next_cycle")
     if nxt:

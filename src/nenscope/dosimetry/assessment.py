@@ -23,6 +23,7 @@ import numpy as np
 from nenscope.dosimetry import cycles, marrow, radiobiology, svalues, uncertainty
 from nenscope.dosimetry.kinetics import KineticFit
 from nenscope.dosimetry.pipeline import DosimetryResult, RegionResult
+from nenscope.dosimetry.pipeline import _r as _sig
 
 _LIMITED = ("kidney", "red_marrow")
 
@@ -84,9 +85,11 @@ def marrow_dose(
     *,
     blood: tuple[Sequence[float], Sequence[float]] | None = None,
     weight_kg: float | None = None,
+    previous: Sequence[radiobiology.CycleDose] = (),
 ) -> marrow.MarrowDose | None:
     """Red-marrow dose from a marrow-VOI region (L2–L4) or from blood samples (preferred when
-    both are there); adds a ``red_marrow`` row with its BED. None without either."""
+    both are there); adds a ``red_marrow`` row with its BED and, with the ``red_marrow`` rows
+    of ``previous``, its cumulative dose and BED. None without either."""
     tia = {r.name: r.fit.tia_mbq_h for r in result.regions if r.kind in ("organ", "tumour")}
     voi = next((r for r in result.regions if _is_marrow_voi(r.name)), None)
     body = next((r for r in result.regions if r.kind == "body"), None)
@@ -125,6 +128,12 @@ def marrow_dose(
         self_gy=md.self_gy,
         cross_gy=md.cross_organs_gy + (md.cross_remainder_gy or 0.0),
     )
+    cum = radiobiology.cumulative(
+        {row.name: (row.dose_gy, row.bed_gy)},
+        [c for c in previous if svalues.tissue_of(c.region) == "red_marrow"],
+        svalues.tissue_of,
+    )
+    row.cumulative_dose_gy, row.cumulative_bed_gy = cum[row.name]
     result.regions.append(row)
     result.marrow = md
     return md
@@ -171,7 +180,7 @@ def project_regimen(
             None
             if adv is None
             else {
-                "max_activity_gbq": adv.activity_gbq,
+                "max_activity_gbq": _sig(adv.activity_gbq),
                 "limiting_region": adv.region,
                 "limit": f"{adv.limit.quantity} {adv.limit.value_gy:g} Gy",
             }
@@ -182,12 +191,17 @@ def project_regimen(
 def _projection_row(p: cycles.Projection) -> dict[str, Any]:
     return {
         "name": p.region,
-        "delivered_dose_gy": p.delivered_dose_gy,
-        "delivered_bed_gy": p.delivered_bed_gy,
-        "projected_dose_gy": p.projected_dose_gy,
-        "projected_bed_gy": p.projected_bed_gy,
+        "delivered_dose_gy": _sig(p.delivered_dose_gy),
+        "delivered_bed_gy": _sig(p.delivered_bed_gy),
+        "projected_dose_gy": _sig(p.projected_dose_gy),
+        "projected_bed_gy": _sig(p.projected_bed_gy),
         "limits": [
-            {"quantity": lim.quantity, "limit_gy": lim.value_gy, "value_gy": v, "reached": hit}
+            {
+                "quantity": lim.quantity,
+                "limit_gy": lim.value_gy,
+                "value_gy": _sig(v),
+                "reached": hit,
+            }
             for lim, v, hit in p.limits
         ],
     }

@@ -59,16 +59,20 @@ class MarrowDose:
         return self.self_gy + self.cross_organs_gy + (self.cross_remainder_gy or 0.0)
 
     def to_dict(self) -> dict:
-        """JSON row (keys with units)."""
+        """JSON row (keys with units, 6 significant digits)."""
+
+        def sig(v: float | None) -> float | None:
+            return None if v is None or not math.isfinite(v) else float(f"{v:.6g}")
+
         return {
             "method": self.method,
-            "tia_mbq_h": self.tia_mbq_h,
-            "tia_std_mbq_h": self.tia_std_mbq_h,
-            "mass_g": self.mass_g,
-            "self_gy": self.self_gy,
-            "cross_organs_gy": self.cross_organs_gy,
-            "cross_remainder_gy": self.cross_remainder_gy,
-            "dose_gy": self.dose_gy,
+            "tia_mbq_h": sig(self.tia_mbq_h),
+            "tia_std_mbq_h": sig(self.tia_std_mbq_h),
+            "mass_g": sig(self.mass_g),
+            "self_gy": sig(self.self_gy),
+            "cross_organs_gy": sig(self.cross_organs_gy),
+            "cross_remainder_gy": sig(self.cross_remainder_gy),
+            "dose_gy": sig(self.dose_gy),
             "notes": list(self.notes),
         }
 

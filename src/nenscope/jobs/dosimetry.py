@@ -237,7 +237,7 @@ def _assess(
     weight = opts.weight_kg or (geometry.weight_kg if geometry else None)
     result.warnings += assessment.mass_warnings(result, weight_kg=weight)
     blood = read_blood_csv(blood_csv) if blood_csv else None
-    assessment.marrow_dose(result, blood=blood, weight_kg=weight)
+    assessment.marrow_dose(result, blood=blood, weight_kg=weight, previous=previous)
     assessment.attach_uncertainty(
         result,
         masks=geometry.masks if geometry else None,
