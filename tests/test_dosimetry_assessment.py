@@ -85,11 +85,11 @@ def test_every_region_with_a_dose_has_an_uncertainty(result):
         assert r.uncertainty is not None, r.name
         assert d["dose_std_gy"] >= 0.05 * r.dose_gy * (1 - 1e-5)  # calibration 5 % at least
         assert d["bed_std_gy"] >= d["dose_std_gy"]
-        assert set(d["uncertainty_budget"]) >= {"calibration", "curve_fit", "volume_recovery_mass"}
+        assert set(d["uncertainty_budget"]) >= {"calibration", "curve_fit", "recovery", "volume"}
     spleen = next(r for r in result.regions if r.name == "spleen").uncertainty
-    assert spleen.budget["volume_recovery_mass"] > 0 and not spleen.notes
+    assert spleen.budget["volume"] > 0 and spleen.budget["recovery"] > 0 and not spleen.notes
     kid = next(r for r in result.regions if r.name == "kidney_left").uncertainty
-    assert kid.budget["volume_recovery_mass"] == 0 and "volume" in kid.notes[0]
+    assert kid.budget["volume"] == 0 and "volume" in kid.notes[0]
 
 
 def test_regimen_projection_and_plan_comparison_by_hand(result):

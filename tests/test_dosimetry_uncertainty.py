@@ -3,10 +3,11 @@
 1. Terms by hand: calibration alone gives its own relative SD on TIA and dose; the BED's SD is
    (1 + 2GD/(α/β)) times the dose's; the full budget by hand.
 2. The whole chain simulated: a mono-exponential organ seen through a calibration factor, an
-   analytic recovery curve RC(V) = V/(V + k) of a delineated volume, count noise at four time
-   points, an S-value and a cross-dose, each drawn from its distribution; the Monte Carlo SD
+   analytic recovery curve RC(V) = V/(V + k) looked up from a delineated volume (Gear 2018's
+   chain), count noise at four time points, an S-value and a cross-dose, each drawn from its distribution; the Monte Carlo SD
    of the dose must match the propagated one.
-3. The volume terms of a voxelised sphere against its analytic surface and recovery.
+3. The volume and recovery terms of a voxelised sphere against its surface and its recovery
+   computed by hand.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def test_calibration_alone_and_the_bed_factor():
 
 
 def test_full_budget_by_hand():
-    vol = VolumeTerms(150.0, 15.0, 0.2)  # u_V 10 %, s_RC 0.2
+    vol = VolumeTerms(150.0, 15.0, -1.0, 0.04)  # u_V 10 %, mass only; recovery 4 %
     u = uncertainty.propagate(
         tia_mbq_h=2000.0,
         tia_fit_std_mbq_h=60.0,  # 3 %
@@ -48,12 +49,14 @@ def test_full_budget_by_hand():
         s_value_rel=0.02,
         cross_rel=0.3,
     )
-    # TIA: sqrt(0.03² + 0.05² + (0.2·0.1)²) = 0.06164
-    assert u.tia_std_mbq_h == pytest.approx(2000 * math.sqrt(0.03**2 + 0.05**2 + 0.02**2))
-    # dose: calibration 0.05 on all; self 0.8 × (0.03 fit, 1.2·0.1 volume, 0.02 S); cross 0.2·0.3
-    terms = [0.05, 0.8 * 0.03, 0.8 * 1.2 * 0.1, 0.8 * 0.02, 0.2 * 0.3]
+    # TIA: sqrt(0.03² + 0.05² + 0.04²) (fit, calibration, recovery; not the mass)
+    assert u.tia_std_mbq_h == pytest.approx(2000 * math.sqrt(0.03**2 + 0.05**2 + 0.04**2))
+    # dose: calibration 0.05 on all; self 0.8 x (0.03 fit, 0.04 recovery, 1·0.1 volume,
+    # 0.02 S); cross 0.2 x 0.3
+    terms = [0.05, 0.8 * 0.03, 0.8 * 0.04, 0.8 * 0.1, 0.8 * 0.02, 0.2 * 0.3]
     assert u.dose_std_gy == pytest.approx(5.0 * math.sqrt(sum(t * t for t in terms)), rel=1e-12)
-    assert u.budget["volume_recovery_mass"] == pytest.approx(0.096)
+    assert u.budget["volume"] == pytest.approx(0.08)
+    assert u.budget["recovery"] == pytest.approx(0.032)
     assert sum(v * v for v in u.budget.values()) == pytest.approx((u.dose_std_gy / 5.0) ** 2)
 
 
@@ -90,7 +93,9 @@ def test_monte_carlo_of_the_chain_matches_the_propagation():
         tia_fit_std_mbq_h=fit0.tia_std_mbq_h,
         dose_gy=d_self + d_cross,
         self_gy=d_self,
-        volume=VolumeTerms(v_true, u_v * v_true, k_ml / (v_true + k_ml)),  # d ln RC/d ln V
+        # a recovery coefficient looked up from the volume (Gear 2018): the dose moves with
+        # the volume through the mass and the recovery, d ln D/d ln V = -(1 + d ln RC/d ln V)
+        volume=VolumeTerms(v_true, u_v * v_true, -(1.0 + k_ml / (v_true + k_ml))),
         calibration_rel=u_q,
         s_value_rel=u_s,
         cross_rel=u_cross,
@@ -111,12 +116,13 @@ def test_volume_terms_of_a_sphere():
     # u(V) = surface × voxel/sqrt(12), surface 4πR²: marching cubes on a binary sphere gives
     # +9 % (its staircase), measured 7.11 vs 6.53 ml
     assert vt.volume_std_ml == pytest.approx(4 * math.pi * 9.0 * 0.2 / math.sqrt(12), rel=0.12)
-    # recovery sensitivity of a 60 mm sphere at 12 mm FWHM, by hand on finer spheres
-    sig = 12.0 / (2 * math.sqrt(2 * math.log(2))) / sp
+    # the recovery term: d ln RC/d ln FWHM of the sphere, by hand, times the FWHM's 10 %
     rc = {}
-    for radius in (29.0, 31.0):
-        rc[radius] = uncertainty._recovery(r <= radius, [sig] * 3)
-    s_hand = math.log(rc[31.0] / rc[29.0]) / (3 * math.log(31.0 / 29.0))
-    assert vt.recovery_sensitivity == pytest.approx(s_hand, rel=0.1)
-    assert 0.05 < vt.recovery_sensitivity < 0.3
-    assert uncertainty.volume_terms(mask, (sp,) * 3).recovery_sensitivity == 0.0
+    for f in (11.4, 12.6):
+        sig = f / (2 * math.sqrt(2 * math.log(2))) / sp
+        rc[f] = uncertainty._recovery(mask, [sig] * 3)
+    s_hand = abs(math.log(rc[12.6] / rc[11.4]) / math.log(12.6 / 11.4))
+    assert vt.recovery_rel == pytest.approx(0.1 * s_hand, rel=1e-6)
+    assert 0.005 < vt.recovery_rel < 0.05  # a 60 mm sphere loses little to a 12 mm PSF
+    assert vt.dose_sensitivity == -1.0
+    assert uncertainty.volume_terms(mask, (sp,) * 3).recovery_rel == 0.0

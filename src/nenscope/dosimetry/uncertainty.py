@@ -3,22 +3,24 @@
 The law of propagation of uncertainty (GUM) through the dosimetry chain (Gear JI et al., Eur J
 Nucl Med Mol Imaging 2018;45:2456-2474), 1 SD, relative quantities written u_x = u(x)/x:
 
-* activity A = C / (Q·RC(V)) at each time point: calibration factor Q (u_Q, the same for every
-  time point and region, so fully correlated), recovery coefficient RC of the delineated
-  volume V (only when a partial-volume correction is applied; its sensitivity to the volume
-  s_RC = d ln RC / d ln V from the delineation blurred by the PSF);
+* calibration factor Q (u_Q): the same for every time point and region, fully correlated;
+* recovery: the partial-volume correction (GTM with the PSF, :mod:`nenscope.dosimetry.pvc`)
+  depends on the PSF's FWHM, known to u_F; the activity's relative SD from it is
+  u_rec = |d ln RC / d ln FWHM| · u_F, RC the region's own recovery (its mask blurred by the
+  PSF, averaged over the mask); 0 without a correction;
 * TIA from the curve fit: its covariance (delta method, :mod:`nenscope.dosimetry.kinetics`)
   carries the count noise of the time points; the systematic terms add in quadrature:
-  u_TIA² = (σ_fit/TIA)² + u_Q² + (s_RC·u_V)²;
-* absorbed dose D = D_self + D_cross with D_self ∝ TIA·S/m(V): the volume enters through the
-  recovery (−s_RC) and the mass (−1), with one sign, so the two are combined before squaring
-  (their correlation); S-value u_S; the cross-dose keeps its sources' relative uncertainty:
-  u(D)² = (D·u_Q)² + D_self²[(σ_fit/TIA)² + ((s_RC + 1)·u_V)² + u_S²] + (D_cross·u_cross)²;
+  u_TIA² = (σ_fit/TIA)² + u_Q² + u_rec²;
+* volume V of the delineation: the boundary lies anywhere within one voxel (uniform, SD
+  voxel/√12), so u(V) = surface × voxel/√12 (surface by marching cubes). The dose moves with
+  it through the mass, d ln D/d ln V = −1 (the GTM recovers the region's activity whatever its
+  outline; with a recovery coefficient looked up from the volume, as in Gear 2018, the
+  sensitivity is −(1 + d ln RC/d ln V), which ``dose_sensitivity`` can carry);
+* absorbed dose D = D_self + D_cross: u(D)² = (D·u_Q)² + D_self²[(σ_fit/TIA)² + u_rec² +
+  (s_V·u_V)² + u_S²] + (D_cross·u_cross)², S-value u_S, cross-dose u_cross;
 * BED = D + G·D²/(α/β): u(BED) = (1 + 2G·D/(α/β))·u(D) (radiobiological parameters exact).
 
-Volume: the boundary of a delineation lies anywhere within one voxel (uniform, SD
-voxel/√12), so u(V) = surface × voxel/√12, the surface from marching cubes (scikit-image).
-s_RC compares the recoveries of the mask dilated and eroded by one voxel. Defaults (calibration 5 %) are in ``data/uncertainty.toml``.
+Defaults (calibration 5 %, FWHM 10 %) are in ``data/uncertainty.toml``.
 """
 
 from __future__ import annotations
@@ -39,12 +41,14 @@ from nenscope.imaging.geometry import fwhm_to_sigma
 
 @dataclass(frozen=True)
 class VolumeTerms:
-    """Delineation terms of one region: volume (ml), its SD (ml), and s_RC = d ln RC/d ln V
-    (0 without a partial-volume correction)."""
+    """Delineation terms of one region: volume (ml) and its SD (ml), the dose's sensitivity to
+    the volume (d ln D / d ln V, −1: the mass) and the activity's relative SD from the
+    recovery correction (0 without one)."""
 
     volume_ml: float
     volume_std_ml: float
-    recovery_sensitivity: float = 0.0
+    dose_sensitivity: float = -1.0
+    recovery_rel: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -96,34 +100,37 @@ def volume_terms(
     *,
     psf_fwhm_mm: float | None = None,
     boundary_voxels: float | None = None,
+    fwhm_rel: float | None = None,
 ) -> VolumeTerms:
-    """Volume, its SD and the recovery's volume sensitivity of a delineated region.
+    """Volume, its SD and the recovery term of a delineated region.
 
     Args:
         mask: the region's voxels.
         spacing_mm: voxel size per axis (mm).
-        psf_fwhm_mm: PSF of the partial-volume correction (None: no correction, s_RC = 0).
+        psf_fwhm_mm: PSF of the partial-volume correction (None: no correction, no term).
         boundary_voxels: boundary uncertainty in voxels (default ``data/uncertainty.toml``).
+        fwhm_rel: relative SD of the PSF's FWHM (default ``data/uncertainty.toml``).
     """
     m = np.asarray(mask, dtype=bool)
     if not m.any():
         raise NenscopeError("cannot estimate the volume uncertainty of an empty mask")
-    b = float(boundary_voxels or load_toml("uncertainty.toml")["boundary"]["voxels"])
-    vox_ml = float(np.prod(spacing_mm)) / 1000.0
+    data = load_toml("uncertainty.toml")
+    b = float(boundary_voxels or data["boundary"]["voxels"])
     verts, faces, _, _ = marching_cubes(
         np.pad(m, 1).astype(np.float32), 0.5, spacing=tuple(float(s) for s in spacing_mm)
     )
     voxel_mm = float(np.prod(spacing_mm)) ** (1.0 / 3.0)
     u_v = mesh_surface_area(verts, faces) * voxel_mm * b / math.sqrt(12.0) / 1000.0
-    v = float(m.sum()) * vox_ml
-    s_rc = 0.0
-    dil, ero = ndimage.binary_dilation(m), ndimage.binary_erosion(m)
-    if psf_fwhm_mm and ero.any():
-        v_dil, v_ero = float(dil.sum()) * vox_ml, float(ero.sum()) * vox_ml
-        sig = fwhm_to_sigma(psf_fwhm_mm, spacing_mm, exact=True)
-        rc_d, rc_e = _recovery(dil, sig), _recovery(ero, sig)
-        s_rc = (math.log(rc_d) - math.log(rc_e)) / (math.log(v_dil) - math.log(v_ero))
-    return VolumeTerms(v, u_v, s_rc)
+    v = float(m.sum()) * float(np.prod(spacing_mm)) / 1000.0
+    rec = 0.0
+    if psf_fwhm_mm:
+        u_f = float(fwhm_rel if fwhm_rel is not None else data["psf"]["fwhm_relative"])
+        lo, hi = (
+            _recovery(m, fwhm_to_sigma(psf_fwhm_mm * f, spacing_mm, exact=True))
+            for f in (0.95, 1.05)
+        )
+        rec = abs(math.log(hi / lo) / math.log(1.05 / 0.95)) * u_f
+    return VolumeTerms(v, u_v, -1.0, rec)
 
 
 def propagate(
@@ -135,7 +142,6 @@ def propagate(
     bed_gy: float | None = None,
     alpha_beta_gy: float = 2.6,
     volume: VolumeTerms | None = None,
-    mass_scaled: bool = True,
     calibration_rel: float | None = None,
     s_value_rel: float = 0.0,
     cross_rel: float = 0.0,
@@ -146,8 +152,8 @@ def propagate(
         tia_mbq_h, tia_fit_std_mbq_h: TIA and its 1 SD from the fit covariance (NaN: none).
         dose_gy: total dose; self_gy: its self part (default all of it).
         bed_gy, alpha_beta_gy: BED and α/β (G from them) for the BED's SD.
-        volume: delineation terms (None: the volume's uncertainty is unknown, noted).
-        mass_scaled: the self-dose is inversely proportional to the region's mass.
+        volume: delineation terms (None: the volume's and recovery's uncertainty unknown,
+            noted).
         calibration_rel: u_Q (default ``data/uncertainty.toml``).
         s_value_rel: u_S of the self S-value; cross_rel: relative SD of the cross-dose.
     """
@@ -158,18 +164,19 @@ def propagate(
         fit_rel = 0.0
         notes.append("fit left no degree of freedom: curve-fit term not estimated")
     if volume is None:
-        u_v, s_rc = 0.0, 0.0
+        u_v, sens, rec = 0.0, 0.0, 0.0
         notes.append("no delineation: volume and recovery terms not estimated")
     else:
         u_v = volume.volume_std_ml / volume.volume_ml
-        s_rc = volume.recovery_sensitivity
-    tia_rel = math.sqrt(fit_rel**2 + u_q**2 + (s_rc * u_v) ** 2)
+        sens, rec = volume.dose_sensitivity, volume.recovery_rel
+    tia_rel = math.sqrt(fit_rel**2 + u_q**2 + rec**2)
     d_self = dose_gy if self_gy is None else float(self_gy)
     f_self = d_self / dose_gy if dose_gy > 0 else 1.0
     budget = {
         "calibration": u_q,
         "curve_fit": f_self * fit_rel,
-        "volume_recovery_mass": f_self * abs(s_rc + (1.0 if mass_scaled else 0.0)) * u_v,
+        "recovery": f_self * rec,
+        "volume": f_self * abs(sens) * u_v,
         "s_value": f_self * s_value_rel,
         "cross_dose": (1.0 - f_self) * cross_rel,
     }
