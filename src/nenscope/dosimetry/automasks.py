@@ -1,32 +1,34 @@
 """Dosimetry regions from the analysis layer and the SPECT (``nenscope dosimetry --auto-masks``).
 
-The analysis layer (``nenscope.analysis.analyze_volume``) runs on the SUV of the first 177Lu
-SPECT/CT time point as an SSTR agent. Its reference organs (``ReferenceRegions.masks``: the
-liver, and the spleen when its finder succeeds) become organ regions (S-values) and each
-lesion of its label map a tumour region (sphere model).
+:func:`masks_from_timepoints` works at any imaging schedule: the time points, registered to
+one grid, are averaged as SUV from 12 h on (:func:`delineation_image`; earlier images carry the
+urine in the renal collecting system and the blood pool, and alone would outline the renal
+pelvis instead of the kidney) and the regions are delineated once on that image, for every
+time point. :func:`masks_from_analysis` delineates on one SUV volume:
 
-The kidneys (and the spleen when the analysis gives none: its finder needs a homogeneous
-30 mm window that a normal spleen at SPECT resolution rarely offers) are delineated on the
-SPECT itself by :func:`nenscope.dosimetry.organfinder.find_kidneys_and_spleen`: recognised
-with the analysis's own anatomical kidney prior in the analysis's frame (its body centroid
-and liver z range), delineated at 50 % of each organ's plateau, split into ``kidney_left`` /
-``kidney_right`` (patient left = +x), as in SPECT-based 177Lu-DOTATATE kidney dosimetry
-(Sandström M et al., J Nucl Med 2010;51:1599-1607). Mass comes from that delineated volume.
+* the analysis layer (``nenscope.analysis.analyze_volume``, SSTR agent, with the SPECT settings
+  of ``data/automasks.toml``: 8 mm detection smoothing, no lesion under 1 ml) gives the liver,
+  the lesions (physiological uptake removed) and its anatomical frame; the liver mask is
+  trimmed to the organ's outline half-way between its plateau and the background around it
+  (:func:`outline_liver`);
+* the kidneys (and the spleen when the analysis gives none) are delineated on the SPECT by
+  :func:`nenscope.dosimetry.organfinder.find_kidneys_and_spleen` (as in SPECT-based
+  177Lu-DOTATATE kidney dosimetry, Sandström M et al., J Nucl Med 2010;51:1599-1607),
+  split into ``kidney_left`` / ``kidney_right`` (patient left = +x);
+* with several time points, lesion regions that do not stand above their surroundings at each
+  of them are dropped as noise; with one, those below the liver's uptake.
 
 Regional activity: the counts inside a kidney outlined at SPECT resolution are only 70-85 %
 of its activity (spill-out; MIRD Pamphlet 26, Ljungberg M et al., J Nucl Med 2016;57:151-162),
 so the activities are corrected by the geometric transfer matrix (Rousset OG et al., J Nucl
 Med 1998;39:904; :mod:`nenscope.dosimetry.pvc`) with the system PSF (``--psf-fwhm-mm``):
 :func:`pvc_tacs` solves it over the organ regions, one region for all lesions together and
-the background. GTM uses the delineated masks themselves (no second, larger activity VOI
-whose spill-in from the liver next to the right kidney and the spleen next to the left one
-would need its own correction). The small lesion regions the analysis also returns (some
-are a few voxels) are not separate GTM regions: a few-voxel region makes the solution noisy
-(negative activities); lesion activities stay the counts in their masks (the sphere model
-applies to them). Without a PSF a warning says the kidney activities are low.
+the background (a few-voxel lesion as its own GTM region makes the solution noisy); lesion
+activities stay the counts in their masks (the sphere model applies to them). Without a PSF a
+warning says the kidney activities are low.
 
-The masks are made disjoint: lesion voxels are removed from every organ (a tumour touching a
-kidney stays a tumour) and kidney/spleen voxels from the analysis's liver.
+The masks are disjoint: lesion voxels (and their one-FWHM rim) belong to no organ, and
+kidney/spleen voxels are removed from the liver.
 """
 
 from __future__ import annotations
