@@ -30,6 +30,8 @@ _COMMAND_MODULES = [
     "dosimetry",
     "simulate",
     "analyze",
+    "pacs",
+    "cohort",
 ]
 
 

@@ -10,7 +10,15 @@ See docs/pacs.md.
 """
 
 from nenscope.pacs.analyze import PacsAnalysis, analyze_from_pacs, write_dicom_report
-from nenscope.pacs.client import Pacs, PullResult, SeriesMatch, StudyMatch, dicom_date_range
+from nenscope.pacs.client import (
+    Pacs,
+    PullResult,
+    SeriesMatch,
+    StudyMatch,
+    dicom_date_range,
+    is_pacs_uri,
+    parse_pacs_uri,
+)
 from nenscope.pacs.rwvm import suv_rwvm
 from nenscope.pacs.session import PacsAuth, PacsError
 from nenscope.pacs.sr import measurement_report, read_measurement_report, write_measurement_report
@@ -25,7 +33,9 @@ __all__ = [
     "StudyMatch",
     "analyze_from_pacs",
     "dicom_date_range",
+    "is_pacs_uri",
     "measurement_report",
+    "parse_pacs_uri",
     "read_measurement_report",
     "suv_rwvm",
     "write_dicom_report",

@@ -104,6 +104,28 @@ def dicom_date_range(text: str) -> str:
     return raw
 
 
+_PACS_URI = re.compile(r"^pacs(\+https)?://([^/]+)(/.*)?/studies/([0-9.]+)/?$")
+
+
+def is_pacs_uri(text: str | os.PathLike) -> bool:
+    """Whether ``text`` is a ``pacs://`` study address (see :func:`parse_pacs_uri`)."""
+    return str(text).startswith(("pacs://", "pacs+https://"))
+
+
+def parse_pacs_uri(text: str) -> tuple[str, str]:
+    """(DICOMweb root URL, StudyInstanceUID) of a study address
+    ``pacs://HOST[:PORT]/ROOT/studies/UID`` (``pacs+https://`` for HTTPS), e.g.
+    ``pacs://127.0.0.1:8042/dicom-web/studies/1.2.3`` -> ``http://127.0.0.1:8042/dicom-web``."""
+    match = _PACS_URI.match(text.strip())
+    if match is None:
+        raise PacsError(
+            f"{text!r} is not a PACS study address: use pacs://HOST:PORT/dicom-web/studies/UID "
+            "(pacs+https:// for HTTPS)"
+        )
+    secure, host, root, uid = match.groups()
+    return f"{'https' if secure else 'http'}://{host}{root or ''}", uid
+
+
 def _value(ds: Dataset, keyword: str):
     value = ds.get(keyword)
     if value is None or value == "":
