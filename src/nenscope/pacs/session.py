@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -144,17 +145,26 @@ def translate_errors(url: str, what: str, *, retries: int, timeout_s: float) -> 
         yield
     except requests.HTTPError as exc:
         raise PacsError(_http_message(url, what, exc, retries + 1)) from exc
-    except requests.Timeout as exc:
-        raise PacsError(
-            f"the PACS at {url} did not answer {what} within {timeout_s:g} s ({retries + 1} tries)"
-        ) from exc
-    except requests.ConnectionError as exc:
+    except (requests.Timeout, requests.ConnectionError) as exc:
+        if _timed_out(exc):
+            raise PacsError(
+                f"the PACS at {url} did not answer {what} within {timeout_s:g} s "
+                f"({retries + 1} tries)"
+            ) from exc
         raise PacsError(
             f"cannot reach the PACS at {url} for {what} after {retries + 1} tries: is it running, "
             f"and is --url right? ({_root_cause(exc)})"
         ) from exc
     except requests.RequestException as exc:
         raise PacsError(f"request to the PACS at {url} for {what} failed: {exc}") from exc
+
+
+def _timed_out(exc: requests.RequestException) -> bool:
+    """A timeout, also when urllib3 gave up retrying one (requests then says ConnectionError)."""
+    inner = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(inner, urllib3.exceptions.NewConnectionError):  # a TimeoutError subclass
+        return False
+    return isinstance(exc, requests.Timeout) or isinstance(inner, urllib3.exceptions.TimeoutError)
 
 
 def _root_cause(exc: requests.ConnectionError) -> str:
