@@ -26,6 +26,7 @@ from nenscope.pacs.session import PacsAuth
 
 DEFAULT_OUT = Path("out") / "cohort"
 DB_NAME = "cohort.sqlite"
+SCHEDULER_TIMEOUT_S = 20.0  # to connect to an existing scheduler
 
 
 class CohortProgress(Protocol):
@@ -67,7 +68,7 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[object]:
 
     if scheduler:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_S}s")
         except (OSError, TimeoutError) as exc:
             raise NenscopeError(
                 f"cannot reach the Dask scheduler at {scheduler}: start one (`dask scheduler` and "
