@@ -75,7 +75,11 @@ def orthanc(tmp: Path) -> Iterator[OrthancServer]:
     conf.mkdir(parents=True)
     shutil.copy(CONFIG, conf / "orthanc.json")
     port = _free_port()
-    local = {"HttpPort": port, "StorageDirectory": str(tmp / "db"), "IndexDirectory": str(tmp / "db")}
+    local = {
+        "HttpPort": port,
+        "StorageDirectory": str(tmp / "db"),
+        "IndexDirectory": str(tmp / "db"),
+    }
     (conf / "local.json").write_text(json.dumps(local))
     log = (tmp / "orthanc.log").open("wb")
     proc = subprocess.Popen([binary, str(conf)], stdout=log, stderr=subprocess.STDOUT)

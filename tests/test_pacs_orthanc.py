@@ -27,6 +27,7 @@ from orthanc_server import orthanc
 
 pytestmark = pytest.mark.xdist_group("orthanc")
 PATIENT_ID = "NENSCOPE-SIM-0011"
+WRITTEN = {"SEG": "lesions.seg.dcm", "SR": "lesions.sr.dcm", "RWV": "suv.rwvm.dcm"}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,12 @@ def roundtrip(server, tmp_path_factory):
         args = ["analyze", "--from-pacs", server.url, "--study", uid, "--push"]
         assert main([*args, "--out", str(root / "out")]) == 0
     back = pacs.pull_study(uid, root / "back", modalities=["SEG", "SR", "RWV"])
-    objects = {ds.Modality: ds for ds in map(pydicom.dcmread, back.folder.rglob("*.dcm"))}
+    written = {pydicom.dcmread(root / "out" / name).SOPInstanceUID for name in WRITTEN.values()}
+    objects = {  # what this run pushed (a shared PACS may hold earlier runs' objects too)
+        ds.Modality: ds
+        for ds in map(pydicom.dcmread, back.folder.rglob("*.dcm"))
+        if ds.SOPInstanceUID in written
+    }
     findings = json.loads((root / "out" / "findings.json").read_text())
     return dict(
         root=root, pacs=pacs, uid=uid, uploaded=uploaded, objects=objects, findings=findings
@@ -93,9 +99,8 @@ def test_pull_gets_every_instance_of_the_wanted_series(roundtrip, tmp_path):
 
 def test_seg_rwvm_and_sr_are_stored_in_the_study(roundtrip):
     objects, out = roundtrip["objects"], roundtrip["root"] / "out"
-    assert set(objects) == {"SEG", "SR", "RWV"}  # one of each, as pushed
-    written = {"SEG": "lesions.seg.dcm", "SR": "lesions.sr.dcm", "RWV": "suv.rwvm.dcm"}
-    for modality, name in written.items():
+    assert set(objects) == {"SEG", "SR", "RWV"}
+    for modality, name in WRITTEN.items():
         assert objects[modality].SOPInstanceUID == pydicom.dcmread(out / name).SOPInstanceUID
     series = {s.modality for s in roundtrip["pacs"].find_series(roundtrip["uid"])}
     assert {"PT", "CT", "SEG", "SR", "RWV"} <= series
@@ -255,3 +260,16 @@ def test_wrong_password_and_unknown_study_are_clear_errors(server, tmp_path):
     pacs = Pacs(server.url, PacsAuth(user=server.user, password=server.password))
     with pytest.raises(PacsError, match="no study 1.2.3.999"):
         pacs.pull_study("1.2.3.999", tmp_path)
+
+
+def test_cohort_study_from_a_pacs_address(roundtrip, server, tmp_path):
+    from nenscope.cohort import CohortEntry, run_study
+
+    address = server.url.replace("http://", "pacs://") + f"/studies/{roundtrip['uid']}"
+    auth = PacsAuth(user=server.user, password=server.password)
+    outcome = run_study(CohortEntry("p1", address, "68Ga-DOTATATE"), tmp_path, auth=auth)
+    assert outcome.status == "done", outcome.error
+    assert json.loads(outcome.findings_json)["lesions"] == roundtrip["findings"]["lesions"]
+    assert len(_dicom_files(tmp_path / "p1" / "dicom")) == 250
+    refused = run_study(CohortEntry("p2", address, None), tmp_path)  # no credentials
+    assert refused.status == "failed" and "refused the credentials" in refused.error
