@@ -206,7 +206,10 @@ def _plots(
     files["sites_png"] = _bar(
         out / "detection_by_site.png",
         sites,
-        {"lesions": [by_site[s] for s in sites], "studies": [studies_by_site[s] for s in sites]},
+        {
+            "lesions": [by_site[s] for s in sites],
+            "studies with a lesion there": [studies_by_site[s] for s in sites],
+        },
         "Detection per site",
         "count",
     )
