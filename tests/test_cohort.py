@@ -122,6 +122,7 @@ def scheduler(tmp_path_factory):
     procs = [
         subprocess.Popen(
             [*py, "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+             "--dashboard-address", "127.0.0.1:0",
              "--no-dashboard", "--scheduler-file", str(address_file)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

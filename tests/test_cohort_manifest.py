@@ -158,6 +158,9 @@ def test_summary_tables(store, tmp_path):
 def test_summary_without_radiomics_and_errors(store, tmp_path):
     result = summarize(store, tmp_path / "s")
     assert "morph_volume" not in pq.read_table(result.files["lesions_parquet"]).column_names
+    with pytest.raises(NenscopeError, match="no cohort store at"):
+        summarize(tmp_path / "none.sqlite", tmp_path / "e")
+    CohortStore(tmp_path / "empty.sqlite").close()
     with pytest.raises(NenscopeError, match="holds no study"):
         summarize(tmp_path / "empty.sqlite", tmp_path / "e")
 

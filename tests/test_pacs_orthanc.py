@@ -20,6 +20,7 @@ import pydicom
 import pytest
 
 from nenscope.cli import main
+from nenscope.errors import NenscopeError
 from nenscope.pacs import Pacs, PacsAuth, PacsError, read_measurement_report
 from nenscope.simulation.output import write_study
 from nenscope.simulation.study import SimulationConfig, simulate_study
@@ -273,3 +274,34 @@ def test_cohort_study_from_a_pacs_address(roundtrip, server, tmp_path):
     assert len(_dicom_files(tmp_path / "p1" / "dicom")) == 250
     refused = run_study(CohortEntry("p2", address, None), tmp_path)  # no credentials
     assert refused.status == "failed" and "refused the credentials" in refused.error
+
+
+def test_sr_without_scores_other_suv_kind_and_mismatched_seg(roundtrip, tmp_path):
+    """Missing values are left out, the SUV kind sets the unit, a SEG of other findings is
+    refused (no network: the round trip's files)."""
+    from nenscope.pacs import measurement_report, suv_rwvm
+
+    out = roundtrip["root"] / "out"
+    seg = pydicom.dcmread(out / "lesions.seg.dcm")
+    sources = [pydicom.dcmread(p) for p in sorted((out / "dicom").rglob("*.dcm"))]
+    sources = [ds for ds in sources if ds.Modality == "PT"]
+    findings = json.loads(json.dumps(roundtrip["findings"]))
+    findings["study"]["suv_kind"] = "sul"
+    first = findings["lesions"][0]
+    first.update(krenning=None, sstr_rads=None, suv_peak=None, site="nowhere")
+    rwvm = suv_rwvm(sources, 0.001, "sul")
+    unit = rwvm.ReferencedImageRealWorldValueMappingSequence[0].RealWorldValueMappingSequence[0]
+    assert unit.MeasurementUnitsCodeSequence[0].CodeValue == "g/ml{SUVlbm(Janma)}"
+    sr = measurement_report(findings, seg, sources, rwvm)
+    rows = read_measurement_report(sr)
+    assert (rows[0]["krenning"], rows[0]["sstr_rads"], rows[0]["site"]) == (None, None, None)
+    assert "suv_peak" not in rows[0] and rows[0]["suv_max"] == first["suv_max"]
+    parsed = hd.sr.Comprehensive3DSR.from_dataset(sr)
+    group = parsed.content.get_volumetric_roi_measurement_groups()[0]
+    units = {m.unit.value for m in group.get_measurements()}
+    assert units == {"g/ml{SUVlbm(Janma)}", "ml"}
+    findings["lesions"] = findings["lesions"][1:]
+    with pytest.raises(NenscopeError, match="segment\\(s\\) for"):
+        measurement_report(findings, seg, sources, rwvm)
+    with pytest.raises(NenscopeError, match="not positive"):
+        suv_rwvm(sources, 0.0)

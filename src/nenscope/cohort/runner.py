@@ -83,7 +83,8 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[object]:
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",  # its HTTP routes on a free port, never 8787
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,

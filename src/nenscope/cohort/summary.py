@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
 from nenscope.atomic import atomic_path
-from nenscope.cohort.store import CohortStore
+from nenscope.cohort.store import CohortStore, sqlite_path
 from nenscope.errors import NenscopeError
 
 STUDY_FIELDS = (
@@ -219,6 +219,10 @@ def summarize(
     db: str | os.PathLike, out_dir: str | os.PathLike, *, radiomics: bool = False
 ) -> CohortSummary:
     """Write the cohort tables (CSV + Parquet) and plots of the store ``db`` into ``out_dir``."""
+    if not sqlite_path(db).is_file():
+        raise NenscopeError(
+            f"no cohort store at {db}: run `nenscope cohort run` first, or give --db"
+        )
     with CohortStore(db) as store:
         records = store.studies()
     if not records:
