@@ -66,27 +66,32 @@ def read_manifest(path: str | os.PathLike) -> list[CohortEntry]:
     for line, row in enumerate(rows, start=2):
         if not any(row.values()):
             continue
-        study_id = row["study_id"]
-        if not _STUDY_ID.match(study_id):
+        entry = _entry(row, f"manifest {manifest} line {line}", manifest.parent)
+        if entry.study_id in seen:
             raise NenscopeError(
-                f"manifest {manifest} line {line}: study_id {study_id!r} must be letters, digits, "
-                "'.', '_' or '-' (it names the output folder)"
+                f"manifest {manifest} line {line}: study_id {entry.study_id!r} repeats"
             )
-        if study_id in seen:
-            raise NenscopeError(f"manifest {manifest} line {line}: study_id {study_id!r} repeats")
-        if not row["path"]:
-            raise NenscopeError(f"manifest {manifest} line {line}: empty path for {study_id}")
-        seen.add(study_id)
-        base = manifest.parent
-        entries.append(
-            CohortEntry(
-                study_id=study_id,
-                path=_resolve(row["path"], base) or "",
-                tracer=row.get("tracer") or None,
-                fdg_path=_resolve(row.get("fdg_path"), base),
-                prior_path=_resolve(row.get("prior_path"), base),
-            )
-        )
+        seen.add(entry.study_id)
+        entries.append(entry)
     if not entries:
         raise NenscopeError(f"manifest {manifest} lists no studies")
     return entries
+
+
+def _entry(row: dict[str, str], where: str, base: Path) -> CohortEntry:
+    """One row as a :class:`CohortEntry`; ``where`` names the file and line in errors."""
+    study_id = row["study_id"]
+    if not _STUDY_ID.match(study_id):
+        raise NenscopeError(
+            f"{where}: study_id {study_id!r} must be letters, digits, '.', '_' or '-' "
+            "(it names the output folder)"
+        )
+    if not row["path"]:
+        raise NenscopeError(f"{where}: empty path for {study_id}")
+    return CohortEntry(
+        study_id=study_id,
+        path=_resolve(row["path"], base) or "",
+        tracer=row.get("tracer") or None,
+        fdg_path=_resolve(row.get("fdg_path"), base),
+        prior_path=_resolve(row.get("prior_path"), base),
+    )
