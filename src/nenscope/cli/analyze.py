@@ -10,8 +10,8 @@ from rich.table import Table
 
 from nenscope.cli import app
 from nenscope.cli._common import console, err_console, print_json
-from nenscope.report.format import fmt
 from nenscope.errors import NenscopeError
+from nenscope.report.format import fmt
 
 
 def print_findings(data: dict, out_dir: Path | None = None) -> None:

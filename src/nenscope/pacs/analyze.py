@@ -19,11 +19,11 @@ from nenscope.analysis import AnalysisOptions
 from nenscope.atomic import atomic_path
 from nenscope.errors import NenscopeError
 from nenscope.imaging import discover, load_study
+from nenscope.jobs.analyze import RunResult, run_analysis
 from nenscope.pacs.client import Pacs
 from nenscope.pacs.rwvm import suv_rwvm
 from nenscope.pacs.session import PacsAuth
 from nenscope.pacs.sr import write_measurement_report
-from nenscope.jobs.analyze import RunResult, run_analysis
 
 __all__ = [
     "IMAGE_MODALITIES",
