@@ -180,10 +180,10 @@ def _is_even(kernel: np.ndarray) -> bool:
 def _lu177_convolver(
     shape: tuple[int, ...], spacing_mm: tuple[float, ...], workers: int | None
 ) -> KernelConvolver:
-    """The convolver of the shipped kernel for one volume shape and voxel size, kept for the
-    next call (e.g. the dose-rate map of each time point): its spectrum costs about one FFT.
-    One entry only: at 400×512×512 the spectrum holds 0.25–0.5 GB."""
-    k = resample_kernel(spacing_mm)
+    """The convolver of the shipped kernel (in Gy/(MBq·s)) for one volume shape and voxel
+    size, kept for the next call (e.g. the dose-rate map of each time point): its spectrum
+    costs about one FFT. One entry only: at 400×512×512 the spectrum holds 0.25–0.5 GB."""
+    k = resample_kernel(spacing_mm) * np.float32(1e-3)  # mGy → Gy: no extra pass per call
     # the shipped Monte Carlo kernel is even up to its noise (2e-5 of the dose): only a kernel
     # that is exactly even takes the real-spectrum path, so results equal a plain convolution
     return KernelConvolver(shape, k, workers=workers, symmetric=_is_even(k))
@@ -207,9 +207,9 @@ def dose_kernel_gy(
     if kernel is None:
         conv = _lu177_convolver(shape, tuple(float(s) for s in spacing_mm), workers)
     else:
-        conv = KernelConvolver(shape, kernel, workers=workers, symmetric=_is_even(kernel))
+        k = np.asarray(kernel, dtype=np.float32) * np.float32(1e-3)  # mGy → Gy
+        conv = KernelConvolver(shape, k, workers=workers, symmetric=_is_even(k))
     out = conv(tia_mbq_s)
-    out *= np.float32(1e-3)  # mGy → Gy
     # float32 FFT round-off leaves ~1e-7 of the maximum around zero where there is no
     # activity; an absorbed dose cannot be negative
     np.maximum(out, 0.0, out=out)
