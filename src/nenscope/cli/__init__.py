@@ -33,6 +33,8 @@ _COMMAND_MODULES = [
     "leaflet",
     "serve",
     "users",
+    "pacs",
+    "cohort",
     "plan",
 ]
 
