@@ -280,11 +280,26 @@ def test_cli_auto_masks(tmp_path, capsys, patient):
     ref = json.loads(capsys.readouterr().out)["regions"][0]
     assert ref["name"] == "liver"
     assert by["liver"]["dose_gy"] == pytest.approx(ref["dose_gy"], rel=0.15)
+    # automatic regions plus a red-marrow VOI over the lumbar spine: the marrow dose too
+    z = ph.grid.axes_mm()[0][:, None, None]
+    voi = ph.mask("red_marrow") & (z <= -600.0)
+    lab = np.zeros(np.asarray(st.emission.array).shape, np.uint8)
+    lab[voi[::-1]] = 1
+    save_nifti(st.emission.with_array(lab), tmp_path / "l2l4.nii.gz")
+    names.write_text("label,name\n1,L2-L4\n")
+    args3 = [*args, "--masks", str(tmp_path / "l2l4.nii.gz"), "--label-names", str(names)]
+    assert main(args3) == 0, capsys.readouterr().err
+    doc3 = json.loads(capsys.readouterr().out)
+    by3 = {r["name"]: r for r in doc3["regions"]}
+    assert doc3["marrow"]["method"] == "image (L2-L4)"
+    assert by3["L2-L4"]["kind"] == "marrow_voi" and by3["red_marrow"]["dose_gy"] > 0
+    assert {"kidney_left", "kidney_right", "liver"} <= set(by3)
 
 
-def test_cli_auto_masks_and_masks_are_exclusive(tmp_path, capsys):
+def test_cli_auto_masks_take_one_extra_mask_file(tmp_path, capsys):
     m = tmp_path / "m.nii.gz"
     m.write_bytes(b"")
-    code = main(["dosimetry", "--timepoint", str(tmp_path), "--auto-masks", "--masks", str(m)])
+    args = ["dosimetry", "--timepoint", str(tmp_path), "--auto-masks"]
+    code = main([*args, "--masks", str(m), "--masks", str(m)])
     assert code == 2
-    assert "mutually exclusive" in capsys.readouterr().err
+    assert "give it once" in capsys.readouterr().err

@@ -55,7 +55,8 @@ _MasksOption = Annotated[
     typer.Option(
         "--masks",
         help="Mask file or folder (NIfTI, DICOM-SEG, RTSTRUCT); once (drawn on the first "
-        "time point) or once per time point. Each ROI becomes a region under its name.",
+        "time point) or once per time point. Each ROI becomes a region under its name. With "
+        "--auto-masks, one file adds its regions (e.g. an L2-L4 red-marrow VOI).",
     ),
 ]
 _AutoMasksOption = Annotated[

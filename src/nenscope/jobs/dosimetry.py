@@ -145,8 +145,10 @@ def run_dosimetry(
     timepoints : folders or zips, one quantitative SPECT/CT (Bq/ml) per time point.
     tac_csv : table ``region,time_h,activity_mbq[,mass_g]`` instead of images.
     masks : mask files (NIfTI, DICOM-SEG, RTSTRUCT): one (on the first time point) or one per
-        time point; each ROI becomes a region under its name.
-    auto_masks : regions from the analysis layer on the first time point's SUV instead.
+        time point; each ROI becomes a region under its name. With ``auto_masks`` one file
+        adds its regions (e.g. an L2-L4 red-marrow VOI) to the automatic ones, taking their
+        voxels.
+    auto_masks : automatic regions (:func:`nenscope.dosimetry.automasks.masks_from_timepoints`).
     label_names : names of a NIfTI mask's labels (CSV ``label,name`` or JSON).
     regions : keep only these ROI names (None: all).
     previous_cycles : earlier cycles (CSV or an earlier ``dosimetry.json``).
@@ -161,8 +163,10 @@ def run_dosimetry(
     say = progress or (lambda _stage: None)
     if bool(timepoints) == bool(tac_csv):
         raise NenscopeError("give either --timepoint DIR (one per time point) or --tac-csv FILE")
-    if auto_masks and masks:
-        raise NenscopeError("--auto-masks and --masks are mutually exclusive: give one")
+    if auto_masks and len(masks) > 1:
+        raise NenscopeError(
+            "with --auto-masks, --masks adds regions drawn on the first time point: give it once"
+        )
     if auto_masks and tac_csv:
         raise NenscopeError("--auto-masks needs images (--timepoint), not --tac-csv")
     previous = read_previous_cycles(previous_cycles) if previous_cycles else []
@@ -341,8 +345,9 @@ def _from_images(
     if auto_masks:
         say("automatic regions")
         weight = opts.weight_kg or st0.patient.weight_kg
+        extra = _file_masks(mask_paths, tps, first, label_names, None) if mask_paths else {}
         result, masks, auto_warnings = _auto_dosimetry(
-            tps, studies[first].ct, opts, weight, keep, kwargs
+            tps, studies[first].ct, opts, weight, keep, kwargs, extra
         )
     else:
         say("reading masks")
@@ -406,11 +411,13 @@ def _auto_dosimetry(
     weight_kg: float | None,
     keep: Sequence[str] | None,
     kwargs: dict[str, Any],
+    extra: Masks,
 ) -> tuple[DosimetryResult, Masks, list[str]]:
     """Automatic regions on the registered time points, then the dosimetry with them.
 
     The regions are delineated once on the reference grid (:func:`nenscope.dosimetry.
-    automasks.masks_from_timepoints`); with a PSF the organ activities come from a GTM over
+    automasks.masks_from_timepoints`); ``extra`` regions from a mask file take their voxels;
+    with a PSF the organ activities come from a GTM over
     the organ regions with all lesions as one region (``automasks.pvc_tacs``: a few-voxel
     lesion as its own GTM region makes the solution noisy).
     """
@@ -439,7 +446,8 @@ def _auto_dosimetry(
         ct,
         psf_fwhm_mm=opts.psf_fwhm_mm,
     )
-    masks = _select(auto.masks, keep)
+    masks = {n: m & ~np.logical_or.reduce(list(extra.values())) for n, m in auto.masks.items()}
+    masks = _select({**{n: m for n, m in masks.items() if m.any()}, **extra}, keep)
     spacing = spacing_mm(tps[0].activity)
     tacs = pvc_tacs(arrays, times, spacing, masks, opts.psf_fwhm_mm) if opts.psf_fwhm_mm else None
     result = dosimetry_from_images(arrays, times, spacing, masks, tacs=tacs, **kwargs)
