@@ -26,7 +26,7 @@ def kidney_suv_mean(suv_volume, ct_volume=None) -> float | None:
     from nenscope.dosimetry.automasks import masks_from_analysis
 
     try:
-        auto = masks_from_analysis(suv_volume, ct_volume)
+        auto = masks_from_analysis(suv_volume, ct_volume, spect=False)
     except NenscopeError:
         return None
     kid = [m for k, m in auto.masks.items() if k.startswith("kidney")]
