@@ -34,10 +34,11 @@ _DICOMDIR_SOP = "1.2.840.10008.1.3.10"
 
 @dataclass(frozen=True)
 class SkippedFile:
-    """A file that was not used, and why."""
+    """A file that was not used, and why (with its series when its header could be read)."""
 
     path: str
     reason: str
+    series_instance_uid: str | None = None
 
 
 @dataclass
@@ -250,7 +251,7 @@ def discover(
             seen_sop.add(sop)
         bad = _check_pixel_length(ds)
         if bad:
-            skipped.append(SkippedFile(name, bad))
+            skipped.append(SkippedFile(name, bad, uid))
             continue
         info = groups.get(uid)
         if info is None:

@@ -8,7 +8,7 @@ from typing import Any
 from nenscope.errors import NenscopeError
 from nenscope.imaging._dicom import get_str
 from nenscope.imaging.discovery import Discovery, SeriesInfo, discover
-from nenscope.imaging.series import _rescale, series_geometry
+from nenscope.imaging.series import rescale, series_geometry
 from nenscope.imaging.study import SuvOverrides
 from nenscope.imaging.suv import read_suv_header
 
@@ -65,7 +65,11 @@ def summarize_series(info: SeriesInfo, overrides: SuvOverrides | None = None) ->
             warnings.append(
                 str(exc) if isinstance(exc, NenscopeError) else f"malformed geometry header ({exc})"
             )
-        entry["units"] = _rescale(info.datasets[0])[2]
+        try:
+            entry["units"] = rescale(info.datasets[0], warnings)[2]
+        except NenscopeError as exc:
+            warnings.append(str(exc))
+            entry["units"] = get_str(info.datasets[0], "Units")
     if info.kind in ("PT", "NM"):
         try:
             h = read_suv_header(
