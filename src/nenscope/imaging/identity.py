@@ -20,6 +20,7 @@ from pydicom.dataset import Dataset
 
 from nenscope.errors import NenscopeError
 from nenscope.imaging._dicom import get_float, get_str
+from nenscope.imaging.headercheck import raw_text
 
 #: Largest relative weight difference within one study (slices, PET and its CT).
 WEIGHT_RTOL_SAME_STUDY = 0.005
@@ -51,7 +52,7 @@ class PatientIdentity:
 
 
 def _norm_name(ds: Dataset) -> str | None:
-    text = get_str(ds, "PatientName")
+    text = raw_text(ds, "PatientName")  # undecoded: a writer still sees the original bytes
     return " ".join(text.upper().replace("^", " ").split()) if text else None
 
 

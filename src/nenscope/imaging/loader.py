@@ -18,8 +18,8 @@ from nenscope.imaging.series import load_series, rescale
 from nenscope.imaging.study import Study, SuvFactors, SuvOverrides
 from nenscope.imaging.suv import read_suv_header
 
-# Discovery reasons of files that are DICOM (or meant to be) but could not be read.
-_UNREADABLE_REASONS = ("unreadable", "cannot read from archive", "pixel data truncated")
+# Discovery reasons of skipped files that cannot be a missing part of a series.
+_HARMLESS_REASONS = ("not a DICOM file", "DICOMDIR", "duplicate SOPInstanceUID")
 
 
 def _as_overrides(overrides: SuvOverrides | Mapping[str, Any] | None) -> SuvOverrides:
@@ -84,12 +84,12 @@ def _unreadable(disc: Discovery, info: SeriesInfo) -> tuple[list[SkippedFile], l
     unknown = [
         f
         for f in disc.skipped_files
-        if f.series_instance_uid is None and f.reason.startswith(_UNREADABLE_REASONS)
+        if f.series_instance_uid is None and not f.reason.startswith(_HARMLESS_REASONS)
     ]
     notes = []
     if unknown:
         notes.append(
-            f"{len(unknown)} unreadable file(s) in {disc.root} (first: {unknown[0].path}: "
+            f"{len(unknown)} file(s) in {disc.root} not read (first: {unknown[0].path}: "
             f"{unknown[0].reason}); if they belong to this study it is incomplete"
         )
     return own, notes
@@ -212,4 +212,5 @@ def load_study(
         description=info.description,
         warnings=list(dict.fromkeys(warnings)),
         identity=identity,
+        source_header=info.datasets[0],
     )

@@ -17,6 +17,7 @@ from typing import Literal
 
 import highdicom as hd
 import numpy as np
+from pydicom.dataset import Dataset
 
 from nenscope.errors import NenscopeError
 from nenscope.imaging.identity import PatientIdentity
@@ -169,6 +170,8 @@ class Study:
         warnings: anything doubtful found while loading.
         identity: patient and study identifiers of the emission series (for
             :func:`nenscope.imaging.identity.check_same_patient`; the name is never shown).
+        source_header: one header of the emission series (pixel data not loaded), for
+            derived objects that copy its patient and study (RT Dose).
     """
 
     modality: Literal["PT", "NM"]
@@ -193,6 +196,7 @@ class Study:
     description: str | None = None
     warnings: list[str] = field(default_factory=list)
     identity: PatientIdentity | None = None
+    source_header: Dataset | None = field(default=None, repr=False)
 
     def decay_to_acquisition_factor(self) -> float:
         """Factor that turns the stored emission values into activity concentration at the
