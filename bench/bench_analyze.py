@@ -24,20 +24,19 @@ from unittest import mock
 
 import numpy as np
 
-from nenscope.analysis import AnalysisOptions, analyze
-from nenscope.analysis import pipeline as pipeline_module
+from nenscope.analysis import AnalysisOptions, analyze, netpet, thresholds, volume
 from nenscope.imaging import load_study
 from nenscope.imaging.resample import resample_to
 from nenscope.report import write_report
 from nenscope.simulation.output import write_study
 from nenscope.simulation.study import SimulationConfig, simulate_study
 
-# functions the pipeline calls for each stage (wrapped only if the pipeline uses them)
+# functions the pipeline calls for each stage, by the module that calls them
 STAGES = {
-    "references": ("find_reference_regions", "body_mask"),
-    "segmentation": ("segment_lesions", "physiological_mask"),
-    "metrics": ("measure_lesions",),
-    "FDG matching (registration when frames differ)": ("align_to",),
+    "references": ((volume, "find_reference_regions"), (volume, "body_mask")),
+    "segmentation": ((volume, "segment_lesions"), (thresholds, "physiological_mask")),
+    "metrics": ((volume, "measure_lesions"),),
+    "FDG matching (registration when frames differ)": ((netpet, "align_to"),),
 }
 
 
@@ -68,11 +67,10 @@ def timed_analyze(study, fdg, options: AnalysisOptions):
         return inner
 
     with ExitStack() as stack:
-        for stage, names in STAGES.items():
-            for name in names:
-                if hasattr(pipeline_module, name):
-                    fn = getattr(pipeline_module, name)
-                    stack.enter_context(mock.patch.object(pipeline_module, name, wrap(stage, fn)))
+        for stage, calls in STAGES.items():
+            for module, name in calls:
+                fn = getattr(module, name)
+                stack.enter_context(mock.patch.object(module, name, wrap(stage, fn)))
         t = time.perf_counter()
         findings = analyze(study, fdg=fdg, options=options)
         total = time.perf_counter() - t

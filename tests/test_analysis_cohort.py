@@ -27,8 +27,7 @@ import highdicom as hd
 import numpy as np
 import pytest
 
-from nenscope.analysis import AnalysisOptions, Findings, analyze
-from nenscope.analysis.pipeline import analyze_volume
+from nenscope.analysis import AnalysisOptions, Findings, analyze, analyze_volume
 from nenscope.analysis.scores import netpet_grade, netpet_lesion
 from nenscope.imaging import Patient, Study, SuvFactors
 from nenscope.simulation.study import SimulationConfig, simulate_study

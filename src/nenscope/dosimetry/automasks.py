@@ -8,10 +8,10 @@ lesion of its label map a tumour region (sphere model).
 The kidneys (and the spleen when the analysis gives none: its finder needs a homogeneous
 30 mm window that a normal spleen at SPECT resolution rarely offers) are delineated on the
 SPECT itself by :func:`nenscope.dosimetry.organfinder.find_kidneys_and_spleen`: recognised
-with the analysis's own anatomical kidney prior anchored on its liver, delineated at 50 % of
-each organ's plateau, split into ``kidney_left`` / ``kidney_right`` (patient left = +x), as
-in SPECT-based 177Lu-DOTATATE kidney dosimetry (Sandström M et al., J Nucl Med
-2010;51:1599-1607). Mass comes from that delineated volume.
+with the analysis's own anatomical kidney prior in the analysis's frame (its body centroid
+and liver z range), delineated at 50 % of each organ's plateau, split into ``kidney_left`` /
+``kidney_right`` (patient left = +x), as in SPECT-based 177Lu-DOTATATE kidney dosimetry
+(Sandström M et al., J Nucl Med 2010;51:1599-1607). Mass comes from that delineated volume.
 
 Regional activity: the counts inside a kidney outlined at SPECT resolution are only 70-85 %
 of its activity (spill-out; MIRD Pamphlet 26, Ljungberg M et al., J Nucl Med 2016;57:151-162),
@@ -105,7 +105,7 @@ def masks_from_analysis(
             np.asarray(suv.affine),
             organs["liver"],
             ref.liver.suv_mean,
-            liver_voi_center_ijk=ref.liver.voi_center_ijk,
+            va.anchors,
             lesions=lesion_any,
             want_spleen="spleen" not in organs,
         )
