@@ -257,11 +257,13 @@ def _fallback_note(tac: RegionTAC, fit: kinetics.KineticFit, method: str, model:
         return None
     n = len(tac.times_h)
     if fit.model == "single-time-point":
-        return f"{tac.name}: one time point: single-time-point kinetics (Hänscheid) instead of a fitted curve"
+        return (
+            f"{tac.name}: one time point: single-time-point kinetics (Hänscheid) instead of "
+            "a fitted curve"
+        )
     if fit.model == "trapezoid":
-        return f"{tac.name}: no exponential model could be fitted: trapezoid with a physical-decay tail"
-    if n == 2:
-        return f"{tac.name}: two time points: a mono-exponential through both (no model choice, no uncertainty)"
+        why = f"{n} time points are too few" if n < 3 else "no exponential model could be fitted"
+        return f"{tac.name}: {why} for a fitted curve: trapezoid with a physical-decay tail"
     return None
 
 

@@ -105,10 +105,10 @@ def differences(a: PatientIdentity, b: PatientIdentity, *, same_study: bool) -> 
 
 def _resolve(problems: list[str], allow_mismatch: bool) -> list[str]:
     if problems and not allow_mismatch:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise NenscopeError(
-            f"{problems[0]}{more}: these are not one patient's images; use --allow-mismatch "
-            "only for research data that mix them on purpose"
+            f"{'; '.join(problems[:3])}{more}: these are not one patient's images; use "
+            "--allow-mismatch only for research data that mix them on purpose"
         )
     return [f"identity mismatch allowed (--allow-mismatch): {p}" for p in problems]
 

@@ -166,8 +166,8 @@ def rescale(ds: Dataset, notes: list[str] | None = None) -> tuple[float, float, 
         if slope is not None and slope <= 0
         else None
     )
-    if slope is None and problem is None and modality == "PT":
-        problem = f"{tag_name('RescaleSlope')} is absent (type 1 in the PET Image module)"
+    if slope is None and problem is None and modality in ("PT", "CT"):
+        problem = f"{tag_name('RescaleSlope')} is absent (type 1 in the {modality} Image module)"
     problem = problem or bad_intercept
     if problem is None:
         return (1.0 if slope is None else slope), (intercept or 0.0), units
