@@ -60,7 +60,7 @@ def cohort_signature(seed: int, tumour_type: str, *, with_fdg: bool) -> dict[str
 
 
 def run_signature(tmp: Path) -> dict[str, Any]:
-    from nenscope.run import run_analysis
+    from nenscope.jobs.analyze import run_analysis
     from nenscope.simulation.output import write_study
     from nenscope.simulation.study import SimulationConfig, simulate_study
 

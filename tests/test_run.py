@@ -13,7 +13,7 @@ import pytest
 
 from nenscope.cli import main
 from nenscope.imaging import discover, read_nifti
-from nenscope.run import CSV_COLUMNS, run_analysis
+from nenscope.jobs.analyze import CSV_COLUMNS, run_analysis
 from nenscope.simulation.output import write_study
 from nenscope.simulation.study import SimulationConfig, simulate_study
 

@@ -31,6 +31,8 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_keeps_its_schema(case):
     excluded = [allow_header_conformance]
-    if case.operation.path == "/api/studies" and case.method == "POST":
+    # a schema-valid upload that is not DICOM, and scenario inputs that do not apply to the
+    # scenario (--genotype for MTC), are rightly refused with 400: the schema cannot say so
+    if case.method == "POST" and case.operation.path in ("/api/studies", "/api/protocol"):
         excluded.append(positive_data_acceptance)
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, excluded_checks=excluded)

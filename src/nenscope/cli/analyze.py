@@ -10,10 +10,7 @@ from rich.table import Table
 
 from nenscope.cli import app
 from nenscope.cli._common import console, err_console, print_json
-
-
-def _fmt(value, spec=".1f") -> str:
-    return "—" if value is None else format(value, spec)
+from nenscope.report.format import fmt
 
 
 def print_findings(data: dict, out_dir: Path | None = None) -> None:
@@ -21,8 +18,8 @@ def print_findings(data: dict, out_dir: Path | None = None) -> None:
     study, summary, ref = data["study"], data["summary"], data["reference"]
     table = Table(
         title=f"{study.get('agent')} — {summary['n_lesions']} lesion(s); "
-        f"liver SUVmean {_fmt(ref.get('liver_suv_mean'), '.2f')}, "
-        f"spleen {_fmt(ref.get('spleen_suv_mean'), '.2f')}"
+        f"liver SUVmean {fmt(ref.get('liver_suv_mean'), '.2f')}, "
+        f"spleen {fmt(ref.get('spleen_suv_mean'), '.2f')}"
     )
     cols = ["#", "site", "ml", "SUVmax", "SUVpeak", "SUVmean", "T/L", "Krenning", "SSTR-RADS"]
     has_fdg = any(les.get("fdg_suv_max") is not None for les in data["lesions"])
@@ -34,16 +31,16 @@ def print_findings(data: dict, out_dir: Path | None = None) -> None:
         row = [
             str(les["id"]),
             les["site"],
-            _fmt(les["volume_ml"], ".2f"),
-            _fmt(les["suv_max"]),
-            _fmt(les["suv_peak"]),
-            _fmt(les["suv_mean"]),
-            _fmt(les["tlr"]),
+            fmt(les["volume_ml"], ".2f"),
+            fmt(les["suv_max"], ".1f"),
+            fmt(les["suv_peak"], ".1f"),
+            fmt(les["suv_mean"], ".1f"),
+            fmt(les["tlr"], ".1f"),
             str(les.get("krenning") if les.get("krenning") is not None else "—"),
             les.get("sstr_rads") or "—",
         ]
         if has_fdg:
-            row += [_fmt(les.get("fdg_suv_max")), les.get("netpet") or "—"]
+            row += [fmt(les.get("fdg_suv_max"), ".1f"), les.get("netpet") or "—"]
         table.add_row(*row)
     console.print(table)
     eligible = summary.get("prrt_eligible")
@@ -56,8 +53,8 @@ def print_findings(data: dict, out_dir: Path | None = None) -> None:
             f"NETPET: {summary['netpet']} ({summary.get('n_fdg_only', 0)} FDG-only lesion(s))"
         )
     console.print(
-        f"SSTR tumour volume {_fmt(summary.get('sstr_tv_ml'))} ml, "
-        f"TL-SSTR {_fmt(summary.get('tl_sstr'))}, highest Krenning "
+        f"SSTR tumour volume {fmt(summary.get('sstr_tv_ml'), '.1f')} ml, "
+        f"TL-SSTR {fmt(summary.get('tl_sstr'), '.1f')}, highest Krenning "
         f"{summary.get('krenning_max') if summary.get('krenning_max') is not None else '—'}"
     )
     if out_dir is not None:
@@ -140,7 +137,7 @@ def analyze(
     figures/*.png.
     """
     from nenscope.analysis import AnalysisOptions
-    from nenscope.run import run_analysis
+    from nenscope.jobs.analyze import run_analysis
 
     options = AnalysisOptions(
         tracer=tracer, threshold_method=threshold_method, min_volume_ml=min_volume_ml

@@ -108,8 +108,10 @@ def get_study(study_id: PathId, request: Request, _user: User = Depends(current_
     return _study(request, study_id)
 
 
-@router.post("/api/protocol", tags=["knowledge"], responses=errors(400))
+@router.post(
+    "/api/protocol", tags=["knowledge"], responses=errors(400), response_model_exclude_unset=True
+)
 def protocol(body: ProtocolIn, _user: User = Depends(current_user)) -> ProtocolOut:
     """Protocol advice for a scenario and a patient (``nenscope protocol``)."""
-    advice = advise(body.scenario, weight_kg=body.weight_kg, height_cm=body.height_cm, sex=body.sex)
+    advice = advise(body.scenario, **body.model_dump(exclude={"scenario"}))
     return ProtocolOut.model_validate(advice.to_dict())

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nenscope.errors import NenscopeError
-from nenscope.run import run_analysis
+from nenscope.jobs.analyze import run_analysis
 from nenscope.service.logs import log, log_failure
 from nenscope.store import Store
 from nenscope.store import analyses as store_analyses

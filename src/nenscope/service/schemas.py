@@ -181,6 +181,11 @@ class ProtocolIn(BaseModel):
     weight_kg: float = Field(gt=0.0, le=350.0)
     height_cm: float | None = Field(None, ge=40.0, le=250.0)
     sex: Literal["F", "M"] | None = None
+    age_years: float | None = Field(None, ge=0.0, le=120.0)
+    jurisdiction: Literal["us", "eu"] | None = None
+    genotype: str | None = Field(None, max_length=32, description="e.g. SDHB, RET, sporadic")
+    site: Literal["adrenal", "head-neck", "extra-adrenal", "metastatic"] | None = None
+    doubling_time_months: float | None = Field(None, gt=0.0, le=1200.0)
 
 
 class RecommendationOut(BaseModel):
@@ -189,18 +194,41 @@ class RecommendationOut(BaseModel):
     radionuclide: str
     modality: str
     status: str
+    status_source: str
     activity_mbq: float | None
+    activity_method: str
     uptake_min: int
+    scan_h: float
     imaging_times_h: list[float]
     effective_dose_msv: float | None
+    dose_method: str
     rationale: str
     evidence: list[str]
+
+
+class GuidanceOut(BaseModel):
+    text: str
+    source: str
+    interrupt_h: float | None = None
+
+
+class InterferingDrugOut(BaseModel):
+    drug: str
+    advice: str
+    source: str
 
 
 class ProtocolOut(BaseModel):
     scenario: str
     title: str
+    branch: str | None
+    branch_source: str | None
     patient: dict[str, Any]
+    inputs: dict[str, Any]
+    jurisdiction: str | None
     recommendations: list[RecommendationOut]
-    preparation: list[str]
+    preparation: list[GuidanceOut]
+    pregnancy: GuidanceOut
+    breastfeeding: GuidanceOut
+    interfering_drugs: list[InterferingDrugOut]
     cautions: list[str]
