@@ -130,11 +130,27 @@ def analyze(
     json_: Annotated[
         bool, typer.Option("--json", help="Print findings.json instead of the table.")
     ] = False,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help="Keep an earlier result set in OUT: refuse to run instead of replacing it.",
+        ),
+    ] = False,
+    allow_mismatch: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mismatch",
+            help="Accept slices, a CT or an FDG study of another patient or study (research "
+            "data), with a warning; refused otherwise.",
+        ),
+    ] = False,
 ) -> None:
     """Find, measure and score the lesions of an SSTR/FDG/GLP-1R PET (or SPECT) study.
 
     Writes OUT/report.html, findings.json, lesions.csv, lesions.nii.gz, lesions.seg.dcm and
-    figures/*.png.
+    figures/*.png as one result set: OUT appears only when every file is complete, and an
+    earlier OUT is replaced as a whole (or kept with --keep).
     """
     from nenscope.analysis import AnalysisOptions
     from nenscope.jobs.analyze import run_analysis
@@ -164,6 +180,8 @@ def analyze(
             pdf=pdf,
             radiomics=radiomics_preset if radiomics else None,
             progress=lambda stage: status.update(f"{stage}…"),
+            keep=keep,
+            allow_mismatch=allow_mismatch,
         )
     data = result.findings.to_dict()
     if json_:

@@ -164,6 +164,20 @@ _OutOption = Annotated[
     ),
 ]
 _JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+_KeepOption = Annotated[
+    bool,
+    typer.Option(
+        "--keep", help="Keep an earlier result set in OUT: refuse to run instead of replacing it."
+    ),
+]
+_AllowMismatchOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-mismatch",
+        help="Accept time points of different patients or studies (research data), with a "
+        "warning; refused otherwise.",
+    ),
+]
 
 
 @app.command("dosimetry")
@@ -187,6 +201,8 @@ def dosimetry(
     psf_fwhm_mm: _PsfFwhmMmOption = None,
     out: _OutOption = Path("dosimetry_out"),
     json_: _JsonOption = False,
+    keep: _KeepOption = False,
+    allow_mismatch: _AllowMismatchOption = False,
 ) -> None:
     """Absorbed dose (Gy), Gy/GBq and BED (Gy) per region after a 177Lu PRRT cycle."""
     from nenscope.jobs.dosimetry import DosimetryOptions, run_dosimetry
@@ -204,6 +220,7 @@ def dosimetry(
         register=register,
         affine=affine,
         psf_fwhm_mm=psf_fwhm_mm,
+        allow_mismatch=allow_mismatch,
     )
     with err_console.status("dosimetry…") as status:
         run = run_dosimetry(
@@ -217,6 +234,7 @@ def dosimetry(
             previous_cycles=previous_cycles,
             options=options,
             progress=lambda stage: status.update(f"{stage}…"),
+            keep=keep,
         )
     if json_:
         print_json(run.document)

@@ -4,7 +4,9 @@
 cycles and the label names, loads the time points, makes the region masks (files drawn on
 the first or on every time point, or ``auto_masks`` from the analysis layer, with the
 partial-volume route when a PSF is given), runs :mod:`nenscope.dosimetry` and writes, each
-atomically, in ``out_dir``:
+as one result set in ``out_dir`` (a temporary folder beside it, renamed into place when every
+file is complete: :func:`nenscope.atomic.result_folder`; an earlier set is replaced as a whole,
+or kept with ``keep``, and a run that fails leaves none):
 
 - ``dosimetry.json``       the :class:`~nenscope.dosimetry.DosimetryResult` document
 - ``report.html``          self-contained report (TAC plots, dose table, DVHs)
@@ -26,7 +28,7 @@ from typing import Any
 import highdicom as hd
 import numpy as np
 
-from nenscope.atomic import write_text_atomic
+from nenscope.atomic import check_output_folder, result_folder, write_text_atomic
 from nenscope.dosimetry import DosimetryResult, TimePoint
 from nenscope.dosimetry.radiobiology import CycleDose
 from nenscope.errors import NenscopeError
@@ -49,7 +51,8 @@ class DosimetryOptions:
     risk_factors: kidney BED limit 28 Gy instead of 40 Gy; register: register later time
     points to the first (None: when masks are given once, or for voxel/local); affine: affine
     instead of rigid registration; psf_fwhm_mm: SPECT resolution (FWHM, mm) for the
-    partial-volume correction of regional activities (None: off).
+    partial-volume correction of regional activities (None: off); allow_mismatch: accept
+    time points of different patients (research data), with a warning.
     """
 
     method: str = "organ"
@@ -62,6 +65,7 @@ class DosimetryOptions:
     register: bool | None = None
     affine: bool = False
     psf_fwhm_mm: float | None = None
+    allow_mismatch: bool = False
 
 
 @dataclass
@@ -126,6 +130,7 @@ def run_dosimetry(
     previous_cycles: Path | None = None,
     options: DosimetryOptions | None = None,
     progress: Progress | None = None,
+    keep: bool = False,
 ) -> DosimetryRun:
     """Dosimetry of one cycle from image time points or a TAC table; write all outputs.
 
@@ -142,6 +147,7 @@ def run_dosimetry(
     previous_cycles : earlier cycles (CSV or an earlier ``dosimetry.json``).
     options : :class:`DosimetryOptions`.
     progress : called with a short stage name before each stage.
+    keep : refuse to replace an earlier result set in ``out_dir`` (``--keep``).
     """
     from nenscope.dosimetry import dosimetry_from_tacs, read_tac_csv
 
@@ -153,6 +159,7 @@ def run_dosimetry(
         raise NenscopeError("--auto-masks and --masks are mutually exclusive: give one")
     if auto_masks and tac_csv:
         raise NenscopeError("--auto-masks needs images (--timepoint), not --tac-csv")
+    out = check_output_folder(out_dir, keep=keep)  # before the work, not after
     previous = read_previous_cycles(previous_cycles) if previous_cycles else []
     reference = None
     if tac_csv:
@@ -184,41 +191,54 @@ def run_dosimetry(
             say=say,
         )
     say("write")
-    document = result.to_dict()
-    files = _write_outputs(Path(out_dir), result, document, reference)
+    with result_folder(out, keep=keep) as tmp:
+        document, files = _write_outputs(tmp, result, reference)
+    files = {k: out / p.relative_to(tmp) for k, p in files.items()}
     return DosimetryRun(result, document, files, previous)
 
 
 @dataclass
 class _Reference:
-    """The first (earliest) time point: the grid of the dose map and the study it belongs to."""
+    """The first (earliest) time point: the grid of the dose map, the study it belongs to and
+    one header of its series (the RT Dose copies its patient and study)."""
 
     activity: hd.Volume
     study_instance_uid: str | None
+    header: Any = None
+    patient_id: str | None = None
 
 
 def _write_outputs(
-    out: Path, result: DosimetryResult, document: dict[str, Any], reference: _Reference | None
-) -> dict[str, Path]:
+    out: Path, result: DosimetryResult, reference: _Reference | None
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Every output into ``out`` (the temporary result folder); the document and the files."""
     from nenscope.report import write_dosimetry_report
 
-    out.mkdir(parents=True, exist_ok=True)
-    files = {
-        "dosimetry": write_text_atomic(out / "dosimetry.json", to_json(document) + "\n"),
-        "report": write_dosimetry_report(result, out / "report.html"),
-    }
+    files: dict[str, Path] = {}
     if result.dose_map_gy is not None and reference is not None:
         from nenscope.dosimetry.rtdose import write_rtdose
         from nenscope.imaging import save_nifti
 
         dose_vol = reference.activity.with_array(result.dose_map_gy.astype(np.float32))
         files["dose_nifti"] = save_nifti(dose_vol, out / "dose_gy.nii.gz")
+        notes: list[str] = []
         files["rtdose"] = write_rtdose(
             dose_vol,
             out / "dose_gy_rtdose.dcm",
+            source=reference.header,
             study_instance_uid=reference.study_instance_uid,
+            notes=notes,
         )
-    return files
+        result.warnings += [f"RT Dose: {n}" for n in notes]
+    document = result.to_dict()
+    files["dosimetry"] = write_text_atomic(out / "dosimetry.json", to_json(document) + "\n")
+    files["report"] = write_dosimetry_report(
+        result,
+        out / "report.html",
+        patient_id=reference.patient_id if reference is not None else None,
+        study_instance_uid=reference.study_instance_uid if reference is not None else None,
+    )
+    return document, files
 
 
 def _from_images(
@@ -248,7 +268,7 @@ def _from_images(
     studies, tps = [], []
     for i, d in enumerate(timepoint_dirs, start=1):
         say(f"loading time point {i}/{len(timepoint_dirs)}")
-        st = load_study(d)
+        st = load_study(d, allow_mismatch=opts.allow_mismatch)
         studies.append(st)
         tps.append(timepoint_from_study(st, label=str(d), injection_datetime=opts.injection_time))
     first = min(range(len(tps)), key=lambda i: tps[i].time_h)
@@ -272,6 +292,7 @@ def _from_images(
         method=opts.method,
         register=opts.register,
         affine=opts.affine,
+        allow_mismatch=opts.allow_mismatch,
         sex=sex.upper()[:1],
         injected_gbq=injected_gbq,
         kinetics_model=opts.kinetics,
@@ -280,8 +301,17 @@ def _from_images(
         risk_factors=opts.risk_factors,
         psf_fwhm_mm=opts.psf_fwhm_mm,
     )
-    result.warnings[:0] = auto_warnings
-    return result, _Reference(tps[first].activity, studies[first].study_instance_uid)
+    header_notes = [
+        f"{tp.label}: {w}" for st, tp in zip(studies, tps, strict=True) for w in st.warnings
+    ]
+    result.warnings[:0] = header_notes + auto_warnings  # the header warnings every command shows
+    identity = studies[first].identity
+    return result, _Reference(
+        tps[first].activity,
+        studies[first].study_instance_uid,
+        tps[first].header,
+        identity.patient_id if identity is not None else None,
+    )
 
 
 def _select(masks: Masks, keep: Sequence[str] | None) -> Masks:
@@ -338,6 +368,7 @@ def _auto_masks_with_pvc(
     register: bool | None,
     affine: bool,
     psf_fwhm_mm: float,
+    allow_mismatch: bool = False,
     **kwargs: Any,
 ) -> DosimetryResult:
     """Automatic masks with a PSF: organ activities from a GTM over the organ regions.
@@ -348,10 +379,16 @@ def _auto_masks_with_pvc(
     from nenscope.dosimetry import dosimetry_from_images
     from nenscope.dosimetry.automasks import pvc_tacs
     from nenscope.dosimetry.timepoints import on_reference_grid, spacing_mm
+    from nenscope.imaging.identity import check_same_patient
 
+    identity_notes = check_same_patient(tps, allow_mismatch=allow_mismatch)
     tps = sorted(tps, key=lambda tp: tp.time_h)
     arrays = on_reference_grid(tps, register=True if register is None else register, affine=affine)
     times = [tp.time_h for tp in tps]
     spacing = spacing_mm(tps[0].activity)
     tacs = pvc_tacs(arrays, times, spacing, masks, psf_fwhm_mm)
-    return dosimetry_from_images(arrays, times, spacing, masks, method=method, tacs=tacs, **kwargs)
+    result = dosimetry_from_images(
+        arrays, times, spacing, masks, method=method, tacs=tacs, **kwargs
+    )
+    result.warnings[:0] = identity_notes
+    return result
