@@ -228,26 +228,37 @@ def resample_to(
     )
 
 
+#: Largest offset (in voxels), at any corner of a volume, between its voxel centres and those
+#: of another grid that still counts as the same lattice: the 5 % the series loader allows
+#: slices off a regular grid (:data:`nenscope.imaging.series.REGULAR_TOLERANCE`).
+SAME_LATTICE_TOLERANCE_VOXEL = 0.05
+
+
 def place_on_grid(
-    volume: hd.Volume, reference: hd.Volume, *, atol_voxel: float = 1e-3
+    volume: hd.Volume,
+    reference: hd.Volume,
+    *,
+    atol_voxel: float = SAME_LATTICE_TOLERANCE_VOXEL,
 ) -> hd.Volume | None:
     """``volume`` on ``reference``'s grid without interpolation, when its voxel centres are
     voxel centres of ``reference`` (the same grid, or a crop, flip or axis permutation of it:
     ``inv(reference.affine) @ volume.affine`` is a signed permutation with an integer shift,
-    to ``atol_voxel``); ``None`` otherwise. Voxels of ``reference`` outside ``volume`` are 0.
+    to ``atol_voxel`` at every corner of ``volume``); ``None`` otherwise. Voxels of
+    ``reference`` outside ``volume`` are 0.
 
     Raises:
         NenscopeError: a non-zero voxel of ``volume`` lies outside ``reference``.
     """
     m = np.linalg.inv(reference.affine) @ volume.affine
-    rot, shift = m[:3, :3], m[:3, 3]
-    if not (np.allclose(rot, np.round(rot), atol=atol_voxel)):
-        return None
-    if not np.allclose(shift, np.round(shift), atol=atol_voxel):
-        return None
-    rot = np.round(rot).astype(int)
+    rot = np.round(m[:3, :3]).astype(int)
     if not (np.all(np.abs(rot).sum(axis=0) == 1) and np.all(np.abs(rot).sum(axis=1) == 1)):
         return None
+    extent = np.array(volume.spatial_shape) - 1
+    corners = np.array(np.meshgrid(*[[0, e] for e in extent], indexing="ij")).reshape(3, -1)
+    mapped = m[:3, :3] @ corners + m[:3, 3:4]
+    if np.abs(mapped - (rot @ corners + np.round(m[:3, 3:4]))).max() > atol_voxel:
+        return None
+    shift = m[:3, 3]
     axes = [int(np.flatnonzero(rot[a])[0]) for a in range(3)]  # volume axis of each ref axis
     arr = np.transpose(np.asarray(volume.array), axes)
     offset = np.round(shift).astype(int)
