@@ -441,6 +441,44 @@ def dosimetry_cases() -> list[Case]:
     ]
 
 
+def output_cases(bases) -> list[Case]:
+    """--out under or at a regular file, and a re-run into an earlier result set."""
+
+    def blocked(argv_tail, sub):
+        def build(work):
+            (work / "file").write_text("a regular file")
+            target = work / "file" / sub if sub else work / "file"
+            return [*argv_tail(work), "--out", str(target)]
+
+        return build
+
+    def tac(work):
+        return ["dosimetry", "--tac-csv", _tac(work, _KIDNEY)]
+
+    def pet(work):
+        return ["convert", str(bases.sim_study / "pet")]
+
+    def rerun(work):
+        from nenscope.cli import main
+
+        first = [*tac(work), "--out", str(work / "out")]
+        assert main(first) == 0  # an earlier complete set
+        (work / "out" / "stale.txt").write_text("from an earlier run")
+        return first
+
+    return [
+        Case("output/dosimetry-out-under-a-file", blocked(tac, "out"), "error", "is a file"),
+        Case("output/dosimetry-out-is-a-file", blocked(tac, None), "error", "is a file"),
+        Case("output/convert-out-under-a-file", blocked(pet, "nifti"), "error", "is a file"),
+        Case(
+            "output/dosimetry-rerun-replaces-the-set",
+            rerun,
+            "ok|warning",
+            out_files=("dosimetry.json",),
+        ),
+    ]
+
+
 @pytest.fixture(scope="module")
 def bases(tmp_path_factory):
     cli_warm()
@@ -458,6 +496,8 @@ def test_bad_input_corpus(bases, tmp_path):
         f"\nbad-input corpus: {len(outcomes)} cases ({dict(by_command)}); classes: {dict(counts)}"
     )
     bad = [o for o in outcomes if o.cls in (*FAILURES, "wrong")]
+    stale = [p for p in tmp_path.glob("c*/out/stale.txt")]  # a re-run never mixes two sets
+    assert not stale, f"stale files survived a re-run: {stale}"
     report = io.StringIO()
     for o in bad[:25]:
         report.write(f"\n  {o.cls}: {o.name}: {o.detail}")
