@@ -40,6 +40,8 @@ _COMMAND_MODULES = [
     "leaflet",
     "serve",
     "users",
+    "pacs",
+    "cohort",
 ]
 
 

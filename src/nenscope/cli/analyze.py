@@ -10,6 +10,7 @@ from rich.table import Table
 
 from nenscope.cli import app
 from nenscope.cli._common import console, err_console, print_json
+from nenscope.errors import NenscopeError
 from nenscope.report.format import fmt
 
 
@@ -64,8 +65,9 @@ def print_findings(data: dict, out_dir: Path | None = None) -> None:
 @app.command()
 def analyze(
     study: Annotated[
-        Path, typer.Argument(help="Folder or zip with the PET/SPECT series and its CT.")
-    ],
+        Path | None,
+        typer.Argument(help="Folder or zip with the PET/SPECT series and its CT."),
+    ] = None,
     fdg: Annotated[
         Path | None,
         typer.Option("--fdg", help="The same patient's FDG PET/CT (folder or zip), for NETPET."),
@@ -145,6 +147,22 @@ def analyze(
             "data), with a warning; refused otherwise.",
         ),
     ] = False,
+    # --- PACS (issue 22): pull the study from a DICOMweb PACS, push the SEG and SR back ---
+    from_pacs: Annotated[
+        str | None,
+        typer.Option(
+            "--from-pacs",
+            help="DICOMweb root of a PACS to pull --study from (credentials: NENSCOPE_PACS_USER/"
+            "NENSCOPE_PACS_PASSWORD or NENSCOPE_PACS_TOKEN).",
+        ),
+    ] = None,
+    study_uid: Annotated[
+        str | None, typer.Option("--study", help="StudyInstanceUID on the --from-pacs PACS.")
+    ] = None,
+    push: Annotated[
+        bool,
+        typer.Option("--push", help="Store the DICOM-SEG, SUV map and SR back on the PACS."),
+    ] = False,
 ) -> None:
     """Find, measure and score the lesions of an SSTR/FDG/GLP-1R PET (or SPECT) study.
 
@@ -168,6 +186,22 @@ def analyze(
         ).items()
         if v is not None
     }
+    if from_pacs is not None or study_uid is not None or push:
+        _analyze_from_pacs(
+            from_pacs,
+            study_uid,
+            push,
+            out,
+            json_,
+            fdg_path=fdg,
+            options=options,
+            overrides=overrides or None,
+            pdf=pdf,
+            radiomics=radiomics_preset if radiomics else None,
+        )
+        return
+    if study is None:
+        raise NenscopeError("give a STUDY folder or zip, or --from-pacs URL --study UID")
     out_dir = out or Path("out") / study.name.removesuffix(".zip")
     with err_console.status("analysing…") as status:
         result = run_analysis(
@@ -189,4 +223,35 @@ def analyze(
         return
     print_findings(data, out_dir)
     for warning in result.warnings:
+        err_console.print(f"[yellow]note:[/yellow] {warning}")
+
+
+# --- PACS (issue 22) ---
+def _analyze_from_pacs(url, study_uid, push, out, json_, **kwargs) -> None:
+    """``analyze --from-pacs URL --study UID [--push]``: pull, analyse, SR, push back."""
+    from nenscope.pacs import PacsAuth, analyze_from_pacs
+
+    if not url or not study_uid:
+        raise NenscopeError("--from-pacs URL and --study UID go together (--push needs both)")
+    out_dir = out or Path("out") / study_uid
+    with err_console.status("pulling…") as status:
+        result = analyze_from_pacs(
+            url,
+            study_uid,
+            out_dir,
+            push=push,
+            auth=PacsAuth.from_env(),
+            progress=lambda stage: status.update(f"{stage}…"),
+            **kwargs,
+        )
+    data = result.run.findings.to_dict()
+    if json_:
+        print_json(data)
+        return
+    print_findings(data, out_dir)
+    if result.sr is not None:
+        console.print(f"DICOM SR: {result.sr}")
+    if result.pushed:
+        console.print(f"pushed {len(result.pushed)} instance(s) (SEG, SUV map, SR) to {url}")
+    for warning in result.run.warnings:
         err_console.print(f"[yellow]note:[/yellow] {warning}")
