@@ -8,7 +8,9 @@
   ``keep`` (then the run is refused before it starts); on an error, an interrupt (SIGINT) or a
   termination (SIGTERM, turned into an exception by the CLI) the partial folder is removed;
 * :func:`check_output_folder` — the same checks before a long computation starts, so an
-  impossible ``--out`` fails at once.
+  impossible ``--out`` fails at once;
+* :func:`staged_input` — inputs fetched for a run (a PACS pull) kept beside the result set and
+  moved into it once it exists.
 
 A result folder carries a marker file, :data:`RESULT_MARKER`; a non-empty folder without it
 (the input study, a home directory...) is never replaced.
@@ -106,6 +108,22 @@ def result_folder(path: str | os.PathLike, *, keep: bool = False) -> Iterator[Pa
             shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def staged_input(target: str | os.PathLike, name: str) -> Iterator[Path]:
+    """Yield ``<temporary folder beside target>/name`` for inputs fetched before a run that
+    writes the result set ``target`` (a study pulled from a PACS). After the block they are
+    moved to ``target/name`` when the result set exists; on an error they are removed."""
+    target_path = Path(target)
+    target_path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target_path.parent, prefix=f".{target_path.name}.{name}-"))
+    try:
+        yield staging / name
+        if (staging / name).exists() and target_path.is_dir():
+            os.replace(staging / name, target_path / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 @contextmanager
