@@ -19,6 +19,7 @@ from nenscope.analysis import AnalysisOptions
 from nenscope.atomic import atomic_path, staged_input
 from nenscope.errors import NenscopeError
 from nenscope.imaging import discover, load_study
+from nenscope.imaging.writable import writable_sources
 from nenscope.jobs.analyze import RunResult, run_analysis
 from nenscope.pacs.client import Pacs
 from nenscope.pacs.rwvm import suv_rwvm
@@ -74,7 +75,9 @@ def write_dicom_report(
     kind = findings["study"].get("suv_kind") or "bw"
     disc = discover(study_dir)
     study = load_study(disc, overrides=overrides)
-    sources = disc.get(study.series_instance_uid).datasets
+    notes: list[str] = []  # sources repaired as for the SEG: type-2 empty, dates, charset
+    sources = writable_sources(disc.get(study.series_instance_uid).datasets, notes)
+    run.warnings += [f"SR/RWVM: {n}" for n in notes if f"DICOM-SEG: {n}" not in run.warnings]
     rwvm = suv_rwvm(sources, study.suv.get(kind), kind)
     out = Path(out_dir)
     rwvm_path = out / "suv.rwvm.dcm"
