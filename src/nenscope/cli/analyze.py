@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from nenscope.cli import app
-from nenscope.cli._common import console, err_console, print_json
+from nenscope.cli._common import AllowMismatchOption, KeepOption, console, err_console, print_json
 from nenscope.errors import NenscopeError
 from nenscope.report.format import fmt
 
@@ -132,21 +132,8 @@ def analyze(
     json_: Annotated[
         bool, typer.Option("--json", help="Print findings.json instead of the table.")
     ] = False,
-    keep: Annotated[
-        bool,
-        typer.Option(
-            "--keep",
-            help="Keep an earlier result set in OUT: refuse to run instead of replacing it.",
-        ),
-    ] = False,
-    allow_mismatch: Annotated[
-        bool,
-        typer.Option(
-            "--allow-mismatch",
-            help="Accept slices, a CT or an FDG study of another patient or study (research "
-            "data), with a warning; refused otherwise.",
-        ),
-    ] = False,
+    keep: KeepOption = False,
+    allow_mismatch: AllowMismatchOption = False,
     # --- PACS (issue 22): pull the study from a DICOMweb PACS, push the SEG and SR back ---
     from_pacs: Annotated[
         str | None,

@@ -11,7 +11,13 @@ import typer
 from rich.table import Table
 
 from nenscope.cli import app
-from nenscope.cli._common import console, err_console, print_json
+from nenscope.cli._common import (
+    AllowMismatchOption,
+    KeepOption,
+    console,
+    err_console,
+    print_json,
+)
 from nenscope.report.format import fmt
 
 if TYPE_CHECKING:
@@ -164,20 +170,6 @@ _OutOption = Annotated[
     ),
 ]
 _JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-_KeepOption = Annotated[
-    bool,
-    typer.Option(
-        "--keep", help="Keep an earlier result set in OUT: refuse to run instead of replacing it."
-    ),
-]
-_AllowMismatchOption = Annotated[
-    bool,
-    typer.Option(
-        "--allow-mismatch",
-        help="Accept time points of different patients or studies (research data), with a "
-        "warning; refused otherwise.",
-    ),
-]
 
 
 @app.command("dosimetry")
@@ -201,8 +193,8 @@ def dosimetry(
     psf_fwhm_mm: _PsfFwhmMmOption = None,
     out: _OutOption = Path("dosimetry_out"),
     json_: _JsonOption = False,
-    keep: _KeepOption = False,
-    allow_mismatch: _AllowMismatchOption = False,
+    keep: KeepOption = False,
+    allow_mismatch: AllowMismatchOption = False,
 ) -> None:
     """Absorbed dose (Gy), Gy/GBq and BED (Gy) per region after a 177Lu PRRT cycle."""
     from nenscope.jobs.dosimetry import DosimetryOptions, run_dosimetry

@@ -16,7 +16,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from nenscope.cli import app
-from nenscope.cli._common import console, err_console, print_json
+from nenscope.cli._common import AllowMismatchOption, console, err_console, print_json
 from nenscope.errors import NenscopeError
 
 
@@ -80,13 +80,7 @@ def extract(
         ),
     ] = "bw",
     json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    allow_mismatch: Annotated[
-        bool,
-        typer.Option(
-            "--allow-mismatch",
-            help="Accept slices of another patient or study (research data), with a warning.",
-        ),
-    ] = False,
+    allow_mismatch: AllowMismatchOption = False,
 ) -> None:
     """IBSI-1 features of one ROI (units: mm, mm², mm³ and image units), keyed by IBSI tag."""
     from nenscope.jobs.radiomics import roi_features
