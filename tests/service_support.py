@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pydicom
 
+from conftest import cached_simulation
+
 PATIENT_NAME = "Virtual^NET^seed11"  # set by the simulator (must never reach a log)
 TOKEN = "test-admin-token-0123456789"
 
@@ -26,9 +28,9 @@ TOKEN = "test-admin-token-0123456789"
 def simulate(folder: Path) -> Path:
     """Write the small study into ``folder`` (DICOM in ``pet/`` and ``ct/``, truth aside)."""
     from nenscope.simulation.output import write_study
-    from nenscope.simulation.study import SimulationConfig, simulate_study
+    from nenscope.simulation.study import SimulationConfig
 
-    sim = simulate_study(
+    sim = cached_simulation(
         SimulationConfig(tracer="68Ga-DOTATATE", seed=11, n_lesions=3, voxel_mm=8.0)
     )
     write_study(sim, folder)

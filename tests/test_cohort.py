@@ -14,10 +14,11 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import cached_simulation
 from nenscope.cli import main
 from nenscope.cohort import CohortStore, run_cohort, summarize
 from nenscope.simulation.output import write_study
-from nenscope.simulation.study import SimulationConfig, simulate_study
+from nenscope.simulation.study import SimulationConfig
 
 pytestmark = pytest.mark.xdist_group("cohort")
 
@@ -38,7 +39,7 @@ def manifest(tmp_path_factory):
     """s11 and s12 (simulated 68Ga-DOTATATE, 8 mm) and 'broken': s11's files cut in half."""
     root = tmp_path_factory.mktemp("cohort")
     for seed in (11, 12):
-        sim = simulate_study(
+        sim = cached_simulation(
             SimulationConfig(tracer="68Ga-DOTATATE", seed=seed, n_lesions=3, voxel_mm=8.0)
         )
         write_study(sim, root / f"s{seed}")

@@ -19,11 +19,12 @@ import numpy as np
 import pydicom
 import pytest
 
+from conftest import cached_simulation
 from nenscope.cli import main
 from nenscope.errors import NenscopeError
 from nenscope.pacs import Pacs, PacsAuth, PacsError, read_measurement_report
 from nenscope.simulation.output import write_study
-from nenscope.simulation.study import SimulationConfig, simulate_study
+from nenscope.simulation.study import SimulationConfig
 from orthanc_server import orthanc
 
 pytestmark = pytest.mark.xdist_group("orthanc")
@@ -41,7 +42,7 @@ def server(tmp_path_factory):
 def roundtrip(server, tmp_path_factory):
     """Upload through the API, then ``nenscope analyze --from-pacs URL --study UID --push``."""
     root = tmp_path_factory.mktemp("pacs")
-    sim = simulate_study(
+    sim = cached_simulation(
         SimulationConfig(tracer="68Ga-DOTATATE", seed=11, n_lesions=3, voxel_mm=8.0)
     )
     write_study(sim, root / "study")
