@@ -197,16 +197,13 @@ class Bases:
 def build_bases(root: Path) -> Bases:
     """Write the simulated study and STS_001 (patient name replaced by :data:`SECRET_NAME`)
     under ``root`` and keep cropped copies of their series in memory."""
+    from conftest import cached_simulation
     from nenscope.simulation.output import write_study
-    from nenscope.simulation.study import SimulationConfig, simulate_study
+    from nenscope.simulation.study import SimulationConfig
 
     sim = root / "sim"
-    write_study(
-        simulate_study(
-            SimulationConfig(tracer="68Ga-DOTATATE", seed=11, n_lesions=3, voxel_mm=8.0)
-        ),
-        sim,
-    )
+    cfg = SimulationConfig(tracer="68Ga-DOTATATE", seed=11, n_lesions=3, voxel_mm=8.0)
+    write_study(cached_simulation(cfg), sim)
     shutil.rmtree(sim / "truth")
     for sub in ("pet", "ct"):
         for path in (sim / sub).iterdir():

@@ -19,12 +19,13 @@ pytestmark = pytest.mark.xdist_group("result_sets")
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
+    from conftest import cached_simulation
     from nenscope.simulation.output import write_study
-    from nenscope.simulation.study import SimulationConfig, simulate_study
+    from nenscope.simulation.study import SimulationConfig
 
     root = tmp_path_factory.mktemp("sim")
     cfg = SimulationConfig(tracer="68Ga-DOTATATE", seed=11, n_lesions=3, voxel_mm=8.0)
-    write_study(simulate_study(cfg), root)
+    write_study(cached_simulation(cfg), root)
     return root
 
 
