@@ -487,7 +487,11 @@ def bases(tmp_path_factory):
 
 def test_bad_input_corpus(bases, tmp_path):
     cases = (
-        info_cases(bases.crops) + analyze_cases(bases) + radiomics_cases(bases) + dosimetry_cases()
+        info_cases(bases.crops)
+        + analyze_cases(bases)
+        + radiomics_cases(bases)
+        + dosimetry_cases()
+        + output_cases(bases)
     )
     outcomes = [run_case(case, tmp_path / f"c{k:04d}") for k, case in enumerate(cases)]
     counts = collections.Counter(o.cls for o in outcomes)
