@@ -8,8 +8,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from nenscope.jobs._json import to_json
-
 # Wide enough for the lesion table when piped (Rich assumes 80 columns without a terminal).
 console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True)
@@ -17,6 +15,8 @@ err_console = Console(stderr=True)
 
 def print_json(obj: Any) -> None:
     """Print data as JSON on stdout (no Rich markup, so it pipes cleanly)."""
+    from nenscope.jobs._json import to_json  # NumPy: not imported for ``--help``
+
     print(to_json(obj))
 
 
