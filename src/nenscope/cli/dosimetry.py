@@ -11,7 +11,13 @@ import typer
 from rich.table import Table
 
 from nenscope.cli import app
-from nenscope.cli._common import console, err_console, print_json
+from nenscope.cli._common import (
+    AllowMismatchOption,
+    KeepOption,
+    console,
+    err_console,
+    print_json,
+)
 from nenscope.report.format import fmt
 
 if TYPE_CHECKING:
@@ -226,6 +232,8 @@ def dosimetry(
     weight_kg: _WeightOption = None,
     out: _OutOption = Path("dosimetry_out"),
     json_: _JsonOption = False,
+    keep: KeepOption = False,
+    allow_mismatch: AllowMismatchOption = False,
 ) -> None:
     """Absorbed dose (Gy), Gy/GBq and BED (Gy) per region after a 177Lu PRRT cycle."""
     from nenscope.jobs.dosimetry import DosimetryOptions, run_dosimetry
@@ -247,6 +255,7 @@ def dosimetry(
         planned_cycles=planned_cycles,
         planned_gbq=planned_gbq,
         weight_kg=weight_kg,
+        allow_mismatch=allow_mismatch,
     )
     with err_console.status("dosimetry…") as status:
         run = run_dosimetry(
@@ -262,6 +271,7 @@ def dosimetry(
             plan=plan,
             options=options,
             progress=lambda stage: status.update(f"{stage}…"),
+            keep=keep,
         )
     if json_:
         print_json(run.document)

@@ -12,6 +12,7 @@ Two entry points, both returning a :class:`DosimetryResult`:
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -162,7 +163,12 @@ def read_tac_csv(path: str | Path) -> list[RegionTAC]:
     if not p.is_file():
         raise NenscopeError(f"TAC table {p} not found (option --tac-csv)")
     regions: dict[str, RegionTAC] = {}
-    with open(p, newline="") as fh:
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # Latin-1 tables from older spreadsheets: every byte decodes
+        text = raw.decode("latin-1")
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         need = {"region", "time_h", "activity_mbq"}
         if not reader.fieldnames or not need <= {f.strip() for f in reader.fieldnames}:
@@ -176,7 +182,7 @@ def read_tac_csv(path: str | Path) -> list[RegionTAC]:
                 t = float(row["time_h"])
                 a = float(row["activity_mbq"])
                 m = float(row["mass_g"]) if row.get("mass_g") else None
-            except ValueError as exc:
+            except (ValueError, KeyError) as exc:
                 raise NenscopeError(f"{p} line {i}: {exc}") from exc
             tac = regions.setdefault(name, RegionTAC(name, [], [], None))
             tac.times_h.append(t)
@@ -221,6 +227,63 @@ def fit_region(
         return kinetics.fit_best(tac.times_h, tac.activity_mbq)
     except NenscopeError:
         return kinetics.tia_trapezoid(tac.times_h, tac.activity_mbq, tail="exp")
+
+
+#: Largest region activity (MBq) and mass (g), and administered activity (GBq), accepted:
+#: beyond any PRRT cycle or patient (typing errors, a wrong unit).
+MAX_REGION_ACTIVITY_MBQ = 1e5
+MAX_REGION_MASS_G = 5e5
+MAX_INJECTED_GBQ = 100.0
+
+
+def check_tacs(tacs: Sequence[RegionTAC], injected_gbq: float | None) -> None:
+    """Inputs checked by meaning: times after administration, activities positive, finite and
+    below :data:`MAX_REGION_ACTIVITY_MBQ`, masses positive and below
+    :data:`MAX_REGION_MASS_G`, the administered activity positive and below
+    :data:`MAX_INJECTED_GBQ`; each error names the region and the value."""
+    if injected_gbq is not None and not (
+        math.isfinite(injected_gbq) and 0 < injected_gbq <= MAX_INJECTED_GBQ
+    ):
+        raise NenscopeError(
+            f"administered activity {injected_gbq:g} GBq (--injected-gbq) must be above 0 and "
+            f"at most {MAX_INJECTED_GBQ:g} GBq"
+        )
+    for t in tacs:
+        bad_t = [x for x in t.times_h if not (math.isfinite(x) and x > 0)]
+        if bad_t:
+            raise NenscopeError(
+                f"{t.name}: time {bad_t[0]:g} h must be finite and after administration"
+            )
+        bad_a = [
+            a for a in t.activity_mbq if not (math.isfinite(a) and 0 < a <= MAX_REGION_ACTIVITY_MBQ)
+        ]
+        if bad_a:
+            raise NenscopeError(
+                f"{t.name}: activity {bad_a[0]:g} MBq must be finite, above 0 and at most "
+                f"{MAX_REGION_ACTIVITY_MBQ:g} MBq"
+            )
+        if t.mass_g is not None and not (
+            math.isfinite(t.mass_g) and 0 < t.mass_g <= MAX_REGION_MASS_G
+        ):
+            raise NenscopeError(
+                f"{t.name}: mass {t.mass_g:g} g must be above 0 and at most {MAX_REGION_MASS_G:g} g"
+            )
+
+
+def _fallback_note(tac: RegionTAC, fit: kinetics.KineticFit, method: str, model: str) -> str | None:
+    """A warning when ``auto`` kinetics fell back to a simpler model than a fitted curve."""
+    if method == "single-time-point" or model != "auto":
+        return None
+    n = len(tac.times_h)
+    if fit.model == "single-time-point":
+        return (
+            f"{tac.name}: one time point: single-time-point kinetics (Hänscheid) instead of "
+            "a fitted curve"
+        )
+    if fit.model == "trapezoid":
+        why = f"{n} time points are too few" if n < 3 else "no exponential model could be fitted"
+        return f"{tac.name}: {why} for a fitted curve: trapezoid with a physical-decay tail"
+    return None
 
 
 def _bed(name: str, dose: float, fit: kinetics.KineticFit) -> float:
@@ -270,6 +333,7 @@ def dosimetry_from_tacs(
     """
     if method not in METHODS:
         raise NenscopeError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    check_tacs(tacs, injected_gbq)
     fits = {
         t.name: fit_region(t, method=method, kinetics_model=kinetics_model, stp_time_h=stp_time_h)
         for t in tacs
@@ -277,7 +341,11 @@ def dosimetry_from_tacs(
     masses = {t.name: t.mass_g for t in tacs}
     tia = {n: f.tia_mbq_h for n, f in fits.items()}
     organ = svalues.organ_doses(tia, sex=sex, masses_g=masses)
-    warnings: list[str] = []
+    warnings: list[str] = [
+        note
+        for t in tacs
+        if (note := _fallback_note(t, fits[t.name], method, kinetics_model)) is not None
+    ]
     results: list[RegionResult] = []
     for t in tacs:
         fit = fits[t.name]

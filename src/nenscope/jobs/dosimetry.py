@@ -4,7 +4,9 @@
 cycles and the label names, loads the time points, makes the region masks (files drawn on
 the first or on every time point, or ``auto_masks`` from the analysis layer, with the
 partial-volume route when a PSF is given), runs :mod:`nenscope.dosimetry` and writes, each
-atomically, in ``out_dir``:
+as one result set in ``out_dir`` (a temporary folder beside it, renamed into place when every
+file is complete: :func:`nenscope.atomic.result_folder`; an earlier set is replaced as a whole,
+or kept with ``keep``, and a run that fails leaves none):
 
 - ``dosimetry.json``       the :class:`~nenscope.dosimetry.DosimetryResult` document
 - ``report.html``          self-contained report (TAC plots, dose table, DVHs)
@@ -26,7 +28,7 @@ from typing import Any
 import highdicom as hd
 import numpy as np
 
-from nenscope.atomic import write_text_atomic
+from nenscope.atomic import check_output_folder, result_folder, write_text_atomic
 from nenscope.dosimetry import DosimetryResult, TimePoint
 from nenscope.dosimetry.radiobiology import CycleDose
 from nenscope.errors import NenscopeError
@@ -53,7 +55,8 @@ class DosimetryOptions:
     relative SD of the SPECT calibration factor (None: ``dosimetry/data/uncertainty.toml``);
     planned_cycles: cycles of the whole regimen (None: the catalogue's, 4); planned_gbq:
     activity of each remaining cycle (None: the catalogue's 7.4 GBq); weight_kg: patient
-    weight for the red-marrow mass (None: the DICOM header's).
+    weight for the red-marrow mass (None: the DICOM header's); allow_mismatch: accept time
+    points of different patients (research data), with a warning.
     """
 
     method: str = "organ"
@@ -70,6 +73,7 @@ class DosimetryOptions:
     planned_cycles: int | None = None
     planned_gbq: float | None = None
     weight_kg: float | None = None
+    allow_mismatch: bool = False
 
 
 @dataclass
@@ -136,6 +140,7 @@ def run_dosimetry(
     plan: Path | None = None,
     options: DosimetryOptions | None = None,
     progress: Progress | None = None,
+    keep: bool = False,
 ) -> DosimetryRun:
     """Dosimetry of one cycle from image time points or a TAC table; write all outputs.
 
@@ -156,6 +161,7 @@ def run_dosimetry(
     plan : the ``plan.json`` of ``nenscope plan``: measured doses are compared with it.
     options : :class:`DosimetryOptions`.
     progress : called with a short stage name before each stage.
+    keep : refuse to replace an earlier result set in ``out_dir`` (``--keep``).
     """
     from nenscope.dosimetry import dosimetry_from_tacs, read_tac_csv
 
@@ -169,6 +175,7 @@ def run_dosimetry(
         )
     if auto_masks and tac_csv:
         raise NenscopeError("--auto-masks needs images (--timepoint), not --tac-csv")
+    out = check_output_folder(out_dir, keep=keep)  # before the work, not after
     previous = read_previous_cycles(previous_cycles) if previous_cycles else []
     reference = None
     geometry: _Geometry | None = None
@@ -203,8 +210,9 @@ def run_dosimetry(
     say("assessment")
     _assess(result, opts, previous, geometry, blood_csv, plan)
     say("write")
-    document = result.to_dict()
-    files = _write_outputs(Path(out_dir), result, document, reference)
+    with result_folder(out, keep=keep) as tmp:
+        document, files = _write_outputs(tmp, result, reference)
+    files = {k: out / p.relative_to(tmp) for k, p in files.items()}
     return DosimetryRun(result, document, files, previous)
 
 
@@ -265,34 +273,46 @@ def _assess(
 
 @dataclass
 class _Reference:
-    """The first (earliest) time point: the grid of the dose map and the study it belongs to."""
+    """The first (earliest) time point: the grid of the dose map, the study it belongs to and
+    one header of its series (the RT Dose copies its patient and study)."""
 
     activity: hd.Volume
     study_instance_uid: str | None
+    header: Any = None
+    patient_id: str | None = None
 
 
 def _write_outputs(
-    out: Path, result: DosimetryResult, document: dict[str, Any], reference: _Reference | None
-) -> dict[str, Path]:
+    out: Path, result: DosimetryResult, reference: _Reference | None
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Every output into ``out`` (the temporary result folder); the document and the files."""
     from nenscope.report import write_dosimetry_report
 
-    out.mkdir(parents=True, exist_ok=True)
-    files = {
-        "dosimetry": write_text_atomic(out / "dosimetry.json", to_json(document) + "\n"),
-        "report": write_dosimetry_report(result, out / "report.html"),
-    }
+    files: dict[str, Path] = {}
     if result.dose_map_gy is not None and reference is not None:
         from nenscope.dosimetry.rtdose import write_rtdose
         from nenscope.imaging import save_nifti
 
         dose_vol = reference.activity.with_array(result.dose_map_gy.astype(np.float32))
         files["dose_nifti"] = save_nifti(dose_vol, out / "dose_gy.nii.gz")
+        notes: list[str] = []
         files["rtdose"] = write_rtdose(
             dose_vol,
             out / "dose_gy_rtdose.dcm",
+            source=reference.header,
             study_instance_uid=reference.study_instance_uid,
+            notes=notes,
         )
-    return files
+        result.warnings += [f"RT Dose: {n}" for n in notes]
+    document = result.to_dict()
+    files["dosimetry"] = write_text_atomic(out / "dosimetry.json", to_json(document) + "\n")
+    files["report"] = write_dosimetry_report(
+        result,
+        out / "report.html",
+        patient_id=reference.patient_id if reference is not None else None,
+        study_instance_uid=reference.study_instance_uid if reference is not None else None,
+    )
+    return document, files
 
 
 def _from_images(
@@ -323,7 +343,7 @@ def _from_images(
     studies, tps = [], []
     for i, d in enumerate(timepoint_dirs, start=1):
         say(f"loading time point {i}/{len(timepoint_dirs)}")
-        st = load_study(d)
+        st = load_study(d, allow_mismatch=opts.allow_mismatch)
         studies.append(st)
         tps.append(timepoint_from_study(st, label=str(d), injection_datetime=opts.injection_time))
     first = min(range(len(tps)), key=lambda i: tps[i].time_h)
@@ -358,10 +378,14 @@ def _from_images(
             masks,
             register=opts.register,
             affine=opts.affine,
+            allow_mismatch=opts.allow_mismatch,
             psf_fwhm_mm=opts.psf_fwhm_mm,
             **kwargs,
         )
-    result.warnings[:0] = auto_warnings
+    header_notes = [
+        f"{tp.label}: {w}" for st, tp in zip(studies, tps, strict=True) for w in st.warnings
+    ]
+    result.warnings[:0] = header_notes + auto_warnings  # the header warnings every command shows
     from nenscope.dosimetry.timepoints import spacing_mm
 
     geometry = _Geometry(
@@ -369,7 +393,14 @@ def _from_images(
         spacing_mm(tps[first].activity),
         st0.patient.weight_kg,
     )
-    return result, _Reference(tps[first].activity, studies[first].study_instance_uid), geometry
+    identity = studies[first].identity
+    reference = _Reference(
+        tps[first].activity,
+        studies[first].study_instance_uid,
+        tps[first].header,
+        identity.patient_id if identity is not None else None,
+    )
+    return result, reference, geometry
 
 
 def _select(masks: Masks, keep: Sequence[str] | None) -> Masks:
@@ -425,6 +456,7 @@ def _auto_dosimetry(
     from nenscope.dosimetry._data import lambda_phys_per_h
     from nenscope.dosimetry.automasks import masks_from_timepoints, pvc_tacs
     from nenscope.dosimetry.timepoints import on_reference_grid, spacing_mm
+    from nenscope.imaging.identity import check_same_patient
 
     gbq = kwargs["injected_gbq"]
     if not weight_kg or not gbq:
@@ -432,6 +464,7 @@ def _auto_dosimetry(
             "--auto-masks needs the SUV: the patient weight (header or --weight-kg) and the "
             "administered activity (header or --injected-gbq)"
         )
+    identity_notes = check_same_patient(tps, allow_mismatch=opts.allow_mismatch)
     tps = sorted(tps, key=lambda tp: tp.time_h)
     register = True if opts.register is None else opts.register
     arrays = on_reference_grid(tps, register=register, affine=opts.affine)
@@ -453,4 +486,4 @@ def _auto_dosimetry(
     result = dosimetry_from_images(arrays, times, spacing, masks, tacs=tacs, **kwargs)
     when = ", ".join(f"{t:g} h" for t in auto.delineation_times_h)
     result.notes.append(f"automatic regions delineated on the mean SUV of {when}")
-    return result, masks, list(auto.warnings)
+    return result, masks, [*identity_notes, *auto.warnings]
