@@ -1,0 +1,114 @@
+"""Per-lesion changes and patient-level totals of a matched pair of studies.
+
+One entry per :class:`~nenscope.followup.matching.Match` (the ``lesions`` list of
+``comparison.json``, see docs/followup.md). A split entry sums the volumes of its current
+fragments (``current_id`` is a list), a merged one those of its prior lesions (``prior_id``
+is a list); SUVmax, SUVpeak and Krenning are the highest of the group. ``center_mm`` is the
+volume-weighted centre in the current study (LPS mm), in the prior study for a disappeared
+lesion. Changes are ``100 * (current - prior) / prior`` (a disappeared lesion: -100 %, a new
+one: ``None``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from nenscope.followup.matching import Match
+
+__all__ = ["change_pct", "lesion_entry", "lesion_entries", "totals"]
+
+
+def change_pct(prior: float | None, current: float | None) -> float | None:
+    """``100 (current - prior) / prior``, rounded to 0.1 %; ``None`` without a prior value."""
+    if prior is None or current is None or prior <= 0:
+        return None
+    return round(100.0 * (current - prior) / prior, 1)
+
+
+def _ids(ids: tuple[int, ...]) -> int | list[int] | None:
+    if not ids:
+        return None
+    return ids[0] if len(ids) == 1 else list(ids)
+
+
+def _group(lesions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Volume (sum), SUVmax/SUVpeak/Krenning (highest), centre (volume-weighted) of a group."""
+    if not lesions:
+        return {"volume_ml": None, "suv_max": None, "suv_peak": None, "krenning": None}
+    vols = np.array([float(les["volume_ml"]) for les in lesions])
+    centres = np.array([les["center_mm"] for les in lesions], dtype=float)
+    weights = vols / vols.sum() if vols.sum() > 0 else np.full(len(vols), 1.0 / len(vols))
+    kren = [les.get("krenning") for les in lesions if les.get("krenning") is not None]
+    sites = [les.get("site") for les in sorted(lesions, key=lambda x: -float(x["volume_ml"]))]
+    return {
+        "volume_ml": round(float(vols.sum()), 3),
+        "suv_max": max(float(les["suv_max"]) for les in lesions),
+        "suv_peak": max(float(les["suv_peak"]) for les in lesions),
+        "krenning": max(kren) if kren else None,
+        "center_mm": [round(float(c), 2) for c in weights @ centres],
+        "site": sites[0],
+    }
+
+
+def lesion_entry(
+    match: Match, prior: dict[int, dict[str, Any]], current: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
+    """The ``comparison.json`` record of one match (findings lesions looked up by id)."""
+    p = _group([prior[i] for i in match.prior_ids])
+    c = _group([current[i] for i in match.current_ids])
+    here = c if match.current_ids else p
+    vol_now = 0.0 if match.status == "disappeared" else c["volume_ml"]
+    return {
+        "status": match.status,
+        "current_id": _ids(match.current_ids),
+        "prior_id": _ids(match.prior_ids),
+        "center_mm": here["center_mm"],
+        "site": here["site"],
+        "suv_max_prior": p["suv_max"],
+        "suv_max_current": c["suv_max"],
+        "suv_peak_prior": p["suv_peak"],
+        "suv_peak_current": c["suv_peak"],
+        "volume_ml_prior": p["volume_ml"],
+        "volume_ml_current": c["volume_ml"],
+        "volume_change_pct": change_pct(p["volume_ml"], vol_now),
+        "suv_max_change_pct": change_pct(p["suv_max"], c["suv_max"]),
+        "krenning_prior": p["krenning"],
+        "krenning_current": c["krenning"],
+    }
+
+
+def lesion_entries(
+    matches: Sequence[Match], prior: dict[int, dict[str, Any]], current: dict[int, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One record per match, in the order of ``matches``."""
+    return [lesion_entry(m, prior, current) for m in matches]
+
+
+def totals(
+    prior_findings: dict[str, Any],
+    current_findings: dict[str, Any],
+    entries: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    """Patient-level tumour volume (SSTR-TV; MTV on FDG), total lesion uptake (TL-SSTR; TLG
+    on FDG) then and now, their change and the lesion counts by status."""
+    sp, sc = prior_findings.get("summary", {}), current_findings.get("summary", {})
+    count = {s: sum(e["status"] == s for e in entries) for s in _STATUSES}
+    return {
+        "sstr_tv_ml_prior": sp.get("sstr_tv_ml"),
+        "sstr_tv_ml_current": sc.get("sstr_tv_ml"),
+        "sstr_tv_change_pct": change_pct(sp.get("sstr_tv_ml"), sc.get("sstr_tv_ml")),
+        "tl_sstr_prior": sp.get("tl_sstr"),
+        "tl_sstr_current": sc.get("tl_sstr"),
+        "tl_sstr_change_pct": change_pct(sp.get("tl_sstr"), sc.get("tl_sstr")),
+        "n_new": count["new"],
+        "n_disappeared": count["disappeared"],
+        "n_paired": count["paired"],
+        "n_split": count["split"],
+        "n_merged": count["merged"],
+    }
+
+
+_STATUSES = ("paired", "split", "merged", "new", "disappeared")
