@@ -71,7 +71,8 @@ class FollowupConfig:
             is stable).
         grow_volume_factor, shrink_volume_factor, stable_volume_factor: ranges (min, max)
             of the volume ratio current / prior for each fate.
-        n_split: number of prior lesions (>= 20 mm) that split into two.
+        n_split: number of prior lesions (>= 20 mm) that split into two (fewer when fewer
+            such lesions survive; the truth lists the splits made).
         n_new: number of new lesions.
         new_sites: sites drawn (uniformly) for the new lesions.
         new_expression: SSTR expression levels drawn for the new lesions.
@@ -205,12 +206,8 @@ def _draw_fates(lesions: list[Lesion], fu: FollowupConfig, rng) -> list[str]:
         for i, les in enumerate(lesions)
         if fates[i] != "disappear" and les.diameter_mm >= _SPLIT_MIN_DIAMETER_MM
     ]
-    if fu.n_split > len(big):
-        raise NenscopeError(
-            f"{fu.n_split} split lesion(s) asked, but only {len(big)} prior lesion(s) of at "
-            f"least {_SPLIT_MIN_DIAMETER_MM:.0f} mm remain"
-        )
-    for i in rng.choice(big, size=fu.n_split, replace=False) if fu.n_split else []:
+    n_split = min(fu.n_split, len(big))
+    for i in rng.choice(big, size=n_split, replace=False) if n_split else []:
         fates[int(i)] = "split"
     return fates
 
@@ -431,7 +428,7 @@ def simulate_followup(config: SimulationConfig, followup: FollowupConfig) -> Fol
 
     Raises:
         NenscopeError: a SPECT/NEMA configuration, impossible fate probabilities, or no room
-            for the new or split lesions.
+            for the new lesions.
     """
     if config.phantom != "patient" or config.scanner == "spect":
         raise NenscopeError("the follow-up simulator needs the patient phantom and PET")
