@@ -32,8 +32,6 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_analysis_cohort import sim_to_study  # noqa: E402
-
 from nenscope.analysis import analyze  # noqa: E402
 from nenscope.followup import CompareOptions, StudySide, compare_pair  # noqa: E402
 from nenscope.followup.assess import recist_response, sstr_responses  # noqa: E402
@@ -44,6 +42,7 @@ from nenscope.simulation.followup import (  # noqa: E402
     simulate_followup,
 )
 from nenscope.simulation.study import SimulationConfig  # noqa: E402
+from test_analysis_cohort import sim_to_study  # noqa: E402
 
 CT_CONTRAST_HU = -40.0
 
@@ -208,3 +207,52 @@ def run_pair(k: int, voxel_mm: float = 4.0) -> PairScore:
     """Simulate and score pair ``k``."""
     sim, fu = pair_configs(k, voxel_mm)
     return score_pair(k, simulate_followup(sim, fu))
+
+
+def summarize(scores: list[PairScore]) -> dict[str, float]:
+    """The issue's figures over all pairs."""
+    n = len(scores)
+    pairable = sum(s.n_pairable for s in scores)
+    new = sum(s.n_new_true for s in scores)
+    return {
+        "pairs": n,
+        "lesions_pairable": pairable,
+        "paired_correctly": sum(s.n_paired_correctly for s in scores) / max(pairable, 1),
+        "new_lesions": new,
+        "new_found": sum(s.n_new_found for s in scores) / max(new, 1),
+        "tv_within_15pp": sum(s.tv_error_pp <= 15.0 for s in scores) / n,
+        "tv_ratio_within_15pct": sum(s.tv_ratio_error <= 0.15 for s in scores) / n,
+        "tv_error_pp_max": max(s.tv_error_pp for s in scores),
+        "response_agreement": sum(s.response_measured == s.response_true for s in scores) / n,
+        "recist_agreement": sum(s.recist_measured == s.recist_true for s in scores) / n,
+    }
+
+
+def table(scores: list[PairScore]) -> str:
+    """One line per pair (for docs/followup.md)."""
+    lines = [
+        "| pair | paired ok | new found | TV change true / measured (%) | SSTR-TV true / measured "
+        "| RECIST true / measured | registration |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in scores:
+        lines.append(
+            f"| {s.k} | {s.n_paired_correctly}/{s.n_pairable} | {s.n_new_found}/{s.n_new_true} "
+            f"| {s.tv_change_true_pct:+.0f} / {s.tv_change_measured_pct:+.0f} "
+            f"| {s.response_true} / {s.response_measured} | {s.recist_true} / "
+            f"{s.recist_measured} | {s.registration} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python tests/followup_validation.py N: the full table
+    import time
+
+    n_pairs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    results = []
+    for k in range(n_pairs):
+        t0 = time.perf_counter()
+        results.append(run_pair(k))
+        print(f"pair {k}: {time.perf_counter() - t0:.0f} s {results[-1]}", flush=True)
+    print(table(results))
+    print(summarize(results))

@@ -24,7 +24,7 @@ from numpy.typing import NDArray  # noqa: E402
 
 from nenscope import __version__  # noqa: E402
 from nenscope.atomic import write_bytes_atomic  # noqa: E402
-from nenscope.followup.criteria import consensus_statement  # noqa: E402
+from nenscope.followup.criteria import consensus_statement, criteria_table  # noqa: E402
 from nenscope.report.figures import data_uri, png_bytes, to_display  # noqa: E402
 
 __all__ = ["entry_label_maps", "mips_side_by_side_png", "render_comparison", "waterfall_png"]
@@ -104,7 +104,8 @@ def mips_side_by_side_png(
 
 
 def waterfall_png(entries: list[dict[str, Any]]) -> bytes:
-    """Per-lesion volume change (%), largest rise first; new lesions hatched at +100 %."""
+    """Per-lesion volume change (%), largest rise first; new lesions hatched at +100 %;
+    dotted lines at the SSTR-TV criterion's thresholds (-65 %, +73 %)."""
     rows = []
     for n, e in enumerate(entries, start=1):
         if e["status"] == "new":
@@ -129,13 +130,23 @@ def waterfall_png(entries: list[dict[str, Any]]) -> bytes:
             va="bottom" if pct >= 0 else "top",
             fontsize=8,
         )
-    for y, style in ((0, "-"), (-30, ":"), (20, ":")):
-        ax.axhline(y, color="#666", linestyle=style, linewidth=0.8)
+    vol = criteria_table()["sstr_volume"]
+    ax.axhline(0, color="#666", linewidth=0.8)
+    for y in (-100.0 * vol["response_decrease"], 100.0 * vol["progression_increase"]):
+        ax.axhline(y, color="#666", linestyle=":", linewidth=0.8)
     ax.set_xticks([])
     ax.set_ylabel("volume change (%)")
     ax.set_xlim(-0.8, max(len(rows), 1) - 0.2)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _STATUS_COLOURS.values()]
-    ax.legend(handles, list(_STATUS_COLOURS), fontsize=7, ncol=5, loc="upper right", frameon=False)
+    ax.legend(
+        handles,
+        list(_STATUS_COLOURS),
+        fontsize=7,
+        ncol=5,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        frameon=False,
+    )
     ax.spines[["top", "right"]].set_visible(False)
     return png_bytes(fig)
 
@@ -161,8 +172,8 @@ def render_comparison(
         comparison, np.asarray(current_labels.array), np.asarray(prior_labels.array)
     )
     dates = (
-        prior_findings.get("study", {}).get("scan_start_datetime") or "prior",
-        current_findings.get("study", {}).get("scan_start_datetime") or "current",
+        comparison["prior"].get("scan_start_datetime") or "",
+        comparison["current"].get("scan_start_datetime") or "",
     )
     mips = mips_side_by_side_png(
         prior_suv,

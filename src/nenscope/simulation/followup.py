@@ -192,10 +192,6 @@ def _moved_phantom(prior: Phantom, motion: _Motion) -> Phantom:
 
 
 def _draw_fates(lesions: list[Lesion], fu: FollowupConfig, rng) -> list[str]:
-    if min(fu.p_disappear, fu.p_grow, fu.p_shrink) < 0 or (
-        fu.p_disappear + fu.p_grow + fu.p_shrink > 1.0 + 1e-9
-    ):
-        raise NenscopeError("fate probabilities must be >= 0 and sum to at most 1")
     edges = np.cumsum([fu.p_disappear, fu.p_grow, fu.p_shrink])
     fates = [
         ("disappear", "grow", "shrink", "stable")[int(np.searchsorted(edges, u, "right"))]
@@ -432,6 +428,11 @@ def simulate_followup(config: SimulationConfig, followup: FollowupConfig) -> Fol
     """
     if config.phantom != "patient" or config.scanner == "spect":
         raise NenscopeError("the follow-up simulator needs the patient phantom and PET")
+    fu = followup
+    if min(fu.p_disappear, fu.p_grow, fu.p_shrink) < 0 or (
+        fu.p_disappear + fu.p_grow + fu.p_shrink > 1.0 + 1e-9
+    ):
+        raise NenscopeError("fate probabilities must be >= 0 and sum to at most 1")
     prior_sim = simulate_study(config)
     if prior_sim.modality != "PT" or len(prior_sim.frames) != 1:
         raise NenscopeError("the follow-up simulator needs a PET agent with one time point")
