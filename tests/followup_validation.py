@@ -3,11 +3,14 @@
 Used by ``tests/test_followup_validation.py`` (CI: ``NENSCOPE_FOLLOWUP_N`` pairs, default 2)
 and, for the full run of docs/followup.md, ``NENSCOPE_FOLLOWUP_N=10``.
 
-Pair ``k``: seed 500 + k, 6 prior lesions (G1 and G2 alternating), each lesion grows (30 %),
-shrinks (30 %), disappears (15 %) or stays; one split every third pair; one or two new
-lesions; the patient shifted by up to 20 mm (x, y) and 40 mm (z), rotated by up to 2 degrees
-(x, y) and 5 degrees (z); the liver and spleen 5-15 mm further caudal (breathing); lesions
-with a -40 HU CT correlate (RECIST truth).
+Pair ``k``: seed 500 + k, 6 prior lesions (G1 and G2 alternating), five scenarios by k % 5:
+0 response (lesions shrink to 10-30 % of their volume or disappear, nothing new), 2 stable
+(every lesion within -20 %/+25 % of its volume, nothing new), 3 progression (volume x 2-3,
+one new lesion), 1 and 4 the simulator's default fates (grow 30 %, shrink 30 %, disappear
+15 %) with two new lesions; one split in pairs 1, 4, 7. The patient
+is shifted by up to 20 mm (x, y) and 40 mm (z), rotated by up to 2 degrees (x, y) and
+5 degrees (z), the liver and spleen sit 5-15 mm further caudal (breathing), and the lesions
+have a -40 HU CT correlate (RECIST truth).
 
 The analysis lesions are tied to the truth through the simulator's lesion label map (a
 detected lesion is the truth lesion it overlaps most). The figures of issue 23:
@@ -53,14 +56,25 @@ def pair_configs(k: int, voxel_mm: float = 4.0) -> tuple[SimulationConfig, Follo
     sim = SimulationConfig(
         seed=500 + k, n_lesions=6, tumour_type=("G1", "G2")[k % 2], voxel_mm=voxel_mm
     )
+    scenario = k % 5
+    if scenario == 0:  # response: lesions shrink or disappear, nothing new
+        rates = dict(p_disappear=0.3, p_grow=0.0, p_shrink=0.6, shrink_volume_factor=(0.1, 0.3))
+    elif scenario == 2:  # stable disease: every lesion within -20 % / +25 % of its volume
+        rates = dict(p_disappear=0.0, p_grow=0.0, p_shrink=0.0, stable_volume_factor=(0.8, 1.25))
+    elif scenario == 3:  # progression by growth, and one new lesion
+        rates = dict(
+            p_disappear=0.0, p_grow=0.9, p_shrink=0.0, grow_volume_factor=(2.0, 3.0), n_new=1
+        )
+    else:  # mixed fates and two new lesions
+        rates = dict(n_new=2)
     fu = FollowupConfig(
         seed=k,
-        n_split=1 if k % 3 == 0 else 0,
-        n_new=1 + k % 2,
+        n_split=1 if k % 3 == 1 else 0,
         shift_mm=tuple(float(v) for v in rng.uniform(-1, 1, 3) * (20.0, 20.0, 40.0)),
         rotation_deg=tuple(float(v) for v in rng.uniform(-1, 1, 3) * (2.0, 2.0, 5.0)),
         breathing_mm=float(rng.uniform(5.0, 15.0)),
         lesion_ct_contrast_hu=CT_CONTRAST_HU,
+        **({"n_new": 0} | rates),
     )
     return sim, fu
 
@@ -109,8 +123,10 @@ class PairScore:
     n_new_found: int = 0
     tv_change_true_pct: float = float("nan")
     tv_change_measured_pct: float = float("nan")
+    tv_change_pvc_pct: float = float("nan")
     response_true: str | None = None
     response_measured: str | None = None
+    response_measured_pvc: str | None = None
     recist_true: str | None = None
     recist_measured: str | None = None
     registration: str = ""
@@ -119,6 +135,10 @@ class PairScore:
     @property
     def tv_error_pp(self) -> float:
         return abs(self.tv_change_measured_pct - self.tv_change_true_pct)
+
+    @property
+    def tv_pvc_error_pp(self) -> float:
+        return abs(self.tv_change_pvc_pct - self.tv_change_true_pct)
 
     @property
     def tv_ratio_error(self) -> float:
@@ -193,11 +213,16 @@ def score_pair(k: int, pair: FollowupPair, options: CompareOptions | None = None
     )
     s.tv_change_true_pct = 100.0 * (tv_c - tv_p) / tv_p
     s.tv_change_measured_pct = float(comp.totals["sstr_tv_change_pct"])
+    s.tv_change_pvc_pct = float(comp.totals["tumour_volume_pvc_change_pct"])
     n_new_visible = sum(
         e["status"] == "new" and visible(e["current"][0]) for e in pair.truth["lesions"]
     )
     s.response_true = sstr_volume(tv_p, tv_c, n_new_visible).category
     s.response_measured = sstr_responses(comp)[0].category
+    t = comp.totals
+    s.response_measured_pvc = sstr_volume(
+        t["tumour_volume_pvc_ml_prior"], t["tumour_volume_pvc_ml_current"], t["n_new"]
+    ).category
     s.recist_true = _truth_recist(pair)
     s.recist_measured = recist_response(comp, diagnostic_ct=True).category
     return s
@@ -223,7 +248,11 @@ def summarize(scores: list[PairScore]) -> dict[str, float]:
         "tv_within_15pp": sum(s.tv_error_pp <= 15.0 for s in scores) / n,
         "tv_ratio_within_15pct": sum(s.tv_ratio_error <= 0.15 for s in scores) / n,
         "tv_error_pp_max": max(s.tv_error_pp for s in scores),
+        "tv_pvc_within_15pp": sum(s.tv_pvc_error_pp <= 15.0 for s in scores) / n,
+        "tv_pvc_error_pp_max": max(s.tv_pvc_error_pp for s in scores),
         "response_agreement": sum(s.response_measured == s.response_true for s in scores) / n,
+        "response_pvc_agreement": sum(s.response_measured_pvc == s.response_true for s in scores)
+        / n,
         "recist_agreement": sum(s.recist_measured == s.recist_true for s in scores) / n,
     }
 
@@ -231,14 +260,15 @@ def summarize(scores: list[PairScore]) -> dict[str, float]:
 def table(scores: list[PairScore]) -> str:
     """One line per pair (for docs/followup.md)."""
     lines = [
-        "| pair | paired ok | new found | TV change true / measured (%) | SSTR-TV true / measured "
-        "| RECIST true / measured | registration |",
+        "| pair | paired ok | new found | TV change (%) true / segmented / corrected "
+        "| SSTR-TV true / measured | RECIST true / measured | registration |",
         "|---|---|---|---|---|---|---|",
     ]
     for s in scores:
         lines.append(
             f"| {s.k} | {s.n_paired_correctly}/{s.n_pairable} | {s.n_new_found}/{s.n_new_true} "
-            f"| {s.tv_change_true_pct:+.0f} / {s.tv_change_measured_pct:+.0f} "
+            f"| {s.tv_change_true_pct:+.0f} / {s.tv_change_measured_pct:+.0f} / "
+            f"{s.tv_change_pvc_pct:+.0f} "
             f"| {s.response_true} / {s.response_measured} | {s.recist_true} / "
             f"{s.recist_measured} | {s.registration} |"
         )

@@ -7,10 +7,17 @@ is a list); SUVmax, SUVpeak and Krenning are the highest of the group. ``center_
 volume-weighted centre in the current study (LPS mm), in the prior study for a disappeared
 lesion. Changes are ``100 * (current - prior) / prior`` (a disappeared lesion: -100 %, a new
 one: ``None``).
+
+Segmented volumes (the analysis' ``volume_ml``, summed into SSTR-TV) shrink with partial
+volume more for small lesions than for large ones, which biases their changes; each entry and
+the patient totals therefore also carry a partial-volume-corrected volume
+(:func:`corrected_volume_ml`: the sphere the analysis fitted to the lesion's blurred profile,
+``diameter_pvc_mm``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +25,26 @@ import numpy as np
 
 from nenscope.followup.matching import Match
 
-__all__ = ["change_pct", "lesion_entry", "lesion_entries", "totals"]
+__all__ = ["change_pct", "corrected_volume_ml", "lesion_entry", "lesion_entries", "totals"]
+
+#: The sphere fit replaces the segmented volume only for lesions up to this equivalent
+#: diameter (partial volume matters there; large, irregular lesions keep their segmentation)
+PVC_MAX_DIAMETER_MM = 40.0
+#: ... and only when it is within this factor of the segmented volume (a fit that failed on a
+#: fragment or a noisy profile would otherwise replace a sound segmentation)
+PVC_MAX_FACTOR = 3.0
+
+
+def corrected_volume_ml(lesion: dict[str, Any]) -> float:
+    """Partial-volume-corrected volume (ml): the fitted sphere's (pi/6 d^3) when the lesion is
+    at most 40 mm across and the fit within a factor 3 of the segmented volume, else the
+    segmented volume."""
+    seg = float(lesion["volume_ml"])
+    d_mm = lesion.get("diameter_pvc_mm")
+    if d_mm is None or (6.0 * seg * 1000.0 / math.pi) ** (1 / 3) > PVC_MAX_DIAMETER_MM:
+        return seg
+    sphere = math.pi / 6.0 * float(d_mm) ** 3 / 1000.0
+    return sphere if seg / PVC_MAX_FACTOR <= sphere <= seg * PVC_MAX_FACTOR else seg
 
 
 def change_pct(prior: float | None, current: float | None) -> float | None:
@@ -37,7 +63,13 @@ def _ids(ids: tuple[int, ...]) -> int | list[int] | None:
 def _group(lesions: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Volume (sum), SUVmax/SUVpeak/Krenning (highest), centre (volume-weighted) of a group."""
     if not lesions:
-        return {"volume_ml": None, "suv_max": None, "suv_peak": None, "krenning": None}
+        return {
+            "volume_ml": None,
+            "volume_pvc_ml": None,
+            "suv_max": None,
+            "suv_peak": None,
+            "krenning": None,
+        }
     vols = np.array([float(les["volume_ml"]) for les in lesions])
     centres = np.array([les["center_mm"] for les in lesions], dtype=float)
     weights = vols / vols.sum() if vols.sum() > 0 else np.full(len(vols), 1.0 / len(vols))
@@ -45,6 +77,7 @@ def _group(lesions: Sequence[dict[str, Any]]) -> dict[str, Any]:
     sites = [les.get("site") for les in sorted(lesions, key=lambda x: -float(x["volume_ml"]))]
     return {
         "volume_ml": round(float(vols.sum()), 3),
+        "volume_pvc_ml": round(sum(corrected_volume_ml(les) for les in lesions), 3),
         "suv_max": max(float(les["suv_max"]) for les in lesions),
         "suv_peak": max(float(les["suv_peak"]) for les in lesions),
         "krenning": max(kren) if kren else None,
@@ -74,6 +107,11 @@ def lesion_entry(
         "volume_ml_prior": p["volume_ml"],
         "volume_ml_current": c["volume_ml"],
         "volume_change_pct": change_pct(p["volume_ml"], vol_now),
+        "volume_pvc_ml_prior": p["volume_pvc_ml"],
+        "volume_pvc_ml_current": c["volume_pvc_ml"],
+        "volume_pvc_change_pct": change_pct(
+            p["volume_pvc_ml"], 0.0 if match.status == "disappeared" else c["volume_pvc_ml"]
+        ),
         "suv_max_change_pct": change_pct(p["suv_max"], c["suv_max"]),
         "krenning_prior": p["krenning"],
         "krenning_current": c["krenning"],
@@ -92,14 +130,20 @@ def totals(
     current_findings: dict[str, Any],
     entries: Sequence[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Patient-level tumour volume (SSTR-TV; MTV on FDG), total lesion uptake (TL-SSTR; TLG
-    on FDG) then and now, their change and the lesion counts by status."""
+    """Patient-level tumour volume (SSTR-TV; MTV on FDG; and partial-volume corrected), total
+    lesion uptake (TL-SSTR; TLG on FDG) then and now, their change and the lesion counts by
+    status."""
     sp, sc = prior_findings.get("summary", {}), current_findings.get("summary", {})
     count = {s: sum(e["status"] == s for e in entries) for s in _STATUSES}
+    pvc_p = round(sum(corrected_volume_ml(les) for les in prior_findings.get("lesions", [])), 3)
+    pvc_c = round(sum(corrected_volume_ml(les) for les in current_findings.get("lesions", [])), 3)
     return {
         "sstr_tv_ml_prior": sp.get("sstr_tv_ml"),
         "sstr_tv_ml_current": sc.get("sstr_tv_ml"),
         "sstr_tv_change_pct": change_pct(sp.get("sstr_tv_ml"), sc.get("sstr_tv_ml")),
+        "tumour_volume_pvc_ml_prior": pvc_p,
+        "tumour_volume_pvc_ml_current": pvc_c,
+        "tumour_volume_pvc_change_pct": change_pct(pvc_p, pvc_c),
         "tl_sstr_prior": sp.get("tl_sstr"),
         "tl_sstr_current": sc.get("tl_sstr"),
         "tl_sstr_change_pct": change_pct(sp.get("tl_sstr"), sc.get("tl_sstr")),
