@@ -19,11 +19,12 @@ detected lesion is the truth lesion it overlaps most). The figures of issue 23:
   whose two detections form one "paired" entry;
 - new lesions: truth new lesions whose detection is a "new" entry (undetected ones count as
   missed);
-- tumour-volume change: measured SSTR-TV change against the truth's (true sphere volumes of
-  the SSTR-visible lesions: Krenning >= 2, less liver lesions with exactly liver uptake),
-  as |measured - true| in percentage points and as the ratio of the volume ratios;
-- response: the SSTR-TV category from the measured numbers against the same criterion on the
-  truth.
+- tumour-volume change: the comparison's partial-volume-corrected tumour-volume change
+  against the truth's (true sphere volumes of the SSTR-visible lesions: Krenning >= 2, less
+  liver lesions with exactly liver uptake), |measured - true| in percentage points; the
+  segmented SSTR-TV change is scored too;
+- response: the SSTR tumour-volume category from the measured numbers against the same
+  criterion on the truth; RECIST on the CT long axes against RECIST on the true diameters.
 """
 
 from __future__ import annotations
@@ -126,7 +127,6 @@ class PairScore:
     tv_change_pvc_pct: float = float("nan")
     response_true: str | None = None
     response_measured: str | None = None
-    response_measured_pvc: str | None = None
     recist_true: str | None = None
     recist_measured: str | None = None
     registration: str = ""
@@ -139,11 +139,6 @@ class PairScore:
     @property
     def tv_pvc_error_pp(self) -> float:
         return abs(self.tv_change_pvc_pct - self.tv_change_true_pct)
-
-    @property
-    def tv_ratio_error(self) -> float:
-        """|(1 + measured) / (1 + true) - 1|: the volume ratio's relative error."""
-        return abs((100 + self.tv_change_measured_pct) / (100 + self.tv_change_true_pct) - 1)
 
 
 def _true_tv(entries: list[dict], key: str) -> float:
@@ -219,10 +214,6 @@ def score_pair(k: int, pair: FollowupPair, options: CompareOptions | None = None
     )
     s.response_true = sstr_volume(tv_p, tv_c, n_new_visible).category
     s.response_measured = sstr_responses(comp)[0].category
-    t = comp.totals
-    s.response_measured_pvc = sstr_volume(
-        t["tumour_volume_pvc_ml_prior"], t["tumour_volume_pvc_ml_current"], t["n_new"]
-    ).category
     s.recist_true = _truth_recist(pair)
     s.recist_measured = recist_response(comp, diagnostic_ct=True).category
     return s
@@ -245,14 +236,11 @@ def summarize(scores: list[PairScore]) -> dict[str, float]:
         "paired_correctly": sum(s.n_paired_correctly for s in scores) / max(pairable, 1),
         "new_lesions": new,
         "new_found": sum(s.n_new_found for s in scores) / max(new, 1),
-        "tv_within_15pp": sum(s.tv_error_pp <= 15.0 for s in scores) / n,
-        "tv_ratio_within_15pct": sum(s.tv_ratio_error <= 0.15 for s in scores) / n,
-        "tv_error_pp_max": max(s.tv_error_pp for s in scores),
-        "tv_pvc_within_15pp": sum(s.tv_pvc_error_pp <= 15.0 for s in scores) / n,
-        "tv_pvc_error_pp_max": max(s.tv_pvc_error_pp for s in scores),
+        "tv_within_15pp": sum(s.tv_pvc_error_pp <= 15.0 for s in scores) / n,
+        "tv_error_pp_max": max(s.tv_pvc_error_pp for s in scores),
+        "tv_segmented_within_15pp": sum(s.tv_error_pp <= 15.0 for s in scores) / n,
+        "tv_segmented_error_pp_max": max(s.tv_error_pp for s in scores),
         "response_agreement": sum(s.response_measured == s.response_true for s in scores) / n,
-        "response_pvc_agreement": sum(s.response_measured_pvc == s.response_true for s in scores)
-        / n,
         "recist_agreement": sum(s.recist_measured == s.recist_true for s in scores) / n,
     }
 

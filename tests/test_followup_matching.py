@@ -67,6 +67,22 @@ def test_lesions_without_overlap_are_paired_by_distance_up_to_the_limit():
     ]
 
 
+def test_a_fragment_without_overlap_joins_the_nearby_lesion_as_a_split():
+    prior = np.zeros(SHAPE, np.int32)
+    current = np.zeros(SHAPE, np.int32)
+    ball(prior, (20, 20, 8), 8, 1)
+    ball(current, (20, 9, 22), 4, 1)  # 17.8 mm from the prior centre, no overlap
+    ball(current, (20, 31, 22), 4, 2)
+    radii = dict(prior_radii_mm={1: 10.0}, current_radii_mm={1: 4.0, 2: 4.0})
+    # 17.8 mm <= 10 + 4 + 5 mm: one lesion apart by a residual misregistration, in two pieces
+    assert run(prior, current, **radii) == [Match("split", (1,), (1, 2))]
+    assert run(prior, current) == [
+        Match("new", (), (1,)),
+        Match("new", (), (2,)),
+        Match("disappeared", (1,), ()),
+    ]
+
+
 def test_a_group_with_several_lesions_on_both_sides_is_cut_by_overlap():
     prior = np.zeros(SHAPE, np.int32)
     current = np.zeros(SHAPE, np.int32)
@@ -124,12 +140,27 @@ def test_entries_sum_the_fragments_and_take_the_highest_uptake():
 
 
 def test_totals_and_change():
-    entries = [{"status": "paired"}, {"status": "new"}, {"status": "new"}]
+    def entry(status, before, after, confirmed=True):
+        return dict(
+            status=status,
+            volume_pvc_ml_prior=before,
+            volume_pvc_ml_current=after,
+            confirmed=confirmed,
+        )
+
+    entries = [
+        entry("paired", 10.0, 12.0),
+        entry("new", None, 2.0),
+        entry("new", None, 40.0, confirmed=False),  # the prior showed uptake there
+        entry("disappeared", 4.0, None),
+    ]
     t = totals(
         {"summary": {"sstr_tv_ml": 10.0, "tl_sstr": 100.0}},
         {"summary": {"sstr_tv_ml": 15.0, "tl_sstr": 50.0}},
         entries,
     )
     assert t["sstr_tv_change_pct"] == 50.0 and t["tl_sstr_change_pct"] == -50.0
-    assert t["n_new"] == 2 and t["n_paired"] == 1 and t["n_disappeared"] == 0
+    assert t["tumour_volume_pvc_ml_prior"] == 14.0 and t["tumour_volume_pvc_ml_current"] == 14.0
+    assert t["n_new"] == 1 and t["n_unconfirmed"] == 1
+    assert t["n_paired"] == 1 and t["n_disappeared"] == 1
     assert change_pct(0.0, 3.0) is None and change_pct(None, 3.0) is None

@@ -31,9 +31,12 @@ __all__ = ["fdg_responses", "recist_response", "sstr_responses"]
 
 
 def sstr_responses(pair: PairComparison) -> list[Response]:
-    """SSTR-TV (volumetric) and tumour-to-spleen uptake criteria."""
+    """SSTR tumour-volume criterion (on the partial-volume-corrected total, see
+    :mod:`nenscope.followup.changes`) and the tumour-to-spleen uptake criterion."""
     t = pair.totals
-    out = [sstr_volume(t["sstr_tv_ml_prior"] or 0.0, t["sstr_tv_ml_current"] or 0.0, t["n_new"])]
+    out = [
+        sstr_volume(t["tumour_volume_pvc_ml_prior"], t["tumour_volume_pvc_ml_current"], t["n_new"])
+    ]
     before, after = [], []
     prior, current = pair.prior.lesions, pair.current.lesions
     for m in pair.matches:

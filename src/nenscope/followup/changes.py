@@ -115,6 +115,7 @@ def lesion_entry(
         "suv_max_change_pct": change_pct(p["suv_max"], c["suv_max"]),
         "krenning_prior": p["krenning"],
         "krenning_current": c["krenning"],
+        "confirmed": True,
     }
 
 
@@ -125,24 +126,32 @@ def lesion_entries(
     return [lesion_entry(m, prior, current) for m in matches]
 
 
+def _counted(entry: dict[str, Any]) -> bool:
+    return entry.get("confirmed", True)
+
+
 def totals(
     prior_findings: dict[str, Any],
     current_findings: dict[str, Any],
     entries: Sequence[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Patient-level tumour volume (SSTR-TV; MTV on FDG; and partial-volume corrected), total
-    lesion uptake (TL-SSTR; TLG on FDG) then and now, their change and the lesion counts by
-    status."""
+    """Patient-level totals then and now, their change and the lesion counts by status.
+
+    SSTR-TV (MTV on FDG) and TL-SSTR (TLG on FDG) are the analyses' own figures
+    (``summary`` of each ``findings.json``). The partial-volume-corrected tumour volume is
+    summed over the entries, leaving out new and disappeared lesions that are not confirmed
+    (the other study shows lesion-level uptake at their site); so are the counts.
+    """
     sp, sc = prior_findings.get("summary", {}), current_findings.get("summary", {})
-    count = {s: sum(e["status"] == s for e in entries) for s in _STATUSES}
-    pvc_p = round(sum(corrected_volume_ml(les) for les in prior_findings.get("lesions", [])), 3)
-    pvc_c = round(sum(corrected_volume_ml(les) for les in current_findings.get("lesions", [])), 3)
+    count = {s: sum(e["status"] == s and _counted(e) for e in entries) for s in _STATUSES}
+    pvc_p = sum(e["volume_pvc_ml_prior"] or 0.0 for e in entries if _counted(e))
+    pvc_c = sum(e["volume_pvc_ml_current"] or 0.0 for e in entries if _counted(e))
     return {
         "sstr_tv_ml_prior": sp.get("sstr_tv_ml"),
         "sstr_tv_ml_current": sc.get("sstr_tv_ml"),
         "sstr_tv_change_pct": change_pct(sp.get("sstr_tv_ml"), sc.get("sstr_tv_ml")),
-        "tumour_volume_pvc_ml_prior": pvc_p,
-        "tumour_volume_pvc_ml_current": pvc_c,
+        "tumour_volume_pvc_ml_prior": round(pvc_p, 3),
+        "tumour_volume_pvc_ml_current": round(pvc_c, 3),
         "tumour_volume_pvc_change_pct": change_pct(pvc_p, pvc_c),
         "tl_sstr_prior": sp.get("tl_sstr"),
         "tl_sstr_current": sc.get("tl_sstr"),
@@ -152,6 +161,7 @@ def totals(
         "n_paired": count["paired"],
         "n_split": count["split"],
         "n_merged": count["merged"],
+        "n_unconfirmed": sum(not _counted(e) for e in entries),
     }
 
 

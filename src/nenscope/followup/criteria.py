@@ -105,7 +105,8 @@ def _pct(fraction: float) -> str:
 
 
 def sstr_volume(tv_prior_ml: float, tv_current_ml: float, n_new: int) -> Response:
-    """SSTR-TV criterion: volume change against RECIST thresholds extrapolated to spheres.
+    """SSTR tumour-volume criterion: volume change against RECIST thresholds extrapolated to
+    spheres.
 
     CR: no lesion left and none new; PD: a new lesion or TV up >= 73 %; PR: TV down >= 65 %;
     SD otherwise. Not assessable without lesions at the prior study.
@@ -116,7 +117,7 @@ def sstr_volume(tv_prior_ml: float, tv_current_ml: float, n_new: int) -> Respons
     if tv_prior_ml <= 0:
         return _response("sstr_volume", None, "no SSTR-avid lesion at the prior study")
     change = (tv_current_ml - tv_prior_ml) / tv_prior_ml
-    text = f"SSTR-TV {tv_prior_ml:.1f} -> {tv_current_ml:.1f} ml ({_pct(change)})"
+    text = f"tumour volume {tv_prior_ml:.1f} -> {tv_current_ml:.1f} ml ({_pct(change)})"
     if tv_current_ml <= 0:
         return _response("sstr_volume", "CR", text + ": no SSTR-avid lesion left")
     if change >= float(r["progression_increase"]):

@@ -35,8 +35,8 @@ _SEARCH_MM = 10.0
 _SHELL_MM = (5.0, 15.0)
 
 
-def _crop(ct: hd.Volume, box_lps: NDArray) -> tuple[hd.Volume, tuple[slice, ...]] | None:
-    """The CT voxels inside an LPS box (2 x 3 corners span), as a volume with its affine."""
+def _crop(ct: hd.Volume, box_lps: NDArray) -> hd.Volume | None:
+    """The CT voxels inside an LPS box (rows: low and high corner), with their affine."""
     corners = np.array(
         [[x, y, z] for x in box_lps[:, 0] for y in box_lps[:, 1] for z in box_lps[:, 2]]
     )
@@ -50,7 +50,7 @@ def _crop(ct: hd.Volume, box_lps: NDArray) -> tuple[hd.Volume, tuple[slice, ...]
     affine = ct.affine.copy()
     affine[:3, 3] = ct.affine[:3, :3] @ lo + ct.affine[:3, 3]
     arr = np.asarray(ct.array[sl], dtype=np.float32)
-    return hd.Volume(arr, affine, "PATIENT", frame_of_reference_uid=ct.frame_of_reference_uid), sl
+    return hd.Volume(arr, affine, "PATIENT", frame_of_reference_uid=ct.frame_of_reference_uid)
 
 
 def _axial_axis(affine: NDArray) -> int:
@@ -123,11 +123,10 @@ def ct_long_axes_mm(
         ijk = np.array([[b.start for b in box], [b.stop - 1 for b in box]], dtype=float)
         lps = ijk @ labels.affine[:3, :3].T + labels.affine[:3, 3]
         span = np.sort(lps, axis=0) + np.array([[-margin], [margin]])
-        cropped = _crop(ct, span)
-        if cropped is None:
+        crop = _crop(ct, span)
+        if crop is None:
             out[lesion_id] = None
             continue
-        crop, _ = cropped
         on_ct = np.asarray(resample_to(labels, crop, order=0).array)
         out[lesion_id] = _one_lesion(
             crop, on_ct == lesion_id, (on_ct > 0) & (on_ct != lesion_id), min_contrast_hu

@@ -9,9 +9,14 @@
    lesion joins the partner it overlaps most.
 2. Distance: lesions left without overlap are paired one to one (Hungarian assignment on
    the distance between the prior centre and the current centre mapped into the prior
-   study) when that distance is at most ``max_distance_mm``: small lesions, or a
-   residual misregistration, may leave no overlap.
-3. What is left: prior lesions have *disappeared*, current lesions are *new*.
+   study) when they are close enough to be one lesion: centres at most
+   max(``max_distance_mm``, sum of the two equivalent radii + ``margin_mm``) apart, i.e.
+   they would touch after a residual misregistration (a liver lesion moved by breathing,
+   which the CT registration may not follow). Small lesions, or such a residual, may leave
+   no overlap.
+3. Fragments: a lesion still unmatched that is close enough (same rule) to a lesion already
+   matched on the other side joins that entry (which becomes a split or a merge).
+4. What is left: prior lesions have *disappeared*, current lesions are *new*.
 """
 
 from __future__ import annotations
@@ -55,12 +60,7 @@ def _overlaps(current_labels: NDArray, prior_on_current: NDArray) -> dict[tuple[
 def _split_group(priors: list[int], currents: list[int], overlap) -> list[Match]:
     """Cut a many-to-many overlap group into pairs, splits and merges."""
     if len(priors) == 1 or len(currents) == 1:
-        status = (
-            "paired"
-            if len(priors) == len(currents)
-            else ("split" if len(priors) == 1 else "merged")
-        )
-        return [Match(status, tuple(sorted(priors)), tuple(sorted(currents)))]
+        return [Match(_status(priors, currents), tuple(sorted(priors)), tuple(sorted(currents)))]
     gain = np.array([[overlap.get((p, c), 0) for c in currents] for p in priors], dtype=float)
     rows, cols = linear_sum_assignment(-gain)
     groups = {int(r): ({priors[r]}, {currents[c]}) for r, c in zip(rows, cols, strict=True)}
@@ -74,11 +74,9 @@ def _split_group(priors: list[int], currents: list[int], overlap) -> list[Match]
             best_col = int(np.argmax(gain[i]))
             owner = next(r for r, cc in zip(rows, cols, strict=True) if cc == best_col)
             groups[int(owner)][0].add(p)
-    out = []
-    for ps, cs in groups.values():
-        status = "merged" if len(ps) > 1 else ("split" if len(cs) > 1 else "paired")
-        out.append(Match(status, tuple(sorted(ps)), tuple(sorted(cs))))
-    return out
+    return [
+        Match(_status(ps, cs), tuple(sorted(ps)), tuple(sorted(cs))) for ps, cs in groups.values()
+    ]
 
 
 def _overlap_groups(
@@ -111,14 +109,23 @@ def _overlap_groups(
     return out
 
 
+def _status(priors, currents) -> str:
+    if len(priors) > 1:
+        return "merged"
+    return "split" if len(currents) > 1 else "paired"
+
+
 def match_lesions(
     current_labels: NDArray,
     prior_on_current: NDArray,
     prior_centres_mm: dict[int, NDArray],
     current_centres_in_prior_mm: dict[int, NDArray],
     *,
+    prior_radii_mm: dict[int, float] | None = None,
+    current_radii_mm: dict[int, float] | None = None,
     min_overlap: float = 0.25,
     max_distance_mm: float = 15.0,
+    margin_mm: float = 5.0,
 ) -> list[Match]:
     """Match lesions (see the module docstring).
 
@@ -128,12 +135,17 @@ def match_lesions(
         prior_centres_mm: prior lesion id -> centre (LPS mm, prior study).
         current_centres_in_prior_mm: current lesion id -> its centre mapped into the prior
             study (LPS mm).
+        prior_radii_mm, current_radii_mm: equivalent-sphere radius of each lesion (mm;
+            missing: 0).
         min_overlap: overlap, as a fraction of the smaller lesion, that links two lesions.
-        max_distance_mm: largest centre distance for pairing lesions without overlap.
+        max_distance_mm, margin_mm: two lesions without overlap are close enough to be one
+            when their centres are at most max(``max_distance_mm``, sum of their radii +
+            ``margin_mm``) apart: they would touch after a residual misregistration.
 
     Returns:
         Entries sorted by their first current id (new and paired first), then disappeared.
     """
+    rp, rc = prior_radii_mm or {}, current_radii_mm or {}
     prior_sizes = _sizes(prior_on_current, prior_centres_mm)
     current_sizes = _sizes(current_labels, current_centres_in_prior_mm)
     # a prior lesion that falls outside the current field of view has no voxels here: it is
@@ -144,26 +156,53 @@ def match_lesions(
         {c: n for c, n in current_sizes.items() if n > 0},
         min_overlap,
     )
+
+    def near(p: int, c: int) -> float | None:
+        d = float(np.linalg.norm(current_centres_in_prior_mm[c] - prior_centres_mm[p]))
+        limit = max(max_distance_mm, rp.get(p, 0.0) + rc.get(c, 0.0) + margin_mm)
+        return d if d <= limit else None
+
     used_p = {p for m in matches for p in m.prior_ids}
     used_c = {c for m in matches for c in m.current_ids}
     left_p = [p for p in prior_centres_mm if p not in used_p]
     left_c = [c for c in current_centres_in_prior_mm if c not in used_c]
-    if left_p and left_c:
-        dist = np.array(
-            [
-                [
-                    np.linalg.norm(current_centres_in_prior_mm[c] - prior_centres_mm[p])
-                    for c in left_c
-                ]
-                for p in left_p
-            ]
-        )
-        rows, cols = linear_sum_assignment(dist)
-        for r, c in zip(rows, cols, strict=True):
-            if dist[r, c] <= max_distance_mm:
-                matches.append(Match("paired", (left_p[r],), (left_c[c],)))
-                used_p.add(left_p[r])
-                used_c.add(left_c[c])
-    matches += [Match("new", (), (c,)) for c in left_c if c not in used_c]
-    matches += [Match("disappeared", (p,), ()) for p in left_p if p not in used_p]
-    return sorted(matches, key=lambda m: (not m.current_ids, (m.current_ids or m.prior_ids)[0]))
+    matches += _distance_pairs(left_p, left_c, near)
+    return _with_fragments(matches, list(prior_centres_mm), list(current_centres_in_prior_mm), near)
+
+
+def _distance_pairs(left_p: list[int], left_c: list[int], near) -> list[Match]:
+    """One-to-one pairs of unmatched lesions close enough to be one (Hungarian on distance)."""
+    if not left_p or not left_c:
+        return []
+    dist = np.array([[near(p, c) for c in left_c] for p in left_p], dtype=float)
+    cost = np.where(np.isnan(dist), 1e9, dist)
+    rows, cols = linear_sum_assignment(cost)
+    return [
+        Match("paired", (left_p[r],), (left_c[c],))
+        for r, c in zip(rows, cols, strict=True)
+        if np.isfinite(dist[r, c])
+    ]
+
+
+def _with_fragments(matches: list[Match], priors: list[int], currents: list[int], near):
+    """Attach each still unmatched lesion to the nearest matched lesion close enough on the
+    other side (a fragment: split or merged), then list the rest as new or disappeared."""
+    groups = [(set(m.prior_ids), set(m.current_ids)) for m in matches]
+    used_p = {p for g in groups for p in g[0]}
+    used_c = {c for g in groups for c in g[1]}
+    for c in [c for c in currents if c not in used_c]:
+        options = [(near(p, c), i) for i, g in enumerate(groups) for p in g[0]]
+        options = [o for o in options if o[0] is not None]
+        if options:
+            groups[min(options)[1]][1].add(c)
+            used_c.add(c)
+    for p in [p for p in priors if p not in used_p]:
+        options = [(near(p, c), i) for i, g in enumerate(groups) for c in g[1]]
+        options = [o for o in options if o[0] is not None]
+        if options:
+            groups[min(options)[1]][0].add(p)
+            used_p.add(p)
+    out = [Match(_status(ps, cs), tuple(sorted(ps)), tuple(sorted(cs))) for ps, cs in groups]
+    out += [Match("new", (), (c,)) for c in currents if c not in used_c]
+    out += [Match("disappeared", (p,), ()) for p in priors if p not in used_p]
+    return sorted(out, key=lambda m: (not m.current_ids, (m.current_ids or m.prior_ids)[0]))
