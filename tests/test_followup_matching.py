@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nenscope.followup.changes import change_pct, lesion_entries, totals
+from nenscope.followup.changes import change_pct, corrected_volume_ml, lesion_entries, totals
 from nenscope.followup.matching import Match, match_lesions
 
 SHAPE = (40, 40, 40)  # 1 mm voxels; centres below are in voxel = mm units
@@ -164,3 +164,18 @@ def test_totals_and_change():
     assert t["n_new"] == 1 and t["n_unconfirmed"] == 1
     assert t["n_paired"] == 1 and t["n_disappeared"] == 1
     assert change_pct(0.0, 3.0) is None and change_pct(None, 3.0) is None
+
+
+def test_corrected_volume_takes_the_fitted_sphere_within_its_limits():
+    sphere_20mm = np.pi / 6.0 * 20.0**3 / 1000.0  # 4.19 ml
+    assert corrected_volume_ml({"volume_ml": 2.5, "diameter_pvc_mm": 20.0}) == pytest.approx(
+        sphere_20mm
+    )
+    # a segmentation that missed most of the lesion: the larger sphere is kept
+    assert corrected_volume_ml({"volume_ml": 0.5, "diameter_pvc_mm": 20.0}) == pytest.approx(
+        sphere_20mm
+    )
+    # a fit collapsed below a third of the segmentation, a fit above 40 mm, no fit
+    assert corrected_volume_ml({"volume_ml": 1.3, "diameter_pvc_mm": 5.2}) == 1.3
+    assert corrected_volume_ml({"volume_ml": 30.0, "diameter_pvc_mm": 45.0}) == 30.0
+    assert corrected_volume_ml({"volume_ml": 1.0, "diameter_pvc_mm": None}) == 1.0

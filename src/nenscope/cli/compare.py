@@ -34,7 +34,7 @@ def print_comparison(data: dict, out_dir: Path) -> None:
     for n, e in enumerate(data["lesions"], start=1):
         table.add_row(
             str(n),
-            e["status"],
+            e["status"] + ("" if e.get("confirmed", True) else " (not counted)"),
             _ids(e["current_id"]),
             _ids(e["prior_id"]),
             e.get("site") or "—",
@@ -45,9 +45,11 @@ def print_comparison(data: dict, out_dir: Path) -> None:
         )
     console.print(table)
     console.print(
-        f"tumour volume {_num(patient['sstr_tv_ml_prior'], '.1f')} → "
-        f"{_num(patient['sstr_tv_ml_current'], '.1f')} ml "
-        f"({_num(patient['sstr_tv_change_pct'], '+.0f')} %), {patient['n_new']} new lesion(s)"
+        f"tumour volume {_num(patient['tumour_volume_pvc_ml_prior'], '.1f')} → "
+        f"{_num(patient['tumour_volume_pvc_ml_current'], '.1f')} ml "
+        f"({_num(patient['tumour_volume_pvc_change_pct'], '+.0f')} %, partial-volume corrected; "
+        f"SSTR-TV {_num(patient['sstr_tv_change_pct'], '+.0f')} %), "
+        f"{patient['n_new']} new lesion(s)"
     )
     for r in patient["response_details"]:
         tag = "" if r["consensus"] else " [dim](research, no consensus)[/dim]"
