@@ -100,3 +100,32 @@ def test_a_missing_study_is_a_clear_error(tmp_path, capsys):
     code = main(["compare", str(tmp_path / "nope"), str(tmp_path), "--out", str(tmp_path / "o")])
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_an_fdg_pair_is_graded_by_percist_and_eortc(tmp_path):
+    """G3 disease followed with FDG: every lesion grows, one is new -> PMD under both."""
+    pair = simulate_followup(
+        SimulationConfig(tracer="18F-FDG", seed=21, n_lesions=3, tumour_type="G3", n_pixels=120),
+        FollowupConfig(
+            seed=4,
+            p_disappear=0.0,
+            p_shrink=0.0,
+            p_grow=1.0,
+            n_new=1,
+            new_sites=("liver",),
+            shift_mm=(4.0, 6.0, -10.0),
+        ),
+    )
+    write_study(pair.prior, tmp_path / "prior")
+    write_study(pair.current, tmp_path / "current")
+    out = tmp_path / "out"
+    assert (
+        main(["compare", str(tmp_path / "current"), str(tmp_path / "prior"), "--out", str(out)])
+        == 0
+    )
+    data = json.loads((out / "comparison.json").read_text("utf-8"))
+    details = {r["criterion"]: r for r in data["patient"]["response_details"]}
+    assert set(details) == {"percist", "eortc", "recist11"}
+    assert details["percist"]["category"] == "PMD" and details["eortc"]["category"] == "PMD"
+    assert "SULpeak" in details["percist"]["reason"]

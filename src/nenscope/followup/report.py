@@ -104,14 +104,15 @@ def mips_side_by_side_png(
 
 
 def waterfall_png(entries: list[dict[str, Any]]) -> bytes:
-    """Per-lesion volume change (%), largest rise first; new lesions hatched at +100 %;
-    dotted lines at the SSTR-TV criterion's thresholds (-65 %, +73 %)."""
+    """Per-lesion change of the partial-volume-corrected volume (%), largest rise first; new
+    lesions hatched at +100 %; dotted lines at the tumour-volume criterion's thresholds
+    (-65 %, +73 %)."""
     rows = []
     for n, e in enumerate(entries, start=1):
         if e["status"] == "new":
             rows.append((n, _NEW_BAR_PCT, "new"))
-        elif e.get("volume_change_pct") is not None:
-            rows.append((n, float(e["volume_change_pct"]), e["status"]))
+        elif e.get("volume_pvc_change_pct") is not None:
+            rows.append((n, float(e["volume_pvc_change_pct"]), e["status"]))
     rows.sort(key=lambda r: -r[1])
     fig, ax = plt.subplots(figsize=(7.5, 3.2))
     for x, (n, pct, status) in enumerate(rows):
@@ -135,7 +136,7 @@ def waterfall_png(entries: list[dict[str, Any]]) -> bytes:
     for y in (-100.0 * vol["response_decrease"], 100.0 * vol["progression_increase"]):
         ax.axhline(y, color="#666", linestyle=":", linewidth=0.8)
     ax.set_xticks([])
-    ax.set_ylabel("volume change (%)")
+    ax.set_ylabel("corrected volume change (%)")
     ax.set_xlim(-0.8, max(len(rows), 1) - 0.2)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _STATUS_COLOURS.values()]
     ax.legend(
