@@ -43,6 +43,7 @@ _COMMAND_MODULES = [
     "pacs",
     "cohort",
     "plan",
+    "compare",
 ]
 
 
