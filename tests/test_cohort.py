@@ -171,3 +171,18 @@ def test_existing_scheduler_with_radiomics_and_retry(manifest, scheduler, tmp_pa
     assert "0 done, 1 failed, 1 skipped" in captured.out
     assert main(args) == 0
     assert "0 done, 0 failed, 2 skipped" in capsys.readouterr().out
+
+
+def _itk_threads() -> int:
+    import SimpleITK as sitk
+
+    return sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+
+
+def test_local_workers_run_itk_on_one_thread():
+    """A local worker is one core: ITK must not start a thread per CPU in each worker."""
+    from nenscope.cohort.runner import dask_client
+
+    with dask_client(2, None) as client:
+        client.wait_for_workers(2, timeout=30)
+        assert list(client.run(_itk_threads).values()) == [1, 1]

@@ -27,6 +27,10 @@ from nenscope.pacs.session import PacsAuth
 DEFAULT_OUT = Path("out") / "cohort"
 DB_NAME = "cohort.sqlite"
 SCHEDULER_TIMEOUT_S = 20.0  # to connect to an existing scheduler
+# One core per local worker: Dask's nanny already pins OpenMP/MKL/OpenBLAS to one thread;
+# ITK (SimpleITK resampling and registration) and Numba would otherwise start a thread per CPU
+# in every worker, and two workers on two cores would fight over them.
+SINGLE_THREAD_ENV = {"ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 
 
 class CohortProgress(Protocol):
@@ -86,6 +90,7 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[object]:
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",  # its HTTP routes on a free port, never 8787
             silence_logs=logging.ERROR,
+            env=SINGLE_THREAD_ENV,
         ) as cluster,
         Client(cluster) as client,
     ):
