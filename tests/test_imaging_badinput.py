@@ -29,7 +29,7 @@ from nenscope.imaging import limits as lim
 from nenscope.imaging.geometry import labels_on_grid
 from nenscope.imaging.identity import PatientIdentity, check_same_patient
 from nenscope.imaging.summary import summarize
-from nenscope.imaging.writable import TYPE2_EMPTY
+from nenscope.imaging.writable import TYPE2_EMPTY, writable_sources
 from test_imaging_helpers import make_ct_series, make_pet_series
 
 SUV_BW = 2.7633668171764324e-4  # 70 kg, 370 MBq at 09:00, scan 10:00, F-18 (by hand)
@@ -352,6 +352,19 @@ def _seg_inputs(tmp_path, delete=(), **edits):
             if keyword in ds:
                 delattr(ds, keyword)
     return labels, sources
+
+
+def test_repairs_leave_the_source_headers_as_they_were(tmp_path):
+    """Empty SliceThickness and StudyDate in the wrong form are repaired in the copies only."""
+    _, sources = _seg_inputs(tmp_path, StudyDate="2024-03-01", SliceThickness="")
+    before = [ds.to_json_dict() for ds in sources]
+    notes: list[str] = []
+    copies = writable_sources(sources, notes)
+    assert copies[0].StudyDate == "20240301" and float(copies[0].SliceThickness) > 0
+    assert [ds.to_json_dict() for ds in sources] == before
+    assert sources[0].StudyDate == "2024-03-01" and sources[0].SliceThickness in ("", None)
+    copies[0].RadiopharmaceuticalInformationSequence[0].RadionuclideTotalDose = 1.0
+    assert sources[0].RadiopharmaceuticalInformationSequence[0].RadionuclideTotalDose != 1.0
 
 
 def test_seg_writer_fills_repairs_and_generates(tmp_path):

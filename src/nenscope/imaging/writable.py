@@ -56,11 +56,14 @@ _TEXT_VRS = {"PN", "LO", "SH", "ST", "LT", "UT", "UC"}
 
 
 def _copy_without_pixels(ds: Dataset) -> Dataset:
+    """A copy the repairs may change without touching ``ds``: each element is a new object
+    (values are replaced, never changed in place), sequences are copied deeply. A deep copy of
+    every element took a third of a small study's analysis."""
     out = Dataset()
     out.file_meta = copy.deepcopy(getattr(ds, "file_meta", None) or FileMetaDataset())
     for elem in ds:  # converts raw elements; malformed values arrive as text
         if elem.tag not in _PIXEL_TAGS:
-            out.add(copy.deepcopy(elem))
+            out.add(copy.deepcopy(elem) if elem.VR == "SQ" else copy.copy(elem))
     return out
 
 
