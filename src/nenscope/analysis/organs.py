@@ -27,7 +27,8 @@ from nenscope.analysis.segmentation import label_max, split_touching
 __all__ = ["OrganAnchors", "PhysiologicalVeto", "liver_envelope", "organ_anchors"]
 
 # a focus with at least this share of its voxels inside the liver is a liver lesion, never
-# this organ (the small-gland priors are position boxes next to the liver)
+# this organ (the small-gland priors are position boxes next to the liver); an adrenal at the
+# kidney's upper pole ("adrenal gland (auto, upper pole)") is exempt
 _LIVER_SHARE = {
     "kidney": 0.8,
     "adrenal gland": 0.5,
@@ -143,7 +144,8 @@ class PhysiologicalVeto:
     Called with the candidate labels (``segment_lesions(component_filter=...)``); returns
     them with the components the priors of :func:`classify_physiological` recognise set to
     0, and lesions fused with a kidney or the bladder split off again as new labels.
-    ``found`` collects the organ names removed (``"kidney (auto)"``, ...).
+    ``found`` collects the organ names removed (``"kidney (auto)"``, ...) and ``kidneys`` the
+    recognised kidney components (they anchor the lesion-site priors, :mod:`.sites`).
 
     Attributes:
         smooth: the smoothed SUV on which lesions are detected.
@@ -180,6 +182,7 @@ class PhysiologicalVeto:
     kidney_split_fraction: float | None
     bladder_split_height_suv: float
     found: list[str] = field(default_factory=list)
+    kidneys: list[ComponentInfo] = field(default_factory=list)
 
     @property
     def voxel_ml(self) -> float:
@@ -209,7 +212,10 @@ class PhysiologicalVeto:
         """A focus mostly inside the liver is a liver lesion, never a small gland next to
         it; one almost wholly inside it is never a kidney either (a 32 mm metastasis in the
         posterior right lobe, 40 ml above the threshold, passed the kidney prior)."""
-        limit = {lab: _LIVER_SHARE.get(o.split(" (")[0]) for lab, o in found.items()}
+        limit = {
+            lab: None if o.endswith("upper pole)") else _LIVER_SHARE.get(o.split(" (")[0])
+            for lab, o in found.items()
+        }
         if self.liver_mask is None or all(v is None for v in limit.values()):
             return found
         n = int(labels.max()) + 1
@@ -232,10 +238,11 @@ class PhysiologicalVeto:
         lut = np.arange(int(labels.max()) + 1, dtype=np.int32)
         for lab, organ in found.items():
             lut[lab] = 0
-            self.found.append(organ)
+            self.found.append(organ.replace(", upper pole", ""))
         out = lut[labels]
         first_new = int(labels.max()) + 1
         kidneys = [c for c in comps if found.get(c.label) == "kidney (auto)"]
+        self.kidneys = list(kidneys)
         bladders = [c for c in comps if found.get(c.label) == "urinary bladder (auto)"]
         # lesions fused with a kidney or the bladder are split off as new labels; not for
         # FDG, whose renal collecting system and bladder (urine) are hotter than a lesion
@@ -262,7 +269,7 @@ class PhysiologicalVeto:
         found = self._classify(comps, new, self.detectors - {"kidney", "bladder"}, kidneys)
         for lab, organ in found.items():
             out[out == lab] = 0
-            self.found.append(organ)
+            self.found.append(organ.replace(", upper pole", ""))
 
 
 def _kidney_lesions(
@@ -274,7 +281,9 @@ def _kidney_lesions(
     gland) joins the kidney's component. A tumour with uptake like the kidney's (a K3
     pancreatic-tail NET, a liver metastasis on the upper pole) is not hotter than it but a
     blob of its own: the component is split as touching lesions are, the largest piece is
-    the kidney. Then the kidney is treated as an organ mask (as user masks are): what
+    the kidney, and a piece attached outside the component's ellipsoid of inertia is a lesion
+    (:func:`_outside_the_organ`; pieces inside it are the kidney's own noise basins). Then
+    the kidney is treated as an organ mask (as user masks are): what
     exceeds ``organ_factor`` x (median + 2 robust SD) is split off too.
     """
     out = []
@@ -296,7 +305,9 @@ def _kidney_lesions(
         out += [
             parts == p
             for p in range(1, sizes.size)
-            if p != main and sizes[p] * veto.voxel_ml >= veto.min_volume_ml
+            if p != main
+            and sizes[p] * veto.voxel_ml >= veto.min_volume_ml
+            and _outside_the_organ(parts == p, comp, veto.spacing)
         ]
         comp = parts == main
     med, rsd = median_robust_sd(smooth[comp])
@@ -307,6 +318,27 @@ def _kidney_lesions(
         for p in range(1, n + 1)
         if (pieces == p).sum() * veto.voxel_ml >= veto.min_volume_ml
     ]
+
+
+def _outside_the_organ(
+    piece: NDArray[np.bool_], comp: NDArray[np.bool_], spacing: tuple[float, float, float]
+) -> bool:
+    """Whether a watershed piece sits on the organ rather than in it.
+
+    The component's voxels define its ellipsoid of inertia (a uniform ellipsoid's voxel
+    covariance is diag(a^2) / 5); a tumour fused with the kidney is attached outside it
+    (its centroid beyond the ellipsoid: Mahalanobis d^2 > 5), a noise basin of the kidney's
+    own uptake (sharp images cut the organ into several) lies inside it.
+    """
+    pts = np.argwhere(comp) * np.asarray(spacing)
+    centre = pts.mean(axis=0)
+    cov = np.cov(pts, rowvar=False)
+    c = np.argwhere(piece).mean(axis=0) * np.asarray(spacing) - centre
+    try:
+        d2 = float(c @ np.linalg.solve(cov, c))
+    except np.linalg.LinAlgError:
+        return True
+    return d2 > 5.0
 
 
 def _bladder_lesions(

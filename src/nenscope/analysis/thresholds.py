@@ -27,7 +27,8 @@ from scipy import ndimage
 from nenscope.analysis._geometry import padded_box
 from nenscope.analysis.options import ResolvedOptions
 from nenscope.analysis.reference import ReferenceRegions, _block_mean, voi_stats
-from nenscope.analysis.rules import UptakeRule, physiological_rules
+from nenscope.analysis.resolution import edge_fwhm_mm
+from nenscope.analysis.rules import UptakeRule, physiological_rules, score_rules
 from nenscope.analysis.segmentation import Regions, liver_threshold, physiological_mask
 from nenscope.imaging.geometry import MAD_TO_SD, fwhm_to_sigma, robust_sd
 
@@ -60,6 +61,10 @@ class ThresholdPlan:
         threshold_map: threshold per voxel outside the liver (local background, liver edge),
             or ``None`` (``threshold_suv`` everywhere).
         local_background_suv: clip range (SUV) of the local-background threshold, or ``None``.
+        organ_level_map: organ factor x the local background, clipped to [its lower clip,
+            (1 - Krenning band) x liver mean]: the level a focus below the liver must reach
+            (:class:`~nenscope.analysis.lowuptake.LowUptakeFilter`); ``None`` without the
+            local background.
         noise_floor: per-slice noise floor (broadcastable along the z axis), or ``None``.
         region_thresholds: ``(mask, SUV)`` delineation thresholds replacing the global one.
         region_detect: ``(mask, SUV)`` detection levels replacing ``detect_suv``.
@@ -75,6 +80,7 @@ class ThresholdPlan:
     liver_threshold_suv: float | None = None
     threshold_map: NDArray[np.float32] | None = None
     local_background_suv: tuple[float, float] | None = None
+    organ_level_map: NDArray[np.float32] | None = None
     noise_floor: NDArray[np.float32] | None = None
     region_thresholds: Regions = field(default_factory=list)
     region_detect: Regions = field(default_factory=list)
@@ -218,16 +224,21 @@ def _split_at_the_liver(
     if masked is not None and float(masked) < float(extra) and not covered:
         lo, hi = float(masked) * plan.liver_mean_suv, plan.threshold_suv
         plan.local_background_suv = (lo, hi)
-        plan.threshold_map = _local_background_threshold(
-            smooth, spacing, lo, hi, float(opts.organ_factor)
+        band = float(score_rules()["krenning"]["about_liver_band"])
+        plan.threshold_map, plan.organ_level_map = _local_background_threshold(
+            smooth, spacing, lo, hi, float(opts.organ_factor), (1.0 - band) * plan.liver_mean_suv
         )
+    # the spill-out of the liver on the detection image: the scanner's resolution with the
+    # detection filter when known, else the blur measured on the liver's own edge
+    if opts.psf_fwhm_mm is not None:
+        blur = float(np.hypot(opts.psf_fwhm_mm, opts.detect_smooth_fwhm_mm))
+    else:
+        blur = edge_fwhm_mm(smooth, liver_mask, plan.liver_mean_suv, spacing) or float(
+            opts.liver_margin_mm
+        )
+        plan.warnings.append(f"blur at the liver edge (detection image): {blur:.1f} mm FWHM")
     plan.threshold_map = _liver_edge_threshold(
-        liver_mask,
-        margin_mask,
-        plan.base,
-        plan.liver_threshold_suv,
-        spacing,
-        float(np.hypot(opts.psf_fwhm_mm, opts.detect_smooth_fwhm_mm)),
+        liver_mask, margin_mask, plan.base, plan.liver_threshold_suv, spacing, blur
     )
     note = (
         f"thresholds (smoothed SUV): {plan.liver_threshold_suv:.2f} inside the liver, "
@@ -240,8 +251,13 @@ def _split_at_the_liver(
 
 
 def _local_background_threshold(
-    smooth: NDArray, spacing: tuple[float, float, float], lo: float, hi: float, organ_factor: float
-) -> NDArray[np.float32]:
+    smooth: NDArray,
+    spacing: tuple[float, float, float],
+    lo: float,
+    hi: float,
+    organ_factor: float,
+    sub_liver: float,
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Extrahepatic threshold from the local background, without bowel/pancreas masks.
 
     Physiological bowel, stomach and pancreas uptake are organ-sized (several cm), lesions of
@@ -250,6 +266,9 @@ def _local_background_threshold(
     is ``organ_factor`` x that, clipped to ``[lo, hi]`` (the masked-mode value and the
     unmasked one). A lesion in cold tissue (nodes, bone, lung, bowel wall) is then reached at
     the masked-mode level; over a hot organ the threshold stays at the unmasked level.
+
+    Also returns the organ level for foci below the liver: the same value clipped to
+    ``[lo, sub_liver]`` (:class:`~nenscope.analysis.lowuptake.LowUptakeFilter`).
     """
     fb = tuple(max(1, int(round(_BG_BLOCK_MM / sp))) for sp in spacing)
     coarse_bg = ndimage.percentile_filter(
@@ -258,11 +277,14 @@ def _local_background_threshold(
         size=int(_BG_WINDOW_BLOCKS),
         mode="nearest",
     )
-    bg_thr = np.clip(organ_factor * coarse_bg, lo, hi)
-    for ax, k in enumerate(fb):
-        if k > 1:
-            bg_thr = np.repeat(bg_thr, k, axis=ax)
-    return bg_thr[: smooth.shape[0], : smooth.shape[1], : smooth.shape[2]]
+    out = []
+    for top in (hi, max(hi, sub_liver)):
+        bg_thr = np.clip(organ_factor * coarse_bg, lo, top)
+        for ax, k in enumerate(fb):
+            if k > 1:
+                bg_thr = np.repeat(bg_thr, k, axis=ax)
+        out.append(bg_thr[: smooth.shape[0], : smooth.shape[1], : smooth.shape[2]])
+    return out[0], out[1]
 
 
 def _liver_edge_threshold(

@@ -20,6 +20,7 @@ from nenscope.simulation.phantom import Phantom
 __all__ = [
     "KineticRegion",
     "agent_uptake",
+    "gland_suvs",
     "lu177_concentration_bqml",
     "lu177_regions",
     "suv_map",
@@ -51,13 +52,28 @@ def agent_uptake(agent: str) -> dict:
     return table[agent]
 
 
-def organ_suv(agent: str, label_name: str) -> float:
-    """True SUVmean of phantom label ``label_name`` for ``agent``."""
+def organ_suv(agent: str, label_name: str, glands: dict[str, float] | None = None) -> float:
+    """True SUVmean of phantom label ``label_name`` for ``agent``; ``glands`` (uptake-table
+    key -> SUV, :func:`gland_suvs`) replaces the table's value of the small glands."""
     organs = agent_uptake(agent)["organs"]
     key = _LABEL_KEY.get(label_name, label_name)
+    if glands and key in glands:
+        return float(glands[key])
     if key not in organs:
         raise NenscopeError(f"uptake table of {agent} lacks organ {key!r}")
     return float(organs[key])
+
+
+def gland_suvs(agent: str, rng: np.random.Generator) -> dict[str, float]:
+    """One patient's small-gland SUVs on an SSTR agent (adrenals, pituitary, uncinate process):
+    the liver SUV times a ratio drawn uniformly from ``uptake.toml`` ``[gland_liver_ratio]``.
+    Empty for other agents (their table values apply)."""
+    row = agent_uptake(agent)
+    if row["target"] != "sstr":
+        return {}
+    liver = float(row["organs"]["liver"])
+    ranges = {k: v for k, v in load("uptake")["gland_liver_ratio"].items() if k != "citation"}
+    return {k: liver * float(rng.uniform(lo, hi)) for k, (lo, hi) in ranges.items()}
 
 
 def lesion_suv(agent: str, lesion: Lesion) -> float:
@@ -77,14 +93,17 @@ def _paint_lesions(values: np.ndarray, phantom: Phantom, lesions: list[Lesion], 
         sub += frac * np.float32(level_of(les))
 
 
-def suv_map(phantom: Phantom, agent: str, lesions: list[Lesion]) -> np.ndarray:
-    """True SUV image (float32): organ SUVs by label, lesions mixed in by partial volume.
+def suv_map(
+    phantom: Phantom, agent: str, lesions: list[Lesion], glands: dict[str, float] | None = None
+) -> np.ndarray:
+    """True SUV image (float32): organ SUVs by label, lesions mixed in by partial volume;
+    ``glands`` replaces the small glands' table SUVs (:func:`gland_suvs`).
 
     Sets ``lesion.true_suv_mean`` of every lesion.
     """
     lut = np.zeros(256, dtype=np.float32)
     for k, name in phantom.label_names.items():
-        lut[k] = organ_suv(agent, name)
+        lut[k] = organ_suv(agent, name, glands)
     values = lut[phantom.labels]
     for les in lesions:
         les.true_suv_mean = lesion_suv(agent, les)

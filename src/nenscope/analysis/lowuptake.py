@@ -1,0 +1,87 @@
+"""Foci below the liver's uptake: lesions only when they stand out from organs or show on CT.
+
+A focus whose maximum is below the liver (Krenning 1 territory) is told from physiological
+uptake (the pancreas at half the liver's uptake, bowel, the blurred edge of a kidney) by
+contrast alone. :class:`LowUptakeFilter` is a component filter of
+:func:`~nenscope.analysis.segmentation.segment_lesions` that keeps such a focus only if
+
+- its maximum (smoothed SUV) reaches the organ level where it peaks (the organ factor x the
+  local background, up to (1 - band) x the liver mean; ``ThresholdPlan.organ_level_map``),
+  and
+- with a CT, it has an anatomic correlate (its mean CT number differs from a two-voxel shell
+  around it (its median) by ``ct_contrast_hu`` or more, or it is of bone density): SSTR-RADS 1.0 calls
+  equivocal (Krenning 1-2) uptake a finding only in a lesion seen on anatomic imaging
+  (3A soft tissue, 3B bone; Werner RA et al., J Nucl Med 2018;59:1085-1091).
+
+Foci at the liver's level or above are judged by the thresholds only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from nenscope.analysis.segmentation import label_max
+
+__all__ = ["LowUptakeFilter"]
+
+_BONE_HU = 200.0
+
+
+@dataclass(eq=False)
+class LowUptakeFilter:
+    """Component filter for foci below the liver (see the module docstring).
+
+    Attributes:
+        smooth: the smoothed SUV on which lesions are detected.
+        below_suv: foci whose smoothed maximum is below this value are judged ((1 - band) x
+            the liver mean on ``smooth``).
+        organ_level: the organ level per voxel, or ``None``.
+        ct_hu: CT (HU) on the same grid, or ``None``.
+        ct_contrast_hu: the CT contrast of an anatomic correlate.
+    """
+
+    smooth: NDArray[np.float32]
+    below_suv: float
+    organ_level: NDArray[np.float32] | None
+    ct_hu: NDArray | None
+    ct_contrast_hu: float
+
+    def _ct_correlate(self, labels: NDArray[np.int32], lab: int, sl: tuple[slice, ...]) -> bool:
+        assert self.ct_hu is not None
+        box = tuple(
+            slice(max(0, s.start - 2), min(d, s.stop + 2))
+            for s, d in zip(sl, labels.shape, strict=True)
+        )
+        m = labels[box] == lab
+        shell = ndimage.binary_dilation(m, iterations=2) & (labels[box] == 0)
+        ct = self.ct_hu[box]
+        mean = float(ct[m].mean())
+        if mean >= _BONE_HU:
+            return True
+        return bool(shell.any()) and abs(mean - float(np.median(ct[shell]))) >= self.ct_contrast_hu
+
+    def __call__(self, labels: NDArray[np.int32]) -> NDArray[np.int32]:
+        n = int(labels.max())
+        if n == 0:
+            return labels
+        lmax = label_max(self.smooth, labels)
+        low = (lmax < self.below_suv) & np.isfinite(lmax)
+        low[0] = False
+        lut = np.arange(n + 1, dtype=np.int32)
+        if self.organ_level is not None and low.any():
+            flat = np.flatnonzero((labels > 0) & (self.smooth >= lmax[labels]))
+            lab_at, first = np.unique(labels.ravel()[flat], return_index=True)
+            peak_level = np.full(n + 1, -np.inf)
+            peak_level[lab_at] = self.organ_level.ravel()[flat[first]]
+            lut[low & (lmax < peak_level)] = 0
+        if self.ct_hu is not None:
+            objs = ndimage.find_objects(labels)
+            for lab in np.flatnonzero(low & (lut > 0)):
+                sl = objs[lab - 1]
+                if sl is not None and not self._ct_correlate(labels, int(lab), sl):
+                    lut[lab] = 0
+        return lut[labels]
