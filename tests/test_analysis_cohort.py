@@ -7,9 +7,11 @@ Each virtual patient is simulated twice from the same seed (same anatomy and les
   >= 2, less liver metastases with exactly liver uptake, which have no contrast); all
   lesions are reported too,
 - false positives per patient,
-- Krenning agreement on the detected lesions,
+- Krenning agreement on the detected lesions whose image-based Krenning truth (maximum of
+  the noise-free blurred image against its liver and spleen means) is more than 15 % from a
+  grade boundary,
 - NETPET grade agreement,
-- liver SUVmean error against the simulator's organ truth.
+- liver SUVmean and blood-pool (descending aorta) errors against the simulator's organ truth.
 
 CI runs ``NENSCOPE_COHORT_N`` patients (default 4: one G1, two G2, one G3, 24 lesions) in the
 automatic mode (no organ masks) and asserts the issue's targets on them;
@@ -109,10 +111,13 @@ class PatientResult:
     detected: list[bool] = field(default_factory=list)
     diameters: list[float] = field(default_factory=list)
     krenning_true: list[int] = field(default_factory=list)
+    krenning_image: list[int] = field(default_factory=list)
+    krenning_clear: list[bool] = field(default_factory=list)
     in_liver: list[bool] = field(default_factory=list)
     krenning_found: list[int | None] = field(default_factory=list)
     false_positives: int = 0
     liver_error: float = 0.0
+    blood_pool_error: float = float("nan")
     netpet_true: str = ""
     netpet_found: str | None = None
 
@@ -131,6 +136,8 @@ def evaluate(sim, findings: Findings, seed: int) -> PatientResult:
         res.detected.append(bool(hits))
         res.diameters.append(les.diameter_mm)
         res.krenning_true.append(les.krenning_true)
+        res.krenning_image.append(les.krenning_image)
+        res.krenning_clear.append(les.krenning_boundary_distance > 0.15)
         res.in_liver.append(les.site == "liver")
         if hits:
             # the found lesion holding most of the true one
@@ -142,6 +149,9 @@ def evaluate(sim, findings: Findings, seed: int) -> PatientResult:
     res.false_positives = sum(1 for les in findings.lesions if les.label not in matched_found)
     liver_true = sim.truth["organs"]["liver"]["true_suv_mean"]
     res.liver_error = findings.reference.liver.suv_mean / liver_true - 1.0
+    blood = findings.reference.blood_pool
+    if blood is not None:
+        res.blood_pool_error = blood.suv_mean / sim.truth["organs"]["aorta"]["true_suv_mean"] - 1.0
     return res
 
 
@@ -175,12 +185,14 @@ def summarise(results: list[PatientResult]) -> dict[str, float]:
     diam = np.concatenate([r.diameters for r in results])
     kt = np.concatenate([r.krenning_true for r in results])
     kf = [k for r in results for k in r.krenning_found]
+    ki = np.concatenate([r.krenning_image for r in results])
+    clear = np.concatenate([r.krenning_clear for r in results]).astype(bool)
     liv = np.concatenate([r.in_liver for r in results]).astype(bool)
     big = diam >= 10.0
     # SSTR-visible: uptake at least about liver (Krenning >= 2), except liver metastases with
     # uptake equal to the liver's (Krenning 2 in the liver has no contrast at all)
     avid = big & (kt >= 2) & ~(liv & (kt == 2))
-    pairs = [(a, b) for a, b, d in zip(kt, kf, det, strict=True) if d]
+    pairs = [(a, b) for a, b, d, c in zip(ki, kf, det, clear, strict=True) if d and c]
     out = {
         "patients": len(results),
         "lesions": int(det.size),
@@ -190,6 +202,7 @@ def summarise(results: list[PatientResult]) -> dict[str, float]:
         "krenning_agreement": float(np.mean([a == b for a, b in pairs])) if pairs else float("nan"),
         "netpet_correct": float(np.mean([r.netpet_found == r.netpet_true for r in results])),
         "liver_error_max_abs": float(np.max(np.abs([r.liver_error for r in results]))),
+        "blood_pool_error_max_abs": float(np.max(np.abs([r.blood_pool_error for r in results]))),
     }
     return out
 
@@ -213,6 +226,7 @@ TARGETS = {
     "krenning_agreement": 0.9,
     "netpet_correct": 0.9,
     "liver_error_max_abs": 0.05,
+    "blood_pool_error_max_abs": 0.10,
 }
 GUARDS = TARGETS
 
@@ -223,7 +237,7 @@ def test_cohort_figures(cohort):
     for key, target in TARGETS.items():
         better = (
             s[key] <= target
-            if key in ("fp_per_patient", "liver_error_max_abs")
+            if key in ("fp_per_patient", "liver_error_max_abs", "blood_pool_error_max_abs")
             else (s[key] >= target)
         )
         print(f"  {key:34s} {s[key]:.3f}  target {target}  {'met' if better else 'NOT met'}")
@@ -232,14 +246,16 @@ def test_cohort_figures(cohort):
     for r in cohort:
         print(
             f"  seed {r.seed} {r.tumour_type}: detected {sum(r.detected)}/{r.n_true}, FP "
-            f"{r.false_positives}, Krenning {r.krenning_true} -> {r.krenning_found}, "
-            f"NETPET {r.netpet_true} -> {r.netpet_found}, liver {100 * r.liver_error:+.1f} %"
+            f"{r.false_positives}, Krenning (image) {r.krenning_image} -> {r.krenning_found}, "
+            f"NETPET {r.netpet_true} -> {r.netpet_found}, liver {100 * r.liver_error:+.1f} %, "
+            f"blood pool {100 * r.blood_pool_error:+.1f} %"
         )
     assert s["liver_error_max_abs"] <= GUARDS["liver_error_max_abs"]
     assert s["sensitivity_ge10mm_sstr_visible"] >= GUARDS["sensitivity_ge10mm_sstr_visible"]
     assert s["fp_per_patient"] <= GUARDS["fp_per_patient"]
     assert s["krenning_agreement"] >= GUARDS["krenning_agreement"]
     assert s["netpet_correct"] >= GUARDS["netpet_correct"]
+    assert s["blood_pool_error_max_abs"] <= GUARDS["blood_pool_error_max_abs"]
 
 
 @pytest.mark.parametrize(

@@ -204,7 +204,31 @@ class PhysiologicalVeto:
             gland_max_liver_ratio=self.gland_max_liver_ratio,
             kidneys=kidneys,
         )
-        return self._keep_liver_lesions(found, labels)
+        return self._keep_pancreatic_lesions(self._keep_liver_lesions(found, labels), labels)
+
+    def _keep_pancreatic_lesions(
+        self, found: dict[int, str], labels: NDArray[np.int32]
+    ) -> dict[int, str]:
+        """A focus the pancreas prior took for the gland stays a lesion when it stands out
+        from the gland around it, as inside an organ mask: its maximum exceeds
+        ``organ_factor`` x (median + 2 robust SD) of the gland's tissue (the smoothed SUV
+        above a quarter of the liver mean within 30 mm of the focus, the focus excluded)."""
+        if self.liver_suv is None:
+            return found
+        reach = [int(np.ceil(30.0 / s)) for s in self.spacing]
+        for lab in [k for k, o in found.items() if o.startswith("pancreas")]:
+            box = padded_box(labels == lab, reach)
+            if box is None:
+                continue
+            sm = self.smooth[box]
+            focus = labels[box] == lab
+            around = ~ndimage.binary_dilation(focus, iterations=2) & (sm > 0.25 * self.liver_suv)
+            if around.sum() < 20:
+                continue
+            med, rsd = median_robust_sd(sm[around])
+            if float(sm[focus].max()) > self.organ_factor * (med + 2.0 * rsd):
+                del found[lab]
+        return found
 
     def _keep_liver_lesions(
         self, found: dict[int, str], labels: NDArray[np.int32]

@@ -224,9 +224,15 @@ def _split_at_the_liver(
     if masked is not None and float(masked) < float(extra) and not covered:
         lo, hi = float(masked) * plan.liver_mean_suv, plan.threshold_suv
         plan.local_background_suv = (lo, hi)
-        band = float(score_rules()["krenning"]["about_liver_band"])
+        k = score_rules()["krenning"]
         plan.threshold_map, plan.organ_level_map = _local_background_threshold(
-            smooth, spacing, lo, hi, float(opts.organ_factor), (1.0 - band) * plan.liver_mean_suv
+            smooth,
+            spacing,
+            (lo, hi),
+            float(opts.organ_factor),
+            sub_liver=(1.0 - float(k["about_liver_band"])) * plan.liver_mean_suv,
+            cold_floor=float(k["none_below_liver_fraction"]) * plan.liver_mean_suv,
+            cold_contrast=float(score_rules()["thresholds"]["cold_contrast"]),
         )
     # the spill-out of the liver on the detection image: the scanner's resolution with the
     # detection filter when known, else the blur measured on the liver's own edge
@@ -253,33 +259,39 @@ def _split_at_the_liver(
 def _local_background_threshold(
     smooth: NDArray,
     spacing: tuple[float, float, float],
-    lo: float,
-    hi: float,
+    clip: tuple[float, float],
     organ_factor: float,
+    *,
     sub_liver: float,
+    cold_floor: float,
+    cold_contrast: float,
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Extrahepatic threshold from the local background, without bowel/pancreas masks.
 
     Physiological bowel, stomach and pancreas uptake are organ-sized (several cm), lesions of
     interest smaller: the upper quartile of the smoothed SUV over a ~4 cm neighbourhood (on
     the ~8 mm block grid of the reference search) is the local background, and the threshold
-    is ``organ_factor`` x that, clipped to ``[lo, hi]`` (the masked-mode value and the
-    unmasked one). A lesion in cold tissue (nodes, bone, lung, bowel wall) is then reached at
-    the masked-mode level; over a hot organ the threshold stays at the unmasked level.
+    is ``organ_factor`` x that, clipped to ``clip`` = (lo, hi) (the masked-mode value and the
+    unmasked one). Over a hot organ the threshold stays at the unmasked level.
+
+    In cold tissue (fat, lung, muscle, marrow) the lower clip itself drops, to
+    ``cold_contrast`` x the local median but not below ``cold_floor`` (the Krenning "none"
+    level): a lesion with uptake well below the liver's (Krenning 1) stands out there and
+    is found, subject to :class:`~nenscope.analysis.lowuptake.LowUptakeFilter` (a CT correlate).
 
     Also returns the organ level for foci below the liver: the same value clipped to
-    ``[lo, sub_liver]`` (:class:`~nenscope.analysis.lowuptake.LowUptakeFilter`).
+    ``[lower clip, sub_liver]``.
     """
+    lo, hi = clip
     fb = tuple(max(1, int(round(_BG_BLOCK_MM / sp))) for sp in spacing)
-    coarse_bg = ndimage.percentile_filter(
-        _block_mean(smooth, fb),  # type: ignore[arg-type]
-        _BG_PERCENTILE,
-        size=int(_BG_WINDOW_BLOCKS),
-        mode="nearest",
-    )
+    blocks = _block_mean(smooth, fb)  # type: ignore[arg-type]
+    size = int(_BG_WINDOW_BLOCKS)
+    coarse_bg = ndimage.percentile_filter(blocks, _BG_PERCENTILE, size=size, mode="nearest")
+    median = ndimage.percentile_filter(blocks, 50, size=size, mode="nearest")
+    low = np.clip(cold_contrast * median, min(cold_floor, lo), lo)
     out = []
     for top in (hi, max(hi, sub_liver)):
-        bg_thr = np.clip(organ_factor * coarse_bg, lo, top)
+        bg_thr = np.clip(np.maximum(organ_factor * coarse_bg, low), low, top)
         for ax, k in enumerate(fb):
             if k > 1:
                 bg_thr = np.repeat(bg_thr, k, axis=ax)
