@@ -11,11 +11,12 @@ import numpy as np
 import pydicom
 import pytest
 
+from conftest import cached_simulation
 from nenscope.cli import main
 from nenscope.imaging import discover, read_nifti
-from nenscope.run import CSV_COLUMNS, run_analysis
+from nenscope.jobs.analyze import CSV_COLUMNS, run_analysis
 from nenscope.simulation.output import write_study
-from nenscope.simulation.study import SimulationConfig, simulate_study
+from nenscope.simulation.study import SimulationConfig
 
 LESION_KEYS = {
     "id",
@@ -45,7 +46,7 @@ SUMMARY_KEYS = {
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
-    sim = simulate_study(
+    sim = cached_simulation(
         SimulationConfig(tracer="68Ga-DOTATATE", seed=11, n_lesions=3, voxel_mm=8.0)
     )
     write_study(sim, root / "study")

@@ -31,6 +31,10 @@ _COMMAND_MODULES = [
     "simulate",
     "analyze",
     "leaflet",
+    "serve",
+    "users",
+    "pacs",
+    "cohort",
 ]
 
 

@@ -10,18 +10,7 @@ from rich.table import Table
 
 from nenscope.cli import app
 from nenscope.cli._common import console, err_console, print_json
-
-
-def _fmt(value, digits: int = 6) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    if isinstance(value, list):
-        return "×".join(_fmt(v, 4) for v in value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ")
-    return str(value)
+from nenscope.report.format import fmt
 
 
 @app.command("info")
@@ -107,15 +96,15 @@ def info(
         act = s["injected_activity_bq"]
         table.add_row(
             s["modality"],
-            _fmt(s["description"]),
+            fmt(s["description"]),
             str(s["n_instances"]),
-            _fmt(s["shape"]),
-            _fmt(s["spacing_mm"]),
-            _fmt(s["units"]),
-            _fmt(s["radiopharmaceutical"]),
-            _fmt(act / 1e6 if act else None, 5),
-            _fmt(s["suv_bw_factor"]),
-            _fmt(s["sul_factor"]),
+            fmt(s["shape"], "d"),
+            fmt(s["spacing_mm"], ".4g"),
+            fmt(s["units"]),
+            fmt(s["radiopharmaceutical"]),
+            fmt(act / 1e6 if act else None, ".5g"),
+            fmt(s["suv_bw_factor"], ".6g"),
+            fmt(s["sul_factor"], ".6g"),
         )
     console.print(table)
     for s in result["series"]:

@@ -21,6 +21,7 @@ from nenscope.knowledge import (
     list_scenarios,
 )
 from nenscope.knowledge.radionuclides import half_life_s
+from nenscope.report.format import fmt
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 AgeOpt = Annotated[
@@ -30,10 +31,6 @@ AgeOpt = Annotated[
 JurisdictionOpt = Annotated[
     str | None, typer.Option("--jurisdiction", help="us or eu: approval status shown for it.")
 ]
-
-
-def _fmt(value: float | None, spec: str = "g") -> str:
-    return "—" if value is None else format(value, spec)
 
 
 @app.command()
@@ -122,9 +119,9 @@ def _print_advice(advice: ProtocolAdvice) -> None:
             rec.agent,
             rec.status,
             rec.modality,
-            _fmt(rec.activity_mbq),
+            fmt(rec.activity_mbq),
             f"{rec.scan_h:g} h",
-            _fmt(rec.effective_dose_msv, ".2f"),
+            fmt(rec.effective_dose_msv, ".2f"),
         )
     console.print(table)
     if advice.branch_source:
@@ -211,7 +208,7 @@ def _tracer_rows(record: Agent, data: dict) -> list[tuple[str, str]]:
         ),
         (
             "effective dose",
-            f"{_fmt(record.effective_dose_msv_per_mbq)} mSv/MBq\n[dim]{record.dose_source}[/dim]",
+            f"{fmt(record.effective_dose_msv_per_mbq)} mSv/MBq\n[dim]{record.dose_source}[/dim]",
         ),
         ("preparation", "\n".join(_cited(g.text, g.source) for g in record.preparation) or "—"),
         (
@@ -230,7 +227,7 @@ def _tracer_rows(record: Agent, data: dict) -> list[tuple[str, str]]:
             4,
             (
                 "for this patient",
-                f"{_fmt(d['activity_mbq'])} MBq → {_fmt(d['effective_dose_msv'], '.2f')} mSv"
+                f"{fmt(d['activity_mbq'])} MBq → {fmt(d['effective_dose_msv'], '.2f')} mSv"
                 f"\n[dim]{d['activity_method']}; {d['dose_method']}[/dim]",
             ),
         )

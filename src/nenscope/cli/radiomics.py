@@ -6,12 +6,11 @@ group falls back to ``extract`` when its first argument is not a sub-command nam
 
 from __future__ import annotations
 
-import csv
 import math
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.table import Table
 from typer.core import TyperGroup
@@ -36,77 +35,6 @@ radiomics_app = typer.Typer(
     help="IBSI radiomics: `radiomics IMAGE MASK` (= `radiomics extract`) and `radiomics fit`.",
 )
 app.add_typer(radiomics_app, name="radiomics")
-
-
-def _is_nifti(path: Path) -> bool:
-    return path.name.endswith(".nii") or path.name.endswith(".nii.gz")
-
-
-def _load_image(path: Path, units: str):
-    from nenscope.imaging.nifti import read_nifti
-
-    if not path.exists():
-        raise NenscopeError(f"image not found: {path}")
-    if _is_nifti(path):
-        return read_nifti(path)
-    from nenscope.imaging import load_study
-
-    study = load_study(path, load_ct=False)
-    if units == "stored":
-        return study.emission
-    return study.suv(units)
-
-
-def _load_mask(path: Path, image, label: int | None, roi: str | None) -> np.ndarray:
-    """ROI on the image grid via ``nenscope.imaging.masks.read_mask`` (NIfTI, SEG, RTSTRUCT)."""
-    from nenscope.imaging.masks import read_mask
-
-    if not path.exists():
-        raise NenscopeError(f"mask not found: {path}")
-    is_rtstruct = False
-    if not _is_nifti(path) and path.is_file() and roi:
-        import pydicom
-
-        is_rtstruct = (
-            str(pydicom.dcmread(str(path), stop_before_pixels=True).get("Modality", "")).upper()
-            == "RTSTRUCT"
-        )
-    mvol, names = read_mask(path, image, roi_names=[roi] if is_rtstruct else None)
-    arr = np.asarray(mvol.array)
-    if roi and names:
-        hits = [k for k, v in names.items() if v.lower() == roi.lower()]
-        if not hits:
-            raise NenscopeError(f"ROI {roi!r} not found; the mask has: {', '.join(names.values())}")
-        label = hits[0]
-    if label is not None:
-        out = arr == label
-        if not out.any():
-            raise NenscopeError(
-                f"label {label} is absent from the mask (values: {np.unique(arr)[1:].tolist()})"
-            )
-        return out
-    return arr > 0
-
-
-def _settings(preset_name: str | None, settings_file: Path | None):
-    from nenscope.radiomics import load_settings, preset
-
-    if preset_name and settings_file:
-        raise NenscopeError("give either --preset or --settings, not both")
-    if settings_file:
-        return load_settings(settings_file)
-    return preset(preset_name or "pet-default")
-
-
-def _write_csv(path: Path, feats: dict[str, float]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["tag", "value"])
-        for k, v in feats.items():
-            w.writerow(
-                [k, "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))]
-            )
 
 
 @radiomics_app.command("extract")
@@ -154,38 +82,33 @@ def extract(
     json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """IBSI-1 features of one ROI (units: mm, mm², mm³ and image units), keyed by IBSI tag."""
-    from nenscope.imaging import SUV_KINDS
-    from nenscope.radiomics import extract_volume_features
+    from nenscope.jobs.radiomics import roi_features
 
-    if units not in (*SUV_KINDS, "stored"):
-        raise NenscopeError(f"--units must be one of {', '.join(SUV_KINDS)} or stored")
-    settings = _settings(preset_name, settings_file)
-    vol = _load_image(image, units)
-    m = _load_mask(mask, vol, label, roi)
-    with console.status("computing features…", spinner="dots") if not json_ else _null():
-        feats = extract_volume_features(vol, m, settings)
-    if out is not None:
-        _write_csv(out, feats)
+    with nullcontext() if json_ else console.status("computing features…", spinner="dots") as st:
+        res = roi_features(
+            image,
+            mask,
+            preset_name=preset_name,
+            settings_file=settings_file,
+            units=units,
+            label=label,
+            roi=roi,
+            out_csv=out,
+            progress=(lambda stage: st.update(f"{stage}…")) if st is not None else None,
+        )
+    feats = res.features
     if json_:
         print_json({k: (None if math.isnan(v) else v) for k, v in feats.items()})
         return
     if out is not None:
-        console.print(f"{len(feats)} features ({settings.name}) written to {out}")
+        console.print(f"{len(feats)} features ({res.settings_name}) written to {out}")
         return
-    table = Table(title=f"IBSI features — {settings.name}")
+    table = Table(title=f"IBSI features — {res.settings_name}")
     table.add_column("tag", style="bold")
     table.add_column("value", justify="right")
     for k, v in feats.items():
         table.add_row(k, f"{v:.6g}")
     console.print(table)
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 @radiomics_app.command("fit")
@@ -273,7 +196,7 @@ def batch(
 
     if preset_name and settings_file:
         raise NenscopeError("give either --preset or --settings, not both")
-    with console.status("computing features…", spinner="dots") if not json_ else _null():
+    with nullcontext() if json_ else console.status("computing features…", spinner="dots"):
         res = run_manifest(manifest, out, settings_file or preset_name, units=units)
     if json_:
         print_json(

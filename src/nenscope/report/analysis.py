@@ -1,4 +1,4 @@
-"""The physician's report: one self-contained HTML file (images embedded), optional PDF.
+"""The physician's report of an analysis: one self-contained HTML file (images embedded).
 
 :func:`write_report` takes the ``findings.json`` dictionary and the volumes it was computed
 from; it writes ``report.html`` and the figures as PNG files beside it.
@@ -12,11 +12,11 @@ from typing import Any
 
 import highdicom as hd
 import numpy as np
-from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from nenscope import __version__
 from nenscope.atomic import write_bytes_atomic
 from nenscope.report.figures import data_uri, lesion_pngs, mip_png
+from nenscope.report.format import fmt, render_template
 from nenscope.report.summary import exam_dose, patient_summary
 
 METHOD = (
@@ -27,14 +27,6 @@ METHOD = (
     "2 about liver, 3 above liver, 4 above spleen. SSTR-RADS 1.0 after Werner et al. "
     "(J Nucl Med 2018); NETPET after Chan et al. (Theranostics 2017)."
 )
-
-
-def _fmt(value: Any, spec: str = "g", unit: str = "") -> str:
-    if value is None or isinstance(value, Undefined):
-        return "—"
-    if isinstance(value, float) and not np.isfinite(value):
-        return "—"
-    return f"{format(value, spec)}{unit}"
 
 
 def _display_max(findings: dict[str, Any]) -> float | None:
@@ -71,7 +63,7 @@ def render_report(
         mips.append(
             {
                 "uri": data_uri(png),
-                "caption": f"{view} MIP, SUV 0–{_fmt(vmax, '.0f')} {agent}".strip(),
+                "caption": f"{view} MIP, SUV 0–{fmt(vmax, '.0f')} {agent}".strip(),
                 "png": png,
                 "name": f"mip_{view}.png",
             }
@@ -82,7 +74,7 @@ def render_report(
         pngs = lesion_pngs(suv, labels, [int(les["id"]) for les in lesions], ct=ct_on_pet_grid)
         for lesion in lesions:
             png = pngs[int(lesion["id"])]
-            caption = f"{lesion.get('site', '')} · SUVmax {_fmt(lesion.get('suv_max'), '.1f')}"
+            caption = f"{lesion.get('site', '')} · SUVmax {fmt(lesion.get('suv_max'), '.1f')}"
             thumbs.append(
                 {
                     "id": lesion["id"],
@@ -95,12 +87,8 @@ def render_report(
     if figures_dir is not None:
         for fig in (*mips, *thumbs):
             write_bytes_atomic(Path(figures_dir) / fig["name"], fig["png"])
-    env = Environment(
-        loader=PackageLoader("nenscope.report", "templates"),
-        autoescape=select_autoescape(["html", "j2"]),
-    )
-    template = env.get_template("report.html.j2")
-    return template.render(
+    return render_template(
+        "analysis.html.j2",
         title=title,
         study=findings.get("study", {}),
         reference=findings.get("reference", {}),
@@ -113,7 +101,7 @@ def render_report(
         patient_lines=patient_summary(findings),
         warnings=findings.get("warnings", []),
         method=METHOD,
-        fmt=_fmt,
+        fmt=fmt,
         version=__version__,
         generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
     )

@@ -1,5 +1,6 @@
-"""One study, end to end: load → analyse → write every output. The CLI's ``analyze``, the demo
-and the cohort runner all call :func:`run_analysis`; nothing here computes a number itself.
+"""The analysis job, one study end to end: load → analyse → write every output. The CLI's
+``analyze``, the demo and the cohort runner all call :func:`run_analysis`; nothing here computes
+a number itself.
 
 Outputs in ``out_dir`` (each written atomically: a temporary file, then a rename):
 
@@ -25,10 +26,10 @@ from typing import Any
 
 from nenscope.analysis import AnalysisOptions, Findings, analyze
 from nenscope.atomic import write_text_atomic
-from nenscope.cli._common import to_json
 from nenscope.errors import NenscopeError
 from nenscope.imaging import discover, load_study, read_mask, save_nifti, write_seg
 from nenscope.imaging.resample import resample_to
+from nenscope.jobs._json import to_json
 from nenscope.report import html_to_pdf, write_report
 
 Progress = Callable[[str], None]
