@@ -205,7 +205,7 @@ def measure_lesions(
     contrast = float(score_rules()["sstr_rads"]["ct_contrast_hu"])
     liver = reference.liver.suv_mean if reference.liver else None
     spleen = reference.spleen.suv_mean if reference.spleen else None
-    reach = [int(np.ceil(2.0 * (psf_fwhm_mm or _RING_MM) / sp)) + 1 for sp in spacing_mm]
+    reach = [int(np.ceil(2.0 * max(psf_fwhm_mm or 0.0, _RING_MM) / sp)) + 1 for sp in spacing_mm]
     out: list[Lesion] = []
     for idx, sl in enumerate(ndimage.find_objects(labels)):
         if sl is None:
@@ -236,9 +236,8 @@ def measure_lesions(
                     or ct_mean >= _BONE_HU
                 )
         pvc, dpvc = lesion_pvc(suv, labels, lab, sl, affine, reach, psf_fwhm_mm)
-        bg_ring, _ = lesion_pvc(
-            suv, labels, lab, sl, affine, reach, psf_fwhm_mm, background_only=True
-        )
+        # the reported background is the same ring whatever the scanner (10-15 mm out)
+        bg_ring, _ = lesion_pvc(suv, labels, lab, sl, affine, reach, None, background_only=True)
         les = Lesion(
             id=lab,
             label=lab,

@@ -123,7 +123,8 @@ def _fdg_suv_max(va: VolumeAnalysis, fdg_on: NDArray, *, registered: bool) -> No
 
 
 def _fdg_peak_and_pvc(va: VolumeAnalysis, fdg_on: NDArray) -> None:
-    """FDG SUVpeak per SSTR lesion, and its partial-volume-corrected uptake.
+    """FDG SUVpeak per SSTR lesion, and (with a known resolution) its partial-volume-corrected
+    uptake.
 
     Same lesion, same size, same scanner blur: the SSTR study's recovery of the SUVpeak
     contrast, (peak - background) / (corrected - background), clipped to 0.2-1, applies to
@@ -132,10 +133,13 @@ def _fdg_peak_and_pvc(va: VolumeAnalysis, fdg_on: NDArray) -> None:
     psf = va.options.psf_fwhm_mm
     spacing = spacing_from_affine(va.suv.affine)
     peaks, _ = suv_peak_per_label(fdg_on, va.labels, spacing)
-    reach = [int(np.ceil(2.0 * psf / sp)) + 1 for sp in spacing]
     objs = ndimage.find_objects(va.labels)
     for les in va.lesions:
         les.fdg_suv_peak = float(peaks[les.label - 1])
+    if psf is None:  # no known resolution: no partial-volume correction
+        return
+    reach = [int(np.ceil(2.0 * psf / sp)) + 1 for sp in spacing]
+    for les in va.lesions:
         sl = objs[les.label - 1]
         if sl is None:
             continue

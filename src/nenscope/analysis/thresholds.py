@@ -234,15 +234,12 @@ def _split_at_the_liver(
             cold_floor=float(k["none_below_liver_fraction"]) * plan.liver_mean_suv,
             cold_contrast=float(score_rules()["thresholds"]["cold_contrast"]),
         )
-    # the spill-out of the liver on the detection image: the scanner's resolution with the
-    # detection filter when known, else the blur measured on the liver's own edge
-    if opts.psf_fwhm_mm is not None:
-        blur = float(np.hypot(opts.psf_fwhm_mm, opts.detect_smooth_fwhm_mm))
-    else:
-        blur = edge_fwhm_mm(smooth, liver_mask, plan.liver_mean_suv, spacing) or float(
-            opts.liver_margin_mm
-        )
-        plan.warnings.append(f"blur at the liver edge (detection image): {blur:.1f} mm FWHM")
+    # the spill-out of the liver on the detection image, measured on the liver's own edge (so
+    # detection does not depend on a scanner profile: --scanner changes only suv_pvc)
+    blur = edge_fwhm_mm(smooth, liver_mask, plan.liver_mean_suv, spacing) or float(
+        opts.liver_margin_mm
+    )
+    plan.warnings.append(f"blur at the liver edge (detection image): {blur:.1f} mm FWHM")
     plan.threshold_map = _liver_edge_threshold(
         liver_mask, margin_mask, plan.base, plan.liver_threshold_suv, spacing, blur
     )

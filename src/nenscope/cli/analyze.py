@@ -44,11 +44,13 @@ def print_findings(data: dict, out_dir: Path | None = None) -> None:
             row += [fmt(les.get("fdg_suv_max"), ".1f"), les.get("netpet") or "—"]
         table.add_row(*row)
     console.print(table)
-    eligible = summary.get("prrt_eligible")
-    verdict = {True: "[green]eligible[/green]", False: "[red]not eligible[/red]"}.get(
-        eligible, "not assessed"
-    )
-    console.print(f"PRRT: {verdict} — {summary.get('prrt_reason') or ''}")
+    if study.get("agent_class") == "sstr":
+        verdict = {True: "[green]met[/green]", False: "[red]not met[/red]"}.get(
+            summary.get("prrt_criterion_met"), "not assessed"
+        )
+        console.print(
+            f"SSTR imaging criterion for PRRT: {verdict} — {summary.get('prrt_reason') or ''}"
+        )
     if summary.get("netpet"):
         console.print(
             f"NETPET: {summary['netpet']} ({summary.get('n_fdg_only', 0)} FDG-only lesion(s))"
