@@ -251,7 +251,10 @@ def test_review_recomputes_the_scores_from_the_reviewed_lesions(svc, analysed):
             for les in rest
         ],
     )
-    assert (summary["prrt_criterion_met"], summary["prrt_reason"]) == (expected.met, expected.reason)
+    assert (summary["prrt_criterion_met"], summary["prrt_reason"]) == (
+        expected.met,
+        expected.reason,
+    )
     r = svc.client.put(
         f"{base}/lesions/{second['id']}", json={"site": "bone"}, headers=_as(svc, "physician")
     )

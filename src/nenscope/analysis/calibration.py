@@ -156,7 +156,9 @@ def _kabsch(src: NDArray, dst: NDArray) -> tuple[NDArray, NDArray]:
     return rot, cd - rot @ cs
 
 
-def _a50(img: NDArray, affine: NDArray, centre: NDArray, diameter: float, bg: float) -> tuple[float, float]:
+def _a50(
+    img: NDArray, affine: NDArray, centre: NDArray, diameter: float, bg: float
+) -> tuple[float, float]:
     """Maximum and A50 mean within one diameter of the sphere's centre."""
     spacing = spacing_from_affine(affine)
     ijk = np.linalg.solve(np.asarray(affine)[:3, :3], centre - np.asarray(affine)[:3, 3])

@@ -8,10 +8,12 @@ contrast alone. :class:`LowUptakeFilter` is a component filter of
 - its maximum (smoothed SUV) reaches the organ level where it peaks (the organ factor x the
   local background, up to (1 - band) x the liver mean; ``ThresholdPlan.organ_level_map``),
   and
-- with a CT, it has an anatomic correlate (its mean CT number differs from a two-voxel shell
-  around it (its median) by ``ct_contrast_hu`` or more, or it is of bone density): SSTR-RADS 1.0 calls
-  equivocal (Krenning 1-2) uptake a finding only in a lesion seen on anatomic imaging
-  (3A soft tissue, 3B bone; Werner RA et al., J Nucl Med 2018;59:1085-1091).
+- with a CT, it has an anatomic correlate (its mean CT number differs from the median of a
+  two-voxel shell around it by ``ct_contrast_hu`` or more, or it is of bone density): SSTR-RADS
+  1.0 calls equivocal (Krenning 1-2) uptake a finding only in a lesion seen on anatomic
+  imaging (3A soft tissue, 3B bone; Werner RA et al., J Nucl Med 2018;59:1085-1091), or it
+  stands out from the tissue with uptake around it as a lesion in an organ mask must
+  (:func:`stands_out`: a pancreatic NET isoattenuating on unenhanced CT).
 
 Foci at the liver's level or above are judged by the thresholds only.
 """
@@ -24,11 +26,34 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from nenscope.analysis._geometry import median_robust_sd, padded_box
 from nenscope.analysis.segmentation import label_max
 
-__all__ = ["LowUptakeFilter"]
+__all__ = ["LowUptakeFilter", "stands_out"]
 
 _BONE_HU = 200.0
+
+
+def stands_out(
+    smooth: NDArray,
+    focus: NDArray[np.bool_],
+    spacing: tuple[float, float, float],
+    floor_suv: float,
+    organ_factor: float,
+) -> bool:
+    """Whether a focus stands out from the tissue with uptake around it, as a lesion inside
+    an organ mask must: its maximum exceeds ``organ_factor`` x (median + 2 robust SD) of the
+    smoothed SUV above ``floor_suv`` within 30 mm (the focus and two voxels around it left
+    out). Without such tissue (fewer than 20 voxels) it does not."""
+    box = padded_box(focus, [int(np.ceil(30.0 / s)) for s in spacing])
+    if box is None:
+        return False
+    sm, f = smooth[box], focus[box]
+    around = ~ndimage.binary_dilation(f, iterations=2) & (sm > floor_suv)
+    if around.sum() < 20:
+        return False
+    med, rsd = median_robust_sd(sm[around])
+    return bool(float(sm[f].max()) > organ_factor * (med + 2.0 * rsd))
 
 
 @dataclass(eq=False)
@@ -42,6 +67,7 @@ class LowUptakeFilter:
         organ_level: the organ level per voxel, or ``None``.
         ct_hu: CT (HU) on the same grid, or ``None``.
         ct_contrast_hu: the CT contrast of an anatomic correlate.
+        spacing: voxel spacing (mm); floor_suv, organ_factor: of :func:`stands_out`.
     """
 
     smooth: NDArray[np.float32]
@@ -49,6 +75,9 @@ class LowUptakeFilter:
     organ_level: NDArray[np.float32] | None
     ct_hu: NDArray | None
     ct_contrast_hu: float
+    spacing: tuple[float, float, float]
+    floor_suv: float
+    organ_factor: float
 
     def _ct_correlate(self, labels: NDArray[np.int32], lab: int, sl: tuple[slice, ...]) -> bool:
         assert self.ct_hu is not None
@@ -82,6 +111,10 @@ class LowUptakeFilter:
             objs = ndimage.find_objects(labels)
             for lab in np.flatnonzero(low & (lut > 0)):
                 sl = objs[lab - 1]
-                if sl is not None and not self._ct_correlate(labels, int(lab), sl):
+                if sl is None or self._ct_correlate(labels, int(lab), sl):
+                    continue
+                if not stands_out(
+                    self.smooth, labels == lab, self.spacing, self.floor_suv, self.organ_factor
+                ):
                     lut[lab] = 0
         return lut[labels]

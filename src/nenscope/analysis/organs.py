@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nenscope.analysis._geometry import ball_mask, median_robust_sd, padded_box
+from nenscope.analysis.lowuptake import stands_out
 from nenscope.analysis.physiology import ComponentInfo, classify_physiological, component_table
 from nenscope.analysis.segmentation import label_max, split_touching
 
@@ -210,23 +211,14 @@ class PhysiologicalVeto:
         self, found: dict[int, str], labels: NDArray[np.int32]
     ) -> dict[int, str]:
         """A focus the pancreas prior took for the gland stays a lesion when it stands out
-        from the gland around it, as inside an organ mask: its maximum exceeds
-        ``organ_factor`` x (median + 2 robust SD) of the gland's tissue (the smoothed SUV
-        above a quarter of the liver mean within 30 mm of the focus, the focus excluded)."""
+        from the gland around it, as inside an organ mask (:func:`.lowuptake.stands_out`,
+        the gland's tissue: the smoothed SUV above a quarter of the liver mean)."""
         if self.liver_suv is None:
             return found
-        reach = [int(np.ceil(30.0 / s)) for s in self.spacing]
         for lab in [k for k, o in found.items() if o.startswith("pancreas")]:
-            box = padded_box(labels == lab, reach)
-            if box is None:
-                continue
-            sm = self.smooth[box]
-            focus = labels[box] == lab
-            around = ~ndimage.binary_dilation(focus, iterations=2) & (sm > 0.25 * self.liver_suv)
-            if around.sum() < 20:
-                continue
-            med, rsd = median_robust_sd(sm[around])
-            if float(sm[focus].max()) > self.organ_factor * (med + 2.0 * rsd):
+            if stands_out(
+                self.smooth, labels == lab, self.spacing, 0.25 * self.liver_suv, self.organ_factor
+            ):
                 del found[lab]
         return found
 
@@ -279,6 +271,11 @@ class PhysiologicalVeto:
                 out[sl][piece] = next_lab
                 next_lab += 1
         if next_lab > first_new:
+            # the kidneys without what was split off them anchor the gland priors (a fused
+            # adrenal gland had lifted the kidney's upper pole to its own top)
+            kept = np.where(np.isin(labels, [k.label for k in kidneys]) & (out == 0), labels, 0)
+            kidneys = component_table(self.smooth, kept, self.affine, body_c) or kidneys
+            self.kidneys = list(kidneys)
             self._classify_new_pieces(out, first_new, kidneys)
         return out
 

@@ -98,14 +98,14 @@ def system_fwhm_mm(radionuclide: str | None, effective_mm: float) -> float:
     """The scanner blur (no positron range) whose :func:`effective_fwhm_mm` for
     ``radionuclide`` is ``effective_mm``: what a NEMA measurement with one radionuclide says
     about the scanner, so that its resolution for another radionuclide can be derived."""
-    if effective_fwhm_mm(radionuclide, effective_mm) <= effective_mm + 1e-3:
+
+    def excess(base: float) -> float:
+        return effective_fwhm_mm(radionuclide, round(base, 3)) - effective_mm
+
+    lo = 0.5 * effective_mm
+    if excess(effective_mm) <= 1e-3 or excess(lo) >= 0.0:
         return float(effective_mm)
-    lo = 0.5
-    return float(
-        brentq(
-            lambda b: effective_fwhm_mm(radionuclide, round(b, 3)) - effective_mm, lo, effective_mm
-        )
-    )
+    return float(brentq(excess, lo, effective_mm, xtol=0.01))
 
 
 def blurred_sphere_profile(r_mm: NDArray, diameter_mm: float, fwhm_mm: float) -> NDArray:

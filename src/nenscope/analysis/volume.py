@@ -156,12 +156,16 @@ def _segment(
 ) -> tuple[NDArray[np.int32], list[str]]:
     """Lesion labels and the organs suppressed (masks with raised thresholds, the veto's)."""
     rules = physiological_rules(opts.agent_class) if opts.suppress_physiological else []
+    k = score_rules()["krenning"]
     low = LowUptakeFilter(
         smooth,
-        (1.0 - float(score_rules()["krenning"]["about_liver_band"])) * plan.liver_mean_suv,
+        (1.0 - float(k["about_liver_band"])) * plan.liver_mean_suv,
         plan.organ_level_map,
         ct_grid,
         float(score_rules()["sstr_rads"]["ct_contrast_hu"]),
+        spacing,
+        float(k["none_below_liver_fraction"]) * plan.liver_mean_suv,
+        opts.organ_factor,
     )
 
     def component_filter(labels: NDArray[np.int32]) -> NDArray[np.int32]:

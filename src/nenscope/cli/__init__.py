@@ -30,6 +30,7 @@ _COMMAND_MODULES = [
     "dosimetry",
     "simulate",
     "analyze",
+    "calibrate",
     "leaflet",
     "serve",
     "users",

@@ -52,7 +52,9 @@ def _summary(automatic: dict[str, Any], lesions: list[dict[str, Any]]) -> dict[s
         n_fdg_only = len(automatic.get("fdg_only_lesions") or [])
         targets = [
             prrt_target(
-                float(les["volume_ml"]), str(les.get("site", "")), les.get("sstr_rads"),
+                float(les["volume_ml"]),
+                str(les.get("site", "")),
+                les.get("sstr_rads"),
                 les.get("ct_correlate"),
             )
             for les in lesions
