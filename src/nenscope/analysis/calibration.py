@@ -184,7 +184,7 @@ def _fit_fwhm(
         reach = [int(np.ceil((diameter / 2 + 15.0) / s)) for s in spacing]
         lo = [max(0, int(round(c)) - r) for c, r in zip(ijk, reach, strict=True)]
         hi = [min(n, int(round(c)) + r + 1) for c, r, n in zip(ijk, reach, img.shape, strict=True)]
-        idx = np.argwhere(np.ones([h - l for l, h in zip(lo, hi, strict=True)], bool)) + lo
+        idx = np.argwhere(np.ones([b - a for a, b in zip(lo, hi, strict=True)], bool)) + lo
         xyz = indices_to_lps(a, idx)
         near = np.linalg.norm(xyz - centre, axis=1) <= diameter / 2 + 12.0
         samples.append((diameter, xyz[near], img[tuple(idx[near].T)].astype(float)))

@@ -189,9 +189,8 @@ def analyze(
     figures/*.png.
     """
     from nenscope.analysis import AnalysisOptions
-    from nenscope.jobs.analyze import run_analysis
-
     from nenscope.analysis.scanner import read_scanner_profile
+    from nenscope.jobs.analyze import run_analysis
 
     options = AnalysisOptions(
         tracer=tracer,
