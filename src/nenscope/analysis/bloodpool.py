@@ -4,8 +4,9 @@ PERCIST measures the blood pool in a 1 cm diameter, 2 cm long cylinder in the de
 thoracic aorta (Wahl RL et al., J Nucl Med 2009;50 Suppl 1:122S-150S). The descending aorta
 runs left-anterolateral to the vertebral bodies from the arch to the diaphragm, just above the
 liver dome: in each transaxial slice from 10 to 150 mm above the liver's top it is the
-warmest point (lightly smoothed SUV) of a box 5-45 mm left of the midline and 10-55 mm in
-front of the spine, that is soft tissue on the CT (-100 to 150 HU; not lung, not bone). The
+warmest point (smoothed SUV) of a box 5-45 mm left of the midline and 15-45 mm in front of
+the spine, that is soft tissue on the CT (-100 to 150 HU; not lung, not bone) and at least
+10 mm from any lesion. The
 spine is found on the CT (bone near the midline, posterior), else its depth is that of the
 kidneys (they flank it) and the midline the body's. The points of consecutive slices form
 the vessel's track (slices whose warmest point is clearly cooler than the others' hold no
@@ -31,7 +32,7 @@ __all__ = ["find_aorta_blood_pool"]
 
 _SEARCH_MM = (10.0, 150.0)  # above the liver's top
 _LEFT_MM = (5.0, 45.0)  # left of the midline
-_FRONT_MM = (10.0, 55.0)  # in front of the spine's centre
+_FRONT_MM = (15.0, 45.0)  # in front of the spine's centre
 _VOI_RADIUS_MM = 5.0  # PERCIST: 1 cm diameter
 # PERCIST's cylinder is 2 cm long; nenscope averages up to 8 cm of the tracked vessel, whose
 # mean is steadier (a 1.6 ml VOI holds a handful of independent noise samples)
@@ -39,7 +40,9 @@ _VOI_LENGTH_MM = 80.0
 _TRACK_MM = 10.0
 # the vessel is located on a smoothed copy (a 2-3 cm vessel keeps its centre as the maximum;
 # voxel noise would pull a lightly smoothed maximum towards warm noise)
-_LOCATE_FWHM_MM = 10.0
+_LOCATE_FWHM_MM = 8.0
+# lesions are kept this far from the VOI (a lung or mediastinal lesion beside the aorta)
+_LESION_MARGIN_MM = 10.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ def find_aorta_blood_pool(
     *,
     ct_hu: NDArray | None = None,
     kidneys: list[ComponentInfo] | None = None,
+    lesions: NDArray | None = None,
 ) -> ReferenceRegion | None:
     """The blood-pool reference in the descending aorta, or ``None`` when it is not found.
 
@@ -94,6 +98,7 @@ def find_aorta_blood_pool(
         liver_z_range_mm: body-relative z extent of the liver (the search starts above it).
         ct_hu: CT (HU) on the same grid, or ``None``.
         kidneys: recognised kidneys (the spine's depth without a CT).
+        lesions: the lesion labels (kept away from the VOI), or ``None``.
     """
     if liver_z_range_mm is None:
         return None
@@ -113,6 +118,9 @@ def find_aorta_blood_pool(
     )
     if ct_hu is not None:
         box &= (ct_hu > -100.0) & (ct_hu < 150.0)
+    if lesions is not None and lesions.any():
+        near = ndimage.distance_transform_edt(lesions == 0, sampling=spacing) <= _LESION_MARGIN_MM
+        box &= ~near
     if box.sum() < 10:
         return None
     smooth = ndimage.gaussian_filter(

@@ -44,14 +44,14 @@ def stands_out(
     """Whether a focus stands out from the tissue with uptake around it, as a lesion inside
     an organ mask must: its maximum exceeds ``organ_factor`` x (median + 2 robust SD) of the
     smoothed SUV above ``floor_suv`` within 30 mm (the focus and two voxels around it left
-    out). Without such tissue (fewer than 20 voxels) it does not."""
+    out). In cold surroundings (fewer than 20 such voxels) it does."""
     box = padded_box(focus, [int(np.ceil(30.0 / s)) for s in spacing])
     if box is None:
-        return False
+        return True
     sm, f = smooth[box], focus[box]
     around = ~ndimage.binary_dilation(f, iterations=2) & (sm > floor_suv)
     if around.sum() < 20:
-        return False
+        return True
     med, rsd = median_robust_sd(sm[around])
     return bool(float(sm[f].max()) > organ_factor * (med + 2.0 * rsd))
 

@@ -355,6 +355,7 @@ def analyze_volume(
             anchors.liver_z_range_mm,
             ct_hu=ct_grid,
             kidneys=sites.kidneys,
+            lesions=labels,
         )
         if ref.blood_pool is None:
             ref.notes.append("blood pool: the descending aorta was not found")
