@@ -247,7 +247,7 @@ def make_patient(
         k: float(blurred[ndimage.binary_erosion(masks[k], iterations=2) & ~near].mean())
         for k in ("liver", "spleen")
     }
-    organ_means["blood_pool"] = _blood_pool_truth(blurred, zyx, masks, near)
+    organ_means["blood_pool"] = _blood_pool_truth(blurred, zyx, masks, near, scale)
     for les in lesions:
         les.image_max_suv = float(blurred[labels == les.id].max())
         les.krenning_image, les.boundary_distance = krenning_from_image(
@@ -286,13 +286,14 @@ def make_patient(
     return IndependentPatient(study, lesions, labels, organ_means, fwhm_mm, vox, info)
 
 
-def _blood_pool_truth(blurred, zyx, masks, near) -> float:
-    """Blood-pool truth where PERCIST measures it: the descending thoracic aorta (above the
-    liver's top), its core (eroded by a voxel), away from lesions (``near``: within 2 FWHM of
-    a lesion voxel, whose blurred activity would otherwise count as blood)."""
-    z = np.broadcast_to(zyx[0], blurred.shape)
+def _blood_pool_truth(blurred, zyx, masks, near, scale) -> float:
+    """Blood-pool truth where and as PERCIST measures it: a 1 cm diameter cylinder on the
+    axis of the descending thoracic aorta (above the liver's top), away from lesions
+    (``near``: within 2 FWHM of a lesion voxel, whose blurred activity would count as blood)."""
+    z, y, x = (np.broadcast_to(a, blurred.shape) for a in zyx)
     liver_top = float(z[masks["liver"]].max())
-    core = ndimage.binary_erosion(masks["aorta"], iterations=1) & (z > liver_top) & ~near
+    axis = (x - _AORTA["x"]) ** 2 + (y - _AORTA["y"] * scale) ** 2 <= 5.0**2
+    core = axis & masks["aorta"] & (z > liver_top) & ~near
     return float(blurred[core].mean())
 
 
