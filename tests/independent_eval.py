@@ -17,7 +17,6 @@ import numpy as np
 from independent_phantom import IndependentPatient, make_patient
 from nenscope.analysis import analyze
 
-
 # voxel sizes (slice, row, column; mm) by seed, as scanners reconstruct them
 VOXELS = (4.0, (3.0, 3.0, 3.0), 5.0, (4.0, 2.5, 2.5))
 # the analysis's site names that count as the truth's site
