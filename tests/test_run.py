@@ -12,6 +12,7 @@ import pydicom
 import pytest
 
 from conftest import cached_simulation
+from nenscope.atomic import RESULT_MARKER
 from nenscope.cli import main
 from nenscope.imaging import discover, read_nifti
 from nenscope.jobs.analyze import CSV_COLUMNS, run_analysis
@@ -129,7 +130,8 @@ def test_outputs_are_complete_and_atomic(analysed):
     ):
         assert (out / name).stat().st_size > 0, name
     assert (out / "figures" / "mip_coronal.png").exists()
-    assert not [p for p in out.rglob(".*") if p.is_file()]  # no temporary files left behind
+    # no temporary files left behind: the only hidden file is the result-set marker
+    assert [p.name for p in out.rglob(".*")] == [RESULT_MARKER]
     assert pydicom.dcmread(out / "lesions.seg.dcm").Modality == "SEG"
     assert set(result.timings_s) == {"load", "analyse", "write", "report"}
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from nenscope.cli import app
-from nenscope.cli._common import console, err_console, print_json
+from nenscope.cli._common import AllowMismatchOption, KeepOption, console, err_console, print_json
 from nenscope.errors import NenscopeError
 from nenscope.report.format import fmt
 
@@ -166,6 +166,8 @@ def analyze(
     json_: Annotated[
         bool, typer.Option("--json", help="Print findings.json instead of the table.")
     ] = False,
+    keep: KeepOption = False,
+    allow_mismatch: AllowMismatchOption = False,
     # --- PACS (issue 22): pull the study from a DICOMweb PACS, push the SEG and SR back ---
     from_pacs: Annotated[
         str | None,
@@ -186,7 +188,8 @@ def analyze(
     """Find, measure and score the lesions of an SSTR/FDG/GLP-1R PET (or SPECT) study.
 
     Writes OUT/report.html, findings.json, lesions.csv, lesions.nii.gz, lesions.seg.dcm and
-    figures/*.png.
+    figures/*.png as one result set: OUT appears only when every file is complete, and an
+    earlier OUT is replaced as a whole (or kept with --keep).
     """
     from nenscope.analysis import AnalysisOptions
     from nenscope.analysis.scanner import read_scanner_profile
@@ -237,6 +240,8 @@ def analyze(
             pdf=pdf,
             radiomics=radiomics_preset if radiomics else None,
             progress=lambda stage: status.update(f"{stage}…"),
+            keep=keep,
+            allow_mismatch=allow_mismatch,
         )
     data = result.findings.to_dict()
     if json_:

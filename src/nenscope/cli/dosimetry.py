@@ -11,7 +11,13 @@ import typer
 from rich.table import Table
 
 from nenscope.cli import app
-from nenscope.cli._common import console, err_console, print_json
+from nenscope.cli._common import (
+    AllowMismatchOption,
+    KeepOption,
+    console,
+    err_console,
+    print_json,
+)
 from nenscope.report.format import fmt
 
 if TYPE_CHECKING:
@@ -55,7 +61,8 @@ _MasksOption = Annotated[
     typer.Option(
         "--masks",
         help="Mask file or folder (NIfTI, DICOM-SEG, RTSTRUCT); once (drawn on the first "
-        "time point) or once per time point. Each ROI becomes a region under its name.",
+        "time point) or once per time point. Each ROI becomes a region under its name. With "
+        "--auto-masks, one file adds its regions (e.g. an L2-L4 red-marrow VOI).",
     ),
 ]
 _AutoMasksOption = Annotated[
@@ -164,6 +171,38 @@ _OutOption = Annotated[
     ),
 ]
 _JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+_BloodCsvOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--blood-csv",
+        help="Blood samples time_h,activity_kbq_per_ml (activity at sampling) for the "
+        "blood-based red-marrow dose (EANM 2022); otherwise a region named L2-L4 gives the "
+        "image-based one.",
+    ),
+]
+_PlanOption = Annotated[
+    Path | None,
+    typer.Option("--plan", help="plan.json of nenscope plan: measured beside predicted doses."),
+]
+_CalibrationOption = Annotated[
+    float | None,
+    typer.Option(
+        "--calibration-uncertainty",
+        help="Relative SD of the SPECT calibration factor (default 0.05) for the uncertainty.",
+    ),
+]
+_PlannedCyclesOption = Annotated[
+    int | None,
+    typer.Option("--planned-cycles", help="Cycles of the whole regimen (default 4)."),
+]
+_PlannedGbqOption = Annotated[
+    float | None,
+    typer.Option("--planned-gbq", help="Activity of each remaining cycle, GBq (default 7.4)."),
+]
+_WeightOption = Annotated[
+    float | None,
+    typer.Option("--weight-kg", help="Patient weight for the red-marrow mass (default: header)."),
+]
 
 
 @app.command("dosimetry")
@@ -185,8 +224,16 @@ def dosimetry(
     register: _RegisterOption = None,
     affine: _AffineOption = False,
     psf_fwhm_mm: _PsfFwhmMmOption = None,
+    blood_csv: _BloodCsvOption = None,
+    plan: _PlanOption = None,
+    calibration_uncertainty: _CalibrationOption = None,
+    planned_cycles: _PlannedCyclesOption = None,
+    planned_gbq: _PlannedGbqOption = None,
+    weight_kg: _WeightOption = None,
     out: _OutOption = Path("dosimetry_out"),
     json_: _JsonOption = False,
+    keep: KeepOption = False,
+    allow_mismatch: AllowMismatchOption = False,
 ) -> None:
     """Absorbed dose (Gy), Gy/GBq and BED (Gy) per region after a 177Lu PRRT cycle."""
     from nenscope.jobs.dosimetry import DosimetryOptions, run_dosimetry
@@ -204,6 +251,11 @@ def dosimetry(
         register=register,
         affine=affine,
         psf_fwhm_mm=psf_fwhm_mm,
+        calibration_uncertainty=calibration_uncertainty,
+        planned_cycles=planned_cycles,
+        planned_gbq=planned_gbq,
+        weight_kg=weight_kg,
+        allow_mismatch=allow_mismatch,
     )
     with err_console.status("dosimetry…") as status:
         run = run_dosimetry(
@@ -215,8 +267,11 @@ def dosimetry(
             label_names=label_names,
             regions=regions,
             previous_cycles=previous_cycles,
+            blood_csv=blood_csv,
+            plan=plan,
             options=options,
             progress=lambda stage: status.update(f"{stage}…"),
+            keep=keep,
         )
     if json_:
         print_json(run.document)
@@ -224,11 +279,35 @@ def dosimetry(
     _print_table(run)
 
 
+def _print_projection(doc: dict) -> None:
+    """Kidneys and marrow over the regimen, the next-cycle activity, and the plan comparison."""
+    proj = doc.get("projection") or {}
+    n = len(proj.get("remaining_gbq", []))
+    for row in proj.get("regions", []):
+        console.print(
+            f"{row['name']}: after {n} more cycle(s) {row['projected_dose_gy']:.3g} Gy, "
+            f"BED {row['projected_bed_gy']:.3g} Gy"
+        )
+    nxt = proj.get("next_cycle")
+    if nxt:
+        console.print(
+            f"next cycle: at most {nxt['max_activity_gbq']:.1f} GBq "
+            f"({nxt['limiting_region']}, {nxt['limit']})"
+        )
+    for c in doc.get("plan_comparison") or []:
+        ratio = c["measured_over_predicted"]
+        console.print(
+            f"{c['region']}: measured {c['measured_gy_per_gbq']:.3g} Gy/GBq, predicted "
+            f"{c['predicted_gy_per_gbq']:.3g}" + ("" if ratio is None else f" (x{ratio:.2f})")
+        )
+
+
 def _print_table(run: DosimetryRun) -> None:
     """The regions as a Rich table, then the warnings and the files written."""
     result = run.result
     table = Table(title=f"177Lu dosimetry ({result.method}, {result.sex})")
-    cols = ["region", "mass g", "kinetics", "T_eff h", "TIA MBq·h", "dose Gy", "Gy/GBq", "BED Gy"]
+    cols = ["region", "mass g", "kinetics", "T_eff h", "TIA MBq·h", "dose Gy", "± SD"]
+    cols += ["Gy/GBq", "BED Gy"]
     if run.previous:
         cols += ["total Gy", "total BED Gy"]
     for col in cols:
@@ -241,6 +320,7 @@ def _print_table(run: DosimetryRun) -> None:
             fmt(r["t_eff_h"], ".3g"),
             fmt(r["tia_mbq_h"], ".0f"),
             fmt(r["dose_gy"], ".3g"),
+            fmt(r["dose_std_gy"], ".2g"),
             fmt(r["dose_gy_per_gbq"], ".3g"),
             fmt(r["bed_gy"], ".3g"),
         ]
@@ -248,6 +328,7 @@ def _print_table(run: DosimetryRun) -> None:
             row += [fmt(r["cumulative_dose_gy"], ".3g"), fmt(r["cumulative_bed_gy"], ".3g")]
         table.add_row(*row)
     console.print(table)
+    _print_projection(run.document)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")
     files = run.files

@@ -10,7 +10,6 @@ import typer
 
 from nenscope.cli import app
 from nenscope.cli._common import console, print_json
-from nenscope.leaflet import TARGET_READING_EASE, flesch_reading_ease, leaflet_for, write_leaflet
 
 
 @app.command()
@@ -37,6 +36,13 @@ def leaflet(
     json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Write a patient leaflet for an exam (or 177Lu-DOTATATE therapy) with the computed dose."""
+    from nenscope.leaflet import (  # textstat loads its dictionary: not for ``--help``
+        TARGET_READING_EASE,
+        flesch_reading_ease,
+        leaflet_for,
+        write_leaflet,
+    )
+
     content = leaflet_for(agent, weight_kg=weight_kg, age_years=age_years)
     slug = re.sub(r"[^a-z0-9]+", "-", content.agent.lower()).strip("-")
     paths = write_leaflet(content, out or Path(f"leaflet-{slug}.html"), pdf=pdf)

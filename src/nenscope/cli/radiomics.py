@@ -16,7 +16,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from nenscope.cli import app
-from nenscope.cli._common import console, print_json
+from nenscope.cli._common import AllowMismatchOption, console, err_console, print_json
 from nenscope.errors import NenscopeError
 
 
@@ -80,6 +80,7 @@ def extract(
         ),
     ] = "bw",
     json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    allow_mismatch: AllowMismatchOption = False,
 ) -> None:
     """IBSI-1 features of one ROI (units: mm, mm², mm³ and image units), keyed by IBSI tag."""
     from nenscope.jobs.radiomics import roi_features
@@ -95,10 +96,13 @@ def extract(
             roi=roi,
             out_csv=out,
             progress=(lambda stage: st.update(f"{stage}…")) if st is not None else None,
+            allow_mismatch=allow_mismatch,
         )
+    for warning in res.warnings:  # the header warnings that `nenscope info` shows
+        err_console.print(f"[yellow]warning[/] {warning}", highlight=False)
     feats = res.features
-    if json_:
-        print_json({k: (None if math.isnan(v) else v) for k, v in feats.items()})
+    if json_:  # undefined features (NaN, ±inf for a one-voxel ROI) are null in strict JSON
+        print_json({k: (v if math.isfinite(v) else None) for k, v in feats.items()})
         return
     if out is not None:
         console.print(f"{len(feats)} features ({res.settings_name}) written to {out}")

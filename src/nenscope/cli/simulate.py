@@ -162,8 +162,10 @@ def simulate(
     """Simulate a PET/SPECT study of a virtual NET patient with a known truth.
 
     Writes OUT/pet (PT, or NM for SPECT; one folder per time point when several), OUT/ct,
-    OUT/truth/organs.nii.gz, OUT/truth/lesions.nii.gz and OUT/truth/manifest.json.
+    OUT/truth/organs.nii.gz, OUT/truth/lesions.nii.gz and OUT/truth/manifest.json, as one set
+    (OUT appears when complete; an earlier set is replaced as a whole).
     """
+    from nenscope.atomic import check_output_folder, result_folder
     from nenscope.simulation.output import write_study
     from nenscope.simulation.study import SimulationConfig, simulate_study
 
@@ -201,10 +203,14 @@ def simulate(
             tasks[stage] = progress.add_task(stage, total=total)
         progress.update(tasks[stage], completed=done, total=total)
 
+    check_output_folder(out)
     try:
-        with progress:
+        with progress, result_folder(out) as tmp:
             sim = simulate_study(config, progress=report)
-            paths = write_study(sim, out, progress=report)
+            paths = {
+                k: out / v.relative_to(tmp)
+                for k, v in write_study(sim, tmp, progress=report).items()
+            }
     except ValueError as exc:  # e.g. subsets that do not divide the angles
         raise NenscopeError(str(exc)) from exc
     summary = {

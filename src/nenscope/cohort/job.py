@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from nenscope.analysis import AnalysisOptions
+from nenscope.atomic import staged_input
 from nenscope.cohort.manifest import CohortEntry
 from nenscope.errors import NenscopeError
 from nenscope.pacs.analyze import IMAGE_MODALITIES, analyze_from_pacs, run_analysis
@@ -60,15 +61,16 @@ def _local(path: str | None, dest: Path, auth: PacsAuth | None) -> str | None:
 
 def _analyse(entry: CohortEntry, out: Path, auth: PacsAuth | None, radiomics: str | None):
     options = AnalysisOptions(tracer=entry.tracer)
-    fdg = _local(entry.fdg_path, out / "fdg_dicom", auth)
-    if is_pacs_uri(entry.path):
-        url, uid = parse_pacs_uri(entry.path)
-        return analyze_from_pacs(
-            url, uid, out, auth=auth, fdg_path=fdg, options=options, radiomics=radiomics
-        ).run
-    if not Path(entry.path).exists():
-        raise NenscopeError(f"{entry.path} does not exist")
-    return run_analysis(entry.path, out, fdg_path=fdg, options=options, radiomics=radiomics)
+    with staged_input(out, "fdg_dicom") as staging:  # into the result set once it exists
+        fdg = _local(entry.fdg_path, staging, auth)
+        if is_pacs_uri(entry.path):
+            url, uid = parse_pacs_uri(entry.path)
+            return analyze_from_pacs(
+                url, uid, out, auth=auth, fdg_path=fdg, options=options, radiomics=radiomics
+            ).run
+        if not Path(entry.path).exists():
+            raise NenscopeError(f"{entry.path} does not exist")
+        return run_analysis(entry.path, out, fdg_path=fdg, options=options, radiomics=radiomics)
 
 
 def run_study(

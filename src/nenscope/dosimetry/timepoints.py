@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import highdicom as hd
 import numpy as np
 import SimpleITK as sitk
+from pydicom.dataset import Dataset
 
 from nenscope.errors import MissingDataError, NenscopeError
+from nenscope.imaging.identity import PatientIdentity, check_same_patient
 from nenscope.imaging.registration import register, resample_with
 from nenscope.knowledge.radionuclides import half_life_s
 
@@ -33,13 +35,16 @@ class TimePoint:
 
     activity: activity concentration at acquisition (Bq/ml) in PATIENT coordinates;
     time_h: hours from administration to acquisition; ct: its CT (for registration) or None;
-    label: where it came from (folder name).
+    label: where it came from (folder name); identity: its patient and study (checked across
+    time points); header: one header of its series (for the RT Dose's patient and study).
     """
 
     activity: hd.Volume
     time_h: float
     ct: hd.Volume | None = None
     label: str = ""
+    identity: PatientIdentity | None = None
+    header: Dataset | None = field(default=None, repr=False)
 
 
 def _hours(a: datetime, b: datetime) -> float:
@@ -95,7 +100,35 @@ def timepoint_from_study(
     t_h = _hours(acq, inj)  # the acquisition start, as in MIRD Pamphlet 23 practice
     if t_h <= 0:
         raise NenscopeError(f"{label}: acquisition is not after the administration ({t_h:.2f} h)")
-    return TimePoint(study.emission.with_array(arr), t_h, study.ct, label)
+    _check_activity(arr, label)
+    identity = getattr(study, "identity", None)
+    if identity is not None:
+        identity = replace(identity, label=label or f"time point at {t_h:.1f} h")
+    return TimePoint(
+        study.emission.with_array(arr),
+        t_h,
+        study.ct,
+        label,
+        identity=identity,
+        header=getattr(study, "source_header", None),
+    )
+
+
+def _check_activity(arr: np.ndarray, label: str) -> None:
+    """Activity concentrations must be finite; negative values beyond reconstruction noise
+    (more than 5 % of the maximum) mean a wrong rescale, not activity."""
+    if not np.all(np.isfinite(arr)):
+        raise NenscopeError(
+            f"{label or 'time point'}: the activity image holds NaN or infinite values"
+        )
+    top = float(arr.max()) if arr.size else 0.0
+    if top <= 0:
+        raise NenscopeError(f"{label or 'time point'}: the activity image holds no positive value")
+    if float(arr.min()) < -0.05 * top:
+        raise NenscopeError(
+            f"{label or 'time point'}: activity down to {float(arr.min()):.3g} Bq/ml "
+            f"(maximum {top:.3g}): negative beyond reconstruction noise; check the rescale"
+        )
 
 
 def register_rigid(
@@ -164,6 +197,7 @@ def dosimetry_from_timepoints(
     register: bool | None = None,
     affine: bool = False,
     density_g_per_ml: float = 1.0,
+    allow_mismatch: bool = False,
     **kwargs,
 ):
     """Dosimetry from serial time points and region masks.
@@ -177,12 +211,15 @@ def dosimetry_from_timepoints(
         register: rigidly register later time points to the first (default: when masks are
             given on one time point only, or for the voxel methods).
         affine: register with an affine instead of a rigid transform.
+        allow_mismatch: accept time points of different patients (research data), with a
+            warning in the result; otherwise such a mix is refused.
         **kwargs: passed to :func:`nenscope.dosimetry.pipeline.dosimetry_from_images`.
     """
     from nenscope.dosimetry.pipeline import RegionTAC, dosimetry_from_images
 
     if not timepoints:
         raise NenscopeError("no time points (option --timepoint)")
+    identity_notes = check_same_patient(timepoints, allow_mismatch=allow_mismatch)
     per_tp = not isinstance(masks, dict)
     order = sorted(range(len(timepoints)), key=lambda i: timepoints[i].time_h)
     tps = [timepoints[i] for i in order]
@@ -221,7 +258,7 @@ def dosimetry_from_timepoints(
             tacs.append(RegionTAC(name, times, act, mass))
         if arrays is None:  # organ / single time point: no common grid needed
             arrays = [np.asarray(tps[0].activity.array, dtype=np.float32)] * len(tps)
-    return dosimetry_from_images(
+    result = dosimetry_from_images(
         arrays,
         times,
         tps[0].activity.spacing,
@@ -231,3 +268,5 @@ def dosimetry_from_timepoints(
         tacs=tacs,
         **kwargs,
     )
+    result.warnings[:0] = identity_notes
+    return result

@@ -12,7 +12,8 @@ LPS, mm). Inside a package, functions take ``array, spacing_mm`` (scikit-image s
 
 Here live the pieces highdicom lacks: index <-> LPS mapping of bare arrays, the patient axis of
 each array axis, resampling onto another grid in one SciPy pass (:func:`resample_array` for
-arrays, :func:`resample_to` for volumes), voxelised spheres (:func:`sphere_weights`,
+arrays, :func:`resample_to` for volumes), exact placement of a crop or flip of a grid
+(:func:`place_on_grid`), voxelised spheres (:func:`sphere_weights`,
 :func:`sphere_fractions`, :func:`ball_mask`), and the Gaussian-FWHM and robust-SD factors.
 The array functions have the names and semantics of ``nenscope.analysis._geometry``.
 """
@@ -37,8 +38,10 @@ __all__ = [
     "ball_mask",
     "fwhm_to_sigma",
     "indices_to_lps",
+    "labels_on_grid",
     "lps_to_indices",
     "patient_axes",
+    "place_on_grid",
     "resample_array",
     "resample_to",
     "robust_sd",
@@ -223,6 +226,94 @@ def resample_to(
         "PATIENT",
         frame_of_reference_uid=reference.frame_of_reference_uid or volume.frame_of_reference_uid,
     )
+
+
+#: Largest offset (in voxels), at any corner of a volume, between its voxel centres and those
+#: of another grid that still counts as the same lattice: the 5 % the series loader allows
+#: slices off a regular grid (:data:`nenscope.imaging.series.REGULAR_TOLERANCE`).
+SAME_LATTICE_TOLERANCE_VOXEL = 0.05
+
+
+def place_on_grid(
+    volume: hd.Volume,
+    reference: hd.Volume,
+    *,
+    atol_voxel: float = SAME_LATTICE_TOLERANCE_VOXEL,
+) -> hd.Volume | None:
+    """``volume`` on ``reference``'s grid without interpolation, when its voxel centres are
+    voxel centres of ``reference`` (the same grid, or a crop, flip or axis permutation of it:
+    ``inv(reference.affine) @ volume.affine`` is a signed permutation with an integer shift,
+    to ``atol_voxel`` at every corner of ``volume``); ``None`` otherwise. Voxels of
+    ``reference`` outside ``volume`` are 0.
+
+    Raises:
+        NenscopeError: a non-zero voxel of ``volume`` lies outside ``reference``.
+    """
+    m = np.linalg.inv(reference.affine) @ volume.affine
+    rot = np.round(m[:3, :3]).astype(int)
+    if not (np.all(np.abs(rot).sum(axis=0) == 1) and np.all(np.abs(rot).sum(axis=1) == 1)):
+        return None
+    extent = np.array(volume.spatial_shape) - 1
+    corners = np.array(np.meshgrid(*[[0, e] for e in extent], indexing="ij")).reshape(3, -1)
+    mapped = m[:3, :3] @ corners + m[:3, 3:4]
+    if np.abs(mapped - (rot @ corners + np.round(m[:3, 3:4]))).max() > atol_voxel:
+        return None
+    shift = m[:3, 3]
+    axes = [int(np.flatnonzero(rot[a])[0]) for a in range(3)]  # volume axis of each ref axis
+    arr = np.transpose(np.asarray(volume.array), axes)
+    offset = np.round(shift).astype(int)
+    for a in range(3):
+        if rot[a, axes[a]] < 0:  # runs against the reference axis: flip, move the origin
+            arr = np.flip(arr, axis=a)
+            offset[a] -= arr.shape[a] - 1
+    out = np.zeros(reference.spatial_shape, dtype=arr.dtype)
+    dst, src = [], []
+    for a in range(3):
+        lo, hi = max(offset[a], 0), min(offset[a] + arr.shape[a], out.shape[a])
+        if hi <= lo:
+            lo = hi = 0
+        dst.append(slice(lo, hi))
+        src.append(slice(lo - offset[a], hi - offset[a]))
+    inside = np.zeros(arr.shape, dtype=bool)
+    inside[tuple(src)] = True
+    if np.any(arr[~inside]):
+        raise NenscopeError(
+            "the mask reaches beyond the image: non-zero voxels lie outside its field of view"
+        )
+    out[tuple(dst)] = arr[tuple(src)]
+    return hd.Volume(
+        out,
+        reference.affine.copy(),
+        "PATIENT",
+        frame_of_reference_uid=reference.frame_of_reference_uid or volume.frame_of_reference_uid,
+    )
+
+
+def labels_on_grid(labels: hd.Volume, reference: hd.Volume, what: str) -> hd.Volume:
+    """``labels`` on ``reference``'s grid when the grids are the same or map exactly (a crop,
+    flip or axis permutation: :func:`place_on_grid`).
+
+    Raises:
+        NenscopeError: any other grid (a mask is never resampled silently: a resampled mask
+            measures other voxels), or a different frame of reference.
+    """
+    fa, fb = labels.frame_of_reference_uid, reference.frame_of_reference_uid
+    if fa and fb and fa != fb:
+        raise NenscopeError(
+            f"{what}: the mask is in another frame of reference ({fa}) than the image ({fb})"
+        )
+    placed = place_on_grid(labels, reference)
+    if placed is None:
+        shown = "; ".join(
+            f"{name} {'×'.join(map(str, v.spatial_shape))} voxels of "
+            f"{'×'.join(f'{x:.4g}' for x in v.spacing)} mm"
+            for name, v in (("mask", labels), ("image", reference))
+        )
+        raise NenscopeError(
+            f"{what}: the mask is not on the image grid ({shown}) nor on a crop or flip of it; "
+            "resample it onto the image (nearest neighbour) and check it before use"
+        )
+    return placed
 
 
 def sphere_weights(

@@ -2,7 +2,10 @@
 ``analyze``, the demo and the cohort runner all call :func:`run_analysis`; nothing here computes
 a number itself.
 
-Outputs in ``out_dir`` (each written atomically: a temporary file, then a rename):
+Outputs in ``out_dir``, written as one result set: into a temporary folder beside it that is
+renamed into place only when every file is complete (:func:`nenscope.atomic.result_folder`):
+no ``out_dir`` at all after an early error or an interrupt; an earlier result set there is
+replaced as a whole, or kept with ``keep`` (then the run is refused at once):
 
 - ``findings.json``   the :class:`~nenscope.analysis.Findings` record
 - ``lesions.csv``     one row per lesion
@@ -25,9 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from nenscope.analysis import AnalysisOptions, Findings, analyze
-from nenscope.atomic import write_text_atomic
+from nenscope.atomic import check_output_folder, result_folder, write_text_atomic
 from nenscope.errors import NenscopeError
-from nenscope.imaging import discover, load_study, save_nifti, write_seg
+from nenscope.imaging import (
+    Discovery,
+    Study,
+    discover,
+    load_study,
+    save_nifti,
+    write_seg,
+)
+from nenscope.imaging.identity import check_same_patient
 from nenscope.imaging.organ_masks import read_organ_masks
 from nenscope.imaging.resample import resample_to
 from nenscope.jobs._json import to_json
@@ -99,13 +110,15 @@ def run_analysis(
     pdf: bool = False,
     radiomics: str | None = None,
     progress: Progress | None = None,
+    keep: bool = False,
+    allow_mismatch: bool = False,
 ) -> RunResult:
     """Analyse the study in ``study_path`` (folder or zip of DICOM) and write all outputs.
 
     Parameters
     ----------
     study_path : folder or zip holding the PET/SPECT series and its CT.
-    out_dir : output folder (created).
+    out_dir : output folder (a result set: see the module docstring).
     fdg_path : the same patient's FDG PET/CT, for NETPET.
     options : :class:`~nenscope.analysis.AnalysisOptions` (``tracer`` overrides the header).
     overrides : SUV overrides (``weight_kg``, ``height_cm``, ``injected_mbq``, ``injection_time``).
@@ -115,18 +128,24 @@ def run_analysis(
     pdf : also print the report to PDF through headless Chromium.
     radiomics : IBSI preset or settings YAML for ``radiomics.csv`` (None: no radiomics).
     progress : called with a short stage name before each stage.
+    keep : refuse to replace an earlier result set in ``out_dir`` (``--keep``).
+    allow_mismatch : accept slices, a CT or an FDG study of another patient or study, with a
+        warning (``--allow-mismatch``, research data); refused otherwise.
     """
     say = progress or (lambda _stage: None)
     options = options or AnalysisOptions()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_folder(out_dir, keep=keep)  # before hours of work, not after
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
     say("load")
     disc = discover(study_path)
-    study = load_study(disc, overrides=overrides)
-    fdg = load_study(fdg_path, overrides=None) if fdg_path is not None else None
+    study = load_study(disc, overrides=overrides, allow_mismatch=allow_mismatch)
+    fdg = None
+    identity_notes: list[str] = []
+    if fdg_path is not None:
+        fdg = load_study(fdg_path, overrides=None, allow_mismatch=allow_mismatch)
+        identity_notes = check_same_patient([study, fdg], allow_mismatch=allow_mismatch)
     timings["load"] = time.perf_counter() - t0
 
     say("analyse")
@@ -135,8 +154,30 @@ def run_analysis(
     findings = analyze(study, fdg=fdg, options=options, organ_masks=masks)
     timings["analyse"] = time.perf_counter() - t
     data = findings.to_dict()
-    warnings = list(data.get("warnings", []))
+    warnings = [*data.get("warnings", []), *identity_notes]
+    with result_folder(out, keep=keep) as tmp:
+        files = _write_outputs(
+            tmp, disc, study, findings, data, warnings, options, pdf, radiomics, say, timings
+        )
+    findings.warnings = warnings
+    files = {k: out / p.relative_to(tmp) for k, p in files.items()}
+    return RunResult(findings=findings, files=files, timings_s=timings, warnings=warnings)
 
+
+def _write_outputs(
+    out: Path,
+    disc: Discovery,
+    study: Study,
+    findings: Findings,
+    data: dict[str, Any],
+    warnings: list[str],
+    options: AnalysisOptions,
+    pdf: bool,
+    radiomics: str | None,
+    say: Progress,
+    timings: dict[str, float],
+) -> dict[str, Path]:
+    """Every output of the run into ``out`` (the temporary result folder)."""
     say("write")
     t = time.perf_counter()
     suv = study.suv(options.suv_kind)  # once, for radiomics and the report
@@ -147,11 +188,13 @@ def run_analysis(
     files["lesions_nifti"] = save_nifti(labels, out / "lesions.nii.gz")
     names = {int(les["id"]): f"lesion {les['id']} ({les['site']})" for les in data["lesions"]}
     if names:
+        notes: list[str] = []
         try:
             sources = disc.get(study.series_instance_uid).datasets
-            files["seg"] = write_seg(labels, sources, names, out / "lesions.seg.dcm")
+            files["seg"] = write_seg(labels, sources, names, out / "lesions.seg.dcm", notes=notes)
         except NenscopeError as exc:
             warnings.append(f"DICOM-SEG not written: {exc}")
+        warnings += [f"DICOM-SEG: {n}" for n in notes]
     else:
         warnings.append("no lesions: no DICOM-SEG written")
     if radiomics:
@@ -165,13 +208,17 @@ def run_analysis(
     say("report")
     t = time.perf_counter()
     ct_grid = resample_to(study.ct, suv, order=1) if study.ct is not None else None
-    data["warnings"] = warnings
-    files["report"] = write_report(data, suv, labels, out, ct_on_pet_grid=ct_grid)
+    patient_id = study.identity.patient_id if study.identity is not None else None
+    report = {  # the report names the patient by ID (never by name) and the study
+        **data,
+        "warnings": warnings,
+        "study": {**data["study"], "patient_id": patient_id},
+    }
+    files["report"] = write_report(report, suv, labels, out, ct_on_pet_grid=ct_grid)
     if pdf:
         files["pdf"] = html_to_pdf(files["report"], out / "report.pdf")
     timings["report"] = time.perf_counter() - t
-    findings.warnings = warnings
-    return RunResult(findings=findings, files=files, timings_s=timings, warnings=warnings)
+    return files
 
 
 def _radiomics_csv(rows: list[dict[str, Any]]) -> str:

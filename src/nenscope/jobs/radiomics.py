@@ -12,14 +12,14 @@ import csv
 import io
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import highdicom as hd
 import numpy as np
 from numpy.typing import NDArray
 
-from nenscope.atomic import write_text_atomic
+from nenscope.atomic import check_output_file, write_text_atomic
 from nenscope.errors import NenscopeError
 
 Progress = Callable[[str], None]
@@ -28,31 +28,35 @@ Progress = Callable[[str], None]
 @dataclass
 class RoiFeatures:
     """What :func:`roi_features` produced: features by IBSI tag (mm, mm², mm³ and image
-    units), the settings' name and the CSV written (or None)."""
+    units), the settings' name, the CSV written (or None) and the image's header warnings
+    (the same ones ``nenscope info`` shows)."""
 
     features: dict[str, float]
     settings_name: str
     csv_path: Path | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def _is_nifti(path: Path) -> bool:
     return path.name.endswith(".nii") or path.name.endswith(".nii.gz")
 
 
-def load_image(path: Path, units: str) -> hd.Volume:
+def load_image(
+    path: Path, units: str, *, allow_mismatch: bool = False
+) -> tuple[hd.Volume, list[str]]:
     """The image: a NIfTI file as stored, or a DICOM series as SUV ``units`` (``stored``: the
-    series' own units, e.g. Bq/ml)."""
+    series' own units, e.g. Bq/ml); and the series' header warnings."""
     from nenscope.imaging import load_study
     from nenscope.imaging.nifti import read_nifti
 
     if not path.exists():
         raise NenscopeError(f"image not found: {path}")
     if _is_nifti(path):
-        return read_nifti(path)
-    study = load_study(path, load_ct=False)
+        return read_nifti(path), []
+    study = load_study(path, load_ct=False, allow_mismatch=allow_mismatch)
     if units == "stored":
-        return study.emission
-    return study.suv(units)
+        return study.emission, study.warnings
+    return study.suv(units), study.warnings
 
 
 def load_roi(
@@ -124,6 +128,7 @@ def roi_features(
     roi: str | None = None,
     out_csv: Path | None = None,
     progress: Progress | None = None,
+    allow_mismatch: bool = False,
 ) -> RoiFeatures:
     """IBSI-1 features of one ROI; with ``out_csv`` also written there as ``tag,value`` rows.
 
@@ -135,6 +140,7 @@ def roi_features(
     units : DICOM input only: SUV kind (``bw``, ``sul``, ...) or ``stored``.
     label, roi : the mask's label value or ROI/segment name to use (default: non-zero voxels).
     progress : called with a short stage name before each stage.
+    allow_mismatch : accept slices of another patient or study, with a warning.
     """
     from nenscope.imaging import SUV_KINDS
     from nenscope.radiomics import extract_volume_features
@@ -143,10 +149,12 @@ def roi_features(
     if units not in (*SUV_KINDS, "stored"):
         raise NenscopeError(f"--units must be one of {', '.join(SUV_KINDS)} or stored")
     settings = load_settings(preset_name, settings_file)
+    if out_csv is not None:
+        check_output_file(out_csv)  # before the work, not after
     say("loading")
-    volume = load_image(image, units)
+    volume, warnings = load_image(image, units, allow_mismatch=allow_mismatch)
     roi_mask = load_roi(mask, volume, label=label, roi=roi)
     say("computing features")
     features = extract_volume_features(volume, roi_mask, settings)
     written = write_text_atomic(out_csv, features_csv(features)) if out_csv is not None else None
-    return RoiFeatures(features, settings.name, written)
+    return RoiFeatures(features, settings.name, written, warnings)

@@ -23,14 +23,13 @@ import re
 import tomllib
 from functools import lru_cache
 from importlib import resources
-from typing import Any
-
-import numpy as np
-import radioactivedecay as rd
-from pydicom.sr.codedict import codes
-from pydicom.sr.coding import Code
+from typing import TYPE_CHECKING, Any
 
 from nenscope.errors import NenscopeError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from pydicom.sr.coding import Code
 
 __all__ = [
     "ELEMENT_SYMBOLS",
@@ -94,6 +93,14 @@ ELEMENT_SYMBOLS = {
 _MASS_FIRST = re.compile(r"^\s*(\d+)\s*-?\s*([A-Za-z]{1,2})\s*(m\d?)?\s*$")
 
 
+def _nuclide(name: str) -> Any:
+    """``radioactivedecay.Nuclide(name)``, imported on first use: the package loads pandas,
+    sympy, matplotlib and networkx (about 1.6 s), which ``nenscope --help`` must not pay."""
+    import radioactivedecay
+
+    return radioactivedecay.Nuclide(name)
+
+
 @lru_cache(maxsize=64)
 def canonical_nuclide(name: str) -> str:
     """Return the canonical ``"Ga-68"`` spelling of a radionuclide, or raise NenscopeError."""
@@ -103,7 +110,7 @@ def canonical_nuclide(name: str) -> str:
         text = f"{m.group(2)}{m.group(1)}{m.group(3) or ''}"
     text = text[:1].upper() + text[1:].lower() if text else text
     try:
-        return rd.Nuclide(text).nuclide
+        return _nuclide(text).nuclide
     except Exception as exc:  # radioactivedecay raises ValueError for unknown names
         raise NenscopeError(
             f"unknown radionuclide {name!r} (try e.g. Ga-68, F-18, Lu-177)"
@@ -113,7 +120,7 @@ def canonical_nuclide(name: str) -> str:
 @lru_cache(maxsize=64)
 def half_life_s(nuclide: str) -> float:
     """Physical half-life in seconds (ICRP-107 via radioactivedecay)."""
-    return float(rd.Nuclide(canonical_nuclide(nuclide)).half_life("s"))
+    return float(_nuclide(canonical_nuclide(nuclide)).half_life("s"))
 
 
 def decay_constant_per_s(nuclide: str) -> float:
@@ -193,6 +200,8 @@ def positron_range_kernel(
     the displacement of a point emitted uniformly inside a voxel, sampled with a fixed seed
     (so it is deterministic), on the voxel grid.
     """
+    import numpy as np  # not at module level: ``nenscope --help`` imports this module
+
     rng = np.random.default_rng(12345)
     r = rng.exponential(mean_range_mm, n_samples)
     v = rng.normal(size=(n_samples, 3))
@@ -211,6 +220,8 @@ _SCT_NUCLIDE = re.compile(r"_(\d+)(m?)([A-Z][a-z]+)")
 @lru_cache(maxsize=1)
 def _dicom_codes() -> dict[str, Code]:
     """Canonical name -> SNOMED CT code of each radionuclide in pydicom's DICOM PS3.16 codes."""
+    from pydicom.sr.codedict import codes  # the code dictionary takes ~0.5 s to import
+
     out: dict[str, Code] = {}
     for keyword in codes.SCT.dir():
         m = _SCT_NUCLIDE.fullmatch(keyword)
@@ -240,6 +251,8 @@ def nuclide_from_code(code_value: str | None) -> str | None:
     SNOMED-RT of CID 4020 (``C-111A1``), whatever the scheme designator says; else None."""
     if not code_value:
         return None
+    from pydicom.sr.coding import Code
+
     value = code_value.strip().upper()
     for scheme in ("SCT", "SRT"):
         wanted = Code(value, scheme, "")

@@ -16,9 +16,10 @@ from typing import Any
 from pydicom import dcmread
 
 from nenscope.analysis import AnalysisOptions
-from nenscope.atomic import atomic_path
+from nenscope.atomic import atomic_path, staged_input
 from nenscope.errors import NenscopeError
 from nenscope.imaging import discover, load_study
+from nenscope.imaging.writable import writable_sources
 from nenscope.jobs.analyze import RunResult, run_analysis
 from nenscope.pacs.client import Pacs
 from nenscope.pacs.rwvm import suv_rwvm
@@ -74,7 +75,9 @@ def write_dicom_report(
     kind = findings["study"].get("suv_kind") or "bw"
     disc = discover(study_dir)
     study = load_study(disc, overrides=overrides)
-    sources = disc.get(study.series_instance_uid).datasets
+    notes: list[str] = []  # sources repaired as for the SEG: type-2 empty, dates, charset
+    sources = writable_sources(disc.get(study.series_instance_uid).datasets, notes)
+    run.warnings += [f"SR/RWVM: {n}" for n in notes if f"DICOM-SEG: {n}" not in run.warnings]
     rwvm = suv_rwvm(sources, study.suv.get(kind), kind)
     out = Path(out_dir)
     rwvm_path = out / "suv.rwvm.dcm"
@@ -100,8 +103,9 @@ def analyze_from_pacs(
     pdf: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> PacsAnalysis:
-    """Pull study ``study_uid`` from the DICOMweb PACS at ``url`` into ``out_dir/dicom``,
-    analyse it into ``out_dir`` (as ``nenscope analyze``), write the SUV map and the SR, and
+    """Pull study ``study_uid`` from the DICOMweb PACS at ``url`` (beside ``out_dir`` while the
+    result set is made, then into ``out_dir/dicom``), analyse it into ``out_dir`` (as
+    ``nenscope analyze``), write the SUV map and the SR, and
     with ``push`` store the DICOM-SEG, the map and the SR back in the same study.
 
     The remaining arguments are those of :func:`run_analysis`. Raises
@@ -111,23 +115,24 @@ def analyze_from_pacs(
     pacs = Pacs(url, auth)
     out = Path(out_dir)
     say("pull")
-    pulled = pacs.pull_study(study_uid, out / "dicom", modalities=IMAGE_MODALITIES)
-    run = run_analysis(
-        pulled.folder,
-        out,
-        fdg_path=fdg_path,
-        options=options,
-        overrides=overrides,
-        pdf=pdf,
-        radiomics=radiomics,
-        progress=progress,
-    )
-    result = PacsAnalysis(run=run, study_dir=pulled.folder)
+    with staged_input(out, "dicom") as staging:  # beside the result set until it exists
+        pulled = pacs.pull_study(study_uid, staging, modalities=IMAGE_MODALITIES)
+        run = run_analysis(
+            pulled.folder,
+            out,
+            fdg_path=fdg_path,
+            options=options,
+            overrides=overrides,
+            pdf=pdf,
+            radiomics=radiomics,
+            progress=progress,
+        )
+    result = PacsAnalysis(run=run, study_dir=out / "dicom")
     if "seg" not in run.files:
         run.warnings.append("no DICOM-SEG, so no measurement report was written or pushed")
         return result
     say("SR")
-    result.rwvm, result.sr = write_dicom_report(pulled.folder, run, out, overrides=overrides)
+    result.rwvm, result.sr = write_dicom_report(out / "dicom", run, out, overrides=overrides)
     if push:
         say("push")
         result.pushed = pacs.push([run.files["seg"], result.rwvm, result.sr])

@@ -12,17 +12,29 @@ from nenscope.report.figures import data_uri, dvh_png, tac_png
 from nenscope.report.format import fmt, render_template
 
 
-def render_dosimetry_report(result: DosimetryResult) -> str:
-    """The report as one HTML string (no external resources)."""
+def render_dosimetry_report(
+    result: DosimetryResult,
+    *,
+    patient_id: str | None = None,
+    study_instance_uid: str | None = None,
+) -> str:
+    """The report as one HTML string (no external resources), naming the patient by ID and
+    the study of the first time point when known."""
     dvh = dvh_png(result)
+    doc = result.to_dict()
     return render_template(
         "dosimetry.html.j2",
         method=result.method,
+        patient_id=patient_id,
+        study_instance_uid=study_instance_uid,
         sex=result.sex,
         injected=f"{result.injected_gbq:.3g} GBq" if result.injected_gbq else "unknown",
         version=__version__,
         warnings=result.warnings,
-        regions=result.to_dict()["regions"],
+        regions=doc["regions"],
+        projection=doc["projection"],
+        marrow=doc["marrow"],
+        plan_comparison=doc["plan_comparison"],
         dvhs=result.dvhs,
         tac_uri=data_uri(tac_png(result)),
         dvh_uri=data_uri(dvh) if dvh is not None else None,
@@ -30,6 +42,15 @@ def render_dosimetry_report(result: DosimetryResult) -> str:
     )
 
 
-def write_dosimetry_report(result: DosimetryResult, path: str | Path) -> Path:
+def write_dosimetry_report(
+    result: DosimetryResult,
+    path: str | Path,
+    *,
+    patient_id: str | None = None,
+    study_instance_uid: str | None = None,
+) -> Path:
     """Write the report to ``path`` (``report.html``); return it."""
-    return write_text_atomic(path, render_dosimetry_report(result))
+    html = render_dosimetry_report(
+        result, patient_id=patient_id, study_instance_uid=study_instance_uid
+    )
+    return write_text_atomic(path, html)

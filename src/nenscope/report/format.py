@@ -4,11 +4,13 @@ one Jinja environment for the report templates (``nenscope/report/templates``)."
 from __future__ import annotations
 
 import math
+import sys
 from functools import cache
 from numbers import Number
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 MISSING = "—"
 
@@ -23,7 +25,7 @@ def fmt(value: Any, spec: str = "g", unit: str = "", *, missing: str = MISSING) 
     >>> fmt(2.345, ".1f", " ml"), fmt(None), fmt([4.0, 4.0, 3.27], ".3g"), fmt([128, 96], "d")
     ('2.3 ml', '—', '4×4×3.27', '128×96')
     """
-    if value is None or isinstance(value, Undefined):
+    if value is None or _is_jinja_undefined(value):
         return missing
     if isinstance(value, float) and not math.isfinite(value):
         return missing
@@ -34,8 +36,17 @@ def fmt(value: Any, spec: str = "g", unit: str = "", *, missing: str = MISSING) 
     return f"{value}{unit}"
 
 
+def _is_jinja_undefined(value: Any) -> bool:
+    """True for a Jinja ``Undefined``; one can exist only once jinja2 is imported, so the
+    command line (which formats numbers but renders no template) does not import it."""
+    jinja2 = sys.modules.get("jinja2")
+    return jinja2 is not None and isinstance(value, jinja2.Undefined)
+
+
 @cache
 def _environment() -> Environment:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
     return Environment(
         loader=PackageLoader("nenscope.report", "templates"),
         autoescape=select_autoescape(["html", "j2"]),

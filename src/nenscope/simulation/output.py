@@ -111,12 +111,12 @@ def _meta(sop_class: str, sop_uid: str) -> FileMetaDataset:
 
 def _plane(sim: SimulatedStudy, k: int, ds: Dataset, affine: np.ndarray) -> None:
     pos = affine @ np.array([k, 0.0, 0.0, 1.0])
-    v = spacing_from_affine(affine)[1]
+    dz, dy, dx = spacing_from_affine(affine)  # slices, rows, columns
     ds.ImagePositionPatient = [f"{c:.4f}" for c in pos[:3]]
     ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
-    ds.PixelSpacing = [f"{v:.4f}", f"{v:.4f}"]
-    ds.SliceThickness = f"{v:.4f}"
-    ds.SpacingBetweenSlices = f"{v:.4f}"
+    ds.PixelSpacing = [f"{dy:.4f}", f"{dx:.4f}"]
+    ds.SliceThickness = f"{dz:.4f}"
+    ds.SpacingBetweenSlices = f"{dz:.4f}"
     ds.SliceLocation = f"{pos[2]:.4f}"
 
 
