@@ -30,7 +30,7 @@ from nenscope.imaging.geometry import fwhm_to_sigma
 
 __all__ = ["find_aorta_blood_pool"]
 
-_SEARCH_MM = (10.0, 150.0)  # above the liver's top
+_SEARCH_MM = (-20.0, 150.0)  # from just below the liver's top (the dome) upwards
 _LEFT_MM = (5.0, 45.0)  # left of the midline
 _FRONT_MM = (15.0, 45.0)  # in front of the spine's centre
 _VOI_RADIUS_MM = 5.0  # PERCIST: 1 cm diameter

@@ -205,22 +205,7 @@ class PhysiologicalVeto:
             gland_max_liver_ratio=self.gland_max_liver_ratio,
             kidneys=kidneys,
         )
-        return self._keep_pancreatic_lesions(self._keep_liver_lesions(found, labels), labels)
-
-    def _keep_pancreatic_lesions(
-        self, found: dict[int, str], labels: NDArray[np.int32]
-    ) -> dict[int, str]:
-        """A focus the pancreas prior took for the gland stays a lesion when it stands out
-        from the gland around it, as inside an organ mask (:func:`.lowuptake.stands_out`,
-        the gland's tissue: the smoothed SUV above a quarter of the liver mean)."""
-        if self.liver_suv is None:
-            return found
-        for lab in [k for k, o in found.items() if o.startswith("pancreas")]:
-            if stands_out(
-                self.smooth, labels == lab, self.spacing, 0.25 * self.liver_suv, self.organ_factor
-            ):
-                del found[lab]
-        return found
+        return _keep_pancreatic_lesions(self, self._keep_liver_lesions(found, labels), labels)
 
     def _keep_liver_lesions(
         self, found: dict[int, str], labels: NDArray[np.int32]
@@ -339,6 +324,22 @@ def _kidney_lesions(
         for p in range(1, n + 1)
         if (pieces == p).sum() * veto.voxel_ml >= veto.min_volume_ml
     ]
+
+
+def _keep_pancreatic_lesions(
+    veto: PhysiologicalVeto, found: dict[int, str], labels: NDArray[np.int32]
+) -> dict[int, str]:
+    """A focus the pancreas prior took for the gland stays a lesion when it stands out from
+    the gland around it, as inside an organ mask (:func:`.lowuptake.stands_out`, the gland's
+    tissue: the smoothed SUV above a quarter of the liver mean)."""
+    if veto.liver_suv is None:
+        return found
+    for lab in [k for k, o in found.items() if o.startswith("pancreas")]:
+        if stands_out(
+            veto.smooth, labels == lab, veto.spacing, 0.25 * veto.liver_suv, veto.organ_factor
+        ):
+            del found[lab]
+    return found
 
 
 def _outside_the_organ(
