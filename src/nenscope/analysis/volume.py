@@ -321,7 +321,7 @@ def analyze_volume(
         organ_masks: organ masks by name (volumes on any grid, or arrays on the SUV grid).
         options: thresholds, minimum volume, splitting.
         mask_origin: provenance label of ``organ_masks``.
-        radionuclide: the study's radionuclide, for the default ``psf_fwhm_mm``
+        radionuclide: the study's radionuclide, for the scanner profile's resolution
             (:func:`~nenscope.analysis.options.resolve`).
     """
     opts = resolve(options, agent_class, radionuclide)
