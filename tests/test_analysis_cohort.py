@@ -96,15 +96,17 @@ def organ_masks(sim) -> dict[str, np.ndarray]:
 def truth_netpet(sim, fsim) -> str:
     """NETPET truth: the lesion rule of :func:`netpet_lesion` applied to the true uptakes.
 
-    SSTR status from the true Krenning score; FDG status and the FDG/SSTR comparison from the
-    true lesion and liver SUVs of both studies (Chan 2017).
+    SSTR status from the image-based Krenning truth (the lesion as SSTR PET can show it, as
+    the Krenning score is read: a moderate 1 cm lesion blurred below the liver is SSTR-low);
+    FDG status and the FDG/SSTR comparison from the true lesion and liver SUVs of both studies
+    (Chan 2017).
     """
     if fsim is None:
         return ""
     sstr_liver = sim.truth["organs"]["liver"]["true_suv_mean"]
     fdg_liver = fsim.truth["organs"]["liver"]["true_suv_mean"]
     grades = [
-        netpet_lesion(s.krenning_true, s.true_suv_mean / sstr_liver, f.true_suv_mean, fdg_liver)
+        netpet_lesion(s.krenning_image, s.true_suv_mean / sstr_liver, f.true_suv_mean, fdg_liver)
         for s, f in zip(sim.lesions, fsim.lesions, strict=True)
     ]
     return netpet_grade(grades) or "P0"
