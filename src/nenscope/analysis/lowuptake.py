@@ -40,16 +40,20 @@ def stands_out(
     spacing: tuple[float, float, float],
     floor_suv: float,
     organ_factor: float,
+    liver_mask: NDArray[np.bool_] | None = None,
 ) -> bool:
     """Whether a focus stands out from the tissue with uptake around it, as a lesion inside
     an organ mask must: its maximum exceeds ``organ_factor`` x (median + 2 robust SD) of the
-    smoothed SUV above ``floor_suv`` within 30 mm (the focus and two voxels around it left
-    out). In cold surroundings (fewer than 20 such voxels) it does."""
+    smoothed SUV above ``floor_suv`` within 30 mm (the focus and two voxels around it, and
+    the liver, whose uptake is the reference and not the focus's organ, left out). In cold
+    surroundings (fewer than 20 such voxels) it does."""
     box = padded_box(focus, [int(np.ceil(30.0 / s)) for s in spacing])
     if box is None:
         return True
     sm, f = smooth[box], focus[box]
     around = ~ndimage.binary_dilation(f, iterations=2) & (sm > floor_suv)
+    if liver_mask is not None:
+        around &= ~liver_mask[box]
     if around.sum() < 20:
         return True
     med, rsd = median_robust_sd(sm[around])
@@ -67,7 +71,8 @@ class LowUptakeFilter:
         organ_level: the organ level per voxel, or ``None``.
         ct_hu: CT (HU) on the same grid, or ``None``.
         ct_contrast_hu: the CT contrast of an anatomic correlate.
-        spacing: voxel spacing (mm); floor_suv, organ_factor: of :func:`stands_out`.
+        spacing: voxel spacing (mm); floor_suv, organ_factor, liver_mask: of
+            :func:`stands_out`.
     """
 
     smooth: NDArray[np.float32]
@@ -78,6 +83,7 @@ class LowUptakeFilter:
     spacing: tuple[float, float, float]
     floor_suv: float
     organ_factor: float
+    liver_mask: NDArray[np.bool_] | None = None
 
     def _ct_correlate(self, labels: NDArray[np.int32], lab: int, sl: tuple[slice, ...]) -> bool:
         assert self.ct_hu is not None
@@ -114,7 +120,12 @@ class LowUptakeFilter:
                 if sl is None or self._ct_correlate(labels, int(lab), sl):
                     continue
                 if not stands_out(
-                    self.smooth, labels == lab, self.spacing, self.floor_suv, self.organ_factor
+                    self.smooth,
+                    labels == lab,
+                    self.spacing,
+                    self.floor_suv,
+                    self.organ_factor,
+                    self.liver_mask,
                 ):
                     lut[lab] = 0
         return lut[labels]

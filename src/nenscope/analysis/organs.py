@@ -22,14 +22,19 @@ from scipy import ndimage
 
 from nenscope.analysis._geometry import ball_mask, median_robust_sd, padded_box
 from nenscope.analysis.lowuptake import stands_out
-from nenscope.analysis.physiology import ComponentInfo, classify_physiological, component_table
+from nenscope.analysis.physiology import (
+    ComponentInfo,
+    at_upper_pole,
+    classify_physiological,
+    component_table,
+)
 from nenscope.analysis.segmentation import label_max, split_touching
 
 __all__ = ["OrganAnchors", "PhysiologicalVeto", "liver_envelope", "organ_anchors"]
 
 # a focus with at least this share of its voxels inside the liver is a liver lesion, never
 # this organ (the small-gland priors are position boxes next to the liver); an adrenal at the
-# kidney's upper pole ("adrenal gland (auto, upper pole)") is exempt
+# kidney's upper pole (physiology.at_upper_pole) is exempt
 _LIVER_SHARE = {
     "kidney": 0.8,
     "adrenal gland": 0.5,
@@ -205,16 +210,26 @@ class PhysiologicalVeto:
             gland_max_liver_ratio=self.gland_max_liver_ratio,
             kidneys=kidneys,
         )
-        return _keep_pancreatic_lesions(self, self._keep_liver_lesions(found, labels), labels)
+        anchors = list(kidneys or []) + [c for c in comps if found.get(c.label) == "kidney (auto)"]
+        pole = {
+            c.label
+            for c in comps
+            if found.get(c.label) == "adrenal gland (auto)"
+            and any(at_upper_pole(c, k) for k in anchors)
+        }
+        kept = self._keep_liver_lesions(found, labels, pole)
+        return _keep_pancreatic_lesions(self, kept, labels)
 
     def _keep_liver_lesions(
-        self, found: dict[int, str], labels: NDArray[np.int32]
+        self, found: dict[int, str], labels: NDArray[np.int32], exempt: set[int]
     ) -> dict[int, str]:
         """A focus mostly inside the liver is a liver lesion, never a small gland next to
         it; one almost wholly inside it is never a kidney either (a 32 mm metastasis in the
-        posterior right lobe, 40 ml above the threshold, passed the kidney prior)."""
+        posterior right lobe, 40 ml above the threshold, passed the kidney prior). ``exempt``:
+        adrenal glands at their own place by the kidney's upper pole, which the automatic
+        liver mask may take in."""
         limit = {
-            lab: None if o.endswith("upper pole)") else _LIVER_SHARE.get(o.split(" (")[0])
+            lab: None if lab in exempt else _LIVER_SHARE.get(o.split(" (")[0])
             for lab, o in found.items()
         }
         if self.liver_mask is None or all(v is None for v in limit.values()):
@@ -239,7 +254,7 @@ class PhysiologicalVeto:
         lut = np.arange(int(labels.max()) + 1, dtype=np.int32)
         for lab, organ in found.items():
             lut[lab] = 0
-            self.found.append(organ.replace(", upper pole", ""))
+            self.found.append(organ)
         out = lut[labels]
         first_new = int(labels.max()) + 1
         kidneys = [c for c in comps if found.get(c.label) == "kidney (auto)"]
@@ -275,7 +290,7 @@ class PhysiologicalVeto:
         found = self._classify(comps, new, self.detectors - {"kidney", "bladder"}, kidneys)
         for lab, organ in found.items():
             out[out == lab] = 0
-            self.found.append(organ.replace(", upper pole", ""))
+            self.found.append(organ)
 
 
 def _kidney_lesions(
@@ -336,7 +351,12 @@ def _keep_pancreatic_lesions(
         return found
     for lab in [k for k, o in found.items() if o.startswith("pancreas")]:
         if stands_out(
-            veto.smooth, labels == lab, veto.spacing, 0.25 * veto.liver_suv, veto.organ_factor
+            veto.smooth,
+            labels == lab,
+            veto.spacing,
+            0.25 * veto.liver_suv,
+            veto.organ_factor,
+            veto.liver_mask,
         ):
             del found[lab]
     return found

@@ -19,8 +19,8 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
   not anterior to its centroid by more than 20 mm, centred from 30 mm below to 60 mm above
   the kidney's upper pole (the glands cap the upper poles; the pancreatic body and tail lie
   further forward, in front of the left kidney); a focus of <= 10 ml at the gland's own
-  place (15 mm below to 40 mm above the upper pole, 0-35 mm medial, at most 25 mm in front)
-  is the gland even where the automatic liver mask took it in ("upper pole");
+  place (:func:`at_upper_pole`) is the gland even where the automatic liver mask took it in
+  (:mod:`~nenscope.analysis.organs`);
 - uncinate process (SSTR): <= 15 ml, between the right kidney and 10 mm right of the
   midline (it lies right of the superior mesenteric vessels), 15-50 mm anterior to the
   right kidney's centroid and within 20 mm of its level (the pancreatic head lies in the
@@ -55,7 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ComponentInfo", "component_table", "classify_physiological"]
+__all__ = ["ComponentInfo", "at_upper_pole", "component_table", "classify_physiological"]
 
 
 @dataclass
@@ -224,9 +224,10 @@ class _Ceiling:
         return c.suv_max <= self.ratios[detector] * self.liver_suv
 
 
-def _at_upper_pole(c: ComponentInfo, k: ComponentInfo) -> bool:
-    """The gland's own place: small, from 15 mm below to 40 mm above the kidney's upper
-    pole, 0-35 mm medial to its centre, at most 25 mm in front of it."""
+def at_upper_pole(c: ComponentInfo, k: ComponentInfo) -> bool:
+    """Whether ``c`` lies at the adrenal gland's own place by kidney ``k``: small, from 15 mm
+    below to 40 mm above the upper pole, 0-35 mm medial to its centre, at most 25 mm in front
+    of it (where the automatic liver mask may take the right gland in)."""
     medial = abs(k.x_mm) - abs(c.x_mm)
     return (
         c.volume_ml <= 10.0
@@ -253,12 +254,7 @@ def _adrenals(
                 and c.y_mm >= k.y_mm - 20.0
                 and k.z_hi_mm - 30.0 <= c.z_mm <= k.z_hi_mm + 60.0
             ):
-                # the right gland lies against the liver's posterior surface and the
-                # automatic liver mask may take it in: at its own place it stays a gland
-                pole = _at_upper_pole(c, k)
-                found[c.label] = (
-                    "adrenal gland (auto, upper pole)" if pole else "adrenal gland (auto)"
-                )
+                found[c.label] = "adrenal gland (auto)"
                 break
 
 

@@ -166,6 +166,7 @@ def _segment(
         spacing,
         float(k["none_below_liver_fraction"]) * plan.liver_mean_suv,
         opts.organ_factor,
+        ref.masks.get("liver"),
     )
 
     def component_filter(labels: NDArray[np.int32]) -> NDArray[np.int32]:
