@@ -95,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         shutil.rmtree(data_dir / "incoming", ignore_errors=True)  # uploads cut off by a stop
+        (data_dir / "incoming").mkdir(parents=True, exist_ok=True)
         runner.recover()
         if settings.demo:
             runner.call(lambda: load_demo(store, data_dir, runner))
