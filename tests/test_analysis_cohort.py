@@ -160,8 +160,17 @@ def evaluate(sim, findings: Findings, seed: int) -> PatientResult:
     res.liver_error = findings.reference.liver.suv_mean / liver_true - 1.0
     blood = findings.reference.blood_pool
     if blood is not None:
-        res.blood_pool_error = blood.suv_mean / sim.truth["organs"]["aorta"]["true_suv_mean"] - 1.0
+        res.blood_pool_error = blood.suv_mean / blood_pool_truth(sim) - 1.0
     return res
+
+
+def blood_pool_truth(sim) -> float:
+    """The blood-pool truth: PERCIST's cylinder on the descending thoracic aorta's axis on the
+    noise-free image (``image_suv_mean``, as the independent family's truth), else the true
+    blood SUV. The 22 mm vessel's axis reads ~5 % below the blood's SUV there (positron range,
+    PSF and post-filter)."""
+    aorta = sim.truth["organs"]["aorta"]
+    return float(aorta.get("image_suv_mean", aorta["true_suv_mean"]))
 
 
 def simulate_pair(seed: int, tumour_type: str, *, with_fdg: bool = True):

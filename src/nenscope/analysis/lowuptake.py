@@ -29,9 +29,12 @@ from scipy import ndimage
 from nenscope.analysis._geometry import median_robust_sd, padded_box
 from nenscope.analysis.segmentation import label_max
 
-__all__ = ["LowUptakeFilter", "stands_out"]
+__all__ = ["DEFAULT_SHOULDER_MM", "LowUptakeFilter", "stands_out"]
 
 _BONE_HU = 200.0
+# the reach of a hot organ's blurred shoulder beyond its component at the detection
+# threshold, about one FWHM of the detection image, when the image's blur is not measured
+DEFAULT_SHOULDER_MM = 10.0
 
 
 def stands_out(
@@ -41,12 +44,21 @@ def stands_out(
     floor_suv: float,
     organ_factor: float,
     liver_mask: NDArray[np.bool_] | None = None,
+    other_organs: NDArray[np.bool_] | None = None,
+    shoulder_mm: float = DEFAULT_SHOULDER_MM,
 ) -> bool:
     """Whether a focus stands out from the tissue with uptake around it, as a lesion inside
     an organ mask must: its maximum exceeds ``organ_factor`` x (median + 2 robust SD) of the
     smoothed SUV above ``floor_suv`` within 30 mm (the focus and two voxels around it, and
     the liver, whose uptake is the reference and not the focus's organ, left out). In cold
-    surroundings (fewer than 20 such voxels) it does."""
+    surroundings (fewer than 20 such voxels) it does.
+
+    ``other_organs``: recognised organs other than the focus's own (a kidney or an adrenal
+    gland beside a pancreatic focus); they and their blurred shoulders (the voxels within
+    ``shoulder_mm``, the image's blur FWHM, of them) are left out too, unless the focus
+    peaks within 1.5 x ``shoulder_mm`` of them (on such a shoulder itself) or they leave
+    fewer than 20 voxels.
+    """
     box = padded_box(focus, [int(np.ceil(30.0 / s)) for s in spacing])
     if box is None:
         return True
@@ -54,6 +66,12 @@ def stands_out(
     around = ~ndimage.binary_dilation(f, iterations=2) & (sm > floor_suv)
     if liver_mask is not None:
         around &= ~liver_mask[box]
+    if other_organs is not None and other_organs[box].any():
+        dist = ndimage.distance_transform_edt(~other_organs[box], sampling=spacing)
+        apart = around & (dist > shoulder_mm)
+        peak = np.unravel_index(int(np.argmax(np.where(f, sm, -np.inf))), f.shape)
+        if dist[peak] > 1.5 * shoulder_mm and apart.sum() >= 20:
+            around = apart
     if around.sum() < 20:
         return True
     med, rsd = median_robust_sd(sm[around])
@@ -71,7 +89,7 @@ class LowUptakeFilter:
         organ_level: the organ level per voxel, or ``None``.
         ct_hu: CT (HU) on the same grid, or ``None``.
         ct_contrast_hu: the CT contrast of an anatomic correlate.
-        spacing: voxel spacing (mm); floor_suv, organ_factor, liver_mask: of
+        spacing: voxel spacing (mm); floor_suv, organ_factor, liver_mask, shoulder_mm: of
             :func:`stands_out`.
     """
 
@@ -84,6 +102,7 @@ class LowUptakeFilter:
     floor_suv: float
     organ_factor: float
     liver_mask: NDArray[np.bool_] | None = None
+    shoulder_mm: float = DEFAULT_SHOULDER_MM
 
     def _ct_correlate(self, labels: NDArray[np.int32], lab: int, sl: tuple[slice, ...]) -> bool:
         assert self.ct_hu is not None
@@ -99,7 +118,12 @@ class LowUptakeFilter:
             return True
         return bool(shell.any()) and abs(mean - float(np.median(ct[shell]))) >= self.ct_contrast_hu
 
-    def __call__(self, labels: NDArray[np.int32]) -> NDArray[np.int32]:
+    def __call__(
+        self, labels: NDArray[np.int32], other_organs: NDArray[np.bool_] | None = None
+    ) -> NDArray[np.int32]:
+        """``labels`` without the low foci that neither reach the organ level nor show on the
+        CT nor stand out from the tissue around them (``other_organs``, e.g. the kidneys the
+        physiological veto recognised, are not that tissue)."""
         n = int(labels.max())
         if n == 0:
             return labels
@@ -126,6 +150,8 @@ class LowUptakeFilter:
                     self.floor_suv,
                     self.organ_factor,
                     self.liver_mask,
+                    other_organs,
+                    self.shoulder_mm,
                 ):
                     lut[lab] = 0
         return lut[labels]

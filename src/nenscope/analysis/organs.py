@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nenscope.analysis._geometry import ball_mask, median_robust_sd, padded_box
-from nenscope.analysis.lowuptake import stands_out
+from nenscope.analysis.lowuptake import DEFAULT_SHOULDER_MM, stands_out
 from nenscope.analysis.physiology import (
     ComponentInfo,
     at_upper_pole,
@@ -151,7 +151,10 @@ class PhysiologicalVeto:
     them with the components the priors of :func:`classify_physiological` recognise set to
     0, and lesions fused with a kidney or the bladder split off again as new labels.
     ``found`` collects the organ names removed (``"kidney (auto)"``, ...) and ``kidneys`` the
-    recognised kidney components (they anchor the lesion-site priors, :mod:`.sites`).
+    recognised kidney components (they anchor the lesion-site priors, :mod:`.sites`), and
+    ``other_organs`` the voxels of the organs other than the pancreas (the spleen's mask it
+    was given, the components it recognised), whose uptake is not the tissue a low focus
+    must stand out from (:func:`.lowuptake.stands_out`).
 
     Attributes:
         smooth: the smoothed SUV on which lesions are detected.
@@ -170,6 +173,8 @@ class PhysiologicalVeto:
         kidney_split_height_suv, kidney_split_fraction: the watershed depths for the kidney
             (as touching lesions are split).
         bladder_split_height_suv: the watershed depth for the bladder.
+        other_organs: organ voxels known before (the spleen mask), or ``None``.
+        shoulder_mm: the reach of an organ's blurred shoulder (:func:`.lowuptake.stands_out`).
     """
 
     smooth: NDArray
@@ -187,8 +192,18 @@ class PhysiologicalVeto:
     kidney_split_height_suv: float
     kidney_split_fraction: float | None
     bladder_split_height_suv: float
+    other_organs: NDArray[np.bool_] | None = None
+    shoulder_mm: float = DEFAULT_SHOULDER_MM
     found: list[str] = field(default_factory=list)
     kidneys: list[ComponentInfo] = field(default_factory=list)
+
+    def _note_organs(self, labels: NDArray[np.int32], found: dict[int, str]) -> None:
+        """Add the recognised components other than the pancreas to ``other_organs``."""
+        organs = [lab for lab, o in found.items() if not o.startswith("pancreas")]
+        if not organs:
+            return
+        mask = np.isin(labels, organs)
+        self.other_organs = mask if self.other_organs is None else self.other_organs | mask
 
     @property
     def voxel_ml(self) -> float:
@@ -218,6 +233,7 @@ class PhysiologicalVeto:
             and any(at_upper_pole(c, k) for k in anchors)
         }
         kept = self._keep_liver_lesions(found, labels, pole)
+        self._note_organs(labels, kept)
         return _keep_pancreatic_lesions(self, kept, labels)
 
     def _keep_liver_lesions(
@@ -346,7 +362,8 @@ def _keep_pancreatic_lesions(
 ) -> dict[int, str]:
     """A focus the pancreas prior took for the gland stays a lesion when it stands out from
     the gland around it, as inside an organ mask (:func:`.lowuptake.stands_out`, the gland's
-    tissue: the smoothed SUV above a quarter of the liver mean)."""
+    tissue: the smoothed SUV above a quarter of the liver mean, less the other organs,
+    ``veto.other_organs``, whose uptake is not the gland's)."""
     if veto.liver_suv is None:
         return found
     for lab in [k for k, o in found.items() if o.startswith("pancreas")]:
@@ -357,6 +374,8 @@ def _keep_pancreatic_lesions(
             0.25 * veto.liver_suv,
             veto.organ_factor,
             veto.liver_mask,
+            veto.other_organs,
+            veto.shoulder_mm,
         ):
             del found[lab]
     return found

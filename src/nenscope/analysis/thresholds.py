@@ -68,6 +68,8 @@ class ThresholdPlan:
         noise_floor: per-slice noise floor (broadcastable along the z axis), or ``None``.
         region_thresholds: ``(mask, SUV)`` delineation thresholds replacing the global one.
         region_detect: ``(mask, SUV)`` detection levels replacing ``detect_suv``.
+        blur_fwhm_mm: the detection image's blur measured at the liver edge (mm), or
+            ``None``.
         warnings: notes for the findings.
     """
 
@@ -84,6 +86,7 @@ class ThresholdPlan:
     noise_floor: NDArray[np.float32] | None = None
     region_thresholds: Regions = field(default_factory=list)
     region_detect: Regions = field(default_factory=list)
+    blur_fwhm_mm: float | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -239,6 +242,7 @@ def _split_at_the_liver(
     blur = edge_fwhm_mm(smooth, liver_mask, plan.liver_mean_suv, spacing) or float(
         opts.liver_margin_mm
     )
+    plan.blur_fwhm_mm = blur
     plan.warnings.append(f"blur at the liver edge (detection image): {blur:.1f} mm FWHM")
     plan.threshold_map = _liver_edge_threshold(
         liver_mask, margin_mask, plan.base, plan.liver_threshold_suv, spacing, blur

@@ -32,7 +32,7 @@ from nenscope.analysis._geometry import (
     spacing_from_affine,
 )
 from nenscope.analysis.bloodpool import find_aorta_blood_pool
-from nenscope.analysis.lowuptake import LowUptakeFilter
+from nenscope.analysis.lowuptake import DEFAULT_SHOULDER_MM, LowUptakeFilter
 from nenscope.analysis.metrics import Lesion, measure_lesions
 from nenscope.analysis.options import AnalysisOptions, ResolvedOptions, resolve
 from nenscope.analysis.organs import OrganAnchors, PhysiologicalVeto, liver_envelope, organ_anchors
@@ -167,13 +167,16 @@ def _segment(
         float(k["none_below_liver_fraction"]) * plan.liver_mean_suv,
         opts.organ_factor,
         ref.masks.get("liver"),
+        plan.blur_fwhm_mm or DEFAULT_SHOULDER_MM,
     )
 
     def component_filter(labels: NDArray[np.int32]) -> NDArray[np.int32]:
         """The veto, then the foci below the liver that neither stand out from the organ
         uptake around them nor show on the CT."""
         out = veto(labels)
-        return low(out) if opts.suppress_physiological and plan.liver_mean_suv > 0 else out
+        if opts.suppress_physiological and plan.liver_mean_suv > 0:
+            return low(out, veto.other_organs)
+        return out
 
     organ_regions, suppressed = organ_thresholds(
         smooth,
@@ -245,6 +248,8 @@ def _veto(
         ),
         kidney_split_fraction=opts.split_min_height_fraction,
         bladder_split_height_suv=split_height(plan.base, opts.split_min_height_suv, None),
+        other_organs=ref.masks.get("spleen"),
+        shoulder_mm=plan.blur_fwhm_mm or DEFAULT_SHOULDER_MM,
     )
 
 

@@ -133,6 +133,8 @@ class SimulatedStudy:
     uids: dict[str, str]
     variation: PatientVariation | None = None
     glands: dict[str, float] = field(default_factory=dict)
+    # SSTR PET: the blood pool on the noise-free image (truth.image_krenning), SUV
+    image_blood_pool_suv: float = float("nan")
 
     @property
     def emission(self) -> hd.Volume:
@@ -293,6 +295,7 @@ def simulate_study(
     projector = None
     organ_truth: dict = {}
     nema_truth: dict = {}
+    image_blood_pool = float("nan")
     for ti, t_h in enumerate(timepoints):
         decay = math.exp(-math.log(2) * t_h * 3600.0 / hl)
         if nema:
@@ -322,7 +325,7 @@ def simulate_study(
                 np.float32
             )
             if ti == 0 and pet_scanner is not None and agent_uptake(name)["target"] == "sstr":
-                image_krenning(
+                image_blood_pool = image_krenning(
                     suv, phantom, lesions, voxel_mm=voxel, nuclide=nuclide, scanner=pet_scanner
                 )
 
@@ -375,6 +378,7 @@ def simulate_study(
         uids=uids,
         variation=variation,
         glands=glands,
+        image_blood_pool_suv=image_blood_pool,
     )
     sim.truth = build_manifest(
         sim,

@@ -28,8 +28,9 @@ def _r(x: float, n: int = 6) -> float:
 
 def image_krenning(
     suv: np.ndarray, phantom, lesions, *, voxel_mm: float, nuclide: str, scanner
-) -> None:
-    """The image-based Krenning truth of every lesion (SSTR PET), set on the lesions.
+) -> float:
+    """The image-based Krenning truth of every lesion (SSTR PET), set on the lesions; returns
+    the image-based blood-pool truth (:func:`_aorta_axis_mean`).
 
     The noise-free image is the true SUV map blurred as the scanner blurs it (positron range,
     system PSF, post-filter: :func:`nenscope.simulation.pet.resolution_blur`; OSEM's own
@@ -66,6 +67,32 @@ def image_krenning(
         les.image_max_suv = peak
         les.krenning_image = 1 + int(np.searchsorted(edges, peak, side="right"))
         les.krenning_boundary_distance = float(np.min(np.abs(peak / edges - 1.0)))
+    return _aorta_axis_mean(img, phantom, near, voxel_mm)
+
+
+def _aorta_axis_mean(img: np.ndarray, phantom, near: np.ndarray, voxel_mm: float) -> float:
+    """The blood pool where and as PERCIST measures it, on the noise-free image ``img``: a
+    1 cm diameter cylinder on the axis of the descending thoracic aorta (each slice's aorta
+    centroid) above the liver's top, away from lesions (``near``). Wahl RL et al., J Nucl Med
+    2009;50 Suppl 1:122S-150S."""
+    aorta, liver = phantom.mask("aorta"), phantom.mask("liver")
+    if not aorta.any() or not liver.any():
+        return float("nan")
+    liver_top = int(np.flatnonzero(liver.any(axis=(1, 2))).min())  # axis 0: head to feet
+    rows, cols = np.indices(aorta.shape[1:])
+    values = []
+    for k in np.flatnonzero(aorta[:liver_top].any(axis=(1, 2))):
+        r, c = np.nonzero(aorta[k])
+        disc = ((rows - r.mean()) ** 2 + (cols - c.mean()) ** 2) * voxel_mm**2 <= 5.0**2
+        values.extend(img[k][disc & ~near[k]].tolist())
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _add_image_blood_pool(organs: dict, suv: float) -> None:
+    """The blood pool as PERCIST reads it on the noise-free image (:func:`image_krenning`),
+    as the aorta's ``image_suv_mean``."""
+    if "aorta" in organs and not math.isnan(suv):
+        organs["aorta"]["image_suv_mean"] = _r(suv, 4)
 
 
 def build_manifest(
@@ -128,6 +155,7 @@ def build_manifest(
                 "true_suv_mean": None if suv is None else _r(suv, 4),
                 "true_bqml_mean": None if suv is None else _r(suv * suv_to_bqml),
             }
+        _add_image_blood_pool(organs, sim.image_blood_pool_suv)
         manifest["uptake_source"] = row["citation"]
     elif is_lu and sim.config.phantom == "patient":
         regions = lu177_patient_regions(phantom, sim.variation)
