@@ -57,7 +57,8 @@ def stands_out(
     gland beside a pancreatic focus); they and their blurred shoulders (the voxels within
     ``shoulder_mm``, the image's blur FWHM, of them) are left out too, unless the focus
     peaks within 1.5 x ``shoulder_mm`` of them (on such a shoulder itself) or they leave
-    fewer than 20 voxels.
+    fewer than 20 voxels; the tissue left is then the focus's own organ with its blurred
+    edges, and the focus must exceed ``organ_factor`` x (upper quartile + robust SD).
     """
     box = padded_box(focus, [int(np.ceil(30.0 / s)) for s in spacing])
     if box is None:
@@ -71,7 +72,12 @@ def stands_out(
         apart = around & (dist > shoulder_mm)
         peak = np.unravel_index(int(np.argmax(np.where(f, sm, -np.inf))), f.shape)
         if dist[peak] > 1.5 * shoulder_mm and apart.sum() >= 20:
-            around = apart
+            # what is left is the focus's own organ and its blurred edges, whose low tail
+            # pulls the median down: the organ's level is its upper quartile (a thin organ,
+            # as in nenscope.analysis.thresholds), the robust SD already spans the edges
+            _, rsd = median_robust_sd(sm[apart])
+            level = float(np.percentile(sm[apart], 75)) + rsd
+            return bool(float(sm[f].max()) > organ_factor * level)
     if around.sum() < 20:
         return True
     med, rsd = median_robust_sd(sm[around])

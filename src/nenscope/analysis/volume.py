@@ -170,13 +170,18 @@ def _segment(
         plan.blur_fwhm_mm or DEFAULT_SHOULDER_MM,
     )
 
+    judge_low = opts.suppress_physiological and plan.liver_mean_suv > 0
+
     def component_filter(labels: NDArray[np.int32]) -> NDArray[np.int32]:
         """The veto, then the foci below the liver that neither stand out from the organ
         uptake around them nor show on the CT."""
         out = veto(labels)
-        if opts.suppress_physiological and plan.liver_mean_suv > 0:
-            return low(out, veto.other_organs)
-        return out
+        return low(out, veto.other_organs) if judge_low else out
+
+    def piece_filter(labels: NDArray[np.int32]) -> NDArray[np.int32]:
+        """The low foci among the pieces split off a kept component (the gland around a
+        pancreatic NET) are judged too."""
+        return low(labels, veto.other_organs)
 
     organ_regions, suppressed = organ_thresholds(
         smooth,
@@ -207,6 +212,7 @@ def _segment(
         contrast_fraction=opts.contrast_fraction,
         detect_on_peak=opts.detect_on_peak,
         component_filter=component_filter,
+        piece_filter=piece_filter if judge_low else None,
     )
     return labels, suppressed + sorted(set(veto.found))
 
