@@ -150,15 +150,12 @@ class PhysiologicalVeto:
     Called with the candidate labels (``segment_lesions(component_filter=...)``); returns
     them with the components the priors of :func:`classify_physiological` recognise set to
     0, and lesions fused with a kidney or the bladder split off again as new labels.
-    ``found`` collects the organ names removed (``"kidney (auto)"``, ...) and ``kidneys`` the
-    recognised kidney components (they anchor the lesion-site priors, :mod:`.sites`), and
-    ``other_organs`` the voxels of the organs other than the pancreas (the spleen's mask it
-    was given, the components it recognised), whose uptake is not the tissue a low focus
-    must stand out from (:func:`.lowuptake.stands_out`).
+    ``found`` collects the organ names removed (``"kidney (auto)"``, ...), ``kidneys`` the
+    recognised kidney components (anchors of the site priors, :mod:`.sites`), ``other_organs``
+    the organ voxels other than the pancreas (:func:`_with_organs`).
 
     Attributes:
-        smooth: the smoothed SUV on which lesions are detected.
-        affine: 4x4 index -> LPS (mm) affine.
+        smooth, affine: the smoothed SUV on which lesions are detected; index -> LPS (mm).
         spacing: voxel spacing (mm) along the array axes.
         anchors: body centroid and liver z range.
         detectors: the priors to run (``auto`` column of ``physiological_uptake.toml``).
@@ -168,13 +165,11 @@ class PhysiologicalVeto:
         gland_max_liver_ratio: ceiling per small-gland detector, x ``liver_suv``.
         organ_factor: what exceeds this x (median + 2 robust SD) of a recognised kidney or
             the bladder is a lesion of its own.
-        min_volume_ml: smallest piece kept as a lesion, ml.
-        split_kidneys: split a kidney component by the touching-lesion watershed.
-        kidney_split_height_suv, kidney_split_fraction: the watershed depths for the kidney
-            (as touching lesions are split).
-        bladder_split_height_suv: the watershed depth for the bladder.
-        other_organs: organ voxels known before (the spleen mask), or ``None``.
-        shoulder_mm: the reach of an organ's blurred shoulder (:func:`.lowuptake.stands_out`).
+        min_volume_ml, split_kidneys: smallest lesion piece (ml); split a kidney by watershed.
+        kidney_split_height_suv, kidney_split_fraction, bladder_split_height_suv: watershed
+            depths (the kidney's as touching lesions are split).
+        other_organs, shoulder_mm: organ voxels known before (the spleen mask) and the reach
+            of their blurred shoulders (:func:`.lowuptake.stands_out`).
     """
 
     smooth: NDArray
@@ -196,14 +191,6 @@ class PhysiologicalVeto:
     shoulder_mm: float = DEFAULT_SHOULDER_MM
     found: list[str] = field(default_factory=list)
     kidneys: list[ComponentInfo] = field(default_factory=list)
-
-    def _note_organs(self, labels: NDArray[np.int32], found: dict[int, str]) -> None:
-        """Add the recognised components other than the pancreas to ``other_organs``."""
-        organs = [lab for lab, o in found.items() if not o.startswith("pancreas")]
-        if not organs:
-            return
-        mask = np.isin(labels, organs)
-        self.other_organs = mask if self.other_organs is None else self.other_organs | mask
 
     @property
     def voxel_ml(self) -> float:
@@ -233,7 +220,7 @@ class PhysiologicalVeto:
             and any(at_upper_pole(c, k) for k in anchors)
         }
         kept = self._keep_liver_lesions(found, labels, pole)
-        self._note_organs(labels, kept)
+        self.other_organs = _with_organs(self.other_organs, labels, kept)
         return _keep_pancreatic_lesions(self, kept, labels)
 
     def _keep_liver_lesions(
@@ -307,6 +294,18 @@ class PhysiologicalVeto:
         for lab, organ in found.items():
             out[out == lab] = 0
             self.found.append(organ)
+
+
+def _with_organs(
+    known: NDArray[np.bool_] | None, labels: NDArray[np.int32], found: dict[int, str]
+) -> NDArray[np.bool_] | None:
+    """``known`` and the recognised components other than the pancreas: organs whose uptake
+    is not the tissue a low focus must stand out from (:func:`.lowuptake.stands_out`)."""
+    organs = [lab for lab, o in found.items() if not o.startswith("pancreas")]
+    if not organs:
+        return known
+    mask = np.isin(labels, organs)
+    return mask if known is None else known | mask
 
 
 def _kidney_lesions(
