@@ -3,13 +3,14 @@
 Figures of issue 15: sensitivity for lesions >= 10 mm, false positives per patient, Krenning
 agreement where the image-based truth is > 15 % from a grade boundary, liver SUVmean and
 blood-pool errors, and the share of detected lesions named at their site.
-``python tests/independent_eval.py FWHM N [VOXEL]`` prints them; without VOXEL the voxel
-size varies with the seed (:data:`VOXELS`: 2.5-5 mm, anisotropic too).
+``python tests/independent_eval.py FWHM N [VOXEL] [--seed0 S]`` prints them (seeds S to
+S + N - 1); without VOXEL the voxel size varies with the seed (:data:`VOXELS`: 2.5-5 mm,
+anisotropic too).
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,6 +104,10 @@ def run(fwhm_mm: float, n: int, voxel_mm=None, seed0: int = 0) -> dict[str, floa
 
 
 if __name__ == "__main__":
-    fwhm, count = float(sys.argv[1]), int(sys.argv[2])
-    vox = float(sys.argv[3]) if len(sys.argv) > 3 else None
-    print(run(fwhm, count, vox))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("fwhm_mm", type=float)
+    parser.add_argument("n", type=int)
+    parser.add_argument("voxel_mm", type=float, nargs="?", default=None)
+    parser.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
+    a = parser.parse_args()
+    print(run(a.fwhm_mm, a.n, a.voxel_mm, a.seed0))
