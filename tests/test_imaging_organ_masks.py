@@ -101,7 +101,14 @@ def test_moose_label_outside_the_model_table_is_an_error(tmp_path):
 
 
 def test_a_plain_nifti_mask_is_named_after_its_file(tmp_path):
-    _save(_box((4, 4, 4), (20, 20, 20)), tmp_path / "Liver.nii.gz")
-    assert set(read_organ_masks(tmp_path / "Liver.nii.gz", REFERENCE)) == {"liver"}
+    # a plain mask file is placed on the emission grid exactly (never resampled): written on it
+    mask = np.zeros((20, 20, 20), np.uint8)
+    mask[2:10, 2:10, 2:10] = 1
+    nib.save(
+        nib.Nifti1Image(mask, np.diag([-1.0, -1.0, 1.0, 1.0]) @ PET_AFFINE),
+        tmp_path / "Liver.nii.gz",
+    )
+    masks = read_organ_masks(tmp_path / "Liver.nii.gz", REFERENCE)
+    assert set(masks) == {"liver"} and int(np.asarray(masks["liver"].array).sum()) == 8**3
     with pytest.raises(NenscopeError, match="does not exist"):
         read_organ_masks(tmp_path / "nothing", REFERENCE)
