@@ -15,8 +15,9 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
   base distance of an adult is ~35 cm);
 - heart (FDG): >= 60 ml, anterior (y < 0), x from -40 to +110 mm, centred between 50 mm
   above the liver's lower edge and 180 mm above its upper edge;
-- adrenal (SSTR): <= 20 ml, on the side of a recognised kidney, medial to it or above it,
-  not anterior to its centroid by more than 20 mm, centred from 30 mm below to 60 mm above
+- adrenal (SSTR): <= 20 ml, on the side of a recognised kidney, medial to it or above it
+  but at least 20 mm from the midline (lateral to the crura; a vertebral lesion 10 mm off
+  the midline had been taken for a gland), not anterior to its centroid by more than 20 mm, centred from 30 mm below to 60 mm above
   the kidney's upper pole (the glands cap the upper poles; the pancreatic body and tail lie
   further forward, in front of the left kidney); a focus of <= 10 ml at the gland's own
   place (:func:`at_upper_pole`) is the gland even where the automatic liver mask took it in
@@ -247,7 +248,7 @@ def _adrenals(
         if c.label in found or c.volume_ml > 20.0 or not ceiling.below(c, "adrenal"):
             continue
         for k in anchors:
-            same_side = np.sign(c.x_mm) == np.sign(k.x_mm) and abs(c.x_mm) >= 10.0
+            same_side = np.sign(c.x_mm) == np.sign(k.x_mm) and abs(c.x_mm) >= 20.0
             if (
                 same_side
                 and abs(c.x_mm) <= abs(k.x_mm) + 15.0
