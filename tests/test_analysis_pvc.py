@@ -15,18 +15,22 @@ from scipy import ndimage
 from scipy.signal import fftconvolve
 
 from nenscope.analysis.pvc import (
-    BASE_FWHM_MM,
     effective_fwhm_mm,
     fit_blurred_sphere,
     sphere_rc_max,
+    system_fwhm_mm,
 )
 from nenscope.knowledge.radionuclides import positron_range_kernel
 
+# the scanner blur of this test (an EARL1-like 18F resolution); nenscope itself assumes none
+BASE_FWHM_MM = 9.0
+
 
 def test_effective_fwhm_orders_the_radionuclides():
-    f18, ga68 = effective_fwhm_mm("F-18"), effective_fwhm_mm("Ga-68")
-    assert effective_fwhm_mm(None) == BASE_FWHM_MM
-    assert effective_fwhm_mm("Lu-177") == BASE_FWHM_MM  # no positron: SPECT keeps the base
+    f18 = effective_fwhm_mm("F-18", BASE_FWHM_MM)
+    ga68 = effective_fwhm_mm("Ga-68", BASE_FWHM_MM)
+    assert effective_fwhm_mm(None, BASE_FWHM_MM) == BASE_FWHM_MM
+    assert effective_fwhm_mm("Lu-177", BASE_FWHM_MM) == BASE_FWHM_MM  # no positron (SPECT)
     assert BASE_FWHM_MM < f18 < BASE_FWHM_MM + 0.3  # 0.6 mm mean range: a small widening
     assert 10.0 < ga68 < 11.0
     # the definition: the recovery of the 12 mm sphere's maximum under both kernels,
@@ -53,7 +57,11 @@ def test_sphere_fit_recovers_ga68_uptake_with_the_effective_fwhm():
     img, r = _blurred_ga68_sphere(12.0)
     near = r <= 20.0
     good = fit_blurred_sphere(
-        img[near], r[near], effective_fwhm_mm("Ga-68"), background=1.0, diameter0_mm=10.0
+        img[near],
+        r[near],
+        effective_fwhm_mm("Ga-68", BASE_FWHM_MM),
+        background=1.0,
+        diameter0_mm=10.0,
     )
     base = fit_blurred_sphere(img[near], r[near], BASE_FWHM_MM, background=1.0, diameter0_mm=10.0)
     assert good is not None and base is not None
@@ -63,3 +71,10 @@ def test_sphere_fit_recovers_ga68_uptake_with_the_effective_fwhm():
     )
     assert uptake_good == pytest.approx(8.0, rel=0.08)
     assert uptake_base < 0.92 * 8.0
+
+
+def test_system_fwhm_inverts_the_effective_fwhm():
+    # a NEMA measurement with 68Ga says what the scanner's blur is without positron range
+    ga68 = effective_fwhm_mm("Ga-68", BASE_FWHM_MM)
+    assert system_fwhm_mm("Ga-68", ga68) == pytest.approx(BASE_FWHM_MM, abs=0.05)
+    assert system_fwhm_mm("Lu-177", 7.0) == 7.0

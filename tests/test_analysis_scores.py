@@ -1,4 +1,4 @@
-"""Krenning, SSTR-RADS 1.0, PRRT eligibility and NETPET rules (values from data/scores.toml)."""
+"""Krenning, SSTR-RADS 1.0, the SSTR imaging criterion for PRRT and NETPET (data/scores.toml)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from nenscope.analysis.scores import (
     krenning_score,
     netpet_grade,
     netpet_lesion,
-    prrt_eligibility,
+    prrt_criterion,
+    prrt_target,
     sstr_rads,
 )
 from nenscope.errors import NenscopeError
@@ -18,22 +19,35 @@ LIVER, SPLEEN = 8.0, 24.0
 
 
 @pytest.mark.parametrize(
-    ("suv", "expected"),
-    [(1.0, 0), (4.0, 1), (5.5, 1), (8.0, 2), (10.0, 2), (16.0, 3), (23.9, 3), (24.1, 4), (40.0, 4)],
+    ("suv_max", "expected"),
+    [
+        (1.0, 0),
+        (4.0, 1),
+        (7.1, 1),
+        (7.3, 2),
+        (8.0, 2),
+        (8.8, 2),
+        (8.9, 3),
+        (16.0, 3),
+        (23.9, 3),
+        (24.1, 4),
+    ],
 )
-def test_krenning_levels_of_the_simulated_expression(suv, expected):
-    # the virtual patient's 68Ga-DOTATATE levels: none 1, low 4, moderate 8 (= liver),
-    # high 16 (between liver and spleen), very high 40 (> spleen)
-    assert krenning_score(suv, LIVER, SPLEEN) == expected
+def test_krenning_compares_suvmax_with_liver_and_spleen(suv_max, expected):
+    # PET reading: SUVmax against liver 8 and spleen 24; "about liver" is +-10 % (the
+    # repeatability of SUVmax), so 1.1 x liver is above it and 0.9 x liver below
+    assert krenning_score(suv_max, LIVER, SPLEEN) == expected
 
 
 def test_krenning_band_edges_come_from_the_data_file():
-    k = score_rules()["krenning"]
-    lo, hi = k["about_liver_low"] * LIVER, k["about_liver_high"] * LIVER
+    band = score_rules()["krenning"]["about_liver_band"]
+    assert band == 0.10
+    lo, hi = (1 - band) * LIVER, (1 + band) * LIVER
     assert krenning_score(lo - 1e-6, LIVER, SPLEEN) == 1
     assert krenning_score(lo, LIVER, SPLEEN) == 2
     assert krenning_score(hi, LIVER, SPLEEN) == 2
     assert krenning_score(hi + 1e-6, LIVER, SPLEEN) == 3
+    assert "Lodge" in score_rules()["krenning"]["citation"]  # the band's justification
 
 
 def test_krenning_uses_kidney_without_spleen_and_needs_a_liver():
@@ -50,7 +64,9 @@ def test_krenning_uses_kidney_without_spleen_and_needs_a_liver():
         (3, "soft tissue", None, "4"),
         (2, "soft tissue", True, "3A"),
         (1, "bone", True, "3B"),
-        (4, "brain", True, "3C"),
+        (4, "brain/meninges", True, "3C"),
+        (3, "thyroid", False, "3C"),
+        (4, "pancreas head", True, "5"),
         (4, "breast", False, "3C"),
         (0, "soft tissue", True, "3D"),
         (0, "soft tissue", False, None),
@@ -61,17 +77,50 @@ def test_sstr_rads(krenning, site, ct, expected):
     assert sstr_rads(krenning, site, ct_correlate=ct) == expected
 
 
-def test_prrt_eligibility_by_volume_fraction():
-    ok, why = prrt_eligibility([4, 3, 3], [10.0, 5.0, 1.0])
-    assert ok and "100 %" in why
-    ok, why = prrt_eligibility([4, 2], [10.0, 5.0])  # 67 % of the volume >= 3
-    assert not ok and "67 %" in why
-    ok, why = prrt_eligibility([4, 2], [95.0, 5.0])  # 95 % >= 90 %
-    assert ok
-    ok, why = prrt_eligibility([4], [10.0], fdg_only_lesions=1)
-    assert not ok and "P5" in why
-    ok, why = prrt_eligibility([], [])
-    assert not ok
+def test_prrt_criterion_judges_every_target_lesion():
+    # met: every target lesion at or above the liver (Krenning >= 2), whatever the volumes
+    c = prrt_criterion([1, 2, 3], [4, 3, 2], [True, True, True])
+    assert c.met is True and c.failing == () and c.targets == (1, 2, 3)
+    # 2 of 4 lesions SSTR-low: not met (a volume fraction had called this eligible)
+    c = prrt_criterion([1, 2, 3, 4], [4, 4, 1, 1], [True] * 4)
+    assert c.met is False and c.failing == (3, 4) and "lesion 3, 4" in c.reason
+    # a large lesion at 1.05 x liver is about liver (Krenning 2): still met
+    assert prrt_criterion([1, 2], [4, 2], [True, True]).met is True
+    # a non-target (small, no CT correlate, atypical site) does not decide
+    assert prrt_criterion([1, 2], [4, 1], [True, False]).met is True
+    # FDG-positive SSTR-negative disease (NETPET P5) flags it
+    c = prrt_criterion([1], [4], [True], fdg_only_lesions=1)
+    assert c.met is False and "P5" in c.reason
+    # the clinical criteria are listed as not assessed
+    assert any("GFR" in x for x in c.not_assessed) and any("Ki-67" in x for x in c.not_assessed)
+    assert prrt_criterion([], [], []).met is None
+    assert prrt_criterion([1], [None], [True]).met is None
+    # no measurable lesion: every lesion is judged
+    c = prrt_criterion([1, 2], [3, 1], [False, False])
+    assert c.met is False and c.failing == (2,) and "no measurable lesion" in c.reason
+
+
+@pytest.mark.parametrize(
+    ("volume_ml", "site", "rads", "ct", "expected"),
+    [
+        (0.6, "liver", "5", True, True),  # 10.5 mm: measurable (RECIST 1.1)
+        (0.4, "liver", "5", True, False),  # 9.1 mm
+        (1.2, "lymph node", "5", True, False),  # 13 mm: a node needs 15 mm
+        (2.0, "lymph node", "5", True, True),
+        (2.0, "pancreas", "4", False, False),  # no CT correlate: not measurable
+        (2.0, "pancreas", "4", None, True),  # no CT at all: the PET volume decides
+        (2.0, "brain/meninges", "3C", True, False),  # atypical site (meningioma)
+    ],
+)
+def test_prrt_target_lesions(volume_ml, site, rads, ct, expected):
+    assert prrt_target(volume_ml, site, rads, ct) is expected
+
+
+def test_prrt_citations_name_the_trial_and_the_guidelines_not_the_label():
+    r = score_rules()["prrt"]
+    assert r["min_krenning"] == 2
+    assert "NETTER-1" in r["citation"] and "937" in r["citation"] and "204" in r["citation"]
+    assert "Lutathera" not in r["citation"]
 
 
 def test_netpet_lesion_and_patient_grades():
@@ -96,10 +145,15 @@ def test_agent_classes():
     assert agent_class_of("64Cu-DOTATATE") == "sstr"
     assert agent_class_of("Octreoscan") == "sstr"
     assert agent_class_of("18F-FDG") == "fdg"
-    assert agent_class_of("Fludeoxyglucose F^18^") == "fdg"
+    assert agent_class_of("Fludeoxyglucose F^18^") == "fdg"  # the DICOM code meaning
     assert agent_class_of("68Ga-exendin-4") == "glp1r"
+    # DOTA in the name of a GLP-1R agent does not make it an SSTR agent
+    assert agent_class_of("68Ga-DOTA-exendin-4") == "glp1r"
+    assert agent_class_of("18F-DOPA") == "dopa"
     with pytest.raises(NenscopeError, match="--tracer"):
-        agent_class_of("18F-DOPA")
+        agent_class_of("GIPR ligand")  # preclinical: no reading
+    with pytest.raises(NenscopeError, match="--tracer"):
+        agent_class_of("99mTc-unknown")
     with pytest.raises(NenscopeError, match="--tracer"):
         agent_class_of(None)
 

@@ -34,6 +34,7 @@ def _study():
     findings = {
         "study": {
             "agent": "68Ga-DOTATATE",
+            "agent_class": "sstr",
             "modality": "PT",
             "injected_activity_mbq": 140.0,
             "patient_sex": "M",
@@ -53,6 +54,7 @@ def _study():
                 "tlr": 2.9,
                 "krenning": 3,
                 "sstr_rads": "4",
+                "prrt_target": True,
                 "fdg_suv_max": None,
             },
             {
@@ -65,8 +67,9 @@ def _study():
                 "suv_mean": 9.0,
                 "tla": 19.0,
                 "tlr": 1.3,
-                "krenning": 3,
-                "sstr_rads": "4",
+                "krenning": 1,
+                "sstr_rads": "3B",
+                "prrt_target": True,
                 "fdg_suv_max": None,
             },
         ],
@@ -75,9 +78,15 @@ def _study():
             "sstr_tv_ml": 4.2,
             "tl_sstr": 59.0,
             "krenning_max": 3,
-            "prrt_eligible": True,
-            "prrt_reason": "all lesions above liver",
+            "prrt_criterion_met": False,
+            "prrt_reason": "1 of 2 target lesions (lesion 2) have SSTR uptake below the liver",
+            "prrt_failing_lesions": [2],
+            "prrt_not_assessed": ["renal function (creatinine clearance or GFR)"],
             "netpet": None,
+        },
+        "method": {
+            "krenning": "Krenning score: lesion SUVmax against the liver and spleen SUVmean",
+            "pvc": "no partial-volume correction: the scanner's resolution is unknown",
         },
     }
     return findings, vol(suv), vol(labels), vol(ct)
@@ -109,7 +118,15 @@ def test_report_is_self_contained_with_tables_figures_and_dose(tmp_path):
         assert img.width > 50 and img.height > 50
     for name in ("mip_coronal.png", "mip_sagittal.png", "lesion_001.png", "lesion_002.png"):
         assert (tmp_path / "figures" / name).stat().st_size > 1000
-    assert "PRRT eligibility:</b> eligible" in html
+    # the SSTR imaging criterion per lesion, what it did not assess, and what was compared
+    assert "SSTR imaging criterion for PRRT:</b> not met" in html
+    assert "fails (uptake &lt; liver)" in html and "meets (uptake ≥ liver)" in html
+    assert "renal function" in html
+    assert "lesion SUVmax against the liver and spleen SUVmean" in html
+    assert (
+        "scanner&#39;s resolution is unknown" in html or "scanner's resolution is unknown" in html
+    )
+    assert "SUV PVC" not in html  # no corrected column without a resolution
     assert html.count("<tr><td>") == 2  # one row per lesion
     assert "2.94 mSv" in html  # 140 MBq x 0.021 mSv/MBq
     assert "For the patient" in html and "signed" in html

@@ -38,7 +38,9 @@ SUMMARY_KEYS = {
     "sstr_tv_ml",
     "tl_sstr",
     "krenning_max",
-    "prrt_eligible",
+    "prrt_criterion_met",
+    "prrt_failing_lesions",
+    "prrt_not_assessed",
     "prrt_reason",
     "netpet",
 }

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from nenscope.analysis.scores import prrt_eligibility, sstr_rads
+from nenscope.analysis.scores import prrt_criterion, prrt_target, sstr_rads
 from nenscope.cli import main
 from nenscope.knowledge import advise
 from nenscope.service import Settings, create_app
@@ -243,10 +243,18 @@ def test_review_recomputes_the_scores_from_the_reviewed_lesions(svc, analysed):
     rest = auto["lesions"][1:]
     assert summary["n_lesions"] == len(rest)
     assert summary["sstr_tv_ml"] == pytest.approx(sum(les["volume_ml"] for les in rest), abs=1e-3)
-    expected = prrt_eligibility(
-        [les["krenning"] for les in rest], [les["volume_ml"] for les in rest]
+    expected = prrt_criterion(
+        [les["id"] for les in rest],
+        [les["krenning"] for les in rest],
+        [
+            prrt_target(les["volume_ml"], les["site"], les["sstr_rads"], les["ct_correlate"])
+            for les in rest
+        ],
     )
-    assert (summary["prrt_eligible"], summary["prrt_reason"]) == expected
+    assert (summary["prrt_criterion_met"], summary["prrt_reason"]) == (
+        expected.met,
+        expected.reason,
+    )
     r = svc.client.put(
         f"{base}/lesions/{second['id']}", json={"site": "bone"}, headers=_as(svc, "physician")
     )

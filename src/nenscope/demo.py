@@ -3,8 +3,8 @@
 1. protocol advice for the virtual patient (pre-PRRT work-up: SSTR PET, plus FDG);
 2. simulate that patient's 68Ga-DOTATATE and 18F-FDG PET/CT (fixed seed, known truth);
 3. analyse the SSTR study with its FDG partner (lesions, Krenning, SSTR-RADS, NETPET, PRRT);
-4. write ``out/demo/report.html`` (and findings.json, lesions.csv, DICOM-SEG) and print a summary
-   with the truth beside it.
+4. write ``out/demo/analysis/report.html`` (and findings.json, lesions.csv, DICOM-SEG; the
+   simulated studies are in ``out/demo/sim``) and print a summary with the truth beside it.
 """
 
 from __future__ import annotations
@@ -87,11 +87,11 @@ def main(out: Path = OUT) -> int:
     with console.status("analysing…") as status:
         result = run_analysis(
             out / "sim" / "sstr",
-            out,
+            out / "analysis",  # a result folder of its own (the simulations sit beside it)
             fdg_path=out / "sim" / "fdg",
             progress=lambda s: status.update(f"{s}…"),
         )
-    print_findings(result.findings.to_dict(), out)
+    print_findings(result.findings.to_dict(), out / "analysis")
 
     console.rule("[bold]4. Truth (simulator)")
     table = Table()
@@ -101,6 +101,7 @@ def main(out: Path = OUT) -> int:
         "diameter mm",
         "true SUVmean",
         "true Krenning",
+        "Krenning (image)",
         "SSTR",
         "FDG",
         "found as",
@@ -114,13 +115,15 @@ def main(out: Path = OUT) -> int:
             f"{les['diameter_mm']:.0f}",
             f"{les['true_suv_mean']:.1f}",
             str(les["krenning_true"]),
+            str(les.get("krenning_image") or "—"),
             str(les["sstr_expression"]),
             str(les["fdg_avidity"]),
             found.get(les["id"], "[red]missed[/red]"),
         )
     console.print(table)
     console.print(
-        f"[bold]done in {time.perf_counter() - t_start:.0f} s[/bold]: open {out / 'report.html'}"
+        f"[bold]done in {time.perf_counter() - t_start:.0f} s[/bold]: open "
+        f"{out / 'analysis' / 'report.html'}"
     )
     return 0
 

@@ -6,18 +6,24 @@ their own on arrays + ``spacing_mm``:
 - :mod:`~nenscope.analysis.options`     ``AnalysisOptions`` and ``resolve`` (agent defaults)
 - :mod:`~nenscope.analysis.volume`      one SUV volume: references -> plan -> segment -> veto
   -> measure (``analyze_volume``)
-- :mod:`~nenscope.analysis.reference`   liver, spleen, blood-pool references (no downloads)
+- :mod:`~nenscope.analysis.reference`   liver and spleen references (no downloads)
 - :mod:`~nenscope.analysis.thresholds`  the threshold plan (liver, extrahepatic, edge, noise)
 - :mod:`~nenscope.analysis.segmentation` thresholds, physiological suppression, cc3d, splitting
 - :mod:`~nenscope.analysis.organs`      physiological-uptake veto, body/liver anchors
 - :mod:`~nenscope.analysis.physiology`  built-in recognition of kidney/bladder/brain/heart
 - :mod:`~nenscope.analysis.suvpeak`     SUVpeak with partial-voxel weights
-- :mod:`~nenscope.analysis.metrics`     per-lesion measurements and sites
-- :mod:`~nenscope.analysis.scores`      Krenning, SSTR-RADS 1.0, PRRT eligibility, NETPET
+- :mod:`~nenscope.analysis.lowuptake`   foci below the liver: organ contrast or a CT correlate
+- :mod:`~nenscope.analysis.resolution`  the image's blur measured on the liver's edge
+- :mod:`~nenscope.analysis.bloodpool`   blood pool in the descending aorta (PERCIST)
+- :mod:`~nenscope.analysis.sites`       lesion sites from masks, CT and position
+- :mod:`~nenscope.analysis.metrics`     per-lesion measurements
+- :mod:`~nenscope.analysis.scores`      Krenning, SSTR-RADS 1.0, the PRRT imaging criterion, NETPET
 - :mod:`~nenscope.analysis.matching`    FDG study onto the SSTR grid (registration if needed)
 - :mod:`~nenscope.analysis.netpet`      FDG uptake per SSTR lesion, FDG-only lesions, NETPET
 - :mod:`~nenscope.analysis.findings`    the ``Findings`` record (findings.json)
-- :mod:`~nenscope.analysis.pvc`         sphere-model partial-volume correction (Krenning)
+- :mod:`~nenscope.analysis.pvc`         sphere-model partial-volume correction (``suv_pvc``)
+- :mod:`~nenscope.analysis.scanner`     scanner profiles (the resolution behind ``suv_pvc``)
+- :mod:`~nenscope.analysis.calibration` NEMA IEC calibration: recovery, FWHM, EARL compliance
 - :mod:`~nenscope.analysis.percist`     PERCIST 1.0 response between two studies
 """
 

@@ -3,8 +3,9 @@
 Volume, SUVmax, SUVmean, SUVpeak (see :mod:`nenscope.analysis.suvpeak`), total lesion
 activity TLA = SUVmean x volume (TL-SSTR on SSTR imaging, TLG on FDG; DESIGN §4),
 tumour-to-liver ratio TLR = SUVmax / liver SUVmean and tumour-to-spleen ratio
-TSR = SUVmax / spleen SUVmean, the centre of mass in patient LPS mm, the anatomical site and,
-with a CT, whether the lesion has an anatomic correlate.
+TSR = SUVmax / spleen SUVmean, the centre of mass in patient LPS mm, the anatomical site
+(:mod:`~nenscope.analysis.sites`) and, with a CT, whether the lesion has an anatomic correlate;
+with a known scanner resolution, the partial-volume-corrected uptake ``suv_pvc``.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from nenscope.analysis._geometry import indices_to_lps
 from nenscope.analysis.pvc import blurred_sphere_profile, fit_blurred_sphere
 from nenscope.analysis.reference import ReferenceRegions
 from nenscope.analysis.rules import score_rules
+from nenscope.analysis.sites import SiteContext, lesion_site
 from nenscope.analysis.suvpeak import suv_peak_per_label
 
 __all__ = ["Lesion", "lesion_pvc", "measure_lesions"]
 
 _BONE_HU = 200.0
 _PVC_MAX_GAIN = 2.5  # corrected contrast <= 2.5 x (SUVmax - background)
+# the background ring's distance beyond the lesion without a known resolution (with one: 1 FWHM)
+_RING_MM = 10.0
 
 
 def _r(v: float | None, nd: int = 3) -> float | None:
@@ -37,6 +41,9 @@ class Lesion:
     """One lesion with its measurements and scores (SUV values in the study's SUV kind).
 
     ``label`` is its value in the label map; ``id`` its 1-based number in the report.
+    ``prrt_target``: a target lesion of the SSTR imaging criterion for PRRT (measurable, at a
+    typical site; SSTR agents). ``reading``: the agent class's reading of the lesion (GLP-1R
+    at the pancreas: ``"insulinoma candidate"``).
     """
 
     id: int
@@ -64,6 +71,8 @@ class Lesion:
     fdg_suv_pvc: float | None = None
     fdg_recovery: float | None = None
     netpet: str | None = None
+    prrt_target: bool | None = None
+    reading: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,6 +96,8 @@ class Lesion:
             "fdg_suv_peak": _r(self.fdg_suv_peak),
             "fdg_suv_pvc": _r(self.fdg_suv_pvc),
             "netpet": self.netpet,
+            "prrt_target": self.prrt_target,
+            "reading": self.reading,
             "ct_correlate": self.ct_correlate,
             "ct_mean_hu": _r(self.ct_mean_hu, 1),
             "suv_peak_center_mm": None
@@ -96,32 +107,6 @@ class Lesion:
         }
 
 
-def _site(
-    lesion: NDArray[np.bool_],
-    box: tuple[slice, ...],
-    masks: dict[str, NDArray[np.bool_]],
-    ct_mean_hu: float | None,
-) -> str:
-    """Organ holding most of the lesion (>= 50 %), else bone by CT, else soft tissue."""
-    n = lesion.sum()
-    best, best_frac = None, 0.0
-    for name, m in masks.items():
-        if name in ("body",):
-            continue
-        frac = float((m[box] & lesion).sum()) / n
-        if frac > best_frac:
-            best, best_frac = name, frac
-    if best is not None and best_frac >= 0.5:
-        key = best.lower()
-        for prefix in ("kidney", "adrenal", "lung", "parotid", "submandibular"):
-            if key.startswith(prefix):
-                return prefix
-        return key.replace("_", " ")
-    if ct_mean_hu is not None and ct_mean_hu >= _BONE_HU:
-        return "bone"
-    return "soft tissue"
-
-
 def lesion_pvc(
     suv: NDArray,
     labels: NDArray,
@@ -129,7 +114,7 @@ def lesion_pvc(
     sl: tuple[slice, ...],
     affine: NDArray,
     reach: list[int],
-    fwhm_mm: float,
+    fwhm_mm: float | None,
     *,
     diameter_mm: float | None = None,
     background_only: bool = False,
@@ -138,12 +123,17 @@ def lesion_pvc(
 
     With ``diameter_mm`` (e.g. the SSTR fit's, for the same lesion on FDG) only the contrast
     is fitted (linear least squares). With ``background_only`` the result is
-    ``(background, None)``: the median of the ring 1-1.5 FWHM beyond the lesion.
+    ``(background, None)``: the median of the ring 1-1.5 FWHM beyond the lesion (10-15 mm
+    when ``fwhm_mm`` is ``None``, which returns ``(None, None)`` otherwise: no correction
+    without a known resolution).
 
     Background: median SUV of the voxels between 1 and 1.5 FWHM beyond the lesion's
     equivalent sphere; centre: the uptake-weighted centroid; fit of (C, d) to the voxels
     within 1 FWHM of that sphere.
     """
+    if fwhm_mm is None and not background_only:
+        return None, None
+    ring_mm = _RING_MM if fwhm_mm is None else fwhm_mm
     box = tuple(
         slice(max(0, s.start - p), min(d, s.stop + p))
         for s, p, d in zip(sl, reach, labels.shape, strict=True)
@@ -159,11 +149,11 @@ def lesion_pvc(
     r = np.linalg.norm(coords - centre, axis=-1)
     vol_ml = float(m.sum()) * abs(float(np.linalg.det(np.asarray(affine)[:3, :3]))) / 1000.0
     r0 = 0.5 * (6.0 * vol_ml * 1000.0 / np.pi) ** (1.0 / 3.0)
-    ring = use & (r >= r0 + fwhm_mm) & (r <= r0 + 1.5 * fwhm_mm)
+    ring = use & (r >= r0 + ring_mm) & (r <= r0 + 1.5 * ring_mm)
     if ring.sum() < 10:
         return None, None
     bg = float(np.median(crop[ring]))
-    if background_only:
+    if background_only or fwhm_mm is None:
         return bg, None
     near = use & (r <= r0 + fwhm_mm)
     if diameter_mm is not None:
@@ -189,9 +179,8 @@ def measure_lesions(
     reference: ReferenceRegions,
     *,
     ct_hu: NDArray | None = None,
-    site_masks: dict[str, NDArray[np.bool_]] | None = None,
-    psf_fwhm_mm: float = 8.0,
-    smooth_fwhm_mm: float = 4.0,
+    sites: SiteContext | None = None,
+    psf_fwhm_mm: float | None = None,
 ) -> list[Lesion]:
     """Measure every labelled lesion; scores are filled in by the pipeline.
 
@@ -199,22 +188,24 @@ def measure_lesions(
         suv: SUV array; labels: lesion labels 1..N on the same grid.
         spacing_mm: voxel spacing, mm; affine: index -> LPS mm.
         reference: liver/spleen references for TLR/TSR.
-        ct_hu: CT on the emission grid (HU) for site and anatomic correlate, or ``None``.
-        site_masks: organ masks used to name the site (liver, spleen, pancreas, ...).
+        ct_hu: CT on the emission grid (HU) for the anatomic correlate, or ``None``.
+        sites: what names the sites (:class:`~nenscope.analysis.sites.SiteContext`); ``None``:
+            the reference's organ masks and the CT only.
         psf_fwhm_mm: the scanner's effective resolution (FWHM, mm) for the
-            partial-volume-corrected uptake ``suv_pvc`` (:mod:`nenscope.analysis.pvc`).
-        smooth_fwhm_mm: Gaussian applied before taking the maximum for ``suv_pvc``.
+            partial-volume-corrected uptake ``suv_pvc`` (:mod:`nenscope.analysis.pvc`), or
+            ``None`` (unknown: no ``suv_pvc``).
     """
     n = int(labels.max()) if labels.size else 0
     if n == 0:
         return []
-    site_masks = site_masks or reference.masks
+    if sites is None:
+        sites = SiteContext(reference.masks, affine, np.zeros(3), None, ct_hu=ct_hu)
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
     peaks, peak_ijk = suv_peak_per_label(suv, labels, spacing_mm)
     contrast = float(score_rules()["sstr_rads"]["ct_contrast_hu"])
     liver = reference.liver.suv_mean if reference.liver else None
     spleen = reference.spleen.suv_mean if reference.spleen else None
-    reach = [int(np.ceil(2.0 * psf_fwhm_mm / sp)) + 1 for sp in spacing_mm]
+    reach = [int(np.ceil(2.0 * max(psf_fwhm_mm or 0.0, _RING_MM) / sp)) + 1 for sp in spacing_mm]
     out: list[Lesion] = []
     for idx, sl in enumerate(ndimage.find_objects(labels)):
         if sl is None:
@@ -241,16 +232,16 @@ def measure_lesions(
             shell = ndimage.binary_dilation(m, iterations=2) & (lab_crop == 0)
             if shell.any():
                 ct_corr = bool(
-                    abs(ct_mean - float(ct_crop[shell].mean())) >= contrast or ct_mean >= _BONE_HU
+                    abs(ct_mean - float(np.median(ct_crop[shell]))) >= contrast
+                    or ct_mean >= _BONE_HU
                 )
         pvc, dpvc = lesion_pvc(suv, labels, lab, sl, affine, reach, psf_fwhm_mm)
-        bg_ring, _ = lesion_pvc(
-            suv, labels, lab, sl, affine, reach, psf_fwhm_mm, background_only=True
-        )
+        # the reported background is the same ring whatever the scanner (10-15 mm out)
+        bg_ring, _ = lesion_pvc(suv, labels, lab, sl, affine, reach, None, background_only=True)
         les = Lesion(
             id=lab,
             label=lab,
-            site=_site(m, box, site_masks, ct_mean),
+            site=lesion_site(sites, m, box, voxel_ml),
             center_mm=centre,  # type: ignore[arg-type]
             volume_ml=vol,
             n_voxels=nvox,

@@ -123,7 +123,8 @@ def _fdg_suv_max(va: VolumeAnalysis, fdg_on: NDArray, *, registered: bool) -> No
 
 
 def _fdg_peak_and_pvc(va: VolumeAnalysis, fdg_on: NDArray) -> None:
-    """FDG SUVpeak per SSTR lesion, and its partial-volume-corrected uptake.
+    """FDG SUVpeak per SSTR lesion, and (with a known resolution) its partial-volume-corrected
+    uptake.
 
     Same lesion, same size, same scanner blur: the SSTR study's recovery of the SUVpeak
     contrast, (peak - background) / (corrected - background), clipped to 0.2-1, applies to
@@ -132,10 +133,13 @@ def _fdg_peak_and_pvc(va: VolumeAnalysis, fdg_on: NDArray) -> None:
     psf = va.options.psf_fwhm_mm
     spacing = spacing_from_affine(va.suv.affine)
     peaks, _ = suv_peak_per_label(fdg_on, va.labels, spacing)
-    reach = [int(np.ceil(2.0 * psf / sp)) + 1 for sp in spacing]
     objs = ndimage.find_objects(va.labels)
     for les in va.lesions:
         les.fdg_suv_peak = float(peaks[les.label - 1])
+    if psf is None:  # no known resolution: no partial-volume correction
+        return
+    reach = [int(np.ceil(2.0 * psf / sp)) + 1 for sp in spacing]
+    for les in va.lesions:
         sl = objs[les.label - 1]
         if sl is None:
             continue
@@ -152,14 +156,15 @@ def _fdg_peak_and_pvc(va: VolumeAnalysis, fdg_on: NDArray) -> None:
 
 
 def _sstr_positive_grade(
-    va: VolumeAnalysis, sstr_mean: float, fdg_suv: float, fdg_liver: float | None
+    va: VolumeAnalysis, sstr_max: float, sstr_mean: float, fdg_suv: float, fdg_liver: float | None
 ) -> tuple[int | None, str | None]:
-    """Krenning score and NETPET grade of an FDG lesion without an SSTR lesion, from the
-    SSTR uptake in its core; the grade is ``None`` unless the uptake is SSTR-positive."""
+    """Krenning score (the SSTR SUVmax in the FDG lesion's core, as the Krenning score is
+    read) and NETPET grade (the core's SSTR mean over the liver's) of an FDG lesion without
+    an SSTR lesion; the grade is ``None`` unless the uptake is SSTR-positive."""
     liver, spleen = va.reference.liver, va.reference.spleen
     if liver is None or va.agent_class != "sstr":
         return None, None
-    k = krenning_score(sstr_mean, liver.suv_mean, spleen.suv_mean if spleen else None)
+    k = krenning_score(sstr_max, liver.suv_mean, spleen.suv_mean if spleen else None)
     min_k = int(score_rules()["netpet"]["sstr_positive_min_krenning"])
     if k is None or k < min_k or fdg_liver is None:
         return k, None
@@ -180,8 +185,9 @@ def _unmatched_fdg_lesions(
     uptake about the liver's is invisible on SSTR PET inside the liver and at the detection
     limit elsewhere. The SSTR uptake in the FDG lesion's core (its voxels at >= 70 % of its
     FDG maximum: the FDG extent is blurred into the surroundings, e.g. the liver) is scored
-    on the Krenning scale; if SSTR-positive, the lesion is graded P2-P4 like a matched one
-    (FDG partial-volume-corrected uptake from the FDG study) instead of counting as FDG-only.
+    on the Krenning scale (its SSTR SUVmax); if SSTR-positive, the lesion is graded P2-P4
+    like a matched one (FDG partial-volume-corrected uptake from the FDG study, or its SUVpeak)
+    instead of counting as FDG-only.
     """
     spacing = spacing_from_affine(va.suv.affine)
     iters = max(1, int(round(va.options.match_distance_mm / min(spacing))))
@@ -203,7 +209,11 @@ def _unmatched_fdg_lesions(
         # SUVpeak; when it does, the fit followed the FDG delineation's noise (liver mean
         # + 1 SD inside the liver) and the SUVpeak is the better estimate
         k, grade = _sstr_positive_grade(
-            va, sstr_mean, max(fl.suv_pvc or 0.0, fl.suv_peak), fdg_liver
+            va,
+            float(sstr_arr[core].max()),
+            sstr_mean,
+            max(fl.suv_pvc or 0.0, fl.suv_peak),
+            fdg_liver,
         )
         if grade is not None:
             pairing.graded.append(grade)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from nenscope.analysis.scanner import ScannerProfile
 
 ThresholdMethod = Literal["liver", "percist", "suvmax_percent", "fixed"]
 
@@ -62,10 +65,13 @@ class AnalysisOptions:
         liver_smooth_fwhm_mm: stronger Gaussian FWHM (mm) used inside the liver, whose high
             physiological uptake carries high absolute noise.
         match_distance_mm: SSTR/FDG lesions closer than this (centre to mask) are one lesion.
-        psf_fwhm_mm: effective resolution of the scanner (FWHM, mm) for the
-            partial-volume-corrected uptake behind the Krenning score and NETPET; ``None``:
-            9 mm for 18F (EARL1-like) combined with the study radionuclide's positron range
-            (:func:`nenscope.analysis.pvc.effective_fwhm_mm`: 68Ga about 10.4 mm).
+        psf_fwhm_mm: effective resolution of the scanner (FWHM, mm, for the study's
+            radionuclide) for the partial-volume-corrected uptake ``suv_pvc`` (its own
+            column, and NETPET's uptakes); ``None``: from ``scanner``, else no correction
+            (nenscope has no built-in scanner resolution). The Krenning score never uses it.
+        scanner: a scanner profile made by ``nenscope calibrate`` from a NEMA IEC study
+            (:class:`~nenscope.analysis.scanner.ScannerProfile`): its effective resolution
+            for the study's radionuclide when ``psf_fwhm_mm`` is ``None``.
     """
 
     tracer: str | None = None
@@ -90,6 +96,7 @@ class AnalysisOptions:
     liver_smooth_fwhm_mm: float = 8.0
     match_distance_mm: float = 10.0
     psf_fwhm_mm: float | None = None
+    scanner: ScannerProfile | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,9 @@ class ResolvedOptions:
     and ``contrast_fraction`` (``None``: the plain threshold mask).
 
     Attributes:
-        agent_class: ``"sstr"``, ``"fdg"`` or ``"glp1r"``.
+        agent_class: ``"sstr"``, ``"fdg"``, ``"glp1r"``, ... (``agent_classes.toml``).
+        psf_fwhm_mm: the scanner's effective resolution for the study's radionuclide, or
+            ``None`` (unknown: no partial-volume correction).
         liver_detect_k_sd: detection level inside the liver, liver mean + this many SDs of
             the smoothed liver (FDG), or ``None`` (the detection threshold applies there).
         extrahepatic_liver_fraction_masked: the agent's extrahepatic fraction when bowel and
@@ -142,7 +151,7 @@ class ResolvedOptions:
     detect_smooth_fwhm_mm: float
     liver_smooth_fwhm_mm: float
     match_distance_mm: float
-    psf_fwhm_mm: float
+    psf_fwhm_mm: float | None
     organ_factor: float
     liver_margin_mm: float
     noise_k: float
@@ -157,22 +166,24 @@ def resolve(
 
     Args:
         options: the user's options.
-        agent_class: ``"sstr"``, ``"fdg"`` or ``"glp1r"`` (:func:`~nenscope.analysis.rules.
-            agent_class_of`): selects ``[thresholds.defaults.<class>]`` of ``scores.toml``.
-        radionuclide: the study's radionuclide (``"Ga-68"``); with ``psf_fwhm_mm=None`` the
-            resolution is :func:`~nenscope.analysis.pvc.effective_fwhm_mm` of it (9 mm,
-            ``BASE_FWHM_MM``, when unknown).
+        agent_class: the analysis class (:func:`~nenscope.analysis.rules.agent_class_of`):
+            selects ``[thresholds.defaults.<t>]`` of ``scores.toml``, ``t`` the class's
+            ``thresholds`` in ``agent_classes.toml``.
+        radionuclide: the study's radionuclide (``"Ga-68"``); with ``psf_fwhm_mm=None`` and
+            a ``scanner`` profile, the profile's resolution for it.
     """
-    from nenscope.analysis.pvc import effective_fwhm_mm
-    from nenscope.analysis.rules import score_rules
+    from nenscope.analysis.rules import class_rules, score_rules
 
     t = score_rules()["thresholds"]
-    d = t["defaults"][agent_class]
+    d = t["defaults"][class_rules(agent_class)["thresholds"]]
 
     def pick(value, key: str):
         return value if value is not None else d.get(key)
 
     contrast = pick(options.contrast_fraction, "contrast_fraction")
+    psf = options.psf_fwhm_mm
+    if psf is None and options.scanner is not None:
+        psf = options.scanner.fwhm_for(radionuclide)
     return ResolvedOptions(
         agent_class=agent_class,
         suv_kind=options.suv_kind,
@@ -211,11 +222,7 @@ def resolve(
         detect_smooth_fwhm_mm=options.detect_smooth_fwhm_mm,
         liver_smooth_fwhm_mm=options.liver_smooth_fwhm_mm,
         match_distance_mm=options.match_distance_mm,
-        psf_fwhm_mm=(
-            options.psf_fwhm_mm
-            if options.psf_fwhm_mm is not None
-            else effective_fwhm_mm(radionuclide)
-        ),
+        psf_fwhm_mm=psf,
         organ_factor=float(t["organ_factor"]),
         liver_margin_mm=float(t["liver_margin_mm"]),
         noise_k=float(t["noise_k"]),

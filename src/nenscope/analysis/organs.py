@@ -21,13 +21,20 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nenscope.analysis._geometry import ball_mask, median_robust_sd, padded_box
-from nenscope.analysis.physiology import ComponentInfo, classify_physiological, component_table
+from nenscope.analysis.lowuptake import DEFAULT_SHOULDER_MM, stands_out
+from nenscope.analysis.physiology import (
+    ComponentInfo,
+    at_upper_pole,
+    classify_physiological,
+    component_table,
+)
 from nenscope.analysis.segmentation import label_max, split_touching
 
 __all__ = ["OrganAnchors", "PhysiologicalVeto", "liver_envelope", "organ_anchors"]
 
 # a focus with at least this share of its voxels inside the liver is a liver lesion, never
-# this organ (the small-gland priors are position boxes next to the liver)
+# this organ (the small-gland priors are position boxes next to the liver); an adrenal at the
+# kidney's upper pole (physiology.at_upper_pole) is exempt
 _LIVER_SHARE = {
     "kidney": 0.8,
     "adrenal gland": 0.5,
@@ -143,11 +150,12 @@ class PhysiologicalVeto:
     Called with the candidate labels (``segment_lesions(component_filter=...)``); returns
     them with the components the priors of :func:`classify_physiological` recognise set to
     0, and lesions fused with a kidney or the bladder split off again as new labels.
-    ``found`` collects the organ names removed (``"kidney (auto)"``, ...).
+    ``found`` collects the organ names removed (``"kidney (auto)"``, ...), ``kidneys`` the
+    recognised kidney components (anchors of the site priors, :mod:`.sites`), ``other_organs``
+    the organ voxels other than the pancreas (:func:`_with_organs`).
 
     Attributes:
-        smooth: the smoothed SUV on which lesions are detected.
-        affine: 4x4 index -> LPS (mm) affine.
+        smooth, affine: the smoothed SUV on which lesions are detected; index -> LPS (mm).
         spacing: voxel spacing (mm) along the array axes.
         anchors: body centroid and liver z range.
         detectors: the priors to run (``auto`` column of ``physiological_uptake.toml``).
@@ -157,11 +165,11 @@ class PhysiologicalVeto:
         gland_max_liver_ratio: ceiling per small-gland detector, x ``liver_suv``.
         organ_factor: what exceeds this x (median + 2 robust SD) of a recognised kidney or
             the bladder is a lesion of its own.
-        min_volume_ml: smallest piece kept as a lesion, ml.
-        split_kidneys: split a kidney component by the touching-lesion watershed.
-        kidney_split_height_suv, kidney_split_fraction: the watershed depths for the kidney
-            (as touching lesions are split).
-        bladder_split_height_suv: the watershed depth for the bladder.
+        min_volume_ml, split_kidneys: smallest lesion piece (ml); split a kidney by watershed.
+        kidney_split_height_suv, kidney_split_fraction, bladder_split_height_suv: watershed
+            depths (the kidney's as touching lesions are split).
+        other_organs, shoulder_mm: organ voxels known before (the spleen mask) and the reach
+            of their blurred shoulders (:func:`.lowuptake.stands_out`).
     """
 
     smooth: NDArray
@@ -179,7 +187,10 @@ class PhysiologicalVeto:
     kidney_split_height_suv: float
     kidney_split_fraction: float | None
     bladder_split_height_suv: float
+    other_organs: NDArray[np.bool_] | None = None
+    shoulder_mm: float = DEFAULT_SHOULDER_MM
     found: list[str] = field(default_factory=list)
+    kidneys: list[ComponentInfo] = field(default_factory=list)
 
     @property
     def voxel_ml(self) -> float:
@@ -201,15 +212,29 @@ class PhysiologicalVeto:
             gland_max_liver_ratio=self.gland_max_liver_ratio,
             kidneys=kidneys,
         )
-        return self._keep_liver_lesions(found, labels)
+        anchors = list(kidneys or []) + [c for c in comps if found.get(c.label) == "kidney (auto)"]
+        pole = {
+            c.label
+            for c in comps
+            if found.get(c.label) == "adrenal gland (auto)"
+            and any(at_upper_pole(c, k) for k in anchors)
+        }
+        kept = self._keep_liver_lesions(found, labels, pole)
+        self.other_organs = _with_organs(self.other_organs, labels, kept)
+        return _keep_pancreatic_lesions(self, kept, labels)
 
     def _keep_liver_lesions(
-        self, found: dict[int, str], labels: NDArray[np.int32]
+        self, found: dict[int, str], labels: NDArray[np.int32], exempt: set[int]
     ) -> dict[int, str]:
         """A focus mostly inside the liver is a liver lesion, never a small gland next to
         it; one almost wholly inside it is never a kidney either (a 32 mm metastasis in the
-        posterior right lobe, 40 ml above the threshold, passed the kidney prior)."""
-        limit = {lab: _LIVER_SHARE.get(o.split(" (")[0]) for lab, o in found.items()}
+        posterior right lobe, 40 ml above the threshold, passed the kidney prior). ``exempt``:
+        adrenal glands at their own place by the kidney's upper pole, which the automatic
+        liver mask may take in."""
+        limit = {
+            lab: None if lab in exempt else _LIVER_SHARE.get(o.split(" (")[0])
+            for lab, o in found.items()
+        }
         if self.liver_mask is None or all(v is None for v in limit.values()):
             return found
         n = int(labels.max()) + 1
@@ -236,6 +261,7 @@ class PhysiologicalVeto:
         out = lut[labels]
         first_new = int(labels.max()) + 1
         kidneys = [c for c in comps if found.get(c.label) == "kidney (auto)"]
+        self.kidneys = list(kidneys)
         bladders = [c for c in comps if found.get(c.label) == "urinary bladder (auto)"]
         # lesions fused with a kidney or the bladder are split off as new labels; not for
         # FDG, whose renal collecting system and bladder (urine) are hotter than a lesion
@@ -248,6 +274,11 @@ class PhysiologicalVeto:
                 out[sl][piece] = next_lab
                 next_lab += 1
         if next_lab > first_new:
+            # the kidneys without what was split off them anchor the gland priors (a fused
+            # adrenal gland had lifted the kidney's upper pole to its own top)
+            kept = np.where(np.isin(labels, [k.label for k in kidneys]) & (out == 0), labels, 0)
+            kidneys = component_table(self.smooth, kept, self.affine, body_c) or kidneys
+            self.kidneys = list(kidneys)
             self._classify_new_pieces(out, first_new, kidneys)
         return out
 
@@ -265,6 +296,18 @@ class PhysiologicalVeto:
             self.found.append(organ)
 
 
+def _with_organs(
+    known: NDArray[np.bool_] | None, labels: NDArray[np.int32], found: dict[int, str]
+) -> NDArray[np.bool_] | None:
+    """``known`` and the recognised components other than the pancreas: organs whose uptake
+    is not the tissue a low focus must stand out from (:func:`.lowuptake.stands_out`)."""
+    organs = [lab for lab, o in found.items() if not o.startswith("pancreas")]
+    if not organs:
+        return known
+    mask = np.isin(labels, organs)
+    return mask if known is None else known | mask
+
+
 def _kidney_lesions(
     veto: PhysiologicalVeto, smooth: NDArray, comp: NDArray[np.bool_]
 ) -> list[NDArray[np.bool_]]:
@@ -274,7 +317,9 @@ def _kidney_lesions(
     gland) joins the kidney's component. A tumour with uptake like the kidney's (a K3
     pancreatic-tail NET, a liver metastasis on the upper pole) is not hotter than it but a
     blob of its own: the component is split as touching lesions are, the largest piece is
-    the kidney. Then the kidney is treated as an organ mask (as user masks are): what
+    the kidney, and a piece attached outside the component's ellipsoid of inertia is a lesion
+    (:func:`_outside_the_organ`; pieces inside it are the kidney's own noise basins). Then
+    the kidney is treated as an organ mask (as user masks are): what
     exceeds ``organ_factor`` x (median + 2 robust SD) is split off too.
     """
     out = []
@@ -296,7 +341,9 @@ def _kidney_lesions(
         out += [
             parts == p
             for p in range(1, sizes.size)
-            if p != main and sizes[p] * veto.voxel_ml >= veto.min_volume_ml
+            if p != main
+            and sizes[p] * veto.voxel_ml >= veto.min_volume_ml
+            and _outside_the_organ(parts == p, comp, veto.spacing)
         ]
         comp = parts == main
     med, rsd = median_robust_sd(smooth[comp])
@@ -307,6 +354,51 @@ def _kidney_lesions(
         for p in range(1, n + 1)
         if (pieces == p).sum() * veto.voxel_ml >= veto.min_volume_ml
     ]
+
+
+def _keep_pancreatic_lesions(
+    veto: PhysiologicalVeto, found: dict[int, str], labels: NDArray[np.int32]
+) -> dict[int, str]:
+    """A focus the pancreas prior took for the gland stays a lesion when it stands out from
+    the gland around it, as inside an organ mask (:func:`.lowuptake.stands_out`, the gland's
+    tissue: the smoothed SUV above a quarter of the liver mean, less the other organs,
+    ``veto.other_organs``, whose uptake is not the gland's)."""
+    if veto.liver_suv is None:
+        return found
+    for lab in [k for k, o in found.items() if o.startswith("pancreas")]:
+        if stands_out(
+            veto.smooth,
+            labels == lab,
+            veto.spacing,
+            0.25 * veto.liver_suv,
+            veto.organ_factor,
+            veto.liver_mask,
+            veto.other_organs,
+            veto.shoulder_mm,
+        ):
+            del found[lab]
+    return found
+
+
+def _outside_the_organ(
+    piece: NDArray[np.bool_], comp: NDArray[np.bool_], spacing: tuple[float, float, float]
+) -> bool:
+    """Whether a watershed piece sits on the organ rather than in it.
+
+    The component's voxels define its ellipsoid of inertia (a uniform ellipsoid's voxel
+    covariance is diag(a^2) / 5); a tumour fused with the kidney is attached outside it
+    (its centroid beyond the ellipsoid: Mahalanobis d^2 > 5), a noise basin of the kidney's
+    own uptake (sharp images cut the organ into several) lies inside it.
+    """
+    pts = np.argwhere(comp) * np.asarray(spacing)
+    centre = pts.mean(axis=0)
+    cov = np.cov(pts, rowvar=False)
+    c = np.argwhere(piece).mean(axis=0) * np.asarray(spacing) - centre
+    try:
+        d2 = float(c @ np.linalg.solve(cov, c))
+    except np.linalg.LinAlgError:
+        return True
+    return d2 > 5.0
 
 
 def _bladder_lesions(

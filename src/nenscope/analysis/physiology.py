@@ -15,24 +15,33 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
   base distance of an adult is ~35 cm);
 - heart (FDG): >= 60 ml, anterior (y < 0), x from -40 to +110 mm, centred between 50 mm
   above the liver's lower edge and 180 mm above its upper edge;
-- adrenal (SSTR): <= 20 ml, on the side of a recognised kidney, medial to it or above it,
-  not anterior to its centroid by more than 20 mm, centred from 30 mm below to 60 mm above
+- adrenal (SSTR): <= 20 ml, on the side of a recognised kidney, medial to it or above it
+  but at least 20 mm from the midline (lateral to the crura; a vertebral lesion 10 mm off
+  the midline had been taken for a gland), not anterior to its centroid by more than 20 mm, centred from 30 mm below to 60 mm above
   the kidney's upper pole (the glands cap the upper poles; the pancreatic body and tail lie
-  further forward, in front of the left kidney);
+  further forward, in front of the left kidney); a focus of <= 10 ml at the gland's own
+  place (:func:`at_upper_pole`) is the gland even where the automatic liver mask took it in
+  (:mod:`~nenscope.analysis.organs`);
 - uncinate process (SSTR): <= 15 ml, between the right kidney and 10 mm right of the
   midline (it lies right of the superior mesenteric vessels), 15-50 mm anterior to the
   right kidney's centroid and within 20 mm of its level (the pancreatic head lies in the
   duodenal loop at the level of the renal hila, in front of the IVC); para-aortic and
   mesenteric nodes lower down or further forward are not taken for it;
+- pancreas (SSTR): <= 30 ml, 15-80 mm in front of the kidneys, from 15 mm below their
+  centres to 25 mm above their upper poles, between the right kidney (+10 mm) and 30 mm
+  beyond the left one: the gland's diffuse uptake (about half the liver's) breaks into foci
+  at the noise level; below its ceiling (the Krenning "about liver" band) such a focus is the
+  gland;
 - pituitary (SSTR): <= 5 ml, midline (|x| < 25 mm), wholly >= 280 mm above the liver's
   upper edge (in the skull).
 
 The small-gland detectors (adrenal, uncinate, pituitary) apply only below a ceiling
-``max_liver_ratio`` x the liver mean on the same (smoothed) image, from the data file: their
-physiological uptake is moderate, about the liver's (Hofman 2015), so a gland hotter than
-that is still reported (an adrenal metastasis, a pancreatic-head NET); the price is that a
-lesion at those sites with liver-like uptake is not reported (SSTR-RADS calls such foci
-equivocal anyway, Werner 2018).
+``max_liver_ratio`` x the liver mean on the same (smoothed) image, from the data file: the
+published physiological uptake of these glands (adrenal SUVmax often 1.5-2 x the liver's,
+Kuyumcu 2013) sets it, so a gland hotter than that is still reported (an adrenal metastasis,
+a pancreatic-head NET); the price is that a lesion at those sites with uptake within the
+physiological range is not reported (SSTR-RADS calls such foci equivocal anyway, Werner
+2018).
 
 These are pragmatic priors (the anatomy of any adult atlas, e.g. ICRP 110 phantoms) used only
 to keep physiological excretion and high-uptake organs out of the lesion list; a user or
@@ -47,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ComponentInfo", "component_table", "classify_physiological"]
+__all__ = ["ComponentInfo", "at_upper_pole", "component_table", "classify_physiological"]
 
 
 @dataclass
@@ -140,6 +149,8 @@ def classify_physiological(
         _adrenals(comps, anchors, ceiling, found)
     if "uncinate" in detectors and anchors:
         _uncinate(comps, anchors, ceiling, found)
+    if "pancreas" in detectors and anchors:
+        _pancreas(comps, anchors, ceiling, found)
     if "pituitary" in detectors:
         _pituitary(comps, liver_z_range_mm, ceiling, found)
     return found
@@ -214,6 +225,19 @@ class _Ceiling:
         return c.suv_max <= self.ratios[detector] * self.liver_suv
 
 
+def at_upper_pole(c: ComponentInfo, k: ComponentInfo) -> bool:
+    """Whether ``c`` lies at the adrenal gland's own place by kidney ``k``: small, from 15 mm
+    below to 40 mm above the upper pole, 0-35 mm medial to its centre, at most 25 mm in front
+    of it (where the automatic liver mask may take the right gland in)."""
+    medial = abs(k.x_mm) - abs(c.x_mm)
+    return (
+        c.volume_ml <= 10.0
+        and -5.0 <= medial <= 35.0
+        and c.y_mm >= k.y_mm - 25.0
+        and k.z_hi_mm - 15.0 <= c.z_mm <= k.z_hi_mm + 40.0
+    )
+
+
 def _adrenals(
     comps: list[ComponentInfo],
     anchors: list[ComponentInfo],
@@ -224,7 +248,7 @@ def _adrenals(
         if c.label in found or c.volume_ml > 20.0 or not ceiling.below(c, "adrenal"):
             continue
         for k in anchors:
-            same_side = np.sign(c.x_mm) == np.sign(k.x_mm) and abs(c.x_mm) >= 10.0
+            same_side = np.sign(c.x_mm) == np.sign(k.x_mm) and abs(c.x_mm) >= 20.0
             if (
                 same_side
                 and abs(c.x_mm) <= abs(k.x_mm) + 15.0
@@ -253,6 +277,31 @@ def _uncinate(
             ):
                 found[c.label] = "uncinate process (auto)"
                 break
+
+
+def _pancreas(
+    comps: list[ComponentInfo],
+    anchors: list[ComponentInfo],
+    ceiling: _Ceiling,
+    found: dict[int, str],
+) -> None:
+    """The gland's own uptake: in front of the kidneys at their upper halves (the band of
+    :mod:`~nenscope.analysis.sites`), below the ceiling (the gland is diffusely below the
+    liver; a pancreatic NET at or above the liver's level stays a lesion)."""
+    depth = float(np.mean([k.y_mm for k in anchors]))
+    kz = float(np.mean([k.z_mm for k in anchors]))
+    top = float(np.mean([k.z_hi_mm for k in anchors]))
+    right = min(min(k.x_mm for k in anchors), -40.0)
+    left = max(max(k.x_mm for k in anchors), 40.0)
+    for c in comps:
+        if c.label in found or c.volume_ml > 30.0 or not ceiling.below(c, "pancreas"):
+            continue
+        if (
+            15.0 <= depth - c.y_mm <= 80.0
+            and kz - 15.0 <= c.z_mm <= top + 25.0
+            and right + 10.0 <= c.x_mm <= left + 30.0
+        ):
+            found[c.label] = "pancreas (auto)"
 
 
 def _pituitary(

@@ -2,10 +2,13 @@
 
 1. the emission volume: :func:`~nenscope.analysis.volume.analyze_volume` (references,
    threshold plan, lesions with the physiological-uptake veto, per-lesion metrics);
-2. Krenning score and SSTR-RADS per lesion (SSTR agents);
+2. Krenning score (SUVmax against the liver and spleen SUVmean), SSTR-RADS and the PRRT
+   target flag per lesion (SSTR agents only); the class's reading for the others (GLP-1R:
+   a pancreatic focus is an insulinoma candidate);
 3. with the same patient's FDG study: :func:`~nenscope.analysis.netpet.pair_fdg` (FDG
    uptake per lesion, FDG-only lesions) and :func:`~nenscope.analysis.netpet.grade_netpet`;
-4. the patient summary (tumour volume, PRRT eligibility, NETPET) and the study record.
+4. the patient summary (tumour volume, the SSTR imaging criterion for PRRT, NETPET), the
+   method sentences and the study record.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from nenscope.analysis._geometry import spacing_from_affine
 from nenscope.analysis.findings import FdgOnlyLesion, Findings, Summary
 from nenscope.analysis.netpet import grade_netpet, pair_fdg
 from nenscope.analysis.options import AnalysisOptions
-from nenscope.analysis.rules import agent_class_of, score_rules
-from nenscope.analysis.scores import krenning_score, prrt_eligibility, sstr_rads
+from nenscope.analysis.rules import agent_class_of, class_rules, score_rules
+from nenscope.analysis.scores import krenning_score, prrt_criterion, prrt_target, sstr_rads
 from nenscope.analysis.volume import OrganMasks, VolumeAnalysis, analyze_volume
 from nenscope.errors import NenscopeError
 from nenscope.imaging.study import Study
@@ -40,11 +43,11 @@ def _kidney_reference(va: VolumeAnalysis) -> float | None:
 
 
 def _score_krenning(va: VolumeAnalysis) -> list[str]:
-    """Krenning score and SSTR-RADS of every lesion (SSTR agents); returns warnings.
+    """Krenning score, SSTR-RADS and the PRRT target flag of every lesion (SSTR agents);
+    returns warnings.
 
-    The lesion value compared is ``scores.toml`` ``krenning.metric`` (the
-    partial-volume-corrected uptake; SUVmax when it is missing). Krenning 4 compares with
-    the kidneys when there is no spleen (splenectomy).
+    The Krenning score compares the lesion SUVmax with the liver and spleen SUVmean (the
+    kidneys' when there is no spleen: splenectomy).
     """
     ref = va.reference
     liver = ref.liver.suv_mean if ref.liver else None
@@ -56,16 +59,24 @@ def _score_krenning(va: VolumeAnalysis) -> list[str]:
         if kidney is not None:
             warnings.append(f"no spleen reference: Krenning 4 against the kidneys ({kidney:.2f})")
     has_ct = va.ct_on_grid is not None
-    metric = score_rules()["krenning"]["metric"]
     for les in va.lesions:
-        value = getattr(les, metric)
-        if value is None:
-            value = les.suv_max
-        les.krenning = krenning_score(value, liver, spleen, kidney_suv_mean=kidney)
+        les.krenning = krenning_score(les.suv_max, liver, spleen, kidney_suv_mean=kidney)
         les.sstr_rads = sstr_rads(
             les.krenning, les.site, ct_correlate=les.ct_correlate if has_ct else None
         )
+        les.prrt_target = prrt_target(
+            les.volume_ml, les.site, les.sstr_rads, les.ct_correlate if has_ct else None
+        )
     return warnings
+
+
+def _read_lesions(va: VolumeAnalysis) -> None:
+    """The reading of a class without SSTR scores (GLP-1R: a focus at the pancreas is an
+    insulinoma candidate)."""
+    pancreas = class_rules(va.agent_class).get("pancreas_reading")
+    for les in va.lesions:
+        if pancreas and les.site.startswith("pancreas"):
+            les.reading = str(pancreas)
 
 
 def _summary(
@@ -74,26 +85,75 @@ def _summary(
     """The patient summary; ``fdg_only`` is ``None`` without an FDG study."""
     n_fdg_only = len(fdg_only) if fdg_only is not None else None
     krennings = [les.krenning for les in va.lesions]
-    if va.agent_class == "sstr":
-        eligible, reason = prrt_eligibility(
-            krennings, [les.volume_ml for les in va.lesions], fdg_only_lesions=n_fdg_only or 0
+    met, reason, kmax = None, None, None
+    failing: list[int] = []
+    skipped: list[str] = []
+    if class_rules(va.agent_class)["scores"] == "sstr":
+        crit = prrt_criterion(
+            [les.id for les in va.lesions],
+            krennings,
+            [bool(les.prrt_target) for les in va.lesions],
+            fdg_only_lesions=n_fdg_only or 0,
         )
+        met, reason = crit.met, crit.reason
+        failing, skipped = list(crit.failing), list(crit.not_assessed)
         kmax = max((k for k in krennings if k is not None), default=None)
-    else:
-        eligible, reason, kmax = None, None, None
     return Summary(
         n_lesions=len(va.lesions),
         sstr_tv_ml=float(sum(les.volume_ml for les in va.lesions)),
         tl_sstr=float(sum(les.tla for les in va.lesions)),
         krenning_max=kmax,
-        prrt_eligible=eligible,
+        prrt_criterion_met=met,
         prrt_reason=reason,
         netpet=netpet,
         n_fdg_only=n_fdg_only,
         threshold_suv=va.threshold_suv,
         threshold_method=va.method,
         suppressed=va.suppressed,
+        prrt_failing_lesions=failing,
+        prrt_not_assessed=skipped,
     )
+
+
+def _method(va: VolumeAnalysis, options: AnalysisOptions) -> dict[str, str]:
+    """What was measured and compared, in sentences (``Findings.method``)."""
+    cls = class_rules(va.agent_class)
+    out = {"reading": f"{cls['reading']} ({cls['citation']})"}
+    psf = va.options.psf_fwhm_mm
+    if psf is None:
+        out["pvc"] = (
+            "no partial-volume correction: the scanner's resolution is unknown (give "
+            "--psf-fwhm-mm or a scanner profile from 'nenscope calibrate')"
+        )
+    else:
+        source = (
+            "--psf-fwhm-mm"
+            if options.psf_fwhm_mm is not None
+            else f"scanner profile {options.scanner.name}"  # type: ignore[union-attr]
+        )
+        out["pvc"] = (
+            f"partial-volume-corrected uptake (SUV PVC column): blurred-sphere model with a "
+            f"Gaussian of {psf:.1f} mm FWHM ({source}); not used by the Krenning score"
+        )
+    if cls["scores"] == "sstr":
+        k = score_rules()["krenning"]
+        band = 100 * float(k["about_liver_band"])
+        out["krenning"] = (
+            "Krenning score: lesion SUVmax against the liver and spleen SUVmean of the same "
+            f"image, uncorrected (1 below liver, 2 within +-{band:.0f} % of the liver SUVmean, "
+            "3 above liver, 4 above spleen)"
+        )
+        r = score_rules()["prrt"]
+        out["prrt"] = (
+            "SSTR imaging criterion for PRRT: every target lesion (measurable: >= "
+            f"{float(r['target_min_diameter_mm']):.0f} mm, lymph nodes >= "
+            f"{float(r['target_min_node_diameter_mm']):.0f} mm, with a CT correlate when "
+            "there is a CT; not at an atypical site) has "
+            f"uptake >= liver (Krenning >= {int(r['min_krenning'])}) and no FDG-positive "
+            f"SSTR-negative lesion (NETPET P5) ({r['citation']}); the clinical criteria are "
+            "not assessed"
+        )
+    return out
 
 
 def _study_summary(
@@ -142,7 +202,8 @@ def analyze(
 
     Returns:
         :class:`Findings` with references, lesions (metrics, Krenning, SSTR-RADS,
-        FDG SUVmax), FDG-only lesions and the summary (PRRT eligibility, NETPET).
+        FDG SUVmax), FDG-only lesions, the summary (SSTR imaging criterion for PRRT, NETPET)
+        and the method sentences.
     """
     agent = options.tracer or study.agent
     cls = agent_class_of(agent)
@@ -156,8 +217,10 @@ def analyze(
         radionuclide=study.radionuclide,
     )
     warnings = list(va.warnings) + list(study.warnings or [])
-    if cls == "sstr":
+    if class_rules(cls)["scores"] == "sstr":
         warnings.extend(_score_krenning(va))
+    else:
+        _read_lesions(va)
     fdg_only: list[FdgOnlyLesion] | None = None
     fdg_ref = None
     netpet = None
@@ -178,4 +241,5 @@ def analyze(
         fdg_only_lesions=fdg_only or [],
         fdg_reference=fdg_ref,
         warnings=warnings,
+        method=_method(va, options),
     )

@@ -1,4 +1,4 @@
-"""Partial-volume-corrected lesion uptake, used for the Krenning score.
+"""Partial-volume-corrected lesion uptake (the ``suv_pvc`` column and NETPET's uptakes).
 
 A lesion smaller than about three times the scanner resolution loses contrast: its
 reconstructed maximum is its true contrast times the recovery coefficient of its size. The
@@ -12,15 +12,17 @@ profile at distance r from the centre is
 R = d/2, s = FWHM / (2 sqrt(2 ln 2)) (and p(0) = erf(x/sqrt2) - sqrt(2/pi) x exp(-x^2/2), x = R/s, the
 recovery coefficient of the maximum).
 
-The FWHM is the *effective* resolution for the radionuclide (:func:`effective_fwhm_mm`): a
-68Ga positron travels 3.5 mm on average before it annihilates (18F: 0.6 mm), which lowers the
-recovery of a 1 cm lesion by a quarter on the same scanner (Soderlund AT et al., J Nucl Med
-2015;56:1285-1291). The scanner's 18F resolution is combined with the radionuclide's range
-kernel and expressed as the Gaussian FWHM with the same recovery of a 12 mm sphere. (C, d, b, c) are fitted by least squares to the
-voxels around the lesion (SciPy ``least_squares``); C + b is the lesion's uptake before the
-blur. This is the sphere-model recovery correction used in PET quantification (e.g.
-Hoffman EJ et al., J Comput Assist Tomogr 1979;3:299-308; Soret M et al., J Nucl Med
-2007;48:932-945, review); the default FWHM is EARL1-like (EANM guideline 2.0).
+The FWHM is the scanner's *effective* resolution for the study's radionuclide, which nenscope
+does not assume: the user gives it (``--psf-fwhm-mm``) or measures it on a NEMA IEC phantom
+(``nenscope calibrate``, :mod:`nenscope.analysis.calibration`). A 68Ga positron travels 3.5 mm
+on average before it annihilates (18F: 0.6 mm), which lowers the recovery of a 1 cm lesion by
+a quarter on the same scanner (Soderlund AT et al., J Nucl Med 2015;56:1285-1291):
+:func:`effective_fwhm_mm` combines a scanner's blur with the radionuclide's range kernel,
+expressed as the Gaussian FWHM with the same recovery of a 12 mm sphere. (C, d, b, c) are
+fitted by least squares to the voxels around the lesion (SciPy ``least_squares``); C + b is
+the lesion's uptake before the blur. This is the sphere-model recovery correction used in PET
+quantification (e.g. Hoffman EJ et al., J Comput Assist Tomogr 1979;3:299-308; Soret M et
+al., J Nucl Med 2007;48:932-945, review).
 """
 
 from __future__ import annotations
@@ -38,16 +40,12 @@ from scipy.special import erf
 from nenscope.imaging.geometry import fwhm_to_sigma
 
 __all__ = [
-    "BASE_FWHM_MM",
     "effective_fwhm_mm",
+    "system_fwhm_mm",
     "sphere_rc_max",
     "blurred_sphere_profile",
     "fit_blurred_sphere",
 ]
-
-# effective 18F resolution of an EARL1-like reconstruction (EANM guideline 2.0; the NEMA
-# IEC sphere recoveries of EARL1 correspond to a 3-D Gaussian of about 9 mm FWHM)
-BASE_FWHM_MM = 9.0
 
 _S2 = math.sqrt(2.0)
 
@@ -59,21 +57,20 @@ def sphere_rc_max(diameter_mm: NDArray | float, fwhm_mm: float) -> NDArray:
     return erf(x / _S2) - math.sqrt(2.0 / math.pi) * x * np.exp(-0.5 * x * x)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=64)
 def effective_fwhm_mm(
-    radionuclide: str | None, base_fwhm_mm: float = BASE_FWHM_MM, diameter_mm: float = 12.0
+    radionuclide: str | None, base_fwhm_mm: float, diameter_mm: float = 12.0
 ) -> float:
-    """Effective Gaussian FWHM (mm) of a PET scanner for ``radionuclide``.
+    """Effective Gaussian FWHM (mm) of a PET scanner of blur ``base_fwhm_mm`` for a radionuclide.
 
-    The scanner blur (Gaussian of ``base_fwhm_mm``, its 18F resolution) is convolved with the
-    radionuclide's positron-range kernel (exponential 3-D range with the tabulated mean,
-    :func:`nenscope.knowledge.radionuclides.positron_range_kernel`; Conti M, Eriksson L, EJNMMI
-    Phys 2016;3:8) on a 0.5 mm grid; the result is the FWHM of the single Gaussian that gives
-    a sphere of ``diameter_mm`` the same recovery of its maximum. Radionuclides without a
-    tabulated range (SPECT, unknown) keep ``base_fwhm_mm``.
+    The scanner blur (Gaussian of ``base_fwhm_mm``, its resolution without positron range) is
+    convolved with the radionuclide's positron-range kernel (exponential 3-D range with the
+    tabulated mean, :func:`nenscope.knowledge.radionuclides.positron_range_kernel`; Conti M,
+    Eriksson L, EJNMMI Phys 2016;3:8) on a 0.5 mm grid; the result is the FWHM of the single
+    Gaussian that gives a sphere of ``diameter_mm`` the same recovery of its maximum.
+    Radionuclides without a tabulated range (SPECT, unknown) keep ``base_fwhm_mm``.
 
-    Example: ``effective_fwhm_mm("Ga-68")`` is about 10.4 mm, ``effective_fwhm_mm("F-18")``
-    about 9.1 mm.
+    Example: a 9 mm scanner blur gives about 10.4 mm for ``"Ga-68"`` and 9.1 mm for ``"F-18"``.
     """
     from nenscope.errors import NenscopeError
     from nenscope.knowledge.radionuclides import positron_range_kernel, positron_range_mean_mm
@@ -95,6 +92,20 @@ def effective_fwhm_mm(
     centre = int(c)
     rc = float(fftconvolve(blurred, kernel, mode="same")[centre, centre, centre])
     return float(brentq(lambda f: float(sphere_rc_max(diameter_mm, f)) - rc, 1.0, 40.0))
+
+
+def system_fwhm_mm(radionuclide: str | None, effective_mm: float) -> float:
+    """The scanner blur (no positron range) whose :func:`effective_fwhm_mm` for
+    ``radionuclide`` is ``effective_mm``: what a NEMA measurement with one radionuclide says
+    about the scanner, so that its resolution for another radionuclide can be derived."""
+
+    def excess(base: float) -> float:
+        return effective_fwhm_mm(radionuclide, round(base, 3)) - effective_mm
+
+    lo = 0.5 * effective_mm
+    if excess(effective_mm) <= 1e-3 or excess(lo) >= 0.0:
+        return float(effective_mm)
+    return float(brentq(excess, lo, effective_mm, xtol=0.01))
 
 
 def blurred_sphere_profile(r_mm: NDArray, diameter_mm: float, fwhm_mm: float) -> NDArray:

@@ -9,8 +9,9 @@ Method (built-in, "automatic"):
 3. Connected components (cc3d) of the homogeneous voxels. The liver is the component on the
    patient's right (LPS x below the body midline by >= 30 mm) with the largest
    volume x uptake; the spleen the largest such component on the left, posterior, at the
-   liver's level; the blood pool the homogeneous low-uptake tissue between the lungs above the
-   liver dome.
+   liver's level. The blood pool (the descending aorta, PERCIST) is found after the lesions,
+   with the kidneys as anchors (:mod:`nenscope.analysis.bloodpool`), unless a ``blood_pool``
+   or ``aorta`` mask is given.
 4. Statistics in a sphere (PERCIST: a 3 cm diameter sphere in the right liver lobe; Wahl RL
    et al., J Nucl Med 2009;50 Suppl 1:122S) at the point deepest inside the homogeneous core
    (largest distance to its border), so lesions and organ edges stay outside it.
@@ -528,35 +529,6 @@ def _find_spleen(
     regions.spleen = _region(g, regions.notes, "spleen", core, full, "automatic")
 
 
-def _find_blood_pool(
-    g: _Coarse, regions: ReferenceRegions, liver_comp: dict[str, Any], liver_suv_mean: float
-) -> None:
-    """Homogeneous low-uptake tissue between the lungs, up to 12 cm above the liver dome."""
-    zc = g.mm(2, np.indices(g.smooth.shape)[g.axes[2]])
-    xc = g.mm(0, np.indices(g.smooth.shape)[g.axes[0]])
-    slab = (zc > liver_comp["z_hi"]) & (zc < liver_comp["z_hi"] + 120.0) & (np.abs(xc) < 40.0)
-    cand = slab & g.body_core & (g.sd < 0.2 * g.mean) & (g.mean > 0.5)
-    cand &= g.mean < 0.6 * liver_suv_mean
-    if g.ct_mean is not None:
-        cand &= (g.ct_mean > 0.0) & (g.ct_mean < 100.0)
-    if int(cand.sum()) * float(np.prod(g.cs)) / 1000.0 < 5.0:
-        regions.notes.append("blood pool not found automatically")
-        return
-    full = _upsample(cand, g.f, g.suv.shape)  # type: ignore[arg-type]
-    vals = g.suv[full]
-    a = g.affine
-    regions.blood_pool = ReferenceRegion(
-        name="blood_pool",
-        suv_mean=float(vals.mean()),
-        suv_sd=float(vals.std(ddof=1)),
-        voi_volume_ml=float(full.sum()) * g.voxel_ml,
-        center_mm=tuple(
-            float(v) for v in a[:3, :3] @ np.array(ndimage.center_of_mass(full)) + a[:3, 3]
-        ),  # type: ignore[arg-type]
-        origin="automatic",
-    )
-
-
 def find_reference_regions(
     suv: NDArray,
     spacing_mm: tuple[float, float, float],
@@ -618,8 +590,6 @@ def find_reference_regions(
         regions.blood_pool = _region(
             g, regions.notes, "blood_pool", None, masks[bp_key], mask_origin
         )
-    elif liver_comp is not None and regions.liver is not None:
-        _find_blood_pool(g, regions, liver_comp, regions.liver.suv_mean)
     for k, v in masks.items():
         regions.masks.setdefault(k, v)
     return regions

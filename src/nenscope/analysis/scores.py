@@ -1,49 +1,62 @@
-"""Scores: Krenning, SSTR-RADS 1.0, PRRT eligibility, NETPET (constants in ``data/scores.toml``).
+"""Scores: Krenning, SSTR-RADS 1.0, the SSTR imaging criterion for PRRT, NETPET.
 
-- Krenning scale (Krenning EP et al., Ann N Y Acad Sci 2004;1014:234-245), PET adaptation by
-  lesion SUVmax against liver and spleen SUVmean (SNMMI/EANM SSTR PET guideline, Hope TA et al.,
-  J Nucl Med 2023;64:204; NANETS/SNMMI PRRT procedure standard, J Nucl Med 2019;60:937).
+Constants and citations are in ``data/scores.toml``.
+
+- Krenning scale (Krenning EP et al., Eur J Nucl Med 1993;20:716; Ann N Y Acad Sci
+  2004;1014:234-245), PET reading: lesion SUVmax against the liver and spleen SUVmean of the
+  same image (SNMMI/EANM SSTR PET guideline, Hope TA et al., J Nucl Med 2023;64:204).
 - SSTR-RADS 1.0 (Werner RA et al., J Nucl Med 2018;59:1085-1091).
-- PRRT eligibility (Hicks RJ et al., Neuroendocrinology 2017;105:295; Zaknun JJ et al.,
-  EJNMMI 2013;40:800): sufficient SSTR expression (Krenning >= 3) in the tumour burden and no
-  FDG-positive, SSTR-negative disease.
+- SSTR imaging criterion for PRRT, per lesion: every target (measurable) lesion has uptake
+  >= normal liver (NETTER-1, Strosberg J et al., N Engl J Med 2017;376:125; NANETS/SNMMI
+  procedure standard, Hope TA et al., J Nucl Med 2019;60:937), and no FDG-positive,
+  SSTR-negative disease (NETPET P5).
 - NETPET (Chan DLH et al., Theranostics 2017;7:1149-1158).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from nenscope.analysis.rules import score_rules
 
-__all__ = ["krenning_score", "sstr_rads", "prrt_eligibility", "netpet_lesion", "netpet_grade"]
+__all__ = [
+    "PrrtCriterion",
+    "krenning_score",
+    "netpet_grade",
+    "netpet_lesion",
+    "prrt_criterion",
+    "prrt_target",
+    "sstr_rads",
+]
 
 
 def krenning_score(
-    suv: float,
+    suv_max: float,
     liver_suv_mean: float | None,
     spleen_suv_mean: float | None,
     *,
     kidney_suv_mean: float | None = None,
 ) -> int | None:
-    """Krenning score 0-4 of one lesion from its uptake (SUVmax by default).
+    """Krenning score 0-4 of one lesion from its SUVmax.
 
     0 none (below ``none_below_liver_fraction`` x liver), 1 below liver, 2 about liver
-    (``about_liver_low``-``about_liver_high`` x liver), 3 above liver, 4 above spleen (kidney
-    when there is no spleen).
-    Returns ``None`` without a liver reference.
+    (within ``about_liver_band`` of the liver SUVmean), 3 above liver, 4 above spleen
+    (kidney when there is no spleen). Returns ``None`` without a liver reference.
     """
     if liver_suv_mean is None or not liver_suv_mean > 0:
         return None
     k = score_rules()["krenning"]
-    if suv < float(k["none_below_liver_fraction"]) * liver_suv_mean:
+    band = float(k["about_liver_band"])
+    if suv_max < float(k["none_below_liver_fraction"]) * liver_suv_mean:
         return 0
-    if suv < float(k["about_liver_low"]) * liver_suv_mean:
+    if suv_max < (1.0 - band) * liver_suv_mean:
         return 1
-    if suv <= float(k["about_liver_high"]) * liver_suv_mean:
+    if suv_max <= (1.0 + band) * liver_suv_mean:
         return 2
     upper = spleen_suv_mean if spleen_suv_mean else kidney_suv_mean
-    if upper is not None and suv > upper:
+    if upper is not None and suv_max > upper:
         return 4
     return 3
 
@@ -68,37 +81,92 @@ def sstr_rads(krenning: int | None, site: str, *, ct_correlate: bool | None) -> 
     return "3B" if site == "bone" else "3A"
 
 
-def prrt_eligibility(
+def prrt_target(
+    volume_ml: float, site: str, sstr_rads_category: str | None, ct_correlate: bool | None
+) -> bool:
+    """Whether a lesion is a target lesion of the PRRT imaging criterion.
+
+    Measurable (RECIST 1.1 size, from the diameter of the sphere of its volume; lymph nodes
+    15 mm), seen on the CT when there is one (``ct_correlate`` ``False``: a focus without an
+    anatomic lesion is not measurable; ``None``: no CT), and not at a site atypical for NET
+    (SSTR-RADS 3C).
+    """
+    r = score_rules()["prrt"]
+    if sstr_rads_category == "3C" or ct_correlate is False:
+        return False
+    diameter = (6.0 * max(volume_ml, 0.0) * 1000.0 / math.pi) ** (1.0 / 3.0)
+    key = "target_min_node_diameter_mm" if site == "lymph node" else "target_min_diameter_mm"
+    return diameter >= float(r[key])
+
+
+@dataclass(frozen=True)
+class PrrtCriterion:
+    """The SSTR imaging criterion for PRRT of one study.
+
+    Attributes:
+        met: every target lesion has uptake >= liver and there is no SSTR-negative FDG-avid
+            disease; ``None`` when it cannot be judged (no liver reference, no lesion).
+        reason: one sentence (what was compared, which lesions fail).
+        failing: ids of the target lesions with uptake below the liver.
+        targets: ids of the target lesions.
+        not_assessed: the clinical criteria an image cannot judge (``scores.toml``).
+    """
+
+    met: bool | None
+    reason: str
+    failing: tuple[int, ...] = ()
+    targets: tuple[int, ...] = ()
+    not_assessed: tuple[str, ...] = field(default_factory=tuple)
+
+
+def prrt_criterion(
+    lesion_ids: Sequence[int],
     krennings: Sequence[int | None],
-    volumes_ml: Sequence[float],
+    targets: Sequence[bool],
     *,
     fdg_only_lesions: int = 0,
-) -> tuple[bool, str]:
-    """Whether the SSTR expression supports PRRT, with the reason in one sentence."""
+) -> PrrtCriterion:
+    """The SSTR imaging criterion for PRRT: every target lesion at Krenning >= ``min_krenning``
+    (uptake >= normal liver), no FDG-only lesion (NETPET P5).
+
+    Without a measurable lesion every lesion is a target (a note says so).
+    """
     r = score_rules()["prrt"]
     kmin = int(r["min_krenning"])
-    if not krennings:
-        return False, "no SSTR-positive lesion was found"
+    skip = tuple(str(x) for x in r["not_assessed"])
+    if not lesion_ids:
+        return PrrtCriterion(None, "no SSTR-positive lesion was found", not_assessed=skip)
     if any(k is None for k in krennings):
-        return False, "Krenning scores unavailable (no liver reference)"
-    total = float(sum(volumes_ml))
-    ok = float(sum(v for k, v in zip(krennings, volumes_ml, strict=True) if k >= kmin))  # type: ignore[operator]
-    frac = ok / total if total > 0 else 0.0
+        return PrrtCriterion(
+            None, "Krenning scores unavailable (no liver reference)", not_assessed=skip
+        )
+    chosen = [i for i, t in zip(lesion_ids, targets, strict=True) if t]
+    note = ""
+    if not chosen:
+        chosen = list(lesion_ids)
+        note = "no measurable lesion (>= 10 mm), all lesions judged; "
+    k_of = dict(zip(lesion_ids, krennings, strict=True))
+    failing = tuple(i for i in chosen if k_of[i] < kmin)  # type: ignore[operator]
+    ids = ", ".join(str(i) for i in failing)
+    band = 100 * float(score_rules()["krenning"]["about_liver_band"])
+    if failing:
+        reason = (
+            f"{note}{len(failing)} of {len(chosen)} target lesions (lesion {ids}) have SSTR "
+            f"uptake below the liver (Krenning < {kmin}: SUVmax more than {band:.0f} % below "
+            "the liver SUVmean)"
+        )
+    else:
+        reason = (
+            f"{note}all {len(chosen)} target lesions have SSTR uptake at least that of the "
+            f"liver (Krenning >= {kmin}: SUVmax at least the liver SUVmean within {band:.0f} %)"
+        )
     if fdg_only_lesions:
-        return False, (
-            f"{fdg_only_lesions} FDG-positive lesion(s) without SSTR uptake (NETPET P5): "
+        reason += (
+            f"; {fdg_only_lesions} FDG-positive lesion(s) without SSTR uptake (NETPET P5): "
             "SSTR-negative disease would not be treated"
         )
-    if frac >= float(r["min_volume_fraction"]):
-        return True, (
-            f"{100 * frac:.0f} % of the tumour volume has uptake above the liver "
-            f"(Krenning >= {kmin}) in {sum(1 for k in krennings if k >= kmin)} of "  # type: ignore[operator]
-            f"{len(krennings)} lesions"
-        )
-    return False, (
-        f"only {100 * frac:.0f} % of the tumour volume has uptake above the liver "
-        f"(Krenning >= {kmin}); {100 * float(r['min_volume_fraction']):.0f} % is required"
-    )
+    met = not failing and not fdg_only_lesions
+    return PrrtCriterion(met, reason, failing, tuple(chosen), skip)
 
 
 def netpet_lesion(

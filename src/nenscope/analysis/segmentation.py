@@ -310,6 +310,7 @@ def segment_lesions(
     contrast_fraction: float | None = None,
     detect_on_peak: bool = True,
     component_filter: Callable[[NDArray[np.int32]], NDArray[np.int32]] | None = None,
+    piece_filter: Callable[[NDArray[np.int32]], NDArray[np.int32]] | None = None,
 ) -> NDArray[np.int32]:
     """Label lesions: SUV above ``threshold_suv``, outside ``exclude``, big enough.
 
@@ -349,6 +350,8 @@ def segment_lesions(
             SULpeak; otherwise ``detect_suv`` is compared with the component's SUVmax.
         component_filter: called with the labels before splitting; returns the labels with
             unwanted components (e.g. recognised physiological structures) set to 0.
+        piece_filter: the same for the pieces after splitting (a lesion kept in a gland
+            whose uptake reaches the threshold: the gland's own pieces go).
 
     Returns:
         int32 labels 0..N, lesions ordered by descending SUVmax.
@@ -390,6 +393,8 @@ def segment_lesions(
             min_height_fraction=split_min_height_fraction,
             smooth_sigma_voxels=split_smooth_sigma_voxels,
         )
+        if piece_filter is not None and labels.max() > 0:
+            labels = _relabel_sequential(piece_filter(labels))
     if contrast_fraction is not None and labels.max() > 0:
         # after splitting, so that a hot lesion does not trim away a cooler neighbour
         labels = _contrast_trim(suv, labels, contrast_fraction)

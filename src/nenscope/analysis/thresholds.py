@@ -27,7 +27,8 @@ from scipy import ndimage
 from nenscope.analysis._geometry import padded_box
 from nenscope.analysis.options import ResolvedOptions
 from nenscope.analysis.reference import ReferenceRegions, _block_mean, voi_stats
-from nenscope.analysis.rules import UptakeRule, physiological_rules
+from nenscope.analysis.resolution import edge_fwhm_mm
+from nenscope.analysis.rules import UptakeRule, physiological_rules, score_rules
 from nenscope.analysis.segmentation import Regions, liver_threshold, physiological_mask
 from nenscope.imaging.geometry import MAD_TO_SD, fwhm_to_sigma, robust_sd
 
@@ -60,9 +61,15 @@ class ThresholdPlan:
         threshold_map: threshold per voxel outside the liver (local background, liver edge),
             or ``None`` (``threshold_suv`` everywhere).
         local_background_suv: clip range (SUV) of the local-background threshold, or ``None``.
+        organ_level_map: organ factor x the local background, clipped to [its lower clip,
+            (1 - Krenning band) x liver mean]: the level a focus below the liver must reach
+            (:class:`~nenscope.analysis.lowuptake.LowUptakeFilter`); ``None`` without the
+            local background.
         noise_floor: per-slice noise floor (broadcastable along the z axis), or ``None``.
         region_thresholds: ``(mask, SUV)`` delineation thresholds replacing the global one.
         region_detect: ``(mask, SUV)`` detection levels replacing ``detect_suv``.
+        blur_fwhm_mm: the detection image's blur measured at the liver edge (mm), or
+            ``None``.
         warnings: notes for the findings.
     """
 
@@ -75,9 +82,11 @@ class ThresholdPlan:
     liver_threshold_suv: float | None = None
     threshold_map: NDArray[np.float32] | None = None
     local_background_suv: tuple[float, float] | None = None
+    organ_level_map: NDArray[np.float32] | None = None
     noise_floor: NDArray[np.float32] | None = None
     region_thresholds: Regions = field(default_factory=list)
     region_detect: Regions = field(default_factory=list)
+    blur_fwhm_mm: float | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -218,16 +227,25 @@ def _split_at_the_liver(
     if masked is not None and float(masked) < float(extra) and not covered:
         lo, hi = float(masked) * plan.liver_mean_suv, plan.threshold_suv
         plan.local_background_suv = (lo, hi)
-        plan.threshold_map = _local_background_threshold(
-            smooth, spacing, lo, hi, float(opts.organ_factor)
+        k = score_rules()["krenning"]
+        plan.threshold_map, plan.organ_level_map = _local_background_threshold(
+            smooth,
+            spacing,
+            (lo, hi),
+            float(opts.organ_factor),
+            sub_liver=(1.0 - float(k["about_liver_band"])) * plan.liver_mean_suv,
+            cold_floor=float(k["none_below_liver_fraction"]) * plan.liver_mean_suv,
+            cold_contrast=float(score_rules()["thresholds"]["cold_contrast"]),
         )
+    # the spill-out of the liver on the detection image, measured on the liver's own edge (so
+    # detection does not depend on a scanner profile: --scanner changes only suv_pvc)
+    blur = edge_fwhm_mm(smooth, liver_mask, plan.liver_mean_suv, spacing) or float(
+        opts.liver_margin_mm
+    )
+    plan.blur_fwhm_mm = blur
+    plan.warnings.append(f"blur at the liver edge (detection image): {blur:.1f} mm FWHM")
     plan.threshold_map = _liver_edge_threshold(
-        liver_mask,
-        margin_mask,
-        plan.base,
-        plan.liver_threshold_suv,
-        spacing,
-        float(np.hypot(opts.psf_fwhm_mm, opts.detect_smooth_fwhm_mm)),
+        liver_mask, margin_mask, plan.base, plan.liver_threshold_suv, spacing, blur
     )
     note = (
         f"thresholds (smoothed SUV): {plan.liver_threshold_suv:.2f} inside the liver, "
@@ -240,29 +258,46 @@ def _split_at_the_liver(
 
 
 def _local_background_threshold(
-    smooth: NDArray, spacing: tuple[float, float, float], lo: float, hi: float, organ_factor: float
-) -> NDArray[np.float32]:
+    smooth: NDArray,
+    spacing: tuple[float, float, float],
+    clip: tuple[float, float],
+    organ_factor: float,
+    *,
+    sub_liver: float,
+    cold_floor: float,
+    cold_contrast: float,
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Extrahepatic threshold from the local background, without bowel/pancreas masks.
 
     Physiological bowel, stomach and pancreas uptake are organ-sized (several cm), lesions of
     interest smaller: the upper quartile of the smoothed SUV over a ~4 cm neighbourhood (on
     the ~8 mm block grid of the reference search) is the local background, and the threshold
-    is ``organ_factor`` x that, clipped to ``[lo, hi]`` (the masked-mode value and the
-    unmasked one). A lesion in cold tissue (nodes, bone, lung, bowel wall) is then reached at
-    the masked-mode level; over a hot organ the threshold stays at the unmasked level.
+    is ``organ_factor`` x that, clipped to ``clip`` = (lo, hi) (the masked-mode value and the
+    unmasked one). Over a hot organ the threshold stays at the unmasked level.
+
+    In cold tissue (fat, lung, muscle, marrow) the lower clip itself drops, to
+    ``cold_contrast`` x the local median but not below ``cold_floor`` (the Krenning "none"
+    level): a lesion with uptake well below the liver's (Krenning 1) stands out there and
+    is found, subject to :class:`~nenscope.analysis.lowuptake.LowUptakeFilter` (a CT correlate).
+
+    Also returns the organ level for foci below the liver: the same value clipped to
+    ``[lower clip, sub_liver]``.
     """
+    lo, hi = clip
     fb = tuple(max(1, int(round(_BG_BLOCK_MM / sp))) for sp in spacing)
-    coarse_bg = ndimage.percentile_filter(
-        _block_mean(smooth, fb),  # type: ignore[arg-type]
-        _BG_PERCENTILE,
-        size=int(_BG_WINDOW_BLOCKS),
-        mode="nearest",
-    )
-    bg_thr = np.clip(organ_factor * coarse_bg, lo, hi)
-    for ax, k in enumerate(fb):
-        if k > 1:
-            bg_thr = np.repeat(bg_thr, k, axis=ax)
-    return bg_thr[: smooth.shape[0], : smooth.shape[1], : smooth.shape[2]]
+    blocks = _block_mean(smooth, fb)  # type: ignore[arg-type]
+    size = int(_BG_WINDOW_BLOCKS)
+    coarse_bg = ndimage.percentile_filter(blocks, _BG_PERCENTILE, size=size, mode="nearest")
+    median = ndimage.percentile_filter(blocks, 50, size=size, mode="nearest")
+    low = np.clip(cold_contrast * median, min(cold_floor, lo), lo)
+    out = []
+    for top in (hi, max(hi, sub_liver)):
+        bg_thr = np.clip(np.maximum(organ_factor * coarse_bg, low), low, top)
+        for ax, k in enumerate(fb):
+            if k > 1:
+                bg_thr = np.repeat(bg_thr, k, axis=ax)
+        out.append(bg_thr[: smooth.shape[0], : smooth.shape[1], : smooth.shape[2]])
+    return out[0], out[1]
 
 
 def _liver_edge_threshold(

@@ -31,12 +31,16 @@ from nenscope.analysis._geometry import (
     resample_array,
     spacing_from_affine,
 )
+from nenscope.analysis.bloodpool import find_aorta_blood_pool
+from nenscope.analysis.lowuptake import DEFAULT_SHOULDER_MM, LowUptakeFilter
 from nenscope.analysis.metrics import Lesion, measure_lesions
 from nenscope.analysis.options import AnalysisOptions, ResolvedOptions, resolve
 from nenscope.analysis.organs import OrganAnchors, PhysiologicalVeto, liver_envelope, organ_anchors
+from nenscope.analysis.physiology import component_table
 from nenscope.analysis.reference import ReferenceRegions, body_mask, find_reference_regions
-from nenscope.analysis.rules import physiological_rules
+from nenscope.analysis.rules import physiological_rules, score_rules
 from nenscope.analysis.segmentation import organ_thresholds, segment_lesions, split_height
+from nenscope.analysis.sites import SiteContext, site_of_mask
 from nenscope.analysis.thresholds import ThresholdPlan, plan_thresholds
 from nenscope.errors import NenscopeError
 from nenscope.imaging.geometry import fwhm_to_sigma
@@ -148,9 +152,37 @@ def _segment(
     plan: ThresholdPlan,
     veto: PhysiologicalVeto,
     opts: ResolvedOptions,
+    ct_grid: NDArray | None,
 ) -> tuple[NDArray[np.int32], list[str]]:
     """Lesion labels and the organs suppressed (masks with raised thresholds, the veto's)."""
     rules = physiological_rules(opts.agent_class) if opts.suppress_physiological else []
+    k = score_rules()["krenning"]
+    low = LowUptakeFilter(
+        smooth,
+        (1.0 - float(k["about_liver_band"])) * plan.liver_mean_suv,
+        plan.organ_level_map,
+        ct_grid,
+        float(score_rules()["sstr_rads"]["ct_contrast_hu"]),
+        spacing,
+        float(k["none_below_liver_fraction"]) * plan.liver_mean_suv,
+        opts.organ_factor,
+        ref.masks.get("liver"),
+        plan.blur_fwhm_mm or DEFAULT_SHOULDER_MM,
+    )
+
+    judge_low = opts.suppress_physiological and plan.liver_mean_suv > 0
+
+    def component_filter(labels: NDArray[np.int32]) -> NDArray[np.int32]:
+        """The veto, then the foci below the liver that neither stand out from the organ
+        uptake around them nor show on the CT."""
+        out = veto(labels)
+        return low(out, veto.other_organs) if judge_low else out
+
+    def piece_filter(labels: NDArray[np.int32]) -> NDArray[np.int32]:
+        """The low foci among the pieces split off a kept component (the gland around a
+        pancreatic NET) are judged too."""
+        return low(labels, veto.other_organs)
+
     organ_regions, suppressed = organ_thresholds(
         smooth,
         {k: v for k, v in ref.masks.items() if k != "liver"},
@@ -179,7 +211,8 @@ def _segment(
         fill_holes=opts.fill_holes,
         contrast_fraction=opts.contrast_fraction,
         detect_on_peak=opts.detect_on_peak,
-        component_filter=veto,
+        component_filter=component_filter,
+        piece_filter=piece_filter if judge_low else None,
     )
     return labels, suppressed + sorted(set(veto.found))
 
@@ -221,6 +254,40 @@ def _veto(
         ),
         kidney_split_fraction=opts.split_min_height_fraction,
         bladder_split_height_suv=split_height(plan.base, opts.split_min_height_suv, None),
+        other_organs=ref.masks.get("spleen"),
+        shoulder_mm=plan.blur_fwhm_mm or DEFAULT_SHOULDER_MM,
+    )
+
+
+def _site_context(
+    arr: NDArray[np.float32],
+    affine: NDArray,
+    spacing: tuple[float, float, float],
+    ref: ReferenceRegions,
+    ct_grid: NDArray | None,
+    anchors: OrganAnchors,
+    veto: PhysiologicalVeto,
+) -> SiteContext:
+    """Masks, CT and anatomical anchors that name the lesion sites: the automatic liver
+    closed (a metastasis on its surface is a bite out of the mask), the kidneys from masks
+    when given, else those the veto recognised."""
+    site_masks = dict(ref.masks)
+    if "liver" in site_masks and ref.liver is not None and ref.liver.origin == "automatic":
+        site_masks["liver"] = liver_envelope(site_masks["liver"], spacing)
+    kidneys = list(veto.kidneys)
+    kidney_masks = [m for k, m in ref.masks.items() if site_of_mask(k) == "kidney"]
+    if kidney_masks:
+        lab = np.zeros(arr.shape, np.int32)
+        for i, m in enumerate(kidney_masks[:2], start=1):
+            lab[m & (lab == 0)] = i
+        kidneys = component_table(arr, lab, affine, anchors.body_centroid_ijk)
+    return SiteContext(
+        masks=site_masks,
+        affine=affine,
+        body_centroid_ijk=anchors.body_centroid_ijk,
+        liver_z_range_mm=anchors.liver_z_range_mm,
+        kidneys=kidneys,
+        ct_hu=ct_grid,
     )
 
 
@@ -232,11 +299,9 @@ def _measure(
     ref: ReferenceRegions,
     ct_grid: NDArray | None,
     opts: ResolvedOptions,
+    sites: SiteContext,
 ) -> list[Lesion]:
-    """Per-lesion metrics on the original SUV; sites named against the closed liver."""
-    site_masks = dict(ref.masks)
-    if "liver" in site_masks and ref.liver is not None and ref.liver.origin == "automatic":
-        site_masks["liver"] = liver_envelope(site_masks["liver"], spacing)
+    """Per-lesion metrics on the original SUV, sites named by ``sites``."""
     return measure_lesions(
         arr,
         labels,
@@ -244,9 +309,8 @@ def _measure(
         affine,
         ref,
         ct_hu=ct_grid,
-        site_masks=site_masks,
+        sites=sites,
         psf_fwhm_mm=opts.psf_fwhm_mm,
-        smooth_fwhm_mm=max(opts.detect_smooth_fwhm_mm, 0.0),
     )
 
 
@@ -269,7 +333,7 @@ def analyze_volume(
         organ_masks: organ masks by name (volumes on any grid, or arrays on the SUV grid).
         options: thresholds, minimum volume, splitting.
         mask_origin: provenance label of ``organ_masks``.
-        radionuclide: the study's radionuclide, for the default ``psf_fwhm_mm``
+        radionuclide: the study's radionuclide, for the scanner profile's resolution
             (:func:`~nenscope.analysis.options.resolve`).
     """
     opts = resolve(options, agent_class, radionuclide)
@@ -291,13 +355,28 @@ def analyze_volume(
         body, ref.masks.get("liver"), affine, ref.liver.voi_center_ijk if ref.liver else None
     )
     veto = _veto(smooth, affine, spacing, ref, masks, plan, anchors, opts)
-    labels, suppressed = _segment(smooth, spacing, ref, plan, veto, opts)
+    labels, suppressed = _segment(smooth, spacing, ref, plan, veto, opts, ct_grid)
+    sites = _site_context(arr, affine, spacing, ref, ct_grid, anchors, veto)
+    if ref.blood_pool is None:
+        ref.blood_pool = find_aorta_blood_pool(
+            arr,
+            affine,
+            spacing,
+            body,
+            anchors.body_centroid_ijk,
+            anchors.liver_z_range_mm,
+            ct_hu=ct_grid,
+            kidneys=sites.kidneys,
+            lesions=labels,
+        )
+        if ref.blood_pool is None:
+            ref.notes.append("blood pool: the descending aorta was not found")
     return VolumeAnalysis(
         suv=suv,
         agent_class=agent_class,
         reference=ref,
         labels=labels,
-        lesions=_measure(arr, labels, spacing, affine, ref, ct_grid, opts),
+        lesions=_measure(arr, labels, spacing, affine, ref, ct_grid, opts, sites),
         threshold_suv=plan.threshold_suv,
         method=plan.method,
         suppressed=suppressed,

@@ -38,6 +38,7 @@ _COMMAND_MODULES = [
     "dosimetry",
     "simulate",
     "analyze",
+    "calibrate",
     "leaflet",
     "serve",
     "users",

@@ -24,10 +24,18 @@ def print_findings(data: dict, out_dir: Path | None = None) -> None:
     )
     cols = ["#", "site", "ml", "SUVmax", "SUVpeak", "SUVmean", "T/L", "Krenning", "SSTR-RADS"]
     has_fdg = any(les.get("fdg_suv_max") is not None for les in data["lesions"])
+    has_pvc = any(les.get("suv_pvc") is not None for les in data["lesions"])
+    has_prrt = any(les.get("prrt_target") is not None for les in data["lesions"])
+    failing = set(summary.get("prrt_failing_lesions") or [])
+    if has_prrt:
+        cols += ["PRRT"]
+    if has_pvc:
+        cols += ["SUV PVC"]
     if has_fdg:
         cols += ["FDG SUVmax", "NETPET"]
     for col in cols:
-        table.add_column(col, justify="left" if col in ("site", "SSTR-RADS", "NETPET") else "right")
+        left = col in ("site", "SSTR-RADS", "NETPET", "PRRT")
+        table.add_column(col, justify="left" if left else "right")
     for les in data["lesions"]:
         row = [
             str(les["id"]),
@@ -38,17 +46,24 @@ def print_findings(data: dict, out_dir: Path | None = None) -> None:
             fmt(les["suv_mean"], ".1f"),
             fmt(les["tlr"], ".1f"),
             str(les.get("krenning") if les.get("krenning") is not None else "—"),
-            les.get("sstr_rads") or "—",
+            les.get("sstr_rads") or les.get("reading") or "—",
         ]
+        if has_prrt:
+            target = les.get("prrt_target")
+            row.append("fails" if les["id"] in failing else ("meets" if target else "—"))
+        if has_pvc:
+            row.append(fmt(les.get("suv_pvc"), ".1f"))
         if has_fdg:
             row += [fmt(les.get("fdg_suv_max"), ".1f"), les.get("netpet") or "—"]
         table.add_row(*row)
     console.print(table)
-    eligible = summary.get("prrt_eligible")
-    verdict = {True: "[green]eligible[/green]", False: "[red]not eligible[/red]"}.get(
-        eligible, "not assessed"
-    )
-    console.print(f"PRRT: {verdict} — {summary.get('prrt_reason') or ''}")
+    if study.get("agent_class") == "sstr":
+        verdict = {True: "[green]met[/green]", False: "[red]not met[/red]"}.get(
+            summary.get("prrt_criterion_met"), "not assessed"
+        )
+        console.print(
+            f"SSTR imaging criterion for PRRT: {verdict} — {summary.get('prrt_reason') or ''}"
+        )
     if summary.get("netpet"):
         console.print(
             f"NETPET: {summary['netpet']} ({summary.get('n_fdg_only', 0)} FDG-only lesion(s))"
@@ -85,7 +100,26 @@ def analyze(
         list[Path] | None,
         typer.Option(
             "--organ-masks",
-            help="NIfTI / DICOM-SEG / RTSTRUCT with organ ROIs (liver, spleen, kidneys...) that replace the automatic ones; repeatable.",
+            help="Organ masks that replace the automatic ones: a TotalSegmentator or MOOSE output "
+            "folder, or NIfTI / DICOM-SEG / RTSTRUCT with named ROIs (liver, spleen, kidneys...); "
+            "repeatable.",
+        ),
+    ] = None,
+    scanner: Annotated[
+        Path | None,
+        typer.Option(
+            "--scanner",
+            help="Scanner profile from 'nenscope calibrate' (NEMA IEC): its resolution gives the "
+            "partial-volume-corrected uptake column.",
+        ),
+    ] = None,
+    psf_fwhm_mm: Annotated[
+        float | None,
+        typer.Option(
+            "--psf-fwhm-mm",
+            min=0.5,
+            help="Effective resolution (FWHM, mm) of the scanner for this radionuclide, for the "
+            "partial-volume-corrected uptake column (overrides --scanner).",
         ),
     ] = None,
     threshold_method: Annotated[
@@ -158,10 +192,15 @@ def analyze(
     earlier OUT is replaced as a whole (or kept with --keep).
     """
     from nenscope.analysis import AnalysisOptions
+    from nenscope.analysis.scanner import read_scanner_profile
     from nenscope.jobs.analyze import run_analysis
 
     options = AnalysisOptions(
-        tracer=tracer, threshold_method=threshold_method, min_volume_ml=min_volume_ml
+        tracer=tracer,
+        threshold_method=threshold_method,
+        min_volume_ml=min_volume_ml,
+        psf_fwhm_mm=psf_fwhm_mm,
+        scanner=read_scanner_profile(scanner) if scanner is not None else None,
     )
     overrides = {
         k: v

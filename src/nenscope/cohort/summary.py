@@ -37,7 +37,7 @@ STUDY_FIELDS = (
     ("summary", "sstr_tv_ml"),
     ("summary", "tl_sstr"),
     ("summary", "krenning_max"),
-    ("summary", "prrt_eligible"),
+    ("summary", "prrt_criterion_met"),
     ("summary", "netpet"),
     ("summary", "n_fdg_only"),
     ("study", "agent"),

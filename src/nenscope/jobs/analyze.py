@@ -35,11 +35,11 @@ from nenscope.imaging import (
     Study,
     discover,
     load_study,
-    read_mask,
     save_nifti,
     write_seg,
 )
 from nenscope.imaging.identity import check_same_patient
+from nenscope.imaging.organ_masks import read_organ_masks
 from nenscope.imaging.resample import resample_to
 from nenscope.jobs._json import to_json
 from nenscope.report import html_to_pdf, write_report
@@ -95,9 +95,7 @@ def _organ_masks(paths: list[Path] | None, reference) -> dict[str, Any] | None:
         return None
     masks: dict[str, Any] = {}
     for path in paths:
-        labels, names = read_mask(path, reference)
-        for value, name in names.items():
-            masks[str(name).lower()] = labels.with_array(labels.array == value)
+        masks.update(read_organ_masks(path, reference))
     return masks
 
 
@@ -124,8 +122,9 @@ def run_analysis(
     fdg_path : the same patient's FDG PET/CT, for NETPET.
     options : :class:`~nenscope.analysis.AnalysisOptions` (``tracer`` overrides the header).
     overrides : SUV overrides (``weight_kg``, ``height_cm``, ``injected_mbq``, ``injection_time``).
-    organ_masks : NIfTI / DICOM-SEG / RTSTRUCT files whose ROIs (named liver, spleen, kidney…)
-        replace the automatic reference regions.
+    organ_masks : TotalSegmentator or MOOSE output folders/files, or NIfTI / DICOM-SEG /
+        RTSTRUCT files whose ROIs (named liver, spleen, kidney…) replace the automatic ones
+        (:func:`nenscope.imaging.organ_masks.read_organ_masks`).
     pdf : also print the report to PDF through headless Chromium.
     radiomics : IBSI preset or settings YAML for ``radiomics.csv`` (None: no radiomics).
     progress : called with a short stage name before each stage.

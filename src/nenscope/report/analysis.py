@@ -20,13 +20,20 @@ from nenscope.report.format import fmt, render_template
 from nenscope.report.summary import exam_dose, patient_summary
 
 METHOD = (
-    "Reference regions (liver, spleen, blood pool) are found automatically from CT and PET. "
-    "Lesions are voxels above a liver-relative threshold after suppression of the agent's "
-    "physiological uptake, split into connected components. SUVpeak is the highest mean in a "
-    "1 cm³ sphere with partial-voxel weights. Krenning score on SSTR imaging: 1 below liver, "
-    "2 about liver, 3 above liver, 4 above spleen. SSTR-RADS 1.0 after Werner et al. "
-    "(J Nucl Med 2018); NETPET after Chan et al. (Theranostics 2017)."
+    "Reference regions (liver, spleen, blood pool in the descending aorta) are found "
+    "automatically from CT and PET. Lesions are voxels above a liver-relative threshold after "
+    "suppression of the agent's physiological uptake, split into connected components. "
+    "SUVpeak is the highest mean in a 1 cm³ sphere with partial-voxel weights. SSTR-RADS 1.0 "
+    "after Werner et al. (J Nucl Med 2018); NETPET after Chan et al. (Theranostics 2017)."
 )
+
+
+def method_lines(findings: dict[str, Any]) -> list[str]:
+    """The report's method section: the general method, then what this analysis compared
+    (``findings["method"]``: the agent's reading, the Krenning comparison, the
+    partial-volume correction and the PRRT criterion)."""
+    m = findings.get("method") or {}
+    return [METHOD] + [str(m[k]) for k in ("reading", "krenning", "prrt", "pvc") if m.get(k)]
 
 
 def _display_max(findings: dict[str, Any]) -> float | None:
@@ -95,12 +102,14 @@ def render_report(
         summary=findings.get("summary", {}),
         lesions=lesions,
         has_fdg=any(les.get("fdg_suv_max") is not None for les in lesions),
+        has_pvc=any(les.get("suv_pvc") is not None for les in lesions),
+        has_prrt=any(les.get("prrt_target") is not None for les in lesions),
         mips=mips,
         thumbs=thumbs,
         dose=exam_dose(findings.get("study", {})),
         patient_lines=patient_summary(findings),
         warnings=findings.get("warnings", []),
-        method=METHOD,
+        method=method_lines(findings),
         fmt=fmt,
         version=__version__,
         generated=datetime.now().strftime("%Y-%m-%d %H:%M"),

@@ -70,18 +70,18 @@ def patient_summary(findings: dict[str, Any]) -> list[str]:
             f"The computer analysis found {_plural(n, 'spot')} with more tracer than the normal "
             f"tissue around {'it' if n == 1 else 'them'} ({', '.join(sites)})."
         )
-    eligible = summary.get("prrt_eligible")
-    if eligible is True:
+    met = summary.get("prrt_criterion_met")
+    if met is True:
         lines.append(
-            "The spots take up the tracer strongly, more than the liver. This is what doctors "
-            "look for when they consider treatment with radioactive medicine aimed at the same "
-            "receptors (PRRT)."
+            "The measurable spots take up the tracer at least as much as the liver. This is one "
+            "of the things doctors look for when they consider treatment with radioactive "
+            "medicine aimed at the same receptors (PRRT); they also weigh other tests."
         )
-    elif eligible is False and n:
+    elif met is False and n:
         lines.append(
-            "Not all spots take up the tracer strongly enough for treatment with radioactive "
-            "medicine aimed at these receptors (PRRT) to be the obvious choice; your doctors "
-            "will discuss the options."
+            "Not all spots take up the tracer as much as the liver, so treatment with "
+            "radioactive medicine aimed at these receptors (PRRT) may not reach all of them; "
+            "your doctors will discuss the options."
         )
     dose = exam_dose(study)
     if dose["effective_dose_msv"] is not None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from nenscope.errors import NenscopeError
-from nenscope.knowledge import get_agent
 from nenscope.service.auth import current_user, require
 from nenscope.service.images import load_grid, reviewed_labels
 from nenscope.service.logs import log
@@ -73,13 +71,6 @@ def decide(
     return _review(request, analysis_id)
 
 
-def _radionuclide(agent: str | None) -> str | None:
-    try:
-        return get_agent(agent).radionuclide if agent else None
-    except NenscopeError:
-        return None
-
-
 @router.post("/review/lesions", status_code=201, responses=errors(400, 403, 404, 409))
 def add_lesion(
     analysis_id: PathId, body: AddLesionIn, request: Request, user: User = Depends(physician)
@@ -105,7 +96,6 @@ def add_lesion(
         body.seed_mm,
         findings,
         smooth_fwhm_mm=opts.detect_smooth_fwhm_mm,
-        radionuclide=_radionuclide(findings["study"].get("agent")),
     )
     with request.app.state.store.transaction() as session:
         store_reviews.add_lesion(

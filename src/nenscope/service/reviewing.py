@@ -3,8 +3,9 @@
 The reviewed lesion list is the automatic one without the rejected lesions and those
 relabelled physiological, with relabelled sites, plus the lesions the physician added.
 SSTR-RADS is scored again for every lesion whose site changed; the patient-level numbers
-(count, SSTR tumour volume, TL-SSTR, highest Krenning score) and the PRRT criterion
-(:func:`~nenscope.analysis.scores.prrt_eligibility`) are recomputed from that list. The
+(count, SSTR tumour volume, TL-SSTR, highest Krenning score) and the SSTR imaging criterion
+for PRRT (:func:`~nenscope.analysis.scores.prrt_criterion`, target lesions by
+:func:`~nenscope.analysis.scores.prrt_target`) are recomputed from that list. The
 report puts the automatic and the reviewed findings side by side with every decision; its
 canonical JSON text (sorted keys, no spaces) is what the SHA-256 covers.
 """
@@ -16,7 +17,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from nenscope.analysis.scores import prrt_eligibility, sstr_rads
+from nenscope.analysis.scores import prrt_criterion, prrt_target, sstr_rads
 
 __all__ = [
     "REPORT_FORMAT",
@@ -49,9 +50,20 @@ def _summary(automatic: dict[str, Any], lesions: list[dict[str, Any]]) -> dict[s
         krennings = [les.get("krenning") for les in lesions]
         summary["krenning_max"] = max((k for k in krennings if k is not None), default=None)
         n_fdg_only = len(automatic.get("fdg_only_lesions") or [])
-        summary["prrt_eligible"], summary["prrt_reason"] = prrt_eligibility(
-            krennings, [float(les["volume_ml"]) for les in lesions], fdg_only_lesions=n_fdg_only
+        targets = [
+            prrt_target(
+                float(les["volume_ml"]),
+                str(les.get("site", "")),
+                les.get("sstr_rads"),
+                les.get("ct_correlate"),
+            )
+            for les in lesions
+        ]
+        crit = prrt_criterion(
+            [les["id"] for les in lesions], krennings, targets, fdg_only_lesions=n_fdg_only
         )
+        summary["prrt_criterion_met"], summary["prrt_reason"] = crit.met, crit.reason
+        summary["prrt_failing_lesions"] = list(crit.failing)
     return summary
 
 

@@ -23,8 +23,6 @@ from scipy import ndimage
 
 from nenscope.analysis import ReferenceRegion, ReferenceRegions
 from nenscope.analysis.metrics import measure_lesions
-from nenscope.analysis.pvc import effective_fwhm_mm
-from nenscope.analysis.rules import score_rules
 from nenscope.analysis.scores import krenning_score
 from nenscope.errors import NenscopeError
 from nenscope.imaging.geometry import fwhm_to_sigma
@@ -103,7 +101,6 @@ def grow_lesion(
     findings: dict[str, Any],
     *,
     smooth_fwhm_mm: float,
-    radionuclide: str | None,
 ) -> dict[str, Any]:
     """Grow and measure a lesion from ``seed_lps`` (LPS mm) on the SUV grid.
 
@@ -126,25 +123,15 @@ def grow_lesion(
     labels = np.zeros(arr.shape, dtype=np.int32)
     labels[box][region] = 1
     ct_arr = None if ct is None else np.asarray(ct.array, dtype=np.float32)
-    psf = effective_fwhm_mm(radionuclide)
+    # no partial-volume correction (no scanner resolution is known here), the site from the
+    # CT; the Krenning score compares SUVmax with the liver and spleen, as the analysis does
     lesion = measure_lesions(
-        arr,
-        labels,
-        spacing,
-        affine,
-        _reference(findings),
-        ct_hu=ct_arr,
-        site_masks={},
-        psf_fwhm_mm=psf,
-        smooth_fwhm_mm=smooth_fwhm_mm,
+        arr, labels, spacing, affine, _reference(findings), ct_hu=ct_arr, psf_fwhm_mm=None
     )[0]
     if findings["study"].get("agent_class") == "sstr":
-        metric = getattr(lesion, score_rules()["krenning"]["metric"], None)
         ref = findings["reference"]
         lesion.krenning = krenning_score(
-            lesion.suv_max if metric is None else metric,
-            ref.get("liver_suv_mean"),
-            ref.get("spleen_suv_mean"),
+            lesion.suv_max, ref.get("liver_suv_mean"), ref.get("spleen_suv_mean")
         )
     out = lesion.to_dict()
     out["voxels"] = np.flatnonzero(labels).tolist()

@@ -23,6 +23,7 @@ from nenscope.simulation.variability import PatientVariation
 __all__ = [
     "KineticRegion",
     "agent_uptake",
+    "gland_suvs",
     "lu177_concentration_bqml",
     "lu177_patient_regions",
     "lu177_regions",
@@ -55,18 +56,38 @@ def agent_uptake(agent: str) -> dict:
     return table[agent]
 
 
-def organ_suv(agent: str, label_name: str, variation: PatientVariation | None = None) -> float:
+def organ_suv(
+    agent: str,
+    label_name: str,
+    variation: PatientVariation | None = None,
+    glands: dict[str, float] | None = None,
+) -> float:
     """True SUVmean of phantom label ``label_name`` for ``agent`` (this patient's, with a
-    ``variation``: the kidney uptake factor applies to SSTR agents)."""
+    ``variation``: the kidney uptake factor applies to SSTR agents); ``glands`` (uptake-table
+    key -> SUV, :func:`gland_suvs`) replaces the table's value of the small glands."""
     row = agent_uptake(agent)
     organs = row["organs"]
     key = _LABEL_KEY.get(label_name, label_name)
+    if glands and key in glands:
+        return float(glands[key])
     if key not in organs:
         raise NenscopeError(f"uptake table of {agent} lacks organ {key!r}")
     factor = 1.0
     if variation is not None and key == "kidneys" and row["target"] == "sstr":
         factor = variation.kidney_uptake_factor
     return float(organs[key]) * factor
+
+
+def gland_suvs(agent: str, rng: np.random.Generator) -> dict[str, float]:
+    """One patient's small-gland SUVs on an SSTR agent (adrenals, pituitary, uncinate process):
+    the liver SUV times a ratio drawn uniformly from ``uptake.toml`` ``[gland_liver_ratio]``.
+    Empty for other agents (their table values apply)."""
+    row = agent_uptake(agent)
+    if row["target"] != "sstr":
+        return {}
+    liver = float(row["organs"]["liver"])
+    ranges = {k: v for k, v in load("uptake")["gland_liver_ratio"].items() if k != "citation"}
+    return {k: liver * float(rng.uniform(lo, hi)) for k, (lo, hi) in ranges.items()}
 
 
 def lesion_suv(agent: str, lesion: Lesion) -> float:
@@ -91,14 +112,16 @@ def suv_map(
     agent: str,
     lesions: list[Lesion],
     variation: PatientVariation | None = None,
+    glands: dict[str, float] | None = None,
 ) -> np.ndarray:
-    """True SUV image (float32): organ SUVs by label, lesions mixed in by partial volume.
+    """True SUV image (float32): organ SUVs by label, lesions mixed in by partial volume;
+    ``glands`` replaces the small glands' table SUVs (:func:`gland_suvs`).
 
     Sets ``lesion.true_suv_mean`` of every lesion.
     """
     lut = np.zeros(256, dtype=np.float32)
     for k, name in phantom.label_names.items():
-        lut[k] = organ_suv(agent, name, variation)
+        lut[k] = organ_suv(agent, name, variation, glands)
     values = lut[phantom.labels]
     for les in lesions:
         les.true_suv_mean = lesion_suv(agent, les)

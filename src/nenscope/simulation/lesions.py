@@ -17,7 +17,14 @@ from nenscope.errors import NenscopeError
 from nenscope.simulation._data import load
 from nenscope.simulation.phantom import Grid, Phantom
 
-__all__ = ["KRENNING_BY_SSTR", "Lesion", "lesion_occupancy", "place_lesions", "tumour_types"]
+__all__ = [
+    "KRENNING_BY_SSTR",
+    "Lesion",
+    "lesion_occupancy",
+    "paint_lesion_hu",
+    "place_lesions",
+    "tumour_types",
+]
 
 # Krenning score (uptake vs liver and spleen) of each SSTR expression level, as the levels are
 # defined in data/uptake.toml (the tests check every SSTR agent's lesion SUVs against it).
@@ -39,6 +46,11 @@ class Lesion:
 
     ``center_mm`` is in DICOM patient coordinates (LPS, mm); ``expression`` maps each imaging
     target (sstr, glucose, glp1r, laat, net_transporter, fap, cxcr4, cck2r) to its level.
+    ``krenning_true`` is the Krenning score of the expression level; on SSTR PET,
+    ``krenning_image`` is the image-based truth (maximum of the noise-free blurred image
+    against its liver and spleen means, :func:`nenscope.simulation.truth.image_krenning`),
+    ``image_max_suv`` that maximum and ``krenning_boundary_distance`` the ratio's relative
+    distance from the nearest grade boundary.
     """
 
     id: int
@@ -50,6 +62,10 @@ class Lesion:
     krenning_true: int
     primary: bool = False
     true_suv_mean: float | None = None
+    hu: float | None = None
+    image_max_suv: float | None = None
+    krenning_image: int | None = None
+    krenning_boundary_distance: float | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -199,3 +215,17 @@ def place_lesions(
             )
         )
     return lesions
+
+
+def paint_lesion_hu(hu: np.ndarray, grid: Grid, lesions: list[Lesion]) -> np.ndarray:
+    """The CT (HU) with each lesion's sphere mixed in by partial volume at its site's CT number
+    (``lesion_types.toml`` ``[lesion_hu]``); sets ``lesion.hu``. Returns a new array."""
+    table = load("lesion_types")["lesion_hu"]
+    out = np.array(hu, dtype=np.float32, copy=True)
+    for les in lesions:
+        les.hu = float(table[les.site])
+        sl, frac = lesion_occupancy(grid, les.center_mm, les.diameter_mm)
+        sub = out[sl]
+        sub *= 1.0 - frac
+        sub += frac * np.float32(les.hu)
+    return out

@@ -19,16 +19,17 @@ from nenscope.knowledge.radionuclides import canonical_nuclide, half_life_s
 from nenscope.knowledge.tracers import get_agent
 from nenscope.simulation.activity import (
     agent_uptake,
+    gland_suvs,
     lu177_concentration_bqml,
     suv_map,
 )
-from nenscope.simulation.lesions import Lesion, lesion_occupancy, place_lesions
+from nenscope.simulation.lesions import Lesion, lesion_occupancy, paint_lesion_hu, place_lesions
 from nenscope.simulation.nema import build_nema_phantom
 from nenscope.simulation.pet import get_pet_scanner, simulate_pet
 from nenscope.simulation.phantom import Phantom, build_patient_phantom
 from nenscope.simulation.physics import hu_to_mu_per_mm
 from nenscope.simulation.spect import get_spect_scanner, simulate_spect
-from nenscope.simulation.truth import build_manifest
+from nenscope.simulation.truth import build_manifest, image_krenning
 from nenscope.simulation.variability import PatientVariation, draw_variation
 
 __all__ = ["EmissionFrame", "SimulatedStudy", "SimulationConfig", "simulate_study"]
@@ -131,6 +132,9 @@ class SimulatedStudy:
     truth: dict
     uids: dict[str, str]
     variation: PatientVariation | None = None
+    glands: dict[str, float] = field(default_factory=dict)
+    # SSTR PET: the blood pool on the noise-free image (truth.image_krenning), SUV
+    image_blood_pool_suv: float = float("nan")
 
     @property
     def emission(self) -> hd.Volume:
@@ -259,12 +263,17 @@ def simulate_study(
                 f"the catalogue has no activity rule for {name}: give --injected-mbq"
             )
     hl = half_life_s(nuclide)
-    # CT with noise (correlated: white noise smoothed by one voxel), same grid
+    # CT with noise (correlated: white noise smoothed by one voxel), same grid; the lesions
+    # painted in at their sites' CT numbers (attenuation stays that of the tissue)
     noise = ndimage.gaussian_filter(
         rng.normal(0.0, 1.0, phantom.grid.shape).astype(np.float32), 0.7
     )
     noise *= np.float32(12.0 / max(float(noise.std()), 1e-6))  # ~12 HU in soft tissue
-    ct_hu = np.where(phantom.labels > 0, phantom.hu + noise, -1000.0).astype(np.float32)
+    hu = paint_lesion_hu(phantom.hu, phantom.grid, lesions) if lesions else phantom.hu
+    ct_hu = np.where(phantom.labels > 0, hu + noise, -1000.0).astype(np.float32)
+    # the small glands' uptake of this patient (SSTR agents), from its own stream so that the
+    # other draws of a seed stay as they were
+    glands = gland_suvs(name, rng.spawn(1)[0]) if not (nema or is_lu) else {}
     frames: list[EmissionFrame] = []
     pet_scanner = spect_scanner = None
     if modality_kind == "pet":
@@ -286,6 +295,7 @@ def simulate_study(
     projector = None
     organ_truth: dict = {}
     nema_truth: dict = {}
+    image_blood_pool = float("nan")
     for ti, t_h in enumerate(timepoints):
         decay = math.exp(-math.log(2) * t_h * 3600.0 / hl)
         if nema:
@@ -310,10 +320,14 @@ def simulate_study(
                 phantom, lesions, t_h, injected_mbq * 1e6, weight_kg, variation
             )
         else:
-            suv = suv_map(phantom, name, lesions, variation)
+            suv = suv_map(phantom, name, lesions, variation, glands)
             truth = (suv * np.float32(injected_mbq * 1e6 * decay / (weight_kg * 1000.0))).astype(
                 np.float32
             )
+            if ti == 0 and pet_scanner is not None and agent_uptake(name)["target"] == "sstr":
+                image_blood_pool = image_krenning(
+                    suv, phantom, lesions, voxel_mm=voxel, nuclide=nuclide, scanner=pet_scanner
+                )
 
         def _prog(done, total, _t=ti):
             if progress:
@@ -363,6 +377,8 @@ def simulate_study(
         truth={},
         uids=uids,
         variation=variation,
+        glands=glands,
+        image_blood_pool_suv=image_blood_pool,
     )
     sim.truth = build_manifest(
         sim,

@@ -1,4 +1,5 @@
-"""The ground truth of a simulated study as a JSON-ready manifest (``truth/manifest.json``)."""
+"""The ground truth of a simulated study: the JSON-ready manifest (``truth/manifest.json``) and
+the image-based Krenning truth of each lesion."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 from dataclasses import asdict
 
 import numpy as np
+from scipy import ndimage
 
 from nenscope import __version__
 from nenscope.simulation._data import load
@@ -17,11 +19,80 @@ from nenscope.simulation.activity import (
 )
 from nenscope.simulation.retention import whole_body_retention
 
-__all__ = ["build_manifest"]
+__all__ = ["build_manifest", "image_krenning"]
 
 
 def _r(x: float, n: int = 6) -> float:
     return float(f"{x:.{n}g}")
+
+
+def image_krenning(
+    suv: np.ndarray, phantom, lesions, *, voxel_mm: float, nuclide: str, scanner
+) -> float:
+    """The image-based Krenning truth of every lesion (SSTR PET), set on the lesions; returns
+    the image-based blood-pool truth (:func:`_aorta_axis_mean`).
+
+    The noise-free image is the true SUV map blurred as the scanner blurs it (positron range,
+    system PSF, post-filter: :func:`nenscope.simulation.pet.resolution_blur`; OSEM's own
+    resolution loss is not modelled). Each lesion's maximum there (``image_max_suv``) is
+    compared with the liver and spleen means of the same image (organ labels eroded by two
+    voxels, away from lesions: more than 2 x the blur from any lesion voxel): 1 below
+    liver x (1 - band), 2 within the band, 3 above it, 4 above the spleen
+    (``lesion_types.toml`` ``[krenning_image]``); ``krenning_boundary_distance`` is the
+    ratio's relative distance from the nearest boundary.
+    """
+    from nenscope.simulation.lesions import lesion_occupancy
+    from nenscope.simulation.pet import _blur, resolution_blur
+
+    band = float(load("lesion_types")["krenning_image"]["about_liver_band"])
+    img = _blur(
+        resolution_blur(suv, voxel_mm, nuclide, scanner.fwhm_mm),
+        scanner.postfilter_fwhm_mm,
+        voxel_mm,
+    )
+    blur_mm = math.hypot(scanner.fwhm_mm, scanner.postfilter_fwhm_mm)
+    inside = np.zeros(suv.shape, bool)
+    for les in lesions:
+        sl, frac = lesion_occupancy(phantom.grid, les.center_mm, les.diameter_mm)
+        inside[sl] |= frac >= 0.5
+    near = ndimage.binary_dilation(inside, iterations=max(1, math.ceil(2 * blur_mm / voxel_mm)))
+    means = {
+        name: float(img[ndimage.binary_erosion(phantom.mask(name), iterations=2) & ~near].mean())
+        for name in ("liver", "spleen")
+    }
+    edges = np.array([means["liver"] * (1 - band), means["liver"] * (1 + band), means["spleen"]])
+    for les in lesions:
+        sl, frac = lesion_occupancy(phantom.grid, les.center_mm, les.diameter_mm)
+        peak = float(img[sl][frac >= 0.5].max()) if (frac >= 0.5).any() else float(img[sl].max())
+        les.image_max_suv = peak
+        les.krenning_image = 1 + int(np.searchsorted(edges, peak, side="right"))
+        les.krenning_boundary_distance = float(np.min(np.abs(peak / edges - 1.0)))
+    return _aorta_axis_mean(img, phantom, near, voxel_mm)
+
+
+def _aorta_axis_mean(img: np.ndarray, phantom, near: np.ndarray, voxel_mm: float) -> float:
+    """The blood pool where and as PERCIST measures it, on the noise-free image ``img``: a
+    1 cm diameter cylinder on the axis of the descending thoracic aorta (each slice's aorta
+    centroid) above the liver's top, away from lesions (``near``). Wahl RL et al., J Nucl Med
+    2009;50 Suppl 1:122S-150S."""
+    aorta, liver = phantom.mask("aorta"), phantom.mask("liver")
+    if not aorta.any() or not liver.any():
+        return float("nan")
+    liver_top = int(np.flatnonzero(liver.any(axis=(1, 2))).min())  # axis 0: head to feet
+    rows, cols = np.indices(aorta.shape[1:])
+    values = []
+    for k in np.flatnonzero(aorta[:liver_top].any(axis=(1, 2))):
+        r, c = np.nonzero(aorta[k])
+        disc = ((rows - r.mean()) ** 2 + (cols - c.mean()) ** 2) * voxel_mm**2 <= 5.0**2
+        values.extend(img[k][disc & ~near[k]].tolist())
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _add_image_blood_pool(organs: dict, suv: float) -> None:
+    """The blood pool as PERCIST reads it on the noise-free image (:func:`image_krenning`),
+    as the aorta's ``image_suv_mean``."""
+    if "aorta" in organs and not math.isnan(suv):
+        organs["aorta"]["image_suv_mean"] = _r(suv, 4)
 
 
 def build_manifest(
@@ -77,13 +148,14 @@ def build_manifest(
         suv_to_bqml = 1.0 / sim.suv_factor(0)
         for k, name in phantom.label_names.items():
             # the organ tissue's own SUV (lesions inside it are listed separately)
-            suv = organ_suv(sim.agent, name, sim.variation) if counts[k] else None
+            suv = organ_suv(sim.agent, name, sim.variation, sim.glands) if counts[k] else None
             organs[name] = {
                 "label": k,
                 "volume_ml": _r(counts[k] * voxel_ml),
                 "true_suv_mean": None if suv is None else _r(suv, 4),
                 "true_bqml_mean": None if suv is None else _r(suv * suv_to_bqml),
             }
+        _add_image_blood_pool(organs, sim.image_blood_pool_suv)
         manifest["uptake_source"] = row["citation"]
     elif is_lu and sim.config.phantom == "patient":
         regions = lu177_patient_regions(phantom, sim.variation)

@@ -147,7 +147,7 @@ function renderReview() {
     line("SSTR-TV ml", fmt(before.sstr_tv_ml), fmt(after.sstr_tv_ml)),
     line("TL-SSTR", fmt(before.tl_sstr), fmt(after.tl_sstr)),
     line("Krenning max", before.krenning_max ?? "—", after.krenning_max ?? "—"),
-    line("PRRT", String(before.prrt_eligible ?? "—"), String(after.prrt_eligible ?? "—")),
+    line("SSTR criterion for PRRT", String(before.prrt_criterion_met ?? "—"), String(after.prrt_criterion_met ?? "—")),
     el("tr", {}, el("td", { colspan: 3 }, after.prrt_reason || "")));
   $("impression").value = r.impression;
   const editable = isPhysician() && !r.signed;
