@@ -224,6 +224,14 @@ class Study:
         return float(2.0 ** (-dt_s / self.half_life_s))
 
     @property
+    def uptake_time_min(self) -> float | None:
+        """Minutes from the injection to the scan start (the uptake time), or ``None`` when
+        either time is unknown."""
+        if self.injection_datetime is None or self.scan_start_datetime is None:
+            return None
+        return (self.scan_start_datetime - self.injection_datetime).total_seconds() / 60.0
+
+    @property
     def suv_factors(self) -> SuvFactors:
         """The plain :class:`SuvFactors` record."""
         return self.suv.factors
