@@ -362,3 +362,33 @@ def test_patient_summary_says_above_the_liver_only_when_true_and_never_announces
         assert "only after the expert has checked the scan" in text
         assert "A scan without spots does not rule out disease" in text
         assert "final only once your nuclear medicine doctor has checked and signed" in text
+
+
+def _docs_row(section: str, label: str) -> list[float]:
+    """The numbers of the validation table row that starts with ``label`` (one per set)."""
+    line = next(row for row in section.splitlines() if row.startswith(f"| {label}"))
+    cells = [c.strip().strip("*").split(" ")[0] for c in line.strip("|").split("|")[1:]]
+    return [float(c.rstrip("%")) for c in cells if c.replace(".", "").rstrip("%").isdigit()]
+
+
+def test_detection_limits_are_the_figures_measured_in_docs_analysis():
+    from pathlib import Path
+
+    from nenscope.report.sections import detection_limits
+
+    limits = detection_limits()
+    docs = (Path(__file__).parents[1] / "docs" / "analysis.md").read_text("utf-8")
+    title = limits["source"].split(", ")[-1]  # the section the figures come from
+    start = docs.index(f"### {title}")
+    section = docs[start : docs.index("\n### ", start + 1)]
+    sets = limits["sets"]
+    assert _docs_row(section, "sensitivity") == [s["sensitivity_percent"] for s in sets]
+    assert _docs_row(section, "false positives") == [s["false_positives_per_patient"] for s in sets]
+    assert (
+        max(_docs_row(section, "liver SUVmean error"))
+        == limits["references"]["liver_error_percent_worst"]
+    )
+    assert set(_docs_row(section, "Krenning agreement")) == {
+        limits["references"]["krenning_agreement_percent"]
+    }
+    assert f"lesions >= {limits['min_diameter_mm']} mm" in section
