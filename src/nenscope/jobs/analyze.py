@@ -106,7 +106,6 @@ def acquisition(study: Study, suv_kind: str, agent: str | None = None) -> dict[s
         "suv_kind": suv_kind,
         "decay_correction": study.decay_correction,
         "has_ct": study.ct is not None,
-        "description": study.description,
     }
 
 

@@ -20,6 +20,7 @@ from nenscope.report.format import fmt, render_template
 from nenscope.report.sections import (
     DRAFT_NOTE,
     clinical,
+    clock,
     impression_lines,
     limits_lines,
     suv_type,
@@ -166,6 +167,7 @@ def render_report(
         warnings=findings.get("warnings", []),
         method=method_lines(findings),
         fmt=fmt,
+        clock=clock,
         version=__version__,
         generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
     )

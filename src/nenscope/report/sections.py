@@ -44,7 +44,10 @@ def clock(value: Any) -> str:
     """An ISO date-time as ``YYYY-MM-DD HH:MM`` (the report's time format)."""
     if value is None:
         return MISSING
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:  # not ISO: shown as given
+        return str(value)
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
