@@ -18,6 +18,7 @@ from conftest import cached_simulation
 from nenscope.jobs.analyze import run_analysis
 from nenscope.report.sections import detection_limits
 from nenscope.report.summary import exam_dose
+from nenscope.simulation.activity import agent_uptake
 from nenscope.simulation.output import write_study
 from nenscope.simulation.study import SimulationConfig
 
@@ -98,7 +99,12 @@ def test_sections_show_the_values_of_findings_json(page, run):
     # both studies, each with its activity, injection time, uptake time and the SUV type
     assert f"{study['injected_activity_mbq']:.0f} MBq" in technique
     assert "18F-FDG" in technique and "SUVbw (body weight)" in technique
-    assert technique.count(" min") >= 2  # the uptake times are read, not "—"
+    # the uptake times are read from the headers (the simulator scans at the agent's time)
+    rows = page.locator("section#technique tr").all()[1:]
+    for row, tracer in zip(rows, ("68Ga-DOTATATE", "18F-FDG"), strict=True):
+        cells = row.locator("td").all_inner_texts()
+        assert cells[1] == tracer and cells[6] == "SUVbw (body weight)"
+        assert cells[5] == f"{agent_uptake(tracer)['uptake_min']:.0f} min"
     dose = exam_dose(study)["effective_dose_msv"]
     assert f"{dose:.2f} mSv" in technique
     found = _text(page, "findings")
