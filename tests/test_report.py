@@ -168,10 +168,11 @@ def test_exam_dose_and_patient_summary():
     dose = exam_dose(findings["study"])
     assert dose["effective_dose_msv"] == pytest.approx(2.94)
     assert "NETSPOT" in dose["source"]
-    assert (
-        exam_dose({"agent": "unknown-thing", "injected_activity_mbq": 100})["effective_dose_msv"]
-        is None
-    )
+    unknown = exam_dose({"agent": "unknown-thing", "injected_activity_mbq": 100})
+    assert unknown["effective_dose_msv"] is None and "not in the catalogue" in unknown["note"]
+    assert "CT dose is not known" in dose["note"] and dose["total_msv"] == pytest.approx(2.94)
+    with_ct = exam_dose({**findings["study"], "ct_effective_dose_msv": 4.0})
+    assert with_ct["total_msv"] == pytest.approx(6.94) and "CT adds 4.00 mSv" in with_ct["note"]
     lines = patient_summary(findings)
     assert any("2 spots" in line for line in lines)
     empty = patient_summary(

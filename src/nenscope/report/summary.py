@@ -33,6 +33,14 @@ def _agent(name: str | None) -> Agent | None:
         return None
 
 
+def _why_no_dose(agent_name: str | None, agent: Agent | None) -> str:
+    if agent is not None:
+        return "injected activity unknown: dose not computed"
+    if agent_name:
+        return f"agent {agent_name!r} is not in the catalogue: dose not computed"
+    return "agent unknown: dose not computed"
+
+
 def exam_dose(study: dict[str, Any]) -> dict[str, Any]:
     """Effective dose of the radiopharmaceutical in mSv, with the coefficient's source.
 
@@ -52,17 +60,13 @@ def exam_dose(study: dict[str, Any]) -> dict[str, Any]:
         "ct_effective_dose_msv": ct_msv,
         "total_msv": None,
         "source": None,
-        "note": "radiopharmaceutical only; " + CT_NOT_KNOWN if ct_msv is None else "with CT",
+        "note": f"radiopharmaceutical only; {CT_NOT_KNOWN}"
+        if ct_msv is None
+        else f"radiopharmaceutical; the CT adds {ct_msv:.2f} mSv",
     }
     agent = _agent(agent_name)
     if activity_mbq is None or agent is None:
-        if agent is not None:
-            what = "injected activity unknown"
-        else:
-            what = (
-                f"agent {agent_name!r} is not in the catalogue" if agent_name else "agent unknown"
-            )
-        out["note"] = f"{what}: dose not computed"
+        out["note"] = _why_no_dose(agent_name, agent)
         return out
     out["effective_dose_msv"] = agent.effective_dose_msv(activity_mbq)
     out["total_msv"] = out["effective_dose_msv"] + (ct_msv or 0.0)
