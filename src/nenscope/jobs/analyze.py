@@ -33,6 +33,7 @@ from nenscope.errors import NenscopeError
 from nenscope.imaging import (
     Discovery,
     Study,
+    ct_on_emission_grid,
     discover,
     load_study,
     save_nifti,
@@ -40,7 +41,6 @@ from nenscope.imaging import (
 )
 from nenscope.imaging.identity import check_same_patient
 from nenscope.imaging.organ_masks import read_organ_masks
-from nenscope.imaging.resample import resample_to
 from nenscope.jobs._json import to_json
 from nenscope.report import html_to_pdf, write_report
 
@@ -164,11 +164,17 @@ def run_analysis(
 
     say("load")
     disc = discover(study_path)
-    study = load_study(disc, overrides=overrides, allow_mismatch=allow_mismatch)
+    # each CT resampled once onto its emission grid (analysis and report share it), its own
+    # grid dropped before the next study is read
+    study = ct_on_emission_grid(
+        load_study(disc, overrides=overrides, allow_mismatch=allow_mismatch)
+    )
     fdg = None
     identity_notes: list[str] = []
     if fdg_path is not None:
-        fdg = load_study(fdg_path, overrides=None, allow_mismatch=allow_mismatch)
+        fdg = ct_on_emission_grid(
+            load_study(fdg_path, overrides=None, allow_mismatch=allow_mismatch)
+        )
         identity_notes = check_same_patient([study, fdg], allow_mismatch=allow_mismatch)
     timings["load"] = time.perf_counter() - t0
 
@@ -244,7 +250,7 @@ def _write_outputs(
 
     say("report")
     t = time.perf_counter()
-    ct_grid = resample_to(study.ct, suv, order=1) if study.ct is not None else None
+    ct_grid = study.ct  # on the emission grid since loading
     patient_id = study.identity.patient_id if study.identity is not None else None
     report = {  # the report names the patient by ID (never by name) and the study
         **data,
