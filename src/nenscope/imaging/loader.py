@@ -11,6 +11,7 @@ import numpy as np
 
 from nenscope.errors import NenscopeError
 from nenscope.imaging._dicom import get_str
+from nenscope.imaging.ctdose import CtDose, read_ct_dose
 from nenscope.imaging.discovery import Discovery, SeriesInfo, SkippedFile, discover
 from nenscope.imaging.geometry import resample_array
 from nenscope.imaging.identity import check_same_patient, check_series_identity
@@ -110,11 +111,12 @@ def _check_suv_scale(study_max: float, factors: SuvFactors) -> SuvFactors:
 
 def _load_ct(
     disc: Discovery, info: SeriesInfo, identity, allow_mismatch: bool, warnings: list[str]
-) -> tuple[hd.Volume | None, str | None]:
-    """The CT of the study (its patient checked against the emission's), or (None, None)."""
+) -> tuple[hd.Volume | None, str | None, CtDose | None]:
+    """The CT of the study (its patient checked against the emission's), its series UID and
+    dose indices, or (None, None, None)."""
     ct_info = choose_ct(disc, info)
     if ct_info is None:
-        return None, None
+        return None, None, None
     ct_identity, notes = check_series_identity(
         ct_info.datasets, "CT", allow_mismatch=allow_mismatch
     )
@@ -128,14 +130,14 @@ def _load_ct(
             f"CT series {ct_info.series_instance_uid} not loaded: {len(own)} slice(s) unreadable "
             f"({own[0].path}: {own[0].reason})"
         )
-        return None, None
+        return None, None, None
     try:
         loaded = load_series(ct_info)
     except NenscopeError as exc:
         warnings.append(f"CT series {ct_info.series_instance_uid} not loaded: {exc}")
-        return None, None
+        return None, None, None
     warnings += loaded.warnings
-    return loaded.volume, ct_info.series_instance_uid
+    return loaded.volume, ct_info.series_instance_uid, read_ct_dose(ct_info.datasets)
 
 
 def load_study(
@@ -187,8 +189,8 @@ def load_study(
     warnings += notes + list(loaded.warnings)
     warnings += [w for w in header.warnings if w not in header.factors.warnings]
     suv = _check_suv_scale(float(np.nanmax(loaded.volume.array)), header.factors)
-    ct, ct_uid = (
-        _load_ct(disc, info, identity, allow_mismatch, warnings) if load_ct else (None, None)
+    ct, ct_uid, ct_dose = (
+        _load_ct(disc, info, identity, allow_mismatch, warnings) if load_ct else (None,) * 3
     )
     return Study(
         modality=modality,
@@ -207,6 +209,7 @@ def load_study(
         study_instance_uid=info.study_instance_uid,
         series_instance_uid=info.series_instance_uid,
         ct_series_instance_uid=ct_uid,
+        ct_dose=ct_dose,
         frame_of_reference_uid=info.frame_of_reference_uid,
         acquisition_datetime=header.acquisition_datetime,
         frame_duration_s=header.frame_duration_s,

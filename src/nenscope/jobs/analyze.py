@@ -39,9 +39,11 @@ from nenscope.imaging import (
     save_nifti,
     write_seg,
 )
+from nenscope.imaging.ctdose import CtDose
 from nenscope.imaging.identity import check_same_patient
 from nenscope.imaging.organ_masks import read_organ_masks
 from nenscope.jobs._json import to_json
+from nenscope.knowledge.ctdose import ct_dose_coefficient, ct_effective_dose_msv
 from nenscope.report import html_to_pdf, write_report
 
 Progress = Callable[[str], None]
@@ -106,6 +108,21 @@ def acquisition(study: Study, suv_kind: str, agent: str | None = None) -> dict[s
         "suv_kind": suv_kind,
         "decay_correction": study.decay_correction,
         "has_ct": study.ct is not None,
+        **_ct_dose(study.ct_dose),
+    }
+
+
+def _ct_dose(dose: CtDose | None) -> dict[str, Any]:
+    """The CT's dose indices and effective dose (trunk coefficient), or nothing."""
+    if dose is None:
+        return {}
+    coefficient = ct_dose_coefficient("trunk")
+    return {
+        "ct_ctdi_vol_mgy": dose.ctdi_vol_mgy,
+        "ct_dlp_mgy_cm": dose.dlp_mgy_cm,
+        "ct_effective_dose_msv": ct_effective_dose_msv(dose.dlp_mgy_cm, "trunk"),
+        "ct_dose_source": f"{dose.source}; E = {coefficient.k_msv_per_mgy_cm} mSv/(mGy·cm) x "
+        f"DLP ({coefficient.source})",
     }
 
 

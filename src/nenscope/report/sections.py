@@ -69,11 +69,27 @@ def technique_rows(record: dict[str, Any], doses_msv: list[float | None]) -> lis
             "uptake": fmt(a.get("uptake_time_min"), ".0f", " min"),
             "suv_type": suv_type(a.get("suv_kind")),
             "decay_correction": a.get("decay_correction") or MISSING,
-            "ct": {True: "yes", False: "no"}.get(a.get("has_ct"), MISSING),
+            "ct": ct_text(a),
             "dose": fmt(dose, ".2f", " mSv"),
         }
         for i, (a, dose) in enumerate(zip(studies, doses_msv, strict=False))
     ]
+
+
+def ct_text(acquisition: dict[str, Any]) -> str:
+    """The CT cell: "yes" with its dose indices when the headers gave them, "no", or missing."""
+    has_ct = acquisition.get("has_ct")
+    if has_ct is None:
+        return MISSING
+    if not has_ct:
+        return "no"
+    if acquisition.get("ct_dlp_mgy_cm") is None:
+        return "yes (dose not in the headers)"
+    return (
+        f"yes (CTDIvol {acquisition['ct_ctdi_vol_mgy']:.1f} mGy, DLP "
+        f"{acquisition['ct_dlp_mgy_cm']:.0f} mGy·cm, about "
+        f"{acquisition['ct_effective_dose_msv']:.1f} mSv)"
+    )
 
 
 def clinical(record: dict[str, Any]) -> dict[str, str]:

@@ -23,7 +23,7 @@ from nenscope.leaflet.phrases import (
     texts,
 )
 
-CT_NOT_KNOWN = "the CT dose is not known (DICOM dose reports are not read)"
+CT_NOT_KNOWN = "the CT dose is not known (no CTDIvol in the CT headers; dose reports are not read)"
 
 
 def _agent(name: str | None) -> Agent | None:
