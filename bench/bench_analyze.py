@@ -2,12 +2,14 @@
 
 A virtual patient (68Ga-DOTATATE PET/CT at 4 mm, about 250×150×150 voxels, and its FDG
 partner) is simulated and written as DICOM; then the pipeline runs as ``nenscope analyze``
-runs it, and each stage is timed: load (DICOM → Study), references, segmentation, metrics
-(the functions the pipeline calls, wrapped with timers), and the report. "Passes" expresses
-each stage's time in units of one streaming pass over the emission volume (read + write of
-every float32 voxel, measured in the same run): the DESIGN's performance budget. Goal (issue
-5): analysis ≤ 10 s on 2 cores without report rendering. No peer tool does this job; the
-reference is the budget.
+runs it, and each stage is timed: load (DICOM → Study, each CT resampled once onto its
+emission grid as the job does), references, segmentation, metrics (the functions the pipeline
+calls, wrapped with timers: wall and process CPU time), and the report. "Passes" expresses
+each stage's wall time in units of one streaming pass over the emission volume (read + write of
+every float32 voxel, measured in the same run): the DESIGN's performance budget. Goal (issue 5): analysis ≤ 10 s on 2 cores
+without report rendering. No peer tool does this job; the reference is the budget. At demo
+size the analysis runs once untimed first (imports, caches); at clinical size (where
+``bench_clinical.py`` calls this) it runs once, timed, the load having done the imports.
 
 Usage: ``python bench/bench_analyze.py [--fdg/--no-fdg] [--clinical 200|256]`` (``--clinical``:
 the clinical-size fixture of ``bench/clinical.py`` instead of the demo-size study).
@@ -28,8 +30,7 @@ from unittest import mock
 import numpy as np
 
 from nenscope.analysis import AnalysisOptions, analyze, netpet, thresholds, volume
-from nenscope.imaging import load_study
-from nenscope.imaging.resample import resample_to
+from nenscope.imaging import ct_on_emission_grid, load_study
 from nenscope.report import write_report
 from nenscope.simulation.output import write_study
 from nenscope.simulation.study import SimulationConfig, simulate_study
@@ -55,17 +56,23 @@ def one_pass_s(shape: tuple[int, ...], repeat: int = 5) -> float:
     return best
 
 
+def _clock() -> np.ndarray:
+    """(wall, process CPU) seconds now."""
+    return np.array([time.perf_counter(), time.process_time()])
+
+
 def timed_analyze(study, fdg, options: AnalysisOptions):
-    """Run ``analyze`` with timers around the stage functions; return findings and times."""
-    times: dict[str, float] = defaultdict(float)
+    """Run ``analyze`` with timers around the stage functions; return findings, the (wall,
+    CPU) seconds of each stage and of the whole analysis."""
+    times: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(2))
 
     def wrap(stage, fn):
         def inner(*args, **kwargs):
-            t = time.perf_counter()
+            t = _clock()
             try:
                 return fn(*args, **kwargs)
             finally:
-                times[stage] += time.perf_counter() - t
+                times[stage] += _clock() - t
 
         return inner
 
@@ -74,9 +81,9 @@ def timed_analyze(study, fdg, options: AnalysisOptions):
             for module, name in calls:
                 fn = getattr(module, name)
                 stack.enter_context(mock.patch.object(module, name, wrap(stage, fn)))
-        t = time.perf_counter()
+        t = _clock()
         findings = analyze(study, fdg=fdg, options=options)
-        total = time.perf_counter() - t
+        total = _clock() - t
     times["other (SUV, CT resampling, scores)"] = total - sum(times.values())
     return findings, dict(times), total
 
@@ -106,39 +113,39 @@ def main(argv: list[str] | None = None) -> None:
                 write_study(sim, root / name)
         print(f"simulation + DICOM writing (not timed below): {time.perf_counter() - t:.1f} s")
 
-        t = time.perf_counter()
-        study = load_study(root / "sstr")
-        fdg = load_study(root / "fdg") if args.fdg else None
-        t_load = time.perf_counter() - t
+        t = _clock()
+        study = ct_on_emission_grid(load_study(root / "sstr"))
+        fdg = ct_on_emission_grid(load_study(root / "fdg")) if args.fdg else None
+        t_load = _clock() - t
         shape = tuple(study.emission.spatial_shape)
-        analyze(study, fdg=fdg)  # warm-up: imports, caches
+        if not args.clinical:
+            analyze(study, fdg=fdg)  # warm-up: imports, caches
         findings, times, total = timed_analyze(study, fdg, AnalysisOptions())
 
-        t = time.perf_counter()
+        t = _clock()
         suv = study.suv("bw")
-        ct_grid = resample_to(study.ct, suv) if study.ct is not None else None
         with tempfile.TemporaryDirectory() as out:
             write_report(
-                findings.to_dict(), suv, findings.labels, Path(out), ct_on_pet_grid=ct_grid
+                findings.to_dict(), suv, findings.labels, Path(out), ct_on_pet_grid=study.ct
             )
-        t_report = time.perf_counter() - t
+        t_report = _clock() - t
 
     unit = one_pass_s(shape)
     print(
         f"volume {shape[0]}×{shape[1]}×{shape[2]} float32; one pass = {unit * 1e3:.1f} ms; "
         f"{len(findings.lesions)} lesions{' (with FDG study)' if args.fdg else ''}"
     )
-    print(f"{'stage':52s} {'time s':>8s} {'passes':>8s}")
+    print(f"{'stage':52s} {'wall s':>8s} {'CPU s':>8s} {'passes':>8s}")
     rows = [("load (DICOM → Study, both studies)" if args.fdg else "load (DICOM → Study)", t_load)]
-    rows += sorted(times.items(), key=lambda kv: -kv[1])
+    rows += sorted(times.items(), key=lambda kv: -kv[1][0])
     rows += [
         ("analysis total (excluding load and report)", total),
         ("report (HTML + figures)", t_report),
     ]
-    for name, seconds in rows:
-        print(f"{name:52s} {seconds:8.2f} {seconds / unit:8.0f}")
-    verdict = "met" if total <= 10.0 else "NOT met"
-    print(f"goal: analysis <= 10 s on 2 cores excluding the report: {total:.2f} s ({verdict})")
+    for name, (wall, cpu) in rows:
+        print(f"{name:52s} {wall:8.2f} {cpu:8.2f} {wall / unit:8.0f}")
+    verdict = "met" if total[0] <= 10.0 else "NOT met"
+    print(f"goal: analysis <= 10 s on 2 cores excluding the report: {total[0]:.2f} s ({verdict})")
     print(f"load average {os.getloadavg()[0]:.1f} on {len(os.sched_getaffinity(0))} CPUs")
 
 

@@ -13,8 +13,9 @@ On the clinical-size fixture of :mod:`clinical` (PET 200×200×400 at 4×4×2.5 
   and CPU), from ``bench_dosimetry.measure``.
 
 The machine's load average is printed beside the timings: on a shared machine wall times
-grow with the load, CPU times much less. Full-volume pass counts per stage are printed by
-``bench_analyze.py`` (stage time in units of one measured pass), not here.
+grow with the load, CPU times much less. Last, ``bench_analyze.py --clinical`` runs in this
+process on the same fixture: the time of each stage of ``analyze`` and its equivalent number of
+full-volume passes (stage time in units of one measured float32 pass over the PET grid).
 
 Usage: ``python bench/bench_clinical.py [--grid 200|256] [--dose-shape Z Y X] [--no-fdg]``
 """
@@ -31,6 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from bench_analyze import main as analyze_stages  # noqa: E402
 from bench_dosimetry import measure  # noqa: E402
 from clinical import GRIDS, clinical_study  # noqa: E402
 
@@ -108,6 +110,10 @@ def main(argv: list[str] | None = None) -> None:
     bench_startup()
     bench_analyze(paths, args.fdg)
     measure(tuple(args.dose_shape), repeat=2, peer_repeat=1)
+    print(
+        "\nanalyze stage by stage on the clinical fixture (passes: units of one full-volume pass)"
+    )
+    analyze_stages(["--clinical", args.grid, "--fdg" if args.fdg else "--no-fdg"])
 
 
 if __name__ == "__main__":

@@ -98,3 +98,35 @@ def test_resample_to_refuses_other_frames_and_orders():
         resample_to(a, b)
     with pytest.raises(NenscopeError, match="order must be 0..5"):
         resample_to(a, a, order=7)
+
+
+def test_ct_on_emission_grid_is_trilinear_with_air_outside():
+    """A CT ramp (HU = 2 x + 0.5 z, exact under trilinear interpolation) on a 2 mm grid that
+    covers only part of a 4 mm emission grid: on the emission grid it reads the ramp inside
+    the CT's field and -1000 HU beyond it; the emission grid and values are kept."""
+    from nenscope.imaging import Study, SuvFactors, ct_on_emission_grid
+
+    e_aff = np.diag([4.0, 4.0, 4.0, 1.0])
+    e_aff[:3, 3] = [-40.0, -40.0, -40.0]
+    emission = hd.Volume(np.ones((21, 21, 21), np.float32), e_aff, "PATIENT")
+    c_aff = np.diag([2.0, 2.0, 2.0, 1.0])
+    c_aff[:3, 3] = [-20.0, -20.0, -20.0]
+    xyz = indices_to_lps(c_aff, np.indices((21, 21, 21)).reshape(3, -1).T)
+    hu = (2.0 * xyz[:, 0] + 0.5 * xyz[:, 2]).reshape(21, 21, 21).astype(np.float32)
+    study = Study(
+        modality="PT",
+        emission=emission,
+        units="BQML",
+        suv=SuvFactors(bw=1.0),
+        ct=hd.Volume(hu, c_aff, "PATIENT"),
+    )
+    ct = ct_on_emission_grid(study).ct
+    assert ct.spatial_shape == emission.spatial_shape
+    assert np.array_equal(ct.affine, e_aff)
+    assert ct.array.dtype == np.float32
+    exyz = indices_to_lps(e_aff, np.indices((21, 21, 21)).reshape(3, -1).T)
+    inside = (np.abs(exyz) <= 20.0).all(axis=1)
+    got = ct.array.reshape(-1)
+    assert np.allclose(got[inside], 2.0 * exyz[inside, 0] + 0.5 * exyz[inside, 2], atol=1e-4)
+    assert np.all(got[~inside] == -1000.0)
+    assert np.array_equal(study.emission.array, emission.array)

@@ -8,7 +8,7 @@ import pytest
 from scipy import ndimage
 
 from nenscope.errors import NenscopeError
-from nenscope.imaging.registration import register, resample_with
+from nenscope.imaging.registration import register, resample_with, working_image
 
 
 def _body(shape=(60, 64, 64)) -> np.ndarray:
@@ -46,3 +46,57 @@ def test_no_overlap_is_a_clear_error():
     moving = hd.Volume(np.zeros((20, 20, 20), np.float32), far, "PATIENT")
     with pytest.raises(NenscopeError, match="registration of the"):
         register(fixed, moving)
+
+
+def _body_hu(points_mm: np.ndarray) -> np.ndarray:
+    """HU of an asymmetric trunk at (N, 3) LPS points (mm): soft-tissue ellipse, a spine and a
+    rib-like bone off the midline, one lung, a kidney, air outside."""
+    x, y, z = points_mm.T
+    hu = np.full(len(x), -1000.0)
+    hu[(x / 150) ** 2 + (y / 100) ** 2 < 1] = 40.0
+    hu[((x - 60) / 55) ** 2 + ((y + 10) / 50) ** 2 + ((z - 60) / 90) ** 2 < 1] = -820.0
+    hu[((x + 5) / 15) ** 2 + ((y - 70) / 15) ** 2 < 1] = 700.0
+    hu[((x + 90) / 8) ** 2 + ((y - 20) / 40) ** 2 + ((z + 30) / 60) ** 2 < 1] = 900.0
+    hu[((x + 50) / 25) ** 2 + ((y - 45) / 20) ** 2 + ((z + 80) / 35) ** 2 < 1] = 150.0  # enhanced
+    return hu
+
+
+def _ct_volume(rotation: np.ndarray, shift_mm: np.ndarray) -> hd.Volume:
+    """A clinical-like CT grid (1.5 mm pixels, 2.5 mm slices, air around the body) of the
+    trunk moved by ``x -> rotation @ x + shift_mm``."""
+    shape = (96, 240, 240)
+    affine = np.array(
+        [[0, 0, 1.5, -179.25], [0, 1.5, 0, -179.25], [2.5, 0, 0, -118.75], [0, 0, 0, 1.0]]
+    )
+    ijk = np.indices(shape, dtype=float).reshape(3, -1).T
+    moved = ijk @ affine[:3, :3].T + affine[:3, 3]
+    body = _body_hu((moved - shift_mm) @ rotation)  # inverse motion: rotation is orthonormal
+    hu = ndimage.gaussian_filter(body.reshape(shape), 1.0).astype(np.float32)
+    return hd.Volume(hu, affine, "PATIENT")
+
+
+def test_working_grid_recovers_a_known_rotation_and_shift():
+    """CT pair registered on a 4 mm working grid cropped to the body: the motion is recovered
+    to well under one PET voxel (4 mm) at the corners of the body's bounding box."""
+    th = np.radians(3.0)
+    rotation = np.array([[np.cos(th), -np.sin(th), 0], [np.sin(th), np.cos(th), 0], [0, 0, 1]])
+    shift_mm = np.array([7.0, -5.0, 6.0])
+    fixed = _ct_volume(np.eye(3), np.zeros(3))
+    moving = _ct_volume(rotation, shift_mm)
+    tx, _ = register(fixed, moving, voxel_mm=4.0, crop_above=-500.0)
+    corners = np.array([[x, y, z] for x in (-150, 150) for y in (-100, 100) for z in (-110, 110)])
+    found = np.array([tx.TransformPoint(tuple(map(float, p))) for p in corners])
+    assert np.abs(found - (corners @ rotation.T + shift_mm)).max() < 1.0
+
+
+def test_working_image_crops_to_the_body_and_block_averages():
+    """Cropped to the body plus 20 mm and block-averaged by integer factors to about 4 mm
+    (2.5 mm slices by 2, 1.5 mm pixels by 3)."""
+    fixed = _ct_volume(np.eye(3), np.zeros(3))
+    image = working_image(fixed, voxel_mm=4.0, crop_above=-500.0)
+    assert image.GetSpacing() == pytest.approx((5.0, 4.5, 4.5))
+    # body: x in +-150 mm, y in +-100 mm (plus the 20 mm margin, within the 1.5 mm lattice)
+    size_mm = np.array(image.GetSize()) * np.array(image.GetSpacing())
+    assert size_mm[2] == pytest.approx(340.0, abs=6.0)
+    assert size_mm[1] == pytest.approx(240.0, abs=6.0)
+    assert size_mm[0] == pytest.approx(240.0, abs=6.0)  # no air above/below: whole axial range

@@ -138,9 +138,14 @@ def test_outputs_are_complete_and_atomic(analysed):
 
 def test_cli_analyze_json_and_bad_input(analysed, tmp_path, capsys):
     root, result, _ = analysed
-    assert main(["analyze", str(root / "study"), "--out", str(tmp_path / "o"), "--json"]) == 0
+    args = ["analyze", str(root / "study"), "--out", str(tmp_path / "o"), "--json"]
+    context = ["--indication", "staging of a small-bowel NET", "--prior", "PET/CT of 2025-03-02"]
+    assert main([*args, *context]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["summary"]["n_lesions"] == len(result.findings.lesions)
+    html = (tmp_path / "o" / "report.html").read_text("utf-8")  # the report's clinical context
+    assert "<p>staging of a small-bowel NET</p>" in html
+    assert "Compared with the prior study: PET/CT of 2025-03-02." in html
     assert main(["analyze", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["analyze", str(root / "study" / "ct"), "--out", str(tmp_path / "o2")]) == 2

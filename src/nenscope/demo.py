@@ -25,6 +25,7 @@ SEED = 7
 N_LESIONS = 6
 WEIGHT_KG = 78.0
 OUT = Path("out/demo")
+INDICATION = "Pre-PRRT work-up of a G2 neuroendocrine tumour (virtual patient, seed 7)."
 
 
 def _simulate(tracer: str, folder: Path) -> dict:
@@ -90,6 +91,7 @@ def main(out: Path = OUT) -> int:
             out / "analysis",  # a result folder of its own (the simulations sit beside it)
             fdg_path=out / "sim" / "fdg",
             progress=lambda s: status.update(f"{s}…"),
+            indication=INDICATION,
         )
     print_findings(result.findings.to_dict(), out / "analysis")
 

@@ -150,6 +150,18 @@ def analyze(
         str | None,
         typer.Option("--injection-time", help="Injection time, HH:MM[:SS] or YYYY-MM-DDTHH:MM."),
     ] = None,
+    indication: Annotated[
+        str | None,
+        typer.Option("--indication", help="The clinical question, for the report's indication."),
+    ] = None,
+    prior: Annotated[
+        str | None,
+        typer.Option(
+            "--prior",
+            help="The prior study compared with (e.g. '68Ga-DOTATATE PET/CT 2025-06-01'), for "
+            "the report's comparison; without it the report states that there is none.",
+        ),
+    ] = None,
     radiomics: Annotated[
         bool,
         typer.Option("--radiomics", help="Also write radiomics.csv (IBSI features per lesion)."),
@@ -224,6 +236,8 @@ def analyze(
             overrides=overrides or None,
             pdf=pdf,
             radiomics=radiomics_preset if radiomics else None,
+            indication=indication,
+            prior=prior,
         )
         return
     if study is None:
@@ -242,6 +256,8 @@ def analyze(
             progress=lambda stage: status.update(f"{stage}…"),
             keep=keep,
             allow_mismatch=allow_mismatch,
+            indication=indication,
+            prior=prior,
         )
     data = result.findings.to_dict()
     if json_:

@@ -7,7 +7,7 @@ with SUV factors), :func:`load_series` (one series as a volume), :func:`resample
 
 from nenscope.imaging.discovery import Discovery, SeriesInfo, SkippedFile, discover
 from nenscope.imaging.geometry import resample_to
-from nenscope.imaging.loader import load_study
+from nenscope.imaging.loader import ct_on_emission_grid, load_study
 from nenscope.imaging.masks import read_mask
 from nenscope.imaging.nifti import read_nifti, save_nifti
 from nenscope.imaging.rtstruct import read_rtstruct
@@ -26,6 +26,7 @@ __all__ = [
     "SuvFactors",
     "SuvOverrides",
     "SuvView",
+    "ct_on_emission_grid",
     "discover",
     "load_series",
     "load_study",

@@ -158,9 +158,10 @@ def _check_pixel_length(ds: Dataset) -> str | None:
         spp = int(ds.get("SamplesPerPixel", 1) or 1)
         nf = _n_frames(ds)
         expected = rows * cols * spp * nf * bits // 8
-        elem = ds.get_item("PixelData")
-        length = elem.length if hasattr(elem, "length") and elem.value is None else None
-        if length is None:
+        elem = ds.get_item("PixelData", keep_deferred=True)  # not read here (deferred)
+        if elem.value is None and isinstance(ds.filename, str):  # bytes present in the file
+            length = min(elem.length, os.path.getsize(ds.filename) - elem.value_tell)
+        else:
             length = len(ds.PixelData)
         if length < expected:
             return f"pixel data truncated ({length} of {expected} bytes)"

@@ -78,6 +78,20 @@ _DTYPES = {
 }
 
 
+def _pixel_bytes(ds: Dataset) -> bytes:
+    """The PixelData bytes of ``ds``. A value that discovery deferred is read straight from
+    its file (one open and one read) and not kept in ``ds``: the pixels are then held once, in
+    the loaded volume, not also in the :class:`~nenscope.imaging.discovery.Discovery`."""
+    elem = ds.get_item("PixelData", keep_deferred=True)
+    if elem.value is None and isinstance(ds.filename, str):
+        with open(ds.filename, "rb") as fp:
+            fp.seek(elem.value_tell)
+            data = fp.read(elem.length)
+        if len(data) == elem.length:
+            return data
+    return ds.PixelData
+
+
 def _pixels(ds: Dataset) -> np.ndarray:
     """Stored pixel values of all frames, shape (frames, rows, cols).
 
@@ -102,7 +116,8 @@ def _pixels(ds: Dataset) -> np.ndarray:
         and (bits, rep) in _DTYPES
         and "FloatPixelData" not in ds
     ):
-        raw = np.frombuffer(ds.PixelData, dtype=_DTYPES[(bits, rep)], count=nf * rows * cols)
+        data = _pixel_bytes(ds)
+        raw = np.frombuffer(data, dtype=_DTYPES[(bits, rep)], count=nf * rows * cols)
         bits_stored = int(ds.get("BitsStored", bits) or bits)
         if bits_stored < bits:  # mask unused high bits, sign-extend if signed
             raw = raw.astype(np.int64)

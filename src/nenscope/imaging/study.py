@@ -20,6 +20,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from nenscope.errors import NenscopeError
+from nenscope.imaging.ctdose import CtDose
 from nenscope.imaging.identity import PatientIdentity
 
 SuvKind = Literal["bw", "sul", "lbm_james", "bsa", "ibw"]
@@ -151,6 +152,8 @@ class Study:
             reading it gives a :class:`SuvView`, so ``study.suv.bw`` is the SUVbw factor and
             ``study.suv("bw")`` the SUVbw volume (float32 ``highdicom.Volume``).
         ct: CT volume on its own grid, or ``None``.
+        ct_dose: the CT's CTDIvol and dose-length product from its headers
+            (:func:`nenscope.imaging.ctdose.read_ct_dose`), or ``None``.
         agent: tracer catalogue name when recognised (``"68Ga-DOTATATE"``, ``"18F-FDG"``),
             the raw radiopharmaceutical text otherwise, or ``None``.
         radionuclide: e.g. ``"Ga-68"``, or ``None``.
@@ -190,6 +193,7 @@ class Study:
     study_instance_uid: str | None = None
     series_instance_uid: str | None = None
     ct_series_instance_uid: str | None = None
+    ct_dose: CtDose | None = None
     frame_of_reference_uid: str | None = None
     acquisition_datetime: datetime | None = None
     frame_duration_s: float | None = None
@@ -222,6 +226,14 @@ class Study:
             )
         dt_s = (t_acq - t_ref).total_seconds()
         return float(2.0 ** (-dt_s / self.half_life_s))
+
+    @property
+    def uptake_time_min(self) -> float | None:
+        """Minutes from the injection to the scan start (the uptake time), or ``None`` when
+        either time is unknown."""
+        if self.injection_datetime is None or self.scan_start_datetime is None:
+            return None
+        return (self.scan_start_datetime - self.injection_datetime).total_seconds() / 60.0
 
     @property
     def suv_factors(self) -> SuvFactors:

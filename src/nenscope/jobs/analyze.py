@@ -33,15 +33,17 @@ from nenscope.errors import NenscopeError
 from nenscope.imaging import (
     Discovery,
     Study,
+    ct_on_emission_grid,
     discover,
     load_study,
     save_nifti,
     write_seg,
 )
+from nenscope.imaging.ctdose import CtDose
 from nenscope.imaging.identity import check_same_patient
 from nenscope.imaging.organ_masks import read_organ_masks
-from nenscope.imaging.resample import resample_to
 from nenscope.jobs._json import to_json
+from nenscope.knowledge.ctdose import ct_dose_coefficient, ct_effective_dose_msv
 from nenscope.report import html_to_pdf, write_report
 
 Progress = Callable[[str], None]
@@ -90,6 +92,40 @@ def lesions_csv(findings: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+def acquisition(study: Study, suv_kind: str, agent: str | None = None) -> dict[str, Any]:
+    """How one study was acquired, as the report's technique section states it: agent
+    (``agent``, e.g. from ``--tracer``, else the header's), injected activity (MBq), injection
+    and scan-start times, uptake time (min), SUV type, decay correction and whether a CT was
+    part of it (read from the loaded DICOM headers and the overrides)."""
+    act = study.injected_activity_bq
+    return {
+        "agent": agent or study.agent,
+        "modality": study.modality,
+        "injected_activity_mbq": None if act is None else round(act / 1e6, 2),
+        "injection_datetime": study.injection_datetime,
+        "scan_start_datetime": study.scan_start_datetime,
+        "uptake_time_min": study.uptake_time_min,
+        "suv_kind": suv_kind,
+        "decay_correction": study.decay_correction,
+        "has_ct": study.ct is not None,
+        **_ct_dose(study.ct_dose),
+    }
+
+
+def _ct_dose(dose: CtDose | None) -> dict[str, Any]:
+    """The CT's dose indices and effective dose (trunk coefficient), or nothing."""
+    if dose is None:
+        return {}
+    coefficient = ct_dose_coefficient("trunk")
+    return {
+        "ct_ctdi_vol_mgy": dose.ctdi_vol_mgy,
+        "ct_dlp_mgy_cm": dose.dlp_mgy_cm,
+        "ct_effective_dose_msv": ct_effective_dose_msv(dose.dlp_mgy_cm, "trunk"),
+        "ct_dose_source": f"{dose.source}; E = {coefficient.k_msv_per_mgy_cm} mSv/(mGy·cm) x "
+        f"DLP ({coefficient.source})",
+    }
+
+
 def _organ_masks(paths: list[Path] | None, reference) -> dict[str, Any] | None:
     if not paths:
         return None
@@ -112,6 +148,8 @@ def run_analysis(
     progress: Progress | None = None,
     keep: bool = False,
     allow_mismatch: bool = False,
+    indication: str | None = None,
+    prior: str | None = None,
 ) -> RunResult:
     """Analyse the study in ``study_path`` (folder or zip of DICOM) and write all outputs.
 
@@ -131,6 +169,9 @@ def run_analysis(
     keep : refuse to replace an earlier result set in ``out_dir`` (``--keep``).
     allow_mismatch : accept slices, a CT or an FDG study of another patient or study, with a
         warning (``--allow-mismatch``, research data); refused otherwise.
+    indication : the clinical question, for the report's indication section (``--indication``).
+    prior : the prior study compared with, for the report's comparison section (``--prior``);
+        None: the report states that there is no prior study.
     """
     say = progress or (lambda _stage: None)
     options = options or AnalysisOptions()
@@ -140,11 +181,17 @@ def run_analysis(
 
     say("load")
     disc = discover(study_path)
-    study = load_study(disc, overrides=overrides, allow_mismatch=allow_mismatch)
+    # each CT resampled once onto its emission grid (analysis and report share it), its own
+    # grid dropped before the next study is read
+    study = ct_on_emission_grid(
+        load_study(disc, overrides=overrides, allow_mismatch=allow_mismatch)
+    )
     fdg = None
     identity_notes: list[str] = []
     if fdg_path is not None:
-        fdg = load_study(fdg_path, overrides=None, allow_mismatch=allow_mismatch)
+        fdg = ct_on_emission_grid(
+            load_study(fdg_path, overrides=None, allow_mismatch=allow_mismatch)
+        )
         identity_notes = check_same_patient([study, fdg], allow_mismatch=allow_mismatch)
     timings["load"] = time.perf_counter() - t0
 
@@ -156,8 +203,18 @@ def run_analysis(
     data = findings.to_dict()
     warnings = [*data.get("warnings", []), *identity_notes]
     with result_folder(out, keep=keep) as tmp:
+        clinical = {"indication": indication, "prior": prior}
         files = _write_outputs(
-            tmp, disc, study, findings, data, warnings, options, pdf, radiomics, say, timings
+            tmp,
+            disc,
+            (study, fdg),
+            findings,
+            data,
+            warnings,
+            options,
+            (pdf, radiomics, clinical),
+            say,
+            timings,
         )
     findings.warnings = warnings
     files = {k: out / p.relative_to(tmp) for k, p in files.items()}
@@ -167,17 +224,20 @@ def run_analysis(
 def _write_outputs(
     out: Path,
     disc: Discovery,
-    study: Study,
+    studies: tuple[Study, Study | None],
     findings: Findings,
     data: dict[str, Any],
     warnings: list[str],
     options: AnalysisOptions,
-    pdf: bool,
-    radiomics: str | None,
+    extras: tuple[bool, str | None, dict[str, str | None]],
     say: Progress,
     timings: dict[str, float],
 ) -> dict[str, Path]:
-    """Every output of the run into ``out`` (the temporary result folder)."""
+    """Every output of the run into ``out`` (the temporary result folder); ``studies`` is the
+    main study and its FDG partner (or None), ``extras`` the PDF flag, the radiomics preset and
+    the report's clinical context (indication, prior)."""
+    study, fdg = studies
+    pdf, radiomics, clinical = extras
     say("write")
     t = time.perf_counter()
     suv = study.suv(options.suv_kind)  # once, for radiomics and the report
@@ -207,14 +267,21 @@ def _write_outputs(
 
     say("report")
     t = time.perf_counter()
-    ct_grid = resample_to(study.ct, suv, order=1) if study.ct is not None else None
+    ct_grid = study.ct  # on the emission grid since loading
     patient_id = study.identity.patient_id if study.identity is not None else None
     report = {  # the report names the patient by ID (never by name) and the study
         **data,
         "warnings": warnings,
         "study": {**data["study"], "patient_id": patient_id},
     }
-    files["report"] = write_report(report, suv, labels, out, ct_on_pet_grid=ct_grid)
+    report["acquisition"] = [acquisition(study, options.suv_kind, data["study"]["agent"])]
+    if fdg is not None:
+        report["acquisition"].append(acquisition(fdg, options.suv_kind))
+    report["clinical"] = clinical
+    fdg_suv = fdg.suv(options.suv_kind) if fdg is not None else None
+    files["report"] = write_report(
+        report, suv, labels, out, ct_on_pet_grid=ct_grid, fdg_suv=fdg_suv
+    )
     if pdf:
         files["pdf"] = html_to_pdf(files["report"], out / "report.pdf")
     timings["report"] = time.perf_counter() - t

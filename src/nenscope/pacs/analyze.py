@@ -102,6 +102,8 @@ def analyze_from_pacs(
     radiomics: str | None = None,
     pdf: bool = False,
     progress: Callable[[str], None] | None = None,
+    indication: str | None = None,
+    prior: str | None = None,
 ) -> PacsAnalysis:
     """Pull study ``study_uid`` from the DICOMweb PACS at ``url`` (beside ``out_dir`` while the
     result set is made, then into ``out_dir/dicom``), analyse it into ``out_dir`` (as
@@ -126,6 +128,8 @@ def analyze_from_pacs(
             pdf=pdf,
             radiomics=radiomics,
             progress=progress,
+            indication=indication,
+            prior=prior,
         )
     result = PacsAnalysis(run=run, study_dir=out / "dicom")
     if "seg" not in run.files:

@@ -60,6 +60,17 @@ def _outline(ax, mask2d: NDArray, spacing_rc: tuple[float, float], colour, width
     ax.contour(cols, rows, padded, levels=[0.5], colors=[colour], linewidths=width)
 
 
+def _colour_bar(fig: plt.Figure, image, ax, label: str, *, dark: bool = False) -> None:
+    """A colour bar beside ``ax`` for ``image``, labelled with ``label`` and the window."""
+    lo, hi = image.get_clim()
+    bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02, shrink=0.8)
+    bar.set_label(f"{label} (window {lo:g}–{hi:.3g})", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    if dark:
+        bar.ax.yaxis.label.set_color("white")
+        bar.ax.tick_params(colors="white")
+
+
 def mip_png(
     suv: hd.Volume,
     labels: hd.Volume | None = None,
@@ -67,8 +78,10 @@ def mip_png(
     view: str = "coronal",
     suv_max_display: float | None = None,
     title: str = "",
+    unit: str = "SUV",
 ) -> bytes:
-    """Maximum-intensity projection (inverse grey, SUV 0..``suv_max_display``) with outlines.
+    """Maximum-intensity projection (inverse grey, SUV 0..``suv_max_display``) with outlines
+    and a colour bar that states the window.
 
     Parameters
     ----------
@@ -76,6 +89,8 @@ def mip_png(
     labels : lesion label volume on the same grid (0 = background, n = lesion n), optional.
     view : ``"coronal"`` (projection along anterior-posterior) or ``"sagittal"``.
     suv_max_display : upper end of the grey scale in SUV; default the 99.9th percentile.
+    title : a title above the image (none by default).
+    unit : the colour bar's label (the SUV type, e.g. ``"SUVbw"``).
     """
     arr, (s_f, s_p, s_l) = to_display(suv)
     axis, col_spacing = {"coronal": (1, s_l), "sagittal": (2, s_p)}[view]
@@ -83,8 +98,8 @@ def mip_png(
     vmax = suv_max_display or float(np.percentile(mip, 99.9)) or 1.0
     height_mm, width_mm = mip.shape[0] * s_f, mip.shape[1] * col_spacing
     fig_h = 7.0
-    fig, ax = plt.subplots(figsize=(fig_h * width_mm / height_mm + 0.4, fig_h))
-    ax.imshow(
+    fig, ax = plt.subplots(figsize=(fig_h * width_mm / height_mm + 1.4, fig_h))
+    image = ax.imshow(
         mip,
         cmap="gray_r",
         vmin=0,
@@ -119,6 +134,7 @@ def mip_png(
     ax.text(width_mm - 10, height_mm - 4, other, color="#444", fontsize=9)
     if title:
         ax.set_title(title, fontsize=10)
+    _colour_bar(fig, image, ax, unit)
     return png_bytes(fig)
 
 
@@ -129,8 +145,10 @@ def lesion_pngs(
     *,
     ct: hd.Volume | None = None,
     half_width_mm: float = 50.0,
+    unit: str = "SUV",
 ) -> dict[int, bytes]:
-    """Axial PET/CT fusion through each lesion's centroid, cropped, with its outline.
+    """Axial PET/CT fusion through each lesion's centroid, cropped, with its outline and a
+    colour bar: PET window 0 to the lesion's maximum (``unit``), CT window -160..240 HU.
 
     The volumes are re-ordered once and every lesion is located by one
     ``scipy.ndimage.find_objects`` pass, so the cost does not grow with whole-volume passes
@@ -157,7 +175,7 @@ def lesion_pngs(
         pet = arr[f, p0:p1, l0:l1]
         extent = (0, (l1 - l0) * s_l, (p1 - p0) * s_p, 0)
         vmax = max(float(arr[box][local].max()), 1e-6)
-        fig, ax = plt.subplots(figsize=(2.6, 2.6 * (p1 - p0) * s_p / ((l1 - l0) * s_l)))
+        fig, ax = plt.subplots(figsize=(3.3, 2.6 * (p1 - p0) * s_p / ((l1 - l0) * s_l)))
         fig.patch.set_facecolor("black")
         if ct_arr is not None:
             ax.imshow(
@@ -169,7 +187,7 @@ def lesion_pngs(
                 interpolation="bilinear",
             )
             alpha = np.clip(pet / vmax, 0, 1) * 0.85
-            ax.imshow(
+            image = ax.imshow(
                 pet,
                 cmap="hot",
                 vmin=0,
@@ -179,9 +197,12 @@ def lesion_pngs(
                 interpolation="bilinear",
             )
         else:
-            ax.imshow(pet, cmap="hot", vmin=0, vmax=vmax, extent=extent, interpolation="bilinear")
+            image = ax.imshow(
+                pet, cmap="hot", vmin=0, vmax=vmax, extent=extent, interpolation="bilinear"
+            )
         _outline(ax, lab[f, p0:p1, l0:l1] == lesion_id, (s_p, s_l), "#00e5ff", 1.0)
         ax.set_axis_off()
+        _colour_bar(fig, image, ax, unit, dark=True)
         out[lesion_id] = png_bytes(fig, dpi=100)
     return out
 

@@ -244,6 +244,12 @@ def _write_nm(
     return 1
 
 
+# CTDIvol written into every simulated CT slice: the simulator's low-dose attenuation CT (a
+# setting of the virtual scanner, in the 1-4 mGy range of PET/CT attenuation CTs), so the
+# report's CT dose has a value to read.
+CT_CTDI_VOL_MGY = 3.0
+
+
 def _write_ct(sim: SimulatedStudy, folder: Path) -> int:
     arr = np.asarray(sim.ct.array, dtype=np.float32)
     affine = sim.ct.affine
@@ -254,6 +260,7 @@ def _write_ct(sim: SimulatedStudy, folder: Path) -> int:
     base.SOPClassUID = CT_STORAGE
     base.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
     base.KVP = "120"
+    base.CTDIvol = CT_CTDI_VOL_MGY
     base.RescaleIntercept = "-1024"
     base.RescaleSlope = "1"
     base.RescaleType = "HU"
