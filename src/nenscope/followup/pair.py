@@ -17,7 +17,7 @@ from nenscope.followup.sides import StudySide
 __all__ = ["CompareOptions", "PairComparison", "compare_pair"]
 
 _SHELL_MM = (5.0, 10.0)
-_CONTRAST = 1.5  # site-to-shell uptake that counts as a lesion in the other study
+_CONTRAST = 1.5  # site-to-shell (or -liver) uptake that counts as a lesion in the other study
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ def _confirm(
     A lesion found at one time point only is confirmed unless the other study's image shows
     a lesion at its site: inside its VOI (mapped through the registration) a mean SUV at
     least the other analysis' lesion threshold and at least 1.5 x the mean of a shell 5-10 mm
-    around it. Such a lesion was missed or suppressed by one analysis, or is physiological
+    around it or 1.5 x that study's liver SUVmean (a lesion that grew beyond the shell leaves
+    no contrast to it, but stands out from the liver). Such a lesion was missed or suppressed by one analysis, or is physiological
     uptake (a kidney) taken for a lesion once; it is reported but not counted. A lesion
     outside the other study's field of view is not confirmed either.
     """
@@ -115,10 +116,12 @@ def _confirm(
             continue
         inside, shell = _site_uptake(image, mask, spacing)
         threshold = other.findings.get("summary", {}).get("threshold_suv")
-        entry["suv_mean_other_study"] = round(inside, 3)
-        entry["confirmed"] = not (
-            threshold is not None and inside >= threshold and inside >= _CONTRAST * shell
+        liver = other.findings.get("reference", {}).get("liver_suv_mean")
+        contrast = inside >= _CONTRAST * shell or (
+            liver is not None and inside >= _CONTRAST * liver
         )
+        entry["suv_mean_other_study"] = round(inside, 3)
+        entry["confirmed"] = not (threshold is not None and inside >= threshold and contrast)
 
 
 def compare_pair(
