@@ -93,9 +93,10 @@ def _confirm(
     a lesion at its site: inside its VOI (mapped through the registration) a mean SUV at
     least the other analysis' lesion threshold and at least 1.5 x the mean of a shell 5-10 mm
     around it or 1.5 x that study's liver SUVmean (a lesion that grew beyond the shell leaves
-    no contrast to it, but stands out from the liver). Such a lesion was missed or suppressed by one analysis, or is physiological
-    uptake (a kidney) taken for a lesion once; it is reported but not counted. A lesion
-    outside the other study's field of view is not confirmed either.
+    no contrast to it, but stands out from the liver). Such a lesion was missed or
+    suppressed by one analysis, or is physiological uptake (a kidney) taken for a lesion
+    once; it is reported but not counted. A lesion outside the other study's field of view is
+    not confirmed either.
     """
     if not any(m.status in ("new", "disappeared") for m in matches):
         return
@@ -122,6 +123,28 @@ def _confirm(
         )
         entry["suv_mean_other_study"] = round(inside, 3)
         entry["confirmed"] = not (threshold is not None and inside >= threshold and contrast)
+
+
+def _warnings(
+    reg: PriorToCurrent, entries: list[dict[str, Any]], options: CompareOptions
+) -> list[str]:
+    out = []
+    if reg.method.startswith("rigid (PET)"):
+        out.append("no CT on one side: the studies were registered PET to PET")
+    for e in entries:
+        if not e["confirmed"]:
+            which = "current" if e["status"] == "new" else "prior"
+            ids = e["current_id"] if e["status"] == "new" else e["prior_id"]
+            out.append(
+                f"{e['status']} {which} lesion {ids} ({e.get('site')}) not counted: the other "
+                "study shows lesion-level uptake at its site (missed there, or physiological)"
+            )
+    if reg.ncc_final is not None and reg.ncc_final < options.ncc_threshold:
+        out.append(
+            f"the registration fits poorly (local CT similarity {reg.ncc_final:.2f} < "
+            f"{options.ncc_threshold}): check the lesion pairs on the images"
+        )
+    return out
 
 
 def compare_pair(
@@ -152,22 +175,7 @@ def compare_pair(
     )
     entries = lesion_entries(matches, prior.lesions, current.lesions)
     _confirm(entries, matches, current, prior, reg, prior_on_current)
-    warnings = []
-    if reg.method.startswith("rigid (PET)"):
-        warnings.append("no CT on one side: the studies were registered PET to PET")
-    for e in entries:
-        if not e["confirmed"]:
-            which = "current" if e["status"] == "new" else "prior"
-            ids = e["current_id"] if e["status"] == "new" else e["prior_id"]
-            warnings.append(
-                f"{e['status']} {which} lesion {ids} ({e.get('site')}) not counted: the other "
-                "study shows lesion-level uptake at its site (missed there, or physiological)"
-            )
-    if reg.ncc_final is not None and reg.ncc_final < options.ncc_threshold:
-        warnings.append(
-            f"the registration fits poorly (local CT similarity {reg.ncc_final:.2f} < "
-            f"{options.ncc_threshold}): check the lesion pairs on the images"
-        )
+    warnings = _warnings(reg, entries, options)
     return PairComparison(
         current=current,
         prior=prior,
