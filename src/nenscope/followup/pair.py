@@ -96,7 +96,8 @@ def _confirm(
     no contrast to it, but stands out from the liver). Such a lesion was missed or
     suppressed by one analysis, or is physiological uptake (a kidney) taken for a lesion
     once; it is reported but not counted. A lesion outside the other study's field of view is
-    not confirmed either.
+    not confirmed either, nor, on SSTR imaging, a new lesion with uptake below the liver
+    (Krenning 0-1: equivocal, no basis to call progression on).
     """
     if not any(m.status in ("new", "disappeared") for m in matches):
         return
@@ -104,6 +105,10 @@ def _confirm(
     spacing = np.linalg.norm(current.suv.affine[:3, :3], axis=0)
     prior_suv_here = None
     for m, entry in zip(matches, pair_entries, strict=True):
+        if m.status == "new" and entry.get("krenning_current") in (0, 1):
+            entry["confirmed"] = False
+            entry["note"] = "uptake below the liver (Krenning < 2): equivocal"
+            continue
         if m.status == "new":
             if prior_suv_here is None:
                 prior_suv_here = reg.prior_on_current(prior.suv, current.suv, order=1)
@@ -114,6 +119,7 @@ def _confirm(
             continue
         if not mask.any():
             entry["confirmed"] = False
+            entry["note"] = "outside the other study's field of view"
             continue
         inside, shell = _site_uptake(image, mask, spacing)
         threshold = other.findings.get("summary", {}).get("threshold_suv")
@@ -123,6 +129,8 @@ def _confirm(
         )
         entry["suv_mean_other_study"] = round(inside, 3)
         entry["confirmed"] = not (threshold is not None and inside >= threshold and contrast)
+        if not entry["confirmed"]:
+            entry["note"] = "the other study shows lesion-level uptake at its site"
 
 
 def _warnings(
@@ -135,10 +143,8 @@ def _warnings(
         if not e["confirmed"]:
             which = "current" if e["status"] == "new" else "prior"
             ids = e["current_id"] if e["status"] == "new" else e["prior_id"]
-            out.append(
-                f"{e['status']} {which} lesion {ids} ({e.get('site')}) not counted: the other "
-                "study shows lesion-level uptake at its site (missed there, or physiological)"
-            )
+            why = e.get("note") or "outside the other study's field of view"
+            out.append(f"{e['status']} {which} lesion {ids} ({e.get('site')}) not counted: {why}")
     if reg.ncc_final is not None and reg.ncc_final < options.ncc_threshold:
         out.append(
             f"the registration fits poorly (local CT similarity {reg.ncc_final:.2f} < "
