@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test fuzz lint bench clean
 
 install: $(STAMP)
 
@@ -20,6 +20,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+# The bad-input corpus with hypothesis for longer runs (FUZZ_EXAMPLES, default 2000).
+fuzz: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz_bad_input.py --hypothesis-show-statistics
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -307,6 +307,37 @@ def _cold_compile() -> dict | None:
     return {"import_s": out["import_s"], "shared_s": t[0] - t[1], "all_s": t[2] - t[3]}
 
 
+def ibsi_ct_conformance() -> None:
+    """IBSI-1 CT phantom (tests/data/ibsi1/ct_phantom): features of presets ``ibsi-a`` …
+    ``ibsi-e`` within the consensus tolerance of configurations A–E, and the time per
+    configuration (NIfTI read through nenscope.imaging, as a user would)."""
+    from nenscope.imaging import read_mask, read_nifti
+    from nenscope.radiomics import extract_volume_features
+    from nenscope.radiomics.conformance import check_conformance, read_reference_table
+
+    data = ROOT / "tests" / "data" / "ibsi1"
+    image = read_nifti(data / "ct_phantom" / "phantom.nii.gz")
+    mask = np.asarray(read_mask(data / "ct_phantom" / "mask.nii.gz", image)[0].array) > 0
+    extract_volume_features(image, mask, preset("ibsi-a"))  # warm-up (Numba cache / JIT)
+    print("IBSI-1 CT phantom: reference features within tolerance per configuration")
+    for config in "ABCDE":
+        settings = preset(f"ibsi-{config.lower()}")
+        t0 = time.perf_counter()
+        feats = extract_volume_features(image, mask, settings)
+        dt = time.perf_counter() - t0
+        ref = read_reference_table(
+            data / "reference_values" / f"ibsi_1_reference_values_config_{config}.csv"
+        )
+        res = check_conformance(feats, ref)
+        print(
+            f"  {settings.name}: {res.n_within}/{res.n_total} ({100 * res.fraction:.1f} %)"
+            f"  {dt:.2f} s"
+        )
+        for tag, value, reference, tol in res.failures:
+            print(f"    {tag}: {value:.6g} vs {reference:.6g} ± {tol:g}")
+    print()
+
+
 def main() -> None:
     import SimpleITK as sitk
     from threadpoolctl import threadpool_limits
@@ -314,6 +345,7 @@ def main() -> None:
     # one thread for both tools (BLAS, and SimpleITK inside pyradiomics): the cores are shared
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
     with threadpool_limits(1):
+        ibsi_ct_conformance()
         _main()
 
 

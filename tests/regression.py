@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from conftest import cached_simulation
+
 GOLDEN = Path(__file__).parent / "data" / "regression" / "golden.json"
 REL_TOL = 1e-9
 # fields that change from run to run (UIDs made at write time, paths)
@@ -60,12 +62,12 @@ def cohort_signature(seed: int, tumour_type: str, *, with_fdg: bool) -> dict[str
 
 
 def run_signature(tmp: Path) -> dict[str, Any]:
-    from nenscope.run import run_analysis
+    from nenscope.jobs.analyze import run_analysis
     from nenscope.simulation.output import write_study
-    from nenscope.simulation.study import SimulationConfig, simulate_study
+    from nenscope.simulation.study import SimulationConfig
 
     cfg = SimulationConfig(tracer="68Ga-DOTATATE", seed=11, n_lesions=3, voxel_mm=8.0)
-    write_study(simulate_study(cfg), tmp / "study")
+    write_study(cached_simulation(cfg), tmp / "study")
     result = run_analysis(tmp / "study", tmp / "out")
     findings = json.loads((tmp / "out" / "findings.json").read_text("utf-8"))
     return {"findings": _strip(findings), "labels": _labels_digest(result.findings.labels)}

@@ -27,11 +27,11 @@ import highdicom as hd
 import numpy as np
 import pytest
 
-from nenscope.analysis import AnalysisOptions, Findings, analyze
-from nenscope.analysis.pipeline import analyze_volume
+from conftest import cached_simulation
+from nenscope.analysis import AnalysisOptions, Findings, analyze, analyze_volume
 from nenscope.analysis.scores import netpet_grade, netpet_lesion
 from nenscope.imaging import Patient, Study, SuvFactors
-from nenscope.simulation.study import SimulationConfig, simulate_study
+from nenscope.simulation.study import SimulationConfig
 
 N_PATIENTS = int(os.environ.get("NENSCOPE_COHORT_N", "4"))
 # first seed: 100-119 were looked at while the method was developed; 200-219 and 300-319
@@ -149,8 +149,8 @@ def evaluate(sim, findings: Findings, seed: int) -> PatientResult:
 def simulate_pair(seed: int, tumour_type: str, *, with_fdg: bool = True):
     """The SSTR (and FDG) studies of one virtual patient."""
     cfg = dict(n_lesions=6, seed=seed, tumour_type=tumour_type)
-    sim = simulate_study(SimulationConfig(tracer="68Ga-DOTATATE", **cfg))
-    fsim = simulate_study(SimulationConfig(tracer="18F-FDG", **cfg)) if with_fdg else None
+    sim = cached_simulation(SimulationConfig(tracer="68Ga-DOTATATE", **cfg))
+    fsim = cached_simulation(SimulationConfig(tracer="18F-FDG", **cfg)) if with_fdg else None
     return sim, fsim
 
 

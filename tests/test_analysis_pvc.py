@@ -20,7 +20,7 @@ from nenscope.analysis.pvc import (
     fit_blurred_sphere,
     sphere_rc_max,
 )
-from nenscope.simulation.physics import positron_range_kernel
+from nenscope.knowledge.radionuclides import positron_range_kernel
 
 
 def test_effective_fwhm_orders_the_radionuclides():

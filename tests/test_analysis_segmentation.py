@@ -195,14 +195,14 @@ def test_physiological_mask_dilates_by_rule_margin():
 def test_liver_envelope_gives_a_surface_metastasis_back_to_the_liver():
     """The automatic liver mask leaves a hot metastasis on its surface out (a bite); the
     envelope used to name lesion sites closes the bite and nothing far from the liver."""
-    from nenscope.analysis.pipeline import _liver_envelope
+    from nenscope.analysis.organs import liver_envelope
 
     sp = (4.0, 4.0, 4.0)
     z, y, x = np.indices((50, 50, 50)) * 4.0
     liver = (x - 100) ** 2 + (y - 100) ** 2 + (z - 100) ** 2 <= 60.0**2
     lesion = (x - 100) ** 2 + (y - 100) ** 2 + (z - 158) ** 2 <= 9.0**2  # 18 mm, on the surface
     bite = liver & ~lesion
-    env = _liver_envelope(bite, sp)
+    env = liver_envelope(bite, sp)
     assert (env & lesion & liver).sum() >= 0.9 * (lesion & liver).sum()
     assert not (env & ((x - 100) ** 2 + (y - 100) ** 2 + (z - 100) ** 2 > 64.0**2)).any()
-    assert _liver_envelope(np.zeros_like(bite), sp).sum() == 0
+    assert liver_envelope(np.zeros_like(bite), sp).sum() == 0

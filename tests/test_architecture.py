@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -156,3 +157,74 @@ def test_one_format_helper():
         if isinstance(n, ast.FunctionDef) and n.name == "_fmt"
     ]
     assert len(defs) <= 1, defs
+
+
+NUCLIDE_FACTS = "knowledge/data/radionuclides.toml"
+#: ICRP-107 half-lives as a file would state them (s, min, h, d): their one home is the
+#: radioactivedecay package, so no file under src/ may state them. Rounded figures inside the
+#: tracer catalogue's quoted evidence (e.g. "T1/2 2.8 d") are prose, not data.
+HALF_LIFE_FORMS = {
+    "Lu-177": (574300.8, ["574300", "9571.7", "159.53", "6.647"]),
+    "Ga-68": (4062.6, ["4062.6", "67.71", "1.1285"]),
+    "F-18": (6586.2, ["6586.2", "109.77", "1.8295"]),
+    "In-111": (242326.08, ["242326", "4038.77", "67.313", "2.8047"]),
+}
+
+
+@functools.cache
+def _texts() -> dict[str, str]:
+    """Relative path -> text of every source and data file under src/."""
+    suffixes = (".py", ".toml", ".csv", ".json", ".md", ".txt")
+    return {
+        _rel(p): p.read_text("utf-8", errors="replace")
+        for p in sorted(SRC.rglob("*"))
+        if p.is_file() and p.suffix in suffixes and "__pycache__" not in p.parts
+    }
+
+
+def _files_stating(number: str) -> list[str]:
+    rx = re.compile(rf"(?<![\d.]){re.escape(number)}(?!\d)")
+    return [path for path, text in _texts().items() if rx.search(text)]
+
+
+@pytest.mark.parametrize("nuclide", sorted(HALF_LIFE_FORMS))
+def test_half_lives_come_only_from_radioactivedecay(nuclide):
+    from nenscope.knowledge.radionuclides import half_life_s
+
+    seconds, forms = HALF_LIFE_FORMS[nuclide]
+    assert half_life_s(nuclide) == pytest.approx(seconds, rel=1e-6)
+    hits = {form: _files_stating(form) for form in forms}
+    assert not any(hits.values()), hits
+
+
+def _nuclide_facts() -> list[tuple[str, str, float]]:
+    import tomllib
+
+    table = tomllib.loads((SRC / NUCLIDE_FACTS).read_text("utf-8"))
+    out = []
+    for nuclide, facts in table.items():
+        for quantity, fact in facts.items():
+            for key, value in fact.items():
+                if isinstance(value, float):
+                    out.append((nuclide, f"{quantity}.{key}", value))
+    return out
+
+
+def test_each_nuclide_fact_is_stated_once():
+    """Positron ranges, beta+ yields and emitted energies live in the one nuclide file; the
+    distinctive numbers (4+ significant digits) appear in no other file, and no other data
+    file tabulates positron ranges."""
+    facts = _nuclide_facts()
+    assert {("Ga-68", "positron_range_mean_mm.value"), ("F-18", "beta_plus_yield.value")} <= {
+        (n, q) for n, q, _ in facts
+    }
+    stated = {
+        f"{n} {q} = {v!r}": _files_stating(repr(v))
+        for n, q, v in facts
+        if len(repr(v).replace("0.", "", 1).lstrip("0").replace(".", "")) >= 4
+    }
+    assert len(stated) >= 10, stated
+    assert all(files == [NUCLIDE_FACTS] for files in stated.values()), stated
+    rx = re.compile(r"positron.?range|rmean", re.IGNORECASE)
+    data = [p for p, text in _texts().items() if p.endswith((".toml", ".csv", ".json"))]
+    assert [p for p in data if rx.search(_texts()[p])] == [NUCLIDE_FACTS]

@@ -24,3 +24,19 @@ def test_failure_keeps_old_content_and_leaves_nothing(tmp_path):
         raise RuntimeError("crash while writing")
     assert target.read_text() == '{"old": true}'
     assert [p.name for p in tmp_path.iterdir()] == ["findings.json"]
+
+
+def test_staged_input_moves_into_the_result_set_or_is_removed(tmp_path):
+    from nenscope.atomic import result_folder, staged_input
+
+    target = tmp_path / "out"
+    with staged_input(target, "dicom") as staging:
+        staging.mkdir()
+        (staging / "a.dcm").write_bytes(b"x")
+        with result_folder(target) as tmp:
+            (tmp / "findings.json").write_text("{}")
+    assert (target / "dicom" / "a.dcm").read_bytes() == b"x"
+    with pytest.raises(RuntimeError), staged_input(tmp_path / "failed", "dicom") as staging:
+        staging.mkdir()
+        raise RuntimeError("the run failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing beside it

@@ -20,6 +20,7 @@ from pydicom.tag import Tag
 
 from nenscope.errors import NenscopeError
 from nenscope.imaging import SUV_KINDS, discover, load_study
+from nenscope.imaging.limits import MAX_SUV
 from nenscope.imaging.summary import summarize
 from test_imaging_helpers import make_nm_spect, make_pet_series
 
@@ -61,6 +62,16 @@ TOP_LEVEL = [
     "SpacingBetweenSlices",
     "DetectorInformationSequence",
     "RealWorldValueMappingSequence",
+    # issue 16: identity, stored-SUV kind, QIBA timing, slice count, character set
+    "PatientID",
+    "PatientName",
+    "PatientBirthDate",
+    "StudyInstanceUID",
+    "SUVType",
+    "FrameReferenceTime",
+    "NumberOfSlices",
+    "ImageIndex",
+    "SpecificCharacterSet",
 ]
 IN_SEQUENCE = [
     "RadionuclideTotalDose",
@@ -97,6 +108,12 @@ VALUES = st.one_of(
             "F",
             "O",
             "070Y",
+            "2026-01-15",
+            "10:15",
+            "ISO_IR 999",
+            "LBMJAMES128",
+            "IBW",
+            "CM2ML",
         ]
     ),
     st.integers(min_value=-(2**31), max_value=2**31 - 1).map(str),
@@ -186,6 +203,8 @@ def _check(folder: Path) -> None:
             assert factor is None
         else:
             assert vol.array.shape == study.emission.array.shape
+            if kind == "bw":  # no SUV scale beyond the named limit
+                assert float(np.nanmax(vol.array)) <= MAX_SUV * (1 + 1e-6)
 
 
 # derandomize: the same 250 cases on every run, so CI is reproducible (a failing case is a bug

@@ -15,7 +15,7 @@ from nenscope.errors import NenscopeError
 from nenscope.imaging import SuvOverrides, load_study
 from nenscope.imaging.bodysize import (
     bsa_dubois_m2,
-    ibw_devine_kg,
+    ibw_sugawara_kg,
     lbm_james_kg,
     lbm_janmahasatian_kg,
 )
@@ -50,16 +50,16 @@ def test_body_size_factors_by_hand(tmp_path):
     assert f.lbm_james == pytest.approx(SIEMENS_BW * 56.52 / 70, rel=1e-9)
     # Du Bois: 0.007184·70^0.425·175^0.725 = 1.84814 m²
     assert f.bsa == pytest.approx(SIEMENS_BW * 1.8481430181213463 / 70, rel=1e-9)
-    # Devine male: 50 + 2.3·(175/2.54 − 60) = 70.4646 kg
-    assert f.ibw == pytest.approx(SIEMENS_BW * 70.46456692913384 / 70, rel=1e-9)
+    # Sugawara male: 48.0 + 1.06·(175 − 152) = 72.38 kg
+    assert f.ibw == pytest.approx(SIEMENS_BW * 72.38 / 70, rel=1e-9)
 
 
 def test_female_formulas():
     # James female: 1.07·60 − 148·(60/160)² = 43.3875 kg; Janmahasatian female:
-    # 9270·60/(8780 + 244·60/1.6²) = 38.4616 kg; Devine female: 45.5 + 2.3·(160/2.54 − 60)
+    # 9270·60/(8780 + 244·60/1.6²) = 38.4616 kg; Sugawara female: 45.5 + 0.91·(160 − 152)
     assert lbm_james_kg("F", 60, 1.6) == pytest.approx(43.3875)
     assert lbm_janmahasatian_kg("F", 60, 1.6) == pytest.approx(9270 * 60 / (8780 + 244 * 60 / 2.56))
-    assert ibw_devine_kg("F", 1.6) == pytest.approx(45.5 + 2.3 * (160 / 2.54 - 60))
+    assert ibw_sugawara_kg("F", 1.6) == pytest.approx(52.78)
     assert bsa_dubois_m2(None, 1.6) is None and lbm_james_kg(None, 60, 1.6) is None
 
 
@@ -156,7 +156,7 @@ def test_philips_cnts_without_private_tags(tmp_path):
 
 
 def test_gml_units(tmp_path):
-    make_pet_series(tmp_path, units="GML")
+    make_pet_series(tmp_path, units="GML", slopes=[1e-3] * 3)  # stored SUV up to 30
     f = load_study(tmp_path).suv
     assert f.bw == 1.0
     assert f.lbm_james == pytest.approx(56.52 / 70, rel=1e-9)
@@ -278,20 +278,6 @@ def test_decay_to_acquisition_factor(tmp_path):
     pet = load_study(tmp_path / "pt")
     assert pet.scan_start_datetime == datetime(2024, 3, 1, 10, 0)
     assert pet.decay_to_acquisition_factor() == pytest.approx(2 ** (-300 / 6586.2), rel=1e-12)
-
-
-def test_decay_none_with_several_bed_times_warns(tmp_path):
-    import pydicom
-
-    files, _, _ = make_pet_series(tmp_path, decay_correction="NONE")
-    ds = pydicom.dcmread(files[0])
-    ds.AcquisitionTime = "101000"  # a later bed, 10 min after the others
-    ds.save_as(files[0])
-    study = load_study(tmp_path)
-    # referred to the earliest acquisition (10:00): 70 000 / (370e6 · 2^(−3600/6586.2))
-    assert study.suv.bw == pytest.approx(SIEMENS_BW, rel=1e-9)
-    # 1 − 2^(−600/6586.2) = 6.1 % low at the later bed
-    assert any("span 10.0 min" in w and "6.1 %" in w for w in study.warnings)
 
 
 def test_study_pickles_copies_and_replaces(tmp_path):

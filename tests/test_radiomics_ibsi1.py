@@ -3,7 +3,6 @@ image-processing steps against analytic results."""
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from nenscope.radiomics import (
     preset,
     preset_names,
 )
+from nenscope.radiomics.conformance import check_conformance, read_reference_table
 from nenscope.radiomics.processing import discretise, interpolate, resegment
 
 DATA = Path(__file__).parent / "data" / "ibsi1"
@@ -37,16 +37,9 @@ def _phantom():
 
 
 def _reference():
-    path = DATA / "reference_values" / "ibsi_1_reference_values_digital_phantom.csv"
-    with path.open(encoding="utf-8-sig") as fh:
-        return [r for r in csv.DictReader(fh) if r["reference value"].strip()]
-
-
-def _half_last_digit(ref: float) -> float:
-    """IBSI reports reference values to 3 significant digits: half a unit of the third digit."""
-    if ref == 0:
-        return 5e-4
-    return 0.5 * 10 ** (math.floor(math.log10(abs(ref))) - 2)
+    return read_reference_table(
+        DATA / "reference_values" / "ibsi_1_reference_values_digital_phantom.csv"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +51,15 @@ def phantom_features():
 def test_digital_phantom_every_reference_feature_within_tolerance(phantom_features, capsys):
     rows = _reference()
     assert len(rows) == 482  # 487 tags, 5 without a consensus value (OMBB, MVEE, IVH AUC)
-    failures, strict = [], 0
-    for r in rows:
-        tag, ref, tol = r["tag"], float(r["reference value"]), float(r["tolerance"])
-        assert tag in phantom_features, f"{tag} not computed"
-        value = phantom_features[tag]
-        if abs(value - ref) <= tol:
-            strict += 1
-        if not abs(value - ref) <= tol + _half_last_digit(ref):
-            failures.append((tag, value, ref, tol))
+    assert all(r.tag in phantom_features for r in rows)
+    result = check_conformance(phantom_features, rows)
+    strict = sum(abs(phantom_features[r.tag] - r.value) <= r.tolerance for r in rows)
     with capsys.disabled():
         print(
-            f"\nIBSI-1 digital phantom: {len(rows) - len(failures)}/{len(rows)} features within "
+            f"\nIBSI-1 digital phantom: {result.n_within}/{result.n_total} features within "
             f"tolerance ({strict} also without rounding the value to the reference's 3 digits)"
         )
-    assert failures == []
+    assert result.failures == []
 
 
 def test_features_without_consensus_value_are_still_computed(phantom_features):

@@ -11,11 +11,13 @@ import numpy as np
 import pydicom
 import pytest
 
+from conftest import cached_simulation
+from nenscope.atomic import RESULT_MARKER
 from nenscope.cli import main
 from nenscope.imaging import discover, read_nifti
-from nenscope.run import CSV_COLUMNS, run_analysis
+from nenscope.jobs.analyze import CSV_COLUMNS, run_analysis
 from nenscope.simulation.output import write_study
-from nenscope.simulation.study import SimulationConfig, simulate_study
+from nenscope.simulation.study import SimulationConfig
 
 LESION_KEYS = {
     "id",
@@ -45,7 +47,7 @@ SUMMARY_KEYS = {
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
-    sim = simulate_study(
+    sim = cached_simulation(
         SimulationConfig(tracer="68Ga-DOTATATE", seed=11, n_lesions=3, voxel_mm=8.0)
     )
     write_study(sim, root / "study")
@@ -126,7 +128,8 @@ def test_outputs_are_complete_and_atomic(analysed):
     ):
         assert (out / name).stat().st_size > 0, name
     assert (out / "figures" / "mip_coronal.png").exists()
-    assert not [p for p in out.rglob(".*") if p.is_file()]  # no temporary files left behind
+    # no temporary files left behind: the only hidden file is the result-set marker
+    assert [p.name for p in out.rglob(".*")] == [RESULT_MARKER]
     assert pydicom.dcmread(out / "lesions.seg.dcm").Modality == "SEG"
     assert set(result.timings_s) == {"load", "analyse", "write", "report"}
 

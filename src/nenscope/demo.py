@@ -82,7 +82,7 @@ def main(out: Path = OUT) -> int:
     console.print(f"  written to {out / 'sim'} ({time.perf_counter() - t_start:.0f} s)")
 
     console.rule("[bold]3. Analysis")
-    from nenscope.run import run_analysis
+    from nenscope.jobs.analyze import run_analysis
 
     with console.status("analysing…") as status:
         result = run_analysis(

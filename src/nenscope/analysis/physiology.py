@@ -126,98 +126,144 @@ def classify_physiological(
     found: dict[int, str] = {}
     if liver_z_range_mm is None:
         return found  # without the liver as an anchor the priors are not trustworthy
-    lz_lo, lz_hi = liver_z_range_mm
-    if "kidney" in detectors:
-        for c in comps:
-            if (
-                c.volume_ml >= 40.0
-                and c.y_mm > 10.0
-                and 25.0 <= abs(c.x_mm) <= 150.0
-                and lz_lo - 200.0 <= c.z_mm <= lz_hi
-            ):
-                found[c.label] = "kidney (auto)"
-        # the kidneys lie against the posterior abdominal wall: on each side a candidate
-        # more than 20 mm in front of the most posterior one is something else (a posterior
-        # right-lobe liver metastasis lies lateral to and in front of the right kidney)
-        cand = [c for c in comps if c.label in found]
-        for c in cand:
-            back = max(d.y_mm for d in cand if np.sign(d.x_mm) == np.sign(c.x_mm))
-            if c.y_mm < back - 20.0:
-                del found[c.label]
-    if "bladder" in detectors:
-        cands = [
-            c
-            for c in comps
-            if c.volume_ml >= 15.0
-            and abs(c.x_mm) < 60.0
-            and c.z_mm < lz_lo - 100.0
-            and c.label not in found
-        ]
-        if cands:
-            # urine is the hottest pelvic structure by far; a bone metastasis in the pelvis
-            # can be as hot, but the bladder is the largest of the hot ones
-            top = max(c.suv_max for c in cands)
-            bladder = max((c for c in cands if c.suv_max >= 0.5 * top), key=lambda c: c.volume_ml)
-            found[bladder.label] = "urinary bladder (auto)"
-    if "brain" in detectors:
-        for c in comps:
-            big_low = c.volume_ml >= 100.0 and c.z_lo_mm > lz_hi + 200.0
-            in_skull = c.volume_ml >= 20.0 and c.z_lo_mm > lz_hi + 280.0
-            if abs(c.x_mm) < 60.0 and (big_low or in_skull):
-                found[c.label] = "brain (auto)"
-    if "heart" in detectors:
-        for c in comps:
-            if (
-                c.volume_ml >= 60.0
-                and -40.0 <= c.x_mm <= 110.0
-                and c.y_mm < 0.0
-                and lz_lo + 50.0 <= c.z_mm <= lz_hi + 180.0
-                and c.label not in found
-            ):
-                found[c.label] = "heart (auto)"
+    for name, prior in (
+        ("kidney", _kidneys),
+        ("bladder", _bladder),
+        ("brain", _brain),
+        ("heart", _heart),
+    ):
+        if name in detectors:
+            prior(comps, liver_z_range_mm, found)
     anchors = list(kidneys or []) + [c for c in comps if found.get(c.label) == "kidney (auto)"]
-    ratios = gland_max_liver_ratio or {}
-
-    def below_ceiling(c: ComponentInfo, det: str) -> bool:
-        if liver_suv is None or det not in ratios:
-            return False
-        return c.suv_max <= ratios[det] * liver_suv
-
+    ceiling = _Ceiling(liver_suv, gland_max_liver_ratio or {})
     if "adrenal" in detectors and anchors:
-        for c in comps:
-            if c.label in found or c.volume_ml > 20.0 or not below_ceiling(c, "adrenal"):
-                continue
-            for k in anchors:
-                same_side = np.sign(c.x_mm) == np.sign(k.x_mm) and abs(c.x_mm) >= 10.0
-                if (
-                    same_side
-                    and abs(c.x_mm) <= abs(k.x_mm) + 15.0
-                    and c.y_mm >= k.y_mm - 20.0
-                    and k.z_hi_mm - 30.0 <= c.z_mm <= k.z_hi_mm + 60.0
-                ):
-                    found[c.label] = "adrenal gland (auto)"
-                    break
+        _adrenals(comps, anchors, ceiling, found)
     if "uncinate" in detectors and anchors:
-        right = [k for k in anchors if k.x_mm < 0]
-        for c in comps:
-            if c.label in found or c.volume_ml > 15.0 or not below_ceiling(c, "uncinate"):
-                continue
-            for k in right:
-                if (
-                    k.x_mm <= c.x_mm <= -10.0
-                    and k.y_mm - 50.0 <= c.y_mm <= k.y_mm - 15.0
-                    and abs(c.z_mm - k.z_mm) <= 20.0
-                ):
-                    found[c.label] = "uncinate process (auto)"
-                    break
+        _uncinate(comps, anchors, ceiling, found)
     if "pituitary" in detectors:
-        for c in comps:
-            if (
-                c.label not in found
-                and c.volume_ml <= 5.0
-                and abs(c.x_mm) < 25.0
-                and c.z_lo_mm > lz_hi + 280.0
-                and below_ceiling(c, "pituitary")
-            ):
-                found[c.label] = "pituitary (auto)"
+        _pituitary(comps, liver_z_range_mm, ceiling, found)
     return found
+
+
+def _kidneys(comps: list[ComponentInfo], lz: tuple[float, float], found: dict[int, str]) -> None:
+    for c in comps:
+        if (
+            c.volume_ml >= 40.0
+            and c.y_mm > 10.0
+            and 25.0 <= abs(c.x_mm) <= 150.0
+            and lz[0] - 200.0 <= c.z_mm <= lz[1]
+        ):
+            found[c.label] = "kidney (auto)"
+    # the kidneys lie against the posterior abdominal wall: on each side a candidate more
+    # than 20 mm in front of the most posterior one is something else (a posterior
+    # right-lobe liver metastasis lies lateral to and in front of the right kidney)
+    cand = [c for c in comps if c.label in found]
+    for c in cand:
+        back = max(d.y_mm for d in cand if np.sign(d.x_mm) == np.sign(c.x_mm))
+        if c.y_mm < back - 20.0:
+            del found[c.label]
+
+
+def _bladder(comps: list[ComponentInfo], lz: tuple[float, float], found: dict[int, str]) -> None:
+    cands = [
+        c
+        for c in comps
+        if c.volume_ml >= 15.0
+        and abs(c.x_mm) < 60.0
+        and c.z_mm < lz[0] - 100.0
+        and c.label not in found
+    ]
+    if cands:
+        # urine is the hottest pelvic structure by far; a bone metastasis in the pelvis
+        # can be as hot, but the bladder is the largest of the hot ones
+        top = max(c.suv_max for c in cands)
+        bladder = max((c for c in cands if c.suv_max >= 0.5 * top), key=lambda c: c.volume_ml)
+        found[bladder.label] = "urinary bladder (auto)"
+
+
+def _brain(comps: list[ComponentInfo], lz: tuple[float, float], found: dict[int, str]) -> None:
+    for c in comps:
+        big_low = c.volume_ml >= 100.0 and c.z_lo_mm > lz[1] + 200.0
+        in_skull = c.volume_ml >= 20.0 and c.z_lo_mm > lz[1] + 280.0
+        if abs(c.x_mm) < 60.0 and (big_low or in_skull):
+            found[c.label] = "brain (auto)"
+
+
+def _heart(comps: list[ComponentInfo], lz: tuple[float, float], found: dict[int, str]) -> None:
+    for c in comps:
+        if (
+            c.volume_ml >= 60.0
+            and -40.0 <= c.x_mm <= 110.0
+            and c.y_mm < 0.0
+            and lz[0] + 50.0 <= c.z_mm <= lz[1] + 180.0
+            and c.label not in found
+        ):
+            found[c.label] = "heart (auto)"
+
+
+@dataclass(frozen=True)
+class _Ceiling:
+    """The small-gland ceilings: a gland prior applies only at or below ratio x liver."""
+
+    liver_suv: float | None
+    ratios: dict[str, float]
+
+    def below(self, c: ComponentInfo, detector: str) -> bool:
+        if self.liver_suv is None or detector not in self.ratios:
+            return False
+        return c.suv_max <= self.ratios[detector] * self.liver_suv
+
+
+def _adrenals(
+    comps: list[ComponentInfo],
+    anchors: list[ComponentInfo],
+    ceiling: _Ceiling,
+    found: dict[int, str],
+) -> None:
+    for c in comps:
+        if c.label in found or c.volume_ml > 20.0 or not ceiling.below(c, "adrenal"):
+            continue
+        for k in anchors:
+            same_side = np.sign(c.x_mm) == np.sign(k.x_mm) and abs(c.x_mm) >= 10.0
+            if (
+                same_side
+                and abs(c.x_mm) <= abs(k.x_mm) + 15.0
+                and c.y_mm >= k.y_mm - 20.0
+                and k.z_hi_mm - 30.0 <= c.z_mm <= k.z_hi_mm + 60.0
+            ):
+                found[c.label] = "adrenal gland (auto)"
+                break
+
+
+def _uncinate(
+    comps: list[ComponentInfo],
+    anchors: list[ComponentInfo],
+    ceiling: _Ceiling,
+    found: dict[int, str],
+) -> None:
+    right = [k for k in anchors if k.x_mm < 0]
+    for c in comps:
+        if c.label in found or c.volume_ml > 15.0 or not ceiling.below(c, "uncinate"):
+            continue
+        for k in right:
+            if (
+                k.x_mm <= c.x_mm <= -10.0
+                and k.y_mm - 50.0 <= c.y_mm <= k.y_mm - 15.0
+                and abs(c.z_mm - k.z_mm) <= 20.0
+            ):
+                found[c.label] = "uncinate process (auto)"
+                break
+
+
+def _pituitary(
+    comps: list[ComponentInfo], lz: tuple[float, float], ceiling: _Ceiling, found: dict[int, str]
+) -> None:
+    for c in comps:
+        if (
+            c.label not in found
+            and c.volume_ml <= 5.0
+            and abs(c.x_mm) < 25.0
+            and c.z_lo_mm > lz[1] + 280.0
+            and ceiling.below(c, "pituitary")
+        ):
+            found[c.label] = "pituitary (auto)"

@@ -9,7 +9,7 @@ profile at distance r from the centre is
     p(r) = 1/2 [erf((R - r)/(sqrt2 s)) + erf((R + r)/(sqrt2 s))]
            - s / (r sqrt(2 pi)) [exp(-(R - r)^2 / 2s^2) - exp(-(R + r)^2 / 2s^2)],
 
-R = d/2, s = FWHM/2.3548 (and p(0) = erf(x/sqrt2) - sqrt(2/pi) x exp(-x^2/2), x = R/s, the
+R = d/2, s = FWHM / (2 sqrt(2 ln 2)) (and p(0) = erf(x/sqrt2) - sqrt(2/pi) x exp(-x^2/2), x = R/s, the
 recovery coefficient of the maximum).
 
 The FWHM is the *effective* resolution for the radionuclide (:func:`effective_fwhm_mm`): a
@@ -35,6 +35,8 @@ from scipy.optimize import brentq, least_squares
 from scipy.signal import fftconvolve
 from scipy.special import erf
 
+from nenscope.imaging.geometry import fwhm_to_sigma
+
 __all__ = [
     "BASE_FWHM_MM",
     "effective_fwhm_mm",
@@ -52,7 +54,7 @@ _S2 = math.sqrt(2.0)
 
 def sphere_rc_max(diameter_mm: NDArray | float, fwhm_mm: float) -> NDArray:
     """Recovery coefficient of the maximum of a uniform sphere blurred by a 3-D Gaussian."""
-    sigma = fwhm_mm / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+    sigma = fwhm_to_sigma(fwhm_mm, exact=True)
     x = np.asarray(diameter_mm, dtype=float) / 2.0 / sigma
     return erf(x / _S2) - math.sqrt(2.0 / math.pi) * x * np.exp(-0.5 * x * x)
 
@@ -65,7 +67,7 @@ def effective_fwhm_mm(
 
     The scanner blur (Gaussian of ``base_fwhm_mm``, its 18F resolution) is convolved with the
     radionuclide's positron-range kernel (exponential 3-D range with the tabulated mean,
-    :func:`nenscope.simulation.physics.positron_range_kernel`; Conti M, Eriksson L, EJNMMI
+    :func:`nenscope.knowledge.radionuclides.positron_range_kernel`; Conti M, Eriksson L, EJNMMI
     Phys 2016;3:8) on a 0.5 mm grid; the result is the FWHM of the single Gaussian that gives
     a sphere of ``diameter_mm`` the same recovery of its maximum. Radionuclides without a
     tabulated range (SPECT, unknown) keep ``base_fwhm_mm``.
@@ -74,7 +76,7 @@ def effective_fwhm_mm(
     about 9.1 mm.
     """
     from nenscope.errors import NenscopeError
-    from nenscope.simulation.physics import positron_range_kernel, positron_range_mean_mm
+    from nenscope.knowledge.radionuclides import positron_range_kernel, positron_range_mean_mm
 
     if not radionuclide:
         return float(base_fwhm_mm)
@@ -88,7 +90,7 @@ def effective_fwhm_mm(
     axis = (np.arange(n) - c) * vox
     r2 = axis[:, None, None] ** 2 + axis[None, :, None] ** 2 + axis[None, None, :] ** 2
     sphere = (r2 <= (diameter_mm / 2) ** 2).astype(np.float32)
-    blurred = gaussian_filter(sphere, base_fwhm_mm / 2.3548 / vox)
+    blurred = gaussian_filter(sphere, fwhm_to_sigma(base_fwhm_mm, [vox])[0])
     kernel = positron_range_kernel(mean_range, vox)
     centre = int(c)
     rc = float(fftconvolve(blurred, kernel, mode="same")[centre, centre, centre])
@@ -97,7 +99,7 @@ def effective_fwhm_mm(
 
 def blurred_sphere_profile(r_mm: NDArray, diameter_mm: float, fwhm_mm: float) -> NDArray:
     """Value at distance ``r_mm`` from the centre of a unit sphere blurred by a Gaussian."""
-    s = fwhm_mm / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+    s = fwhm_to_sigma(fwhm_mm, exact=True)
     big_r = diameter_mm / 2.0
     r = np.maximum(np.asarray(r_mm, dtype=float), 1e-6)
     a = (big_r - r) / (_S2 * s)

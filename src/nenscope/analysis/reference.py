@@ -32,7 +32,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from nenscope.analysis._geometry import ball_mask, patient_axes
+from nenscope.analysis._geometry import ball_mask, median_robust_sd, patient_axes
+from nenscope.imaging.geometry import MAD_TO_SD
 
 __all__ = ["ReferenceRegion", "ReferenceRegions", "find_reference_regions", "body_mask"]
 
@@ -221,7 +222,7 @@ def _refine(
     light = ndimage.gaussian_filter(np.asarray(suv[box], dtype=np.float32), 1.0)
     inner = light[mask[box]]
     med = float(np.median(inner))
-    upper = med + 3.0 * 1.4826 * float(np.median(np.abs(inner - med)))
+    upper = med + 3.0 * MAD_TO_SD * float(np.median(np.abs(inner - med)))
     # the blurred edge lies between half the organ mean and the organ's own uptake; hotter
     # voxels next to the organ belong to something else (a lesion on its surface)
     allowed = (light > 0.5 * organ_mean) & (light <= upper)
@@ -229,6 +230,331 @@ def _refine(
     out = mask.copy()
     out[box] = grown
     return out
+
+
+@dataclass(eq=False)
+class _Coarse:
+    """The coarse grid of the automatic search (block means of >= 8 mm) and its maps.
+
+    ``raw``: block means; ``smooth``: the same after a one-voxel Gaussian; ``mean``/``sd``:
+    local mean and SD of ``smooth`` in the ~30 mm window ``win``; ``body``/``body_core``:
+    the body (and it eroded by a block); ``homog``: homogeneous body tissue (with a CT, of
+    soft-tissue density); ``mid``: coarse index of the body centroid; ``sign``: index
+    direction -> +L, +P, +S along the array axes of patient x, y, z (``axes``).
+    """
+
+    suv: NDArray[np.float32]
+    spacing: tuple[float, float, float]
+    affine: NDArray[np.float64]
+    axes: tuple[int, int, int]
+    sign: NDArray[np.float64]
+    f: tuple[int, int, int]
+    cs: tuple[float, float, float]
+    raw: NDArray[np.float32]
+    smooth: NDArray
+    win: list[int]
+    mean: NDArray
+    sd: NDArray
+    body: NDArray[np.bool_]
+    body_core: NDArray[np.bool_]
+    body_median: float
+    homog: NDArray[np.bool_]
+    ct_mean: NDArray | None
+    mid: list[float]
+
+    def mm(self, patient_axis: int, coarse_index: float | NDArray) -> float | NDArray:
+        """Body-relative position (mm) along patient x, y or z (0, 1, 2) of a coarse index."""
+        ax = self.axes[patient_axis]
+        return (coarse_index - self.mid[ax]) * self.cs[ax] * self.sign[patient_axis]
+
+    @property
+    def voxel_ml(self) -> float:
+        return float(np.prod(self.spacing)) / 1000.0
+
+
+def _coarse_grid(
+    suv: NDArray[np.float32],
+    spacing_mm: tuple[float, float, float],
+    affine: NDArray,
+    ct_hu: NDArray | None,
+    body: NDArray[np.bool_] | None,
+) -> _Coarse:
+    """Steps 1-2: block means, local mean and SD, homogeneous body tissue."""
+    axes = patient_axes(affine)
+    a = np.asarray(affine, dtype=float)
+    sign = np.sign(np.array([a[0, axes[0]], a[1, axes[1]], a[2, axes[2]]]))
+    f = tuple(max(1, int(round(_COARSE_MM / s))) for s in spacing_mm)
+    cs = tuple(s * k for s, k in zip(spacing_mm, f, strict=True))
+    # block means, then a one-voxel Gaussian: reconstructed PET noise (20-35 % per 4 mm voxel
+    # at clinical counts) would otherwise hide the organs' homogeneity
+    coarse_raw = _block_mean(suv, f)  # type: ignore[arg-type]
+    coarse = ndimage.gaussian_filter(coarse_raw, 1.0)
+    # odd box sizes not larger than the 30 mm window (a 40 mm box rarely fits in a spleen)
+    win = [max(3, n - 1 if n % 2 == 0 else n) for n in (int(round(_WINDOW_MM / s)) for s in cs)]
+    m1 = ndimage.uniform_filter(coarse, size=win)
+    m2 = ndimage.uniform_filter(coarse * coarse, size=win)
+    sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+    if body is None:
+        body = body_mask(suv, spacing_mm, axes[2])
+    body_c = _block_mean(body.astype(np.float32), f) > 0.5  # type: ignore[arg-type]
+    body_core = ndimage.binary_erosion(body_c, iterations=1)
+    body_median = float(np.median(coarse[body_c])) if body_c.any() else 0.0
+    # organ candidates: homogeneous (and with a CT, soft tissue)
+    homog = body_core & (sd < 0.15 * m1)
+    ct_m = None
+    if ct_hu is not None:
+        ct_c = _block_mean(np.asarray(ct_hu, dtype=np.float32), f)  # type: ignore[arg-type]
+        ct_m = ndimage.uniform_filter(ct_c, size=win)
+        homog &= (ct_m > -30.0) & (ct_m < 150.0)
+    mid = [float(np.mean(i)) for i in np.nonzero(body_c)] if body_c.any() else []
+    return _Coarse(
+        suv=suv,
+        spacing=spacing_mm,
+        affine=a,
+        axes=axes,
+        sign=sign,
+        f=f,  # type: ignore[arg-type]
+        cs=cs,  # type: ignore[arg-type]
+        raw=coarse_raw,
+        smooth=coarse,
+        win=win,
+        mean=m1,
+        sd=sd,
+        body=body_c,
+        body_core=body_core,
+        body_median=body_median,
+        homog=homog,
+        ct_mean=ct_m,
+        mid=mid,
+    )
+
+
+def _components(g: _Coarse, erosions: int, homog: NDArray) -> tuple[NDArray, list[dict[str, Any]]]:
+    """Step 3: connected components of ``homog`` (>= 5 ml) with volume, mean, position.
+
+    Erosions break the thin bridges of homogeneous tissue between neighbouring organs (liver
+    to mediastinal blood pool, heart, kidney); components grow back in ``homog``.
+    """
+    core = ndimage.binary_erosion(homog, iterations=erosions) if erosions else homog
+    labels, n = cc3d.connected_components(core, connectivity=6 if erosions else 26, return_N=True)
+    for _ in range(erosions if n else 0):
+        grown_lab = ndimage.grey_dilation(labels, size=(3, 3, 3))
+        labels = np.where(homog & (labels == 0), grown_lab, labels).astype(labels.dtype)
+    comps: list[dict[str, Any]] = []
+    if not n:
+        return labels, comps
+    counts = np.bincount(labels.ravel(), minlength=n + 1)
+    sums = np.bincount(labels.ravel(), weights=g.smooth.ravel(), minlength=n + 1)
+    coords = [
+        np.bincount(labels.ravel(), weights=i.ravel(), minlength=n + 1)
+        for i in np.indices(labels.shape, sparse=False)
+    ]
+    zz = np.indices(labels.shape)[g.axes[2]]
+    zmin = ndimage.minimum(zz, labels, index=np.arange(1, n + 1))
+    zmax = ndimage.maximum(zz, labels, index=np.arange(1, n + 1))
+    cvox_ml = float(np.prod(g.cs)) / 1000.0
+    for lab in range(1, n + 1):
+        c = counts[lab]
+        if c * cvox_ml < 5.0:
+            continue
+        cen = [coords[ax][lab] / c for ax in range(3)]
+        z_lo, z_hi = sorted((g.mm(2, zmin[lab - 1]), g.mm(2, zmax[lab - 1])))
+        comps.append(
+            {
+                "label": lab,
+                "volume_ml": c * cvox_ml,
+                "mean": sums[lab] / c,
+                "x": g.mm(0, cen[g.axes[0]]),  # + = patient left
+                "y": g.mm(1, cen[g.axes[1]]),  # + = posterior
+                "z": g.mm(2, cen[g.axes[2]]),  # + = superior
+                "z_lo": z_lo,
+                "z_hi": z_hi,
+            }
+        )
+    return labels, comps
+
+
+def _liver_candidates(g: _Coarse, comps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """On the patient's right, large, and clearly above the median body tissue."""
+    return [
+        c
+        for c in comps
+        if c["x"] <= -_SIDE_OFFSET_MM
+        and c["volume_ml"] >= 100.0
+        and c["mean"] >= 1.5 * g.body_median
+    ]
+
+
+def _search(g: _Coarse) -> tuple[NDArray, list[dict[str, Any]]]:
+    """Components of the homogeneous tissue clearly above the median body tissue (muscle,
+    fat). Without a liver candidate (it merged with its neighbours; FDG: blood pool, bowel
+    and spleen take up almost as much) the uptake floor is raised, then thicker bridges are
+    cut; the last try's components are returned when none has one."""
+    for mult in (1.5, 2.0, 2.5):
+        homog = g.homog & (g.mean > max(0.3, mult * g.body_median))
+        for erosions in (0, 1, 2):
+            labels, comps = _components(g, erosions, homog)
+            if _liver_candidates(g, comps):
+                return labels, comps
+    return labels, comps
+
+
+def _organ_from_component(
+    g: _Coarse, labels: NDArray, comp: dict[str, Any]
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Step 5 on the coarse grid: the organ's homogeneous core and its grown whole mask."""
+    core = labels == comp["label"]
+    # the organ's own uptake: median and robust SD of the unfiltered block means (the
+    # Gaussian-filtered ones make a hotter neighbour, e.g. the kidney next to the liver,
+    # look organ-like, and the plain SD is inflated by whatever the core took in)
+    c_mean, c_sd = median_robust_sd(g.raw[core])
+    tol = 2.5 * c_sd + 0.05 * c_mean
+    organ_like = np.abs(g.raw - c_mean) <= tol
+    # the homogeneity window joins a hot neighbour's interior to the core: keep the
+    # organ-like blocks of the core, in one piece
+    trimmed = core & organ_like
+    if trimmed.any():
+        core = cc3d.largest_k(trimmed, k=1, connectivity=26) > 0
+    # geodesic growth through organ-like uptake (within 2.5 robust SD of the core's block
+    # means), at most about half a window away, then out to half the organ mean (the PSF
+    # midpoint)
+    similar = g.body & organ_like
+    grown = ndimage.binary_dilation(core, iterations=max(1, max(g.win) // 2 + 1), mask=similar)
+    grown = ndimage.binary_fill_holes(grown)
+    # the blurred edge of an organ is cooler than the organ: the edge growth stops at
+    # tissue hotter than it (a pancreatic NET on the liver or the spleen is not organ)
+    edge = g.body & (g.raw > 0.5 * comp["mean"]) & (g.raw <= c_mean + tol)
+    grown = ndimage.binary_dilation(grown, iterations=2, mask=edge) | core
+    grown = ndimage.binary_fill_holes(ndimage.binary_closing(grown, iterations=1) | grown)
+    return core, grown
+
+
+def _organ_mask(g: _Coarse, labels: NDArray, comp: dict[str, Any]) -> tuple[NDArray, NDArray]:
+    """Coarse core and full-resolution whole-organ mask of an automatic organ."""
+    core, grown = _organ_from_component(g, labels, comp)
+    full = _refine(_upsample(grown, g.f, g.suv.shape), g.suv, comp["mean"], g.f)  # type: ignore[arg-type]
+    return core, full
+
+
+def _region(
+    g: _Coarse,
+    notes: list[str],
+    name: str,
+    core_c: NDArray | None,
+    organ_full: NDArray,
+    origin: str,
+) -> ReferenceRegion | None:
+    """Step 4: the reference VOI of an organ (automatic core, or a given mask) and its
+    statistics; ``None`` (with a note) when the VOI is empty."""
+    f = np.array(g.f)
+    if core_c is not None:
+        centre_c, depth = _deepest_point(core_c, g.cs, cov=g.sd / np.maximum(g.mean, 1e-6))
+        centre = (centre_c + 0.5) * f - 0.5
+        region_mask = _upsample(core_c, g.f, g.suv.shape) | organ_full  # type: ignore[arg-type]
+    else:
+        # a given organ mask: the most homogeneous deep point of its coarse version, so
+        # the VOI avoids metastases inside the organ
+        mask_c = _block_mean(organ_full.astype(np.float32), g.f) > 0.5  # type: ignore[arg-type]
+        if mask_c.sum() >= 8:
+            centre_c, depth = _deepest_point(mask_c, g.cs, cov=g.sd / np.maximum(g.mean, 1e-6))
+            centre = (centre_c + 0.5) * f - 0.5
+        else:
+            centre, depth = _deepest_point(organ_full, g.spacing)
+        region_mask = organ_full
+    radius = float(np.clip(depth, 2.0 * max(g.spacing), _VOI_RADIUS_MM))
+    mean, sdv, nvox = voi_stats(g.suv, region_mask, centre, radius, g.spacing)
+    if nvox == 0 or not np.isfinite(mean):
+        notes.append(f"{name}: empty reference VOI")
+        return None
+    a = g.affine
+    return ReferenceRegion(
+        name=name,
+        suv_mean=mean,
+        suv_sd=sdv,
+        voi_volume_ml=nvox * g.voxel_ml,
+        center_mm=tuple(float(v) for v in (a[:3, :3] @ centre + a[:3, 3])),  # type: ignore[arg-type]
+        origin=origin,
+        organ_volume_ml=float(organ_full.sum()) * g.voxel_ml if name != "blood_pool" else None,
+        voi_radius_mm=radius,
+        voi_center_ijk=tuple(float(c) for c in centre),  # type: ignore[arg-type]
+    )
+
+
+def _liver_level(g: _Coarse, regions: ReferenceRegions) -> dict[str, Any] | None:
+    """A given liver mask's level (z centre and extent, mm), which anchors the spleen and
+    blood-pool searches like a found liver."""
+    lc = _block_mean(regions.masks["liver"].astype(np.float32), g.f) > 0.5  # type: ignore[arg-type]
+    if not lc.any():
+        return None
+    zi = np.nonzero(lc)[g.axes[2]].astype(float)
+    zs = sorted((g.mm(2, zi.min()), g.mm(2, zi.max())))
+    return {
+        "z": g.mm(2, float(zi.mean())),
+        "z_lo": zs[0],
+        "z_hi": zs[1],
+        "label": -1,
+        "mean": regions.liver.suv_mean if regions.liver else 0.0,
+    }
+
+
+def _find_spleen(
+    g: _Coarse,
+    regions: ReferenceRegions,
+    labels: NDArray,
+    comps: list[dict[str, Any]],
+    liver_comp: dict[str, Any] | None,
+) -> None:
+    """The largest volume x uptake component on the left, posterior, at the liver's level.
+
+    The spleen lies at the liver's level, the kidneys below: centroid no more than 40 mm
+    below the liver's (spleen > kidney cortex on SSTR).
+    """
+    left = [
+        c
+        for c in comps
+        if c["x"] >= _SIDE_OFFSET_MM
+        and 10.0 <= c["volume_ml"] <= 1500.0
+        and c["y"] > -20.0
+        and (liver_comp is None or liver_comp["z_lo"] - 20 <= c["z"] <= liver_comp["z_hi"] + 20)
+    ]
+    if liver_comp is not None:
+        left = [c for c in left if c["z"] >= liver_comp["z"] - 40.0]
+    if not left or liver_comp is None:
+        regions.notes.append("spleen not found automatically")
+        return
+    sp_comp = max(left, key=lambda c: c["volume_ml"] * c["mean"])
+    core, full = _organ_mask(g, labels, sp_comp)
+    regions.masks["spleen"] = full
+    regions.spleen = _region(g, regions.notes, "spleen", core, full, "automatic")
+
+
+def _find_blood_pool(
+    g: _Coarse, regions: ReferenceRegions, liver_comp: dict[str, Any], liver_suv_mean: float
+) -> None:
+    """Homogeneous low-uptake tissue between the lungs, up to 12 cm above the liver dome."""
+    zc = g.mm(2, np.indices(g.smooth.shape)[g.axes[2]])
+    xc = g.mm(0, np.indices(g.smooth.shape)[g.axes[0]])
+    slab = (zc > liver_comp["z_hi"]) & (zc < liver_comp["z_hi"] + 120.0) & (np.abs(xc) < 40.0)
+    cand = slab & g.body_core & (g.sd < 0.2 * g.mean) & (g.mean > 0.5)
+    cand &= g.mean < 0.6 * liver_suv_mean
+    if g.ct_mean is not None:
+        cand &= (g.ct_mean > 0.0) & (g.ct_mean < 100.0)
+    if int(cand.sum()) * float(np.prod(g.cs)) / 1000.0 < 5.0:
+        regions.notes.append("blood pool not found automatically")
+        return
+    full = _upsample(cand, g.f, g.suv.shape)  # type: ignore[arg-type]
+    vals = g.suv[full]
+    a = g.affine
+    regions.blood_pool = ReferenceRegion(
+        name="blood_pool",
+        suv_mean=float(vals.mean()),
+        suv_sd=float(vals.std(ddof=1)),
+        voi_volume_ml=float(full.sum()) * g.voxel_ml,
+        center_mm=tuple(
+            float(v) for v in a[:3, :3] @ np.array(ndimage.center_of_mass(full)) + a[:3, 3]
+        ),  # type: ignore[arg-type]
+        origin="automatic",
+    )
 
 
 def find_reference_regions(
@@ -256,261 +582,44 @@ def find_reference_regions(
     Returns:
         :class:`ReferenceRegions`; an organ that cannot be found is ``None`` with a note.
     """
-    suv = np.asarray(suv, dtype=np.float32)
     masks = dict(masks or {})
-    x_ax, y_ax, z_ax = patient_axes(affine)
-    a = np.asarray(affine, dtype=float)
-    sign = np.sign(np.array([a[0, x_ax], a[1, y_ax], a[2, z_ax]]))  # index -> +L, +P, +S
-    voxel_ml = float(np.prod(spacing_mm)) / 1000.0
+    g = _coarse_grid(np.asarray(suv, dtype=np.float32), spacing_mm, affine, ct_hu, body)
     regions = ReferenceRegions()
-
-    f = tuple(max(1, int(round(_COARSE_MM / s))) for s in spacing_mm)
-    cs = tuple(s * k for s, k in zip(spacing_mm, f, strict=True))
-    # block means, then a one-voxel Gaussian: reconstructed PET noise (20-35 % per 4 mm voxel
-    # at clinical counts) would otherwise hide the organs' homogeneity
-    coarse_raw = _block_mean(suv, f)  # type: ignore[arg-type]
-    coarse = ndimage.gaussian_filter(coarse_raw, 1.0)
-    # odd box sizes not larger than the 30 mm window (a 40 mm box rarely fits in a spleen)
-    win = [max(3, n - 1 if n % 2 == 0 else n) for n in (int(round(_WINDOW_MM / s)) for s in cs)]
-    m1 = ndimage.uniform_filter(coarse, size=win)
-    m2 = ndimage.uniform_filter(coarse * coarse, size=win)
-    sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
-    if body is None:
-        body = body_mask(suv, spacing_mm, z_ax)
-    body_c = _block_mean(body.astype(np.float32), f) > 0.5  # type: ignore[arg-type]
-    body_core = ndimage.binary_erosion(body_c, iterations=1)
-    body_median = float(np.median(coarse[body_c])) if body_c.any() else 0.0
-    # organ candidates: homogeneous and clearly above the median body tissue (muscle, fat),
-    # which separates liver and spleen from the soft tissue around them
-    homog_base = body_core & (sd < 0.15 * m1)
-    if ct_hu is not None:
-        ct_c = _block_mean(np.asarray(ct_hu, dtype=np.float32), f)  # type: ignore[arg-type]
-        ct_m = ndimage.uniform_filter(ct_c, size=win)
-        homog_base &= (ct_m > -30.0) & (ct_m < 150.0)
-    homog = homog_base & (m1 > max(0.3, 1.5 * body_median))
-
-    if not body_c.any():
+    if not g.body.any():
         regions.notes.append("no body found in the emission volume")
         return regions
-    idx = np.nonzero(body_c)
-    mid = [float(np.mean(i)) for i in idx]  # coarse index of the body centroid
-
-    def mm_offset(ax: int, coarse_index: float, s: float) -> float:
-        return (coarse_index - mid[ax]) * cs[ax] * s
-
-    def components(erosions: int, homog: NDArray) -> tuple[NDArray, list[dict[str, Any]]]:
-        # erosions break the thin bridges of homogeneous tissue between neighbouring organs
-        # (liver to mediastinal blood pool, heart, kidney); components grow back in ``homog``
-        core = ndimage.binary_erosion(homog, iterations=erosions) if erosions else homog
-        labels, n = cc3d.connected_components(
-            core, connectivity=6 if erosions else 26, return_N=True
-        )
-        for _ in range(erosions if n else 0):
-            grown_lab = ndimage.grey_dilation(labels, size=(3, 3, 3))
-            labels = np.where(homog & (labels == 0), grown_lab, labels).astype(labels.dtype)
-        comps: list[dict[str, Any]] = []
-        if not n:
-            return labels, comps
-        counts = np.bincount(labels.ravel(), minlength=n + 1)
-        sums = np.bincount(labels.ravel(), weights=coarse.ravel(), minlength=n + 1)
-        coords = [
-            np.bincount(labels.ravel(), weights=g.ravel(), minlength=n + 1)
-            for g in np.indices(labels.shape, sparse=False)
-        ]
-        zz = np.indices(labels.shape)[z_ax]
-        zmin = ndimage.minimum(zz, labels, index=np.arange(1, n + 1))
-        zmax = ndimage.maximum(zz, labels, index=np.arange(1, n + 1))
-        cvox_ml = float(np.prod(cs)) / 1000.0
-        for lab in range(1, n + 1):
-            c = counts[lab]
-            if c * cvox_ml < 5.0:
-                continue
-            cen = [coords[ax][lab] / c for ax in range(3)]
-            z_lo, z_hi = sorted(
-                (mm_offset(z_ax, zmin[lab - 1], sign[2]), mm_offset(z_ax, zmax[lab - 1], sign[2]))
-            )
-            comps.append(
-                {
-                    "label": lab,
-                    "volume_ml": c * cvox_ml,
-                    "mean": sums[lab] / c,
-                    "x": mm_offset(x_ax, cen[x_ax], sign[0]),  # + = patient left
-                    "y": mm_offset(y_ax, cen[y_ax], sign[1]),  # + = posterior
-                    "z": mm_offset(z_ax, cen[z_ax], sign[2]),  # + = superior
-                    "z_lo": z_lo,
-                    "z_hi": z_hi,
-                }
-            )
-        return labels, comps
-
-    def liver_candidates(comps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        # on the patient's right, large, and clearly above the median body tissue
-        return [
-            c
-            for c in comps
-            if c["x"] <= -_SIDE_OFFSET_MM
-            and c["volume_ml"] >= 100.0
-            and c["mean"] >= 1.5 * body_median
-        ]
-
-    found = False
-    for mult in (1.5, 2.0, 2.5):
-        # no liver yet: it merged with its neighbours (FDG: blood pool, bowel and spleen take
-        # up almost as much); raise the uptake floor, then cut thicker bridges
-        homog = homog_base & (m1 > max(0.3, mult * body_median))
-        for erosions in (0, 1, 2):
-            labels, comps = components(erosions, homog)
-            if liver_candidates(comps):
-                found = True
-                break
-        if found:
-            break
-
-    def organ_from_component(comp: dict[str, Any]) -> tuple[NDArray, NDArray]:
-        core = labels == comp["label"]
-        # the organ's own uptake: median and robust SD of the unfiltered block means (the
-        # Gaussian-filtered ones make a hotter neighbour, e.g. the kidney next to the liver,
-        # look organ-like, and the plain SD is inflated by whatever the core took in)
-        vals = coarse_raw[core]
-        c_mean = float(np.median(vals))
-        c_sd = 1.4826 * float(np.median(np.abs(vals - c_mean)))
-        tol = 2.5 * c_sd + 0.05 * c_mean
-        organ_like = np.abs(coarse_raw - c_mean) <= tol
-        # the homogeneity window joins a hot neighbour's interior to the core: keep the
-        # organ-like blocks of the core, in one piece
-        trimmed = core & organ_like
-        if trimmed.any():
-            core = cc3d.largest_k(trimmed, k=1, connectivity=26) > 0
-        # geodesic growth through organ-like uptake (within 2.5 robust SD of the core's block
-        # means), at most about half a window away, then out to half the organ mean (the PSF
-        # midpoint)
-        similar = body_c & organ_like
-        grown = ndimage.binary_dilation(core, iterations=max(1, max(win) // 2 + 1), mask=similar)
-        grown = ndimage.binary_fill_holes(grown)
-        # the blurred edge of an organ is cooler than the organ: the edge growth stops at
-        # tissue hotter than it (a pancreatic NET on the liver or the spleen is not organ)
-        edge = body_c & (coarse_raw > 0.5 * comp["mean"]) & (coarse_raw <= c_mean + tol)
-        grown = ndimage.binary_dilation(grown, iterations=2, mask=edge) | core
-        grown = ndimage.binary_fill_holes(ndimage.binary_closing(grown, iterations=1) | grown)
-        return core, grown
-
-    def finish(
-        name: str, core_c: NDArray | None, organ_full: NDArray, origin: str
-    ) -> ReferenceRegion | None:
-        if core_c is not None:
-            centre_c, depth = _deepest_point(core_c, cs, cov=sd / np.maximum(m1, 1e-6))
-            centre = (centre_c + 0.5) * np.array(f) - 0.5
-            region_mask = _upsample(core_c, f, suv.shape) | organ_full  # type: ignore[arg-type]
-        else:
-            # a given organ mask: the most homogeneous deep point of its coarse version, so
-            # the VOI avoids metastases inside the organ
-            mask_c = _block_mean(organ_full.astype(np.float32), f) > 0.5  # type: ignore[arg-type]
-            if mask_c.sum() >= 8:
-                centre_c, depth = _deepest_point(mask_c, cs, cov=sd / np.maximum(m1, 1e-6))
-                centre = (centre_c + 0.5) * np.array(f) - 0.5
-            else:
-                centre, depth = _deepest_point(organ_full, spacing_mm)
-            region_mask = organ_full
-        radius = float(np.clip(depth, 2.0 * max(spacing_mm), _VOI_RADIUS_MM))
-        mean, sdv, nvox = voi_stats(suv, region_mask, centre, radius, spacing_mm)
-        if nvox == 0 or not np.isfinite(mean):
-            regions.notes.append(f"{name}: empty reference VOI")
-            return None
-        centre_mm = tuple(float(v) for v in (a[:3, :3] @ centre + a[:3, 3]))
-        return ReferenceRegion(
-            name=name,
-            suv_mean=mean,
-            suv_sd=sdv,
-            voi_volume_ml=nvox * voxel_ml,
-            center_mm=centre_mm,  # type: ignore[arg-type]
-            origin=origin,
-            organ_volume_ml=float(organ_full.sum()) * voxel_ml if name != "blood_pool" else None,
-            voi_radius_mm=radius,
-            voi_center_ijk=tuple(float(c) for c in centre),  # type: ignore[arg-type]
-        )
+    labels, comps = _search(g)
 
     # ---- liver
     liver_comp = None
     if "liver" in masks and masks["liver"].any():
         regions.masks["liver"] = masks["liver"]
-        regions.liver = finish("liver", None, masks["liver"], mask_origin)
+        regions.liver = _region(g, regions.notes, "liver", None, masks["liver"], mask_origin)
+    elif right := _liver_candidates(g, comps):
+        liver_comp = max(right, key=lambda c: c["volume_ml"] * c["mean"])
+        core, full = _organ_mask(g, labels, liver_comp)
+        regions.masks["liver"] = full
+        regions.liver = _region(g, regions.notes, "liver", core, full, "automatic")
     else:
-        right = liver_candidates(comps)
-        if right:
-            liver_comp = max(right, key=lambda c: c["volume_ml"] * c["mean"])
-            core, grown = organ_from_component(liver_comp)
-            full = _refine(_upsample(grown, f, suv.shape), suv, liver_comp["mean"], f)  # type: ignore[arg-type]
-            regions.masks["liver"] = full
-            regions.liver = finish("liver", core, full, "automatic")
-        else:
-            regions.notes.append("liver not found automatically (not in the field of view?)")
-
+        regions.notes.append("liver not found automatically (not in the field of view?)")
     if liver_comp is None and "liver" in regions.masks:
-        # a given liver mask: its level anchors the spleen search like a found liver
-        lc = _block_mean(regions.masks["liver"].astype(np.float32), f) > 0.5  # type: ignore[arg-type]
-        if lc.any():
-            zi = np.nonzero(lc)[z_ax].astype(float)
-            zs = sorted((mm_offset(z_ax, zi.min(), sign[2]), mm_offset(z_ax, zi.max(), sign[2])))
-            liver_comp = {
-                "z": mm_offset(z_ax, float(zi.mean()), sign[2]),
-                "z_lo": zs[0],
-                "z_hi": zs[1],
-                "label": -1,
-                "mean": regions.liver.suv_mean if regions.liver else 0.0,
-            }
+        liver_comp = _liver_level(g, regions)
 
     # ---- spleen
     if "spleen" in masks and masks["spleen"].any():
         regions.masks["spleen"] = masks["spleen"]
-        regions.spleen = finish("spleen", None, masks["spleen"], mask_origin)
+        regions.spleen = _region(g, regions.notes, "spleen", None, masks["spleen"], mask_origin)
     else:
-        left = [
-            c
-            for c in comps
-            if c["x"] >= _SIDE_OFFSET_MM
-            and 10.0 <= c["volume_ml"] <= 1500.0
-            and c["y"] > -20.0
-            and (liver_comp is None or liver_comp["z_lo"] - 20 <= c["z"] <= liver_comp["z_hi"] + 20)
-        ]
-        # the spleen lies at the liver's level, the kidneys below: centroid no more than 40 mm
-        # below the liver's; the largest volume x uptake (spleen > kidney cortex on SSTR)
-        if liver_comp is not None:
-            left = [c for c in left if c["z"] >= liver_comp["z"] - 40.0]
-        if left and liver_comp is not None:
-            sp_comp = max(left, key=lambda c: c["volume_ml"] * c["mean"])
-            core, grown = organ_from_component(sp_comp)
-            full = _refine(_upsample(grown, f, suv.shape), suv, sp_comp["mean"], f)  # type: ignore[arg-type]
-            regions.masks["spleen"] = full
-            regions.spleen = finish("spleen", core, full, "automatic")
-        else:
-            regions.notes.append("spleen not found automatically")
+        _find_spleen(g, regions, labels, comps, liver_comp)
 
     # ---- blood pool
     bp_key = next((k for k in ("blood_pool", "aorta") if k in masks and masks[k].any()), None)
     if bp_key is not None:
-        regions.blood_pool = finish("blood_pool", None, masks[bp_key], mask_origin)
+        regions.blood_pool = _region(
+            g, regions.notes, "blood_pool", None, masks[bp_key], mask_origin
+        )
     elif liver_comp is not None and regions.liver is not None:
-        zc = (np.indices(coarse.shape)[z_ax] - mid[z_ax]) * cs[z_ax] * sign[2]
-        xc = (np.indices(coarse.shape)[x_ax] - mid[x_ax]) * cs[x_ax] * sign[0]
-        slab = (zc > liver_comp["z_hi"]) & (zc < liver_comp["z_hi"] + 120.0) & (np.abs(xc) < 40.0)
-        cand = slab & body_core & (sd < 0.2 * m1) & (m1 > 0.5) & (m1 < 0.6 * regions.liver.suv_mean)
-        if ct_hu is not None:
-            cand &= (ct_m > 0.0) & (ct_m < 100.0)
-        if int(cand.sum()) * float(np.prod(cs)) / 1000.0 >= 5.0:
-            full = _upsample(cand, f, suv.shape)  # type: ignore[arg-type]
-            vals = suv[full]
-            regions.blood_pool = ReferenceRegion(
-                name="blood_pool",
-                suv_mean=float(vals.mean()),
-                suv_sd=float(vals.std(ddof=1)),
-                voi_volume_ml=float(full.sum()) * voxel_ml,
-                center_mm=tuple(
-                    float(v) for v in a[:3, :3] @ np.array(ndimage.center_of_mass(full)) + a[:3, 3]
-                ),  # type: ignore[arg-type]
-                origin="automatic",
-            )
-        else:
-            regions.notes.append("blood pool not found automatically")
+        _find_blood_pool(g, regions, liver_comp, regions.liver.suv_mean)
     for k, v in masks.items():
         regions.masks.setdefault(k, v)
     return regions

@@ -1,7 +1,8 @@
 """Scores: Krenning, SSTR-RADS 1.0, PRRT eligibility, NETPET (constants in ``data/scores.toml``).
 
 - Krenning scale (Krenning EP et al., Ann N Y Acad Sci 2004;1014:234-245), PET adaptation by
-  lesion SUVmax against liver and spleen SUVmean (Hope TA et al., J Nucl Med 2019;60:937).
+  lesion SUVmax against liver and spleen SUVmean (SNMMI/EANM SSTR PET guideline, Hope TA et al.,
+  J Nucl Med 2023;64:204; NANETS/SNMMI PRRT procedure standard, J Nucl Med 2019;60:937).
 - SSTR-RADS 1.0 (Werner RA et al., J Nucl Med 2018;59:1085-1091).
 - PRRT eligibility (Hicks RJ et al., Neuroendocrinology 2017;105:295; Zaknun JJ et al.,
   EJNMMI 2013;40:800): sufficient SSTR expression (Krenning >= 3) in the tumour burden and no

@@ -28,9 +28,12 @@ import SimpleITK as sitk
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from nenscope.analysis._geometry import ball_mask
+from nenscope.analysis._geometry import ball_mask, median_robust_sd
 from nenscope.analysis.rules import UptakeRule
 from nenscope.analysis.suvpeak import suv_peak_per_label
+
+#: ``(mask, SUV)`` pairs: a threshold or detection level that applies inside the mask
+Regions = list[tuple[NDArray[np.bool_], float]]
 
 __all__ = [
     "SegmentationResult",
@@ -127,25 +130,23 @@ def organ_thresholds(
     *,
     floor_suv: float,
     organ_factor: float,
-) -> tuple[list[tuple[NDArray[np.bool_], float]], list[str]]:
+) -> tuple[Regions, list[str]]:
     """Raised thresholds over organs with physiological uptake (suppression that keeps lesions).
 
     Inside each organ named by ``rules`` (its mask dilated by the rule's spill-over margin) a
-    lesion must exceed ``organ_factor`` x (the organ's median + 2 robust SDs, 1.4826 x MAD,
-    on ``image``), and never less than ``floor_suv``: the organ's own physiological uptake
+    lesion must exceed ``organ_factor`` x (the organ's median + 2 robust SDs, ``MAD_TO_SD`` x
+    MAD, on ``image``), and never less than ``floor_suv``: the organ's own physiological uptake
     is suppressed, a tumour clearly hotter than the organ (e.g. a pancreatic NET) is still
     found; median and MAD ignore the tumour inside the organ.
     """
-    out: list[tuple[NDArray[np.bool_], float]] = []
+    out: Regions = []
     used: list[str] = []
     for rule in rules:
         for name, m in masks.items():
             if not rule.matches(name) or not m.any():
                 continue
             region, _ = physiological_mask(image.shape, {name: m}, [rule], spacing_mm)
-            vals = image[m]
-            med = float(np.median(vals))
-            rsd = 1.4826 * float(np.median(np.abs(vals - med)))
+            med, rsd = median_robust_sd(image[m])
             out.append((region, max(floor_suv, organ_factor * (med + 2.0 * rsd))))
             used.append(f"{rule.organ} ({name})")
     return out, used
@@ -278,7 +279,7 @@ def split_touching(
 
 def _detect_levels(
     detect_suv: float,
-    region_detect: list[tuple[NDArray[np.bool_], float]] | None,
+    region_detect: Regions | None,
     positions: NDArray[np.intp],
 ) -> NDArray[np.float64]:
     """Detection level per component: ``detect_suv``, or a region's value where the
@@ -295,9 +296,9 @@ def segment_lesions(
     threshold_suv: float | NDArray,
     *,
     detect_suv: float | None = None,
-    region_detect: list[tuple[NDArray[np.bool_], float]] | None = None,
-    region_thresholds: list[tuple[NDArray[np.bool_], float]] | None = None,
-    raise_thresholds: list[tuple[NDArray[np.bool_], float]] | None = None,
+    region_detect: Regions | None = None,
+    region_thresholds: Regions | None = None,
+    raise_thresholds: Regions | None = None,
     exclude: NDArray[np.bool_] | None = None,
     min_volume_ml: float = 0.3,
     suvmax_fraction: float | None = None,
@@ -353,20 +354,7 @@ def segment_lesions(
         int32 labels 0..N, lesions ordered by descending SUVmax.
     """
     suv = np.asarray(suv, dtype=np.float32)
-    cand = suv > threshold_suv
-    for region, t_region in region_thresholds or []:
-        objs = ndimage.find_objects(region.astype(np.uint8))
-        if not objs or objs[0] is None:
-            continue
-        box = objs[0]
-        r = region[box]
-        cand[box] = np.where(r, suv[box] > t_region, cand[box])
-    for region, t_region in raise_thresholds or []:
-        objs = ndimage.find_objects(region.astype(np.uint8))
-        if not objs or objs[0] is None:
-            continue
-        box = objs[0]
-        cand[box] &= ~region[box] | (suv[box] > t_region)
+    cand = _candidates(suv, threshold_suv, region_thresholds, raise_thresholds)
     if exclude is not None:
         cand &= ~exclude
     labels = cc3d.connected_components(cand, connectivity=26).astype(np.int32)
@@ -376,18 +364,7 @@ def segment_lesions(
         and detect_suv > float(np.min(threshold_suv))
         and labels.max() > 0
     ):
-        # hysteresis: a component is a lesion only if it reaches the detection threshold
-        lmax = label_max(suv, labels)
-        n = lmax.size - 1
-        at = np.zeros((n, suv.ndim), dtype=np.intp)
-        if region_detect:
-            # where each component peaks, in one vectorised pass (scipy's maximum_position
-            # loops per label: 4x the whole segmentation's time on an FDG study)
-            flat = np.flatnonzero((labels > 0) & (suv >= lmax[labels]))
-            lab_at, first = np.unique(labels.ravel()[flat], return_index=True)
-            at[lab_at - 1] = np.column_stack(np.unravel_index(flat[first], suv.shape))
-        lut = np.concatenate([[False], lmax[1:] >= _detect_levels(detect_suv, region_detect, at)])
-        labels = np.where(lut[labels], labels, 0).astype(np.int32)
+        labels = _hysteresis(suv, labels, detect_suv, region_detect)
     if suvmax_fraction is not None and labels.max() > 0:
         lut = label_max(suv, labels) * suvmax_fraction
         lut[0] = np.inf
@@ -396,24 +373,11 @@ def segment_lesions(
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
     min_vox = max(1, int(np.ceil(min_volume_ml / voxel_ml)))
     if labels.max() > 0:
-        counts = np.bincount(labels.ravel())
-        small = counts < min_vox
-        small[0] = False
-        if small.any():
-            labels[small[labels]] = 0
-        labels = _relabel_sequential(labels)
+        labels = _drop_small(labels, min_vox)
     if detect_on_peak and labels.max() > 0:
-        # detection on SUVpeak (PERCIST measurability): noise clusters pass a voxel threshold
-        # by chance, their 1 cm^3 mean does not
-        peaks, centres = suv_peak_per_label(suv, labels, spacing_mm)
-        need = np.full(peaks.size, float(np.min(threshold_suv)), dtype=np.float64)
-        for region, t_region in region_thresholds or []:
-            inside = region[tuple(centres.T)]
-            need[inside] = t_region
-        if detect_suv is not None:
-            need = np.maximum(need, _detect_levels(detect_suv, region_detect, centres))
-        keep = np.concatenate([[False], peaks >= need])
-        labels = _relabel_sequential(np.where(keep[labels], labels, 0).astype(np.int32))
+        labels = _detect_on_peak(
+            suv, labels, spacing_mm, threshold_suv, region_thresholds, detect_suv, region_detect
+        )
     if component_filter is not None and labels.max() > 0:
         labels = _relabel_sequential(component_filter(labels))
     if split and labels.max() > 0:
@@ -430,22 +394,106 @@ def segment_lesions(
         # after splitting, so that a hot lesion does not trim away a cooler neighbour
         labels = _contrast_trim(suv, labels, contrast_fraction)
     if fill_holes and labels.max() > 0:
-        for idx, sl in enumerate(ndimage.find_objects(labels)):
-            if sl is None:
-                continue
-            comp = labels[sl] == idx + 1
-            filled = ndimage.binary_fill_holes(comp)
-            holes = filled & ~comp & (labels[sl] == 0)
-            if holes.any():
-                labels[sl][holes] = idx + 1
+        _fill_holes(labels)
     if labels.max() > 0:  # watershed pieces too small to be lesions go (trimmed cores stay)
-        counts = np.bincount(labels.ravel())
-        small = counts < (min_vox if contrast_fraction is None else 1)
-        small[0] = False
-        if small.any():
-            labels[small[labels]] = 0
-        labels = _relabel_sequential(labels)
-    # order by descending SUVmax (stable ids for reports)
+        labels = _drop_small(labels, min_vox if contrast_fraction is None else 1)
+    return _order_by_suvmax(suv, labels)
+
+
+def _candidates(
+    suv: NDArray[np.float32],
+    threshold_suv: float | NDArray,
+    region_thresholds: Regions | None,
+    raise_thresholds: Regions | None,
+) -> NDArray[np.bool_]:
+    """Voxels above the threshold: replaced inside ``region_thresholds``, raised inside
+    ``raise_thresholds`` (each applied within its mask's bounding box only)."""
+    cand = suv > threshold_suv
+    for region, t_region in region_thresholds or []:
+        objs = ndimage.find_objects(region.astype(np.uint8))
+        if not objs or objs[0] is None:
+            continue
+        box = objs[0]
+        r = region[box]
+        cand[box] = np.where(r, suv[box] > t_region, cand[box])
+    for region, t_region in raise_thresholds or []:
+        objs = ndimage.find_objects(region.astype(np.uint8))
+        if not objs or objs[0] is None:
+            continue
+        box = objs[0]
+        cand[box] &= ~region[box] | (suv[box] > t_region)
+    return cand
+
+
+def _hysteresis(
+    suv: NDArray[np.float32],
+    labels: NDArray[np.int32],
+    detect_suv: float,
+    region_detect: Regions | None,
+) -> NDArray[np.int32]:
+    """Keep the components whose maximum reaches the detection level where they peak."""
+    lmax = label_max(suv, labels)
+    n = lmax.size - 1
+    at = np.zeros((n, suv.ndim), dtype=np.intp)
+    if region_detect:
+        # where each component peaks, in one vectorised pass (scipy's maximum_position
+        # loops per label: 4x the whole segmentation's time on an FDG study)
+        flat = np.flatnonzero((labels > 0) & (suv >= lmax[labels]))
+        lab_at, first = np.unique(labels.ravel()[flat], return_index=True)
+        at[lab_at - 1] = np.column_stack(np.unravel_index(flat[first], suv.shape))
+    lut = np.concatenate([[False], lmax[1:] >= _detect_levels(detect_suv, region_detect, at)])
+    return np.where(lut[labels], labels, 0).astype(np.int32)
+
+
+def _detect_on_peak(
+    suv: NDArray[np.float32],
+    labels: NDArray[np.int32],
+    spacing_mm: tuple[float, float, float],
+    threshold_suv: float | NDArray,
+    region_thresholds: Regions | None,
+    detect_suv: float | None,
+    region_detect: Regions | None,
+) -> NDArray[np.int32]:
+    """Keep the components whose SUVpeak reaches the local threshold and detection level.
+
+    PERCIST measurability: noise clusters pass a voxel threshold by chance, their 1 cm^3
+    mean does not.
+    """
+    peaks, centres = suv_peak_per_label(suv, labels, spacing_mm)
+    need = np.full(peaks.size, float(np.min(threshold_suv)), dtype=np.float64)
+    for region, t_region in region_thresholds or []:
+        inside = region[tuple(centres.T)]
+        need[inside] = t_region
+    if detect_suv is not None:
+        need = np.maximum(need, _detect_levels(detect_suv, region_detect, centres))
+    keep = np.concatenate([[False], peaks >= need])
+    return _relabel_sequential(np.where(keep[labels], labels, 0).astype(np.int32))
+
+
+def _drop_small(labels: NDArray[np.int32], min_voxels: int) -> NDArray[np.int32]:
+    """Components below ``min_voxels`` removed (in place), the rest relabelled 1..N."""
+    counts = np.bincount(labels.ravel())
+    small = counts < min_voxels
+    small[0] = False
+    if small.any():
+        labels[small[labels]] = 0
+    return _relabel_sequential(labels)
+
+
+def _fill_holes(labels: NDArray[np.int32]) -> None:
+    """Fill the cold cores (necrosis) enclosed by each lesion, in place."""
+    for idx, sl in enumerate(ndimage.find_objects(labels)):
+        if sl is None:
+            continue
+        comp = labels[sl] == idx + 1
+        filled = ndimage.binary_fill_holes(comp)
+        holes = filled & ~comp & (labels[sl] == 0)
+        if holes.any():
+            labels[sl][holes] = idx + 1
+
+
+def _order_by_suvmax(suv: NDArray[np.float32], labels: NDArray[np.int32]) -> NDArray[np.int32]:
+    """Labels renumbered by descending SUVmax (stable ids for reports)."""
     n = int(labels.max())
     if n > 1:
         maxes = label_max(suv, labels, n)[1:]

@@ -2,12 +2,19 @@
 
 The commands are thin: they parse options, call the library and print. A
 :class:`~nenscope.errors.NenscopeError` becomes ``error: <message>`` on stderr and exit code 2.
+SIGINT and SIGTERM interrupt a command as an exception, so that result folders being written
+are removed (:func:`nenscope.atomic.result_folder`); the exit code is then 128 + the signal
+number (130, 143) and stderr says ``interrupted``.
 """
 
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
@@ -30,6 +37,12 @@ _COMMAND_MODULES = [
     "dosimetry",
     "simulate",
     "analyze",
+    "leaflet",
+    "serve",
+    "users",
+    "pacs",
+    "cohort",
+    "plan",
     "compare",
 ]
 
@@ -53,16 +66,46 @@ for _name in _COMMAND_MODULES:
     importlib.import_module(f"nenscope.cli.{_name}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 2 bad input or usage)."""
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM during a command (a BaseException: Click does not swallow it)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
+
+
+@contextmanager
+def _signals_as_exceptions() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` (main thread only; restored after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        app(args=argv, prog_name="nenscope")
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 2 bad input or usage, 130/143 interrupted)."""
+    try:
+        with _signals_as_exceptions():
+            app(args=argv, prog_name="nenscope")
     except SystemExit as exc:  # Typer/Click exit: usage errors are already printed (code 2)
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except NenscopeError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
+    except Interrupted as exc:
+        typer.echo(f"interrupted ({exc}): no partial results were left", err=True)
+        return exc.exit_code
     return 0
 
 

@@ -9,11 +9,9 @@ import typer
 from rich.table import Table
 
 from nenscope.cli import app
-from nenscope.cli._common import console, err_console, print_json
-
-
-def _fmt(value, spec=".1f") -> str:
-    return "—" if value is None else format(value, spec)
+from nenscope.cli._common import AllowMismatchOption, KeepOption, console, err_console, print_json
+from nenscope.errors import NenscopeError
+from nenscope.report.format import fmt
 
 
 def print_findings(data: dict, out_dir: Path | None = None) -> None:
@@ -21,8 +19,8 @@ def print_findings(data: dict, out_dir: Path | None = None) -> None:
     study, summary, ref = data["study"], data["summary"], data["reference"]
     table = Table(
         title=f"{study.get('agent')} — {summary['n_lesions']} lesion(s); "
-        f"liver SUVmean {_fmt(ref.get('liver_suv_mean'), '.2f')}, "
-        f"spleen {_fmt(ref.get('spleen_suv_mean'), '.2f')}"
+        f"liver SUVmean {fmt(ref.get('liver_suv_mean'), '.2f')}, "
+        f"spleen {fmt(ref.get('spleen_suv_mean'), '.2f')}"
     )
     cols = ["#", "site", "ml", "SUVmax", "SUVpeak", "SUVmean", "T/L", "Krenning", "SSTR-RADS"]
     has_fdg = any(les.get("fdg_suv_max") is not None for les in data["lesions"])
@@ -34,16 +32,16 @@ def print_findings(data: dict, out_dir: Path | None = None) -> None:
         row = [
             str(les["id"]),
             les["site"],
-            _fmt(les["volume_ml"], ".2f"),
-            _fmt(les["suv_max"]),
-            _fmt(les["suv_peak"]),
-            _fmt(les["suv_mean"]),
-            _fmt(les["tlr"]),
+            fmt(les["volume_ml"], ".2f"),
+            fmt(les["suv_max"], ".1f"),
+            fmt(les["suv_peak"], ".1f"),
+            fmt(les["suv_mean"], ".1f"),
+            fmt(les["tlr"], ".1f"),
             str(les.get("krenning") if les.get("krenning") is not None else "—"),
             les.get("sstr_rads") or "—",
         ]
         if has_fdg:
-            row += [_fmt(les.get("fdg_suv_max")), les.get("netpet") or "—"]
+            row += [fmt(les.get("fdg_suv_max"), ".1f"), les.get("netpet") or "—"]
         table.add_row(*row)
     console.print(table)
     eligible = summary.get("prrt_eligible")
@@ -56,8 +54,8 @@ def print_findings(data: dict, out_dir: Path | None = None) -> None:
             f"NETPET: {summary['netpet']} ({summary.get('n_fdg_only', 0)} FDG-only lesion(s))"
         )
     console.print(
-        f"SSTR tumour volume {_fmt(summary.get('sstr_tv_ml'))} ml, "
-        f"TL-SSTR {_fmt(summary.get('tl_sstr'))}, highest Krenning "
+        f"SSTR tumour volume {fmt(summary.get('sstr_tv_ml'), '.1f')} ml, "
+        f"TL-SSTR {fmt(summary.get('tl_sstr'), '.1f')}, highest Krenning "
         f"{summary.get('krenning_max') if summary.get('krenning_max') is not None else '—'}"
     )
     if out_dir is not None:
@@ -67,8 +65,9 @@ def print_findings(data: dict, out_dir: Path | None = None) -> None:
 @app.command()
 def analyze(
     study: Annotated[
-        Path, typer.Argument(help="Folder or zip with the PET/SPECT series and its CT.")
-    ],
+        Path | None,
+        typer.Argument(help="Folder or zip with the PET/SPECT series and its CT."),
+    ] = None,
     fdg: Annotated[
         Path | None,
         typer.Option("--fdg", help="The same patient's FDG PET/CT (folder or zip), for NETPET."),
@@ -133,14 +132,33 @@ def analyze(
     json_: Annotated[
         bool, typer.Option("--json", help="Print findings.json instead of the table.")
     ] = False,
+    keep: KeepOption = False,
+    allow_mismatch: AllowMismatchOption = False,
+    # --- PACS (issue 22): pull the study from a DICOMweb PACS, push the SEG and SR back ---
+    from_pacs: Annotated[
+        str | None,
+        typer.Option(
+            "--from-pacs",
+            help="DICOMweb root of a PACS to pull --study from (credentials: NENSCOPE_PACS_USER/"
+            "NENSCOPE_PACS_PASSWORD or NENSCOPE_PACS_TOKEN).",
+        ),
+    ] = None,
+    study_uid: Annotated[
+        str | None, typer.Option("--study", help="StudyInstanceUID on the --from-pacs PACS.")
+    ] = None,
+    push: Annotated[
+        bool,
+        typer.Option("--push", help="Store the DICOM-SEG, SUV map and SR back on the PACS."),
+    ] = False,
 ) -> None:
     """Find, measure and score the lesions of an SSTR/FDG/GLP-1R PET (or SPECT) study.
 
     Writes OUT/report.html, findings.json, lesions.csv, lesions.nii.gz, lesions.seg.dcm and
-    figures/*.png.
+    figures/*.png as one result set: OUT appears only when every file is complete, and an
+    earlier OUT is replaced as a whole (or kept with --keep).
     """
     from nenscope.analysis import AnalysisOptions
-    from nenscope.run import run_analysis
+    from nenscope.jobs.analyze import run_analysis
 
     options = AnalysisOptions(
         tracer=tracer, threshold_method=threshold_method, min_volume_ml=min_volume_ml
@@ -155,6 +173,22 @@ def analyze(
         ).items()
         if v is not None
     }
+    if from_pacs is not None or study_uid is not None or push:
+        _analyze_from_pacs(
+            from_pacs,
+            study_uid,
+            push,
+            out,
+            json_,
+            fdg_path=fdg,
+            options=options,
+            overrides=overrides or None,
+            pdf=pdf,
+            radiomics=radiomics_preset if radiomics else None,
+        )
+        return
+    if study is None:
+        raise NenscopeError("give a STUDY folder or zip, or --from-pacs URL --study UID")
     out_dir = out or Path("out") / study.name.removesuffix(".zip")
     with err_console.status("analysing…") as status:
         result = run_analysis(
@@ -167,6 +201,8 @@ def analyze(
             pdf=pdf,
             radiomics=radiomics_preset if radiomics else None,
             progress=lambda stage: status.update(f"{stage}…"),
+            keep=keep,
+            allow_mismatch=allow_mismatch,
         )
     data = result.findings.to_dict()
     if json_:
@@ -174,4 +210,35 @@ def analyze(
         return
     print_findings(data, out_dir)
     for warning in result.warnings:
+        err_console.print(f"[yellow]note:[/yellow] {warning}")
+
+
+# --- PACS (issue 22) ---
+def _analyze_from_pacs(url, study_uid, push, out, json_, **kwargs) -> None:
+    """``analyze --from-pacs URL --study UID [--push]``: pull, analyse, SR, push back."""
+    from nenscope.pacs import PacsAuth, analyze_from_pacs
+
+    if not url or not study_uid:
+        raise NenscopeError("--from-pacs URL and --study UID go together (--push needs both)")
+    out_dir = out or Path("out") / study_uid
+    with err_console.status("pulling…") as status:
+        result = analyze_from_pacs(
+            url,
+            study_uid,
+            out_dir,
+            push=push,
+            auth=PacsAuth.from_env(),
+            progress=lambda stage: status.update(f"{stage}…"),
+            **kwargs,
+        )
+    data = result.run.findings.to_dict()
+    if json_:
+        print_json(data)
+        return
+    print_findings(data, out_dir)
+    if result.sr is not None:
+        console.print(f"DICOM SR: {result.sr}")
+    if result.pushed:
+        console.print(f"pushed {len(result.pushed)} instance(s) (SEG, SUV map, SR) to {url}")
+    for warning in result.run.warnings:
         err_console.print(f"[yellow]note:[/yellow] {warning}")

@@ -10,18 +10,7 @@ from rich.table import Table
 
 from nenscope.cli import app
 from nenscope.cli._common import console, err_console, print_json
-
-
-def _fmt(value, digits: int = 6) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    if isinstance(value, list):
-        return "×".join(_fmt(v, 4) for v in value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ")
-    return str(value)
+from nenscope.report.format import fmt
 
 
 @app.command("info")
@@ -107,15 +96,15 @@ def info(
         act = s["injected_activity_bq"]
         table.add_row(
             s["modality"],
-            _fmt(s["description"]),
+            fmt(s["description"]),
             str(s["n_instances"]),
-            _fmt(s["shape"]),
-            _fmt(s["spacing_mm"]),
-            _fmt(s["units"]),
-            _fmt(s["radiopharmaceutical"]),
-            _fmt(act / 1e6 if act else None, 5),
-            _fmt(s["suv_bw_factor"]),
-            _fmt(s["sul_factor"]),
+            fmt(s["shape"], "d"),
+            fmt(s["spacing_mm"], ".4g"),
+            fmt(s["units"]),
+            fmt(s["radiopharmaceutical"]),
+            fmt(act / 1e6 if act else None, ".5g"),
+            fmt(s["suv_bw_factor"], ".6g"),
+            fmt(s["sul_factor"], ".6g"),
         )
     console.print(table)
     for s in result["series"]:
@@ -160,12 +149,20 @@ def convert(
         None, "--injection-time", help="Injection time, HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the files written as JSON."),
+    keep: bool = typer.Option(
+        False, "--keep", help="Keep an earlier OUT: refuse to run instead of replacing it."
+    ),
+    allow_mismatch: bool = typer.Option(
+        False,
+        "--allow-mismatch",
+        help="Accept slices or a CT of another patient or study (research data), with a warning.",
+    ),
 ) -> None:
     """Write a DICOM PET/SPECT study as NIfTI: emission.nii.gz (SUV or stored units) and ct.nii.gz.
 
-    Volumes keep their own grids (NIfTI affine in RAS mm); resample with nenscope.imaging.resample_to if one grid is needed.
+    Volumes keep their own grids (NIfTI affine in RAS mm); resample with nenscope.imaging.resample_to if one grid is needed. OUT appears only when both files are complete; an earlier OUT is replaced as a whole (or kept with --keep).
     """
-    from nenscope.errors import NenscopeError
+    from nenscope.atomic import check_output_folder, result_folder
     from nenscope.imaging import SUV_KINDS, load_study, save_nifti
     from nenscope.imaging.study import SuvOverrides
 
@@ -178,18 +175,19 @@ def convert(
         injected_mbq=injected_mbq,
         injection_time=injection_time,
     )
-    study = load_study(path, overrides=overrides, series_uid=series)
+    check_output_folder(out, keep=keep)
+    study = load_study(path, overrides=overrides, series_uid=series, allow_mismatch=allow_mismatch)
     emission = study.emission if kind == "none" else study.suv(kind)
-    if not out.exists():
-        out.mkdir(parents=True)
-    elif not out.is_dir():
-        raise NenscopeError(f"{out} exists and is not a folder")
+    with result_folder(out, keep=keep) as tmp:
+        save_nifti(emission, tmp / "emission.nii.gz")
+        if study.ct is not None:
+            save_nifti(study.ct, tmp / "ct.nii.gz")
     written = {
-        "emission": str(save_nifti(emission, out / "emission.nii.gz")),
+        "emission": str(out / "emission.nii.gz"),
         "emission_units": study.units if kind == "none" else f"SUV{kind}",
     }
     if study.ct is not None:
-        written["ct"] = str(save_nifti(study.ct, out / "ct.nii.gz"))
+        written["ct"] = str(out / "ct.nii.gz")
     written["warnings"] = study.warnings + (study.suv.warnings if kind != "none" else [])
     if json_out:
         print_json(written)

@@ -4,6 +4,7 @@ PET or SPECT camera, written as DICOM with its ground truth."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,102 +29,143 @@ def _timepoints(text: str | None) -> tuple[float, ...] | None:
     return values
 
 
-@app.command("simulate")
-def simulate(
-    tracer: str = typer.Option(
-        ...,
+_TracerOption = Annotated[
+    str,
+    typer.Option(
         "--tracer",
         help="Agent from the catalogue, e.g. 68Ga-DOTATATE, 18F-FDG, "
         "68Ga-exendin-4, 177Lu-DOTATATE (see `nenscope tracer`).",
     ),
-    out: Path = typer.Option(
-        ..., "--out", help="Output folder (pet/, ct/, truth/ are created in it)."
-    ),
-    seed: int = typer.Option(
-        0, "--seed", min=0, help="Random seed; the same seed gives the same study."
-    ),
-    lesions: int = typer.Option(
-        5, "--lesions", min=0, max=40, help="Number of lesions (count; patient phantom)."
-    ),
-    phantom: str = typer.Option(
-        "patient", "--phantom", help="patient (virtual NET patient) or nema-iec."
-    ),
-    scanner: str | None = typer.Option(
-        None,
+]
+_OutOption = Annotated[
+    Path, typer.Option("--out", help="Output folder (pet/, ct/, truth/ are created in it).")
+]
+_SeedOption = Annotated[
+    int, typer.Option("--seed", min=0, help="Random seed; the same seed gives the same study.")
+]
+_LesionsOption = Annotated[
+    int,
+    typer.Option("--lesions", min=0, max=40, help="Number of lesions (count; patient phantom)."),
+]
+_PhantomOption = Annotated[
+    str, typer.Option("--phantom", help="patient (virtual NET patient) or nema-iec.")
+]
+_ScannerOption = Annotated[
+    str | None,
+    typer.Option(
         "--scanner",
         help="pet or spect (default: PET for positron emitters, SPECT for 111In/123I/177Lu).",
     ),
-    minutes_per_bed: float = typer.Option(
-        2.5,
+]
+_MinutesPerBedOption = Annotated[
+    float,
+    typer.Option(
         "--minutes-per-bed",
         min=0.05,
         max=60.0,
         help="PET acquisition time per bed position, in minutes.",
     ),
-    injected_mbq: float | None = typer.Option(
-        None,
+]
+_InjectedMbqOption = Annotated[
+    float | None,
+    typer.Option(
         "--injected-mbq",
         min=0.1,
         max=20000.0,
         help="Injected activity in MBq (default: the catalogue's rule, "
         "e.g. 2 MBq/kg for 68Ga-DOTATATE, 7400 MBq for 177Lu).",
     ),
-    timepoints_h: str | None = typer.Option(
-        None,
+]
+_TimepointsHOption = Annotated[
+    str | None,
+    typer.Option(
         "--timepoints-h",
         help="Scan times after injection in hours, comma-separated "
         "(default: the agent's uptake time; 177Lu: 4,24,96,168).",
     ),
-    tumour_type: str = typer.Option(
-        "G2",
+]
+_TumourTypeOption = Annotated[
+    str,
+    typer.Option(
         "--tumour-type",
         help="G1, G2, G3 or insulinoma (sets SSTR, FDG, GLP-1R expression of the lesions).",
     ),
-    sex: str = typer.Option("M", "--sex", help="M or F."),
-    weight_kg: float | None = typer.Option(
-        None,
+]
+_SexOption = Annotated[str, typer.Option("--sex", help="M or F.")]
+_WeightKgOption = Annotated[
+    float | None,
+    typer.Option(
         "--weight-kg",
         min=25.0,
         max=250.0,
         help="Patient weight in kg (default ICRP 89 reference: 73 M, 60 F).",
     ),
-    height_cm: float | None = typer.Option(
-        None,
-        "--height-cm",
-        min=100.0,
-        max=230.0,
-        help="Patient height in cm (default 176 M, 163 F).",
+]
+_HeightCmOption = Annotated[
+    float | None,
+    typer.Option(
+        "--height-cm", min=100.0, max=230.0, help="Patient height in cm (default 176 M, 163 F)."
     ),
-    voxel_mm: float | None = typer.Option(
-        None,
+]
+_VoxelMmOption = Annotated[
+    float | None,
+    typer.Option(
         "--voxel-mm",
         min=1.0,
         max=12.0,
         help="Isotropic voxel size in mm (default 4.0 PET, 4.8 SPECT).",
     ),
-    pet_model: str = typer.Option(
-        "earl", "--pet-model", help="PET scanner model: earl (EARL1-like) or digital."
-    ),
-    iterations: int | None = typer.Option(
-        None, "--iterations", min=1, max=50, help="OSEM iterations (count)."
-    ),
-    subsets: int | None = typer.Option(
-        None,
+]
+_PetModelOption = Annotated[
+    str, typer.Option("--pet-model", help="PET scanner model: earl (EARL1-like) or digital.")
+]
+_IterationsOption = Annotated[
+    int | None, typer.Option("--iterations", min=1, max=50, help="OSEM iterations (count).")
+]
+_SubsetsOption = Annotated[
+    int | None,
+    typer.Option(
         "--subsets",
         min=1,
         max=60,
         help="OSEM subsets (count; must divide 120 PET angles or 64 SPECT views).",
     ),
-    psf: bool | None = typer.Option(
-        None, "--psf/--no-psf", help="Model the PET PSF in the reconstruction."
-    ),
-    json_out: bool = typer.Option(False, "--json", help="Print the manifest summary as JSON."),
+]
+_PsfOption = Annotated[
+    bool | None, typer.Option("--psf/--no-psf", help="Model the PET PSF in the reconstruction.")
+]
+_JsonOutOption = Annotated[bool, typer.Option("--json", help="Print the manifest summary as JSON.")]
+
+
+@app.command("simulate")
+def simulate(
+    tracer: _TracerOption,
+    out: _OutOption,
+    seed: _SeedOption = 0,
+    lesions: _LesionsOption = 5,
+    phantom: _PhantomOption = "patient",
+    scanner: _ScannerOption = None,
+    minutes_per_bed: _MinutesPerBedOption = 2.5,
+    injected_mbq: _InjectedMbqOption = None,
+    timepoints_h: _TimepointsHOption = None,
+    tumour_type: _TumourTypeOption = "G2",
+    sex: _SexOption = "M",
+    weight_kg: _WeightKgOption = None,
+    height_cm: _HeightCmOption = None,
+    voxel_mm: _VoxelMmOption = None,
+    pet_model: _PetModelOption = "earl",
+    iterations: _IterationsOption = None,
+    subsets: _SubsetsOption = None,
+    psf: _PsfOption = None,
+    json_out: _JsonOutOption = False,
 ) -> None:
     """Simulate a PET/SPECT study of a virtual NET patient with a known truth.
 
     Writes OUT/pet (PT, or NM for SPECT; one folder per time point when several), OUT/ct,
-    OUT/truth/organs.nii.gz, OUT/truth/lesions.nii.gz and OUT/truth/manifest.json.
+    OUT/truth/organs.nii.gz, OUT/truth/lesions.nii.gz and OUT/truth/manifest.json, as one set
+    (OUT appears when complete; an earlier set is replaced as a whole).
     """
+    from nenscope.atomic import check_output_folder, result_folder
     from nenscope.simulation.output import write_study
     from nenscope.simulation.study import SimulationConfig, simulate_study
 
@@ -161,10 +203,14 @@ def simulate(
             tasks[stage] = progress.add_task(stage, total=total)
         progress.update(tasks[stage], completed=done, total=total)
 
+    check_output_folder(out)
     try:
-        with progress:
+        with progress, result_folder(out) as tmp:
             sim = simulate_study(config, progress=report)
-            paths = write_study(sim, out, progress=report)
+            paths = {
+                k: out / v.relative_to(tmp)
+                for k, v in write_study(sim, tmp, progress=report).items()
+            }
     except ValueError as exc:  # e.g. subsets that do not divide the angles
         raise NenscopeError(str(exc)) from exc
     summary = {

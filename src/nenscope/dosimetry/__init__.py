@@ -13,7 +13,9 @@ Entry points:
   masks on the first or on every time point; registration (rigid/affine, SimpleITK).
 
 Building blocks: :mod:`.kinetics`, :mod:`.svalues`, :mod:`.sphere`, :mod:`.kernel`,
-:mod:`.voxel`, :mod:`.dvh`, :mod:`.pvc`, :mod:`.radiobiology`, :mod:`.rtdose`, :mod:`.report`.
+:mod:`.voxel`, :mod:`.dvh`, :mod:`.pvc`, :mod:`.radiobiology`, :mod:`.rtdose`. The report is
+:mod:`nenscope.report.dosimetry`; the job that loads, masks and writes is
+:mod:`nenscope.jobs.dosimetry`.
 """
 
 from nenscope.dosimetry.kinetics import (

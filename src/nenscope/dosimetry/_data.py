@@ -1,4 +1,5 @@
-"""Locations of the data files shipped with :mod:`nenscope.dosimetry` and the 177Lu half-life."""
+"""Locations of the data files shipped with :mod:`nenscope.dosimetry`, and the physical decay
+constant of the therapy radionuclide (half-life from :mod:`nenscope.knowledge.radionuclides`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import math
 import tomllib
 from pathlib import Path
 from typing import Any
+
+from nenscope.knowledge.radionuclides import half_life_s
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 KERNEL_FILE = DATA_DIR / "Lu177-4.80-mm-mGyperMBqs-SoftICRP.img"
@@ -20,19 +23,6 @@ def load_toml(name: str) -> dict[str, Any]:
     """Read one of the TOML data files beside this module (cached)."""
     with open(DATA_DIR / name, "rb") as fh:
         return tomllib.load(fh)
-
-
-@functools.cache
-def half_life_s(nuclide: str = "Lu-177") -> float:
-    """Physical half-life in seconds (ICRP-107 via ``nenscope.knowledge`` or radioactivedecay)."""
-    try:  # the project-wide source, when the knowledge layer provides it
-        from nenscope.knowledge.radionuclides import half_life_s as _hl  # type: ignore
-
-        return float(_hl(nuclide))
-    except (ImportError, AttributeError):
-        import radioactivedecay as rd
-
-        return float(rd.Nuclide(nuclide).half_life("s"))
 
 
 def lambda_phys_per_h(nuclide: str = "Lu-177") -> float:

@@ -24,6 +24,7 @@ import numpy as np
 
 from nenscope.dosimetry._data import KERNEL_FILE, KERNEL_HEADER, load_toml
 from nenscope.errors import NenscopeError
+from nenscope.knowledge.radionuclides import mean_energy_per_decay_mev
 
 
 @functools.cache
@@ -103,13 +104,13 @@ def local_s_value(spacing_mm: tuple[float, float, float] | float) -> float:
     """S-value (mGy/(MBq·s)) of local energy deposition in one voxel of ``spacing_mm``.
 
     The non-penetrating energy per decay (β⁻ + internal-conversion + Auger electrons, 0.148
-    MeV from ICRP-107, ``data/lu177_emissions.toml``) is absorbed in the source voxel, photons
-    are neglected; unit-density soft tissue. The usual local-deposition method (e.g. Pasciak
-    AS et al., Front Oncol 2014;4:121; Ljungberg M et al., J Nucl Med 2016;57:151-162).
+    MeV from ICRP-107, :func:`nenscope.knowledge.radionuclides.mean_energy_per_decay_mev`) is
+    absorbed in the source voxel, photons are neglected; soft tissue of the density of the
+    voxel kernel's medium (``data/kernel.toml``). The usual local-deposition method (e.g.
+    Pasciak AS et al., Front Oncol 2014;4:121; Ljungberg M et al., J Nucl Med 2016;57:151-162).
     """
-    em = load_toml("lu177_emissions.toml")
-    e_j = float(em["lu177"]["electrons_mev"]) * 1.602176634e-13
-    rho = float(em["medium"]["density_g_per_ml"])
+    e_j = mean_energy_per_decay_mev("Lu-177")["electrons"] * 1.602176634e-13
+    rho = float(load_toml("kernel.toml")["medium"]["density_g_per_ml"])
     sp = np.broadcast_to(np.asarray(spacing_mm, dtype=float), (3,))
     mass_kg = rho * float(np.prod(sp)) / 1000.0 / 1000.0
     return e_j / mass_kg * 1e6 * 1e3  # Gy/(Bq·s) → mGy/(MBq·s)

@@ -12,6 +12,7 @@ Two entry points, both returning a :class:`DosimetryResult`:
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ import numpy as np
 
 from nenscope.dosimetry import kinetics, radiobiology, svalues, voxel
 from nenscope.dosimetry.dvh import DVH, dvh
+from nenscope.dosimetry.marrow import MarrowDose
 from nenscope.dosimetry.sphere import sphere_dose_gy
+from nenscope.dosimetry.uncertainty import RegionUncertainty
 from nenscope.errors import NenscopeError
 
 METHODS = ("organ", "voxel", "local", "single-time-point")
@@ -55,10 +58,20 @@ class RegionResult:
     cross_gy: float | None = None
     cumulative_dose_gy: float | None = None
     cumulative_bed_gy: float | None = None
+    uncertainty: RegionUncertainty | None = None
+
+    def _dose_std_gy(self) -> float | None:
+        """1 SD of the dose: the propagated one (EANM) when computed, else the fit's alone."""
+        if self.uncertainty is not None:
+            return self.uncertainty.dose_std_gy
+        if self.dose_method == "none" or "voxel" in self.dose_method or "local" in self.dose_method:
+            return None
+        return self.dose_gy * self.fit.tia_std_mbq_h / self.fit.tia_mbq_h
 
     def to_dict(self) -> dict:
         """The JSON row (keys with units)."""
         f = self.fit
+        u = self.uncertainty
         return {
             "name": self.name,
             "kind": self.kind,
@@ -66,16 +79,13 @@ class RegionResult:
             "fit_model": f.model,
             "t_eff_h": _r(f.t_eff_h),
             "tia_mbq_h": _r(f.tia_mbq_h),
-            "tia_std_mbq_h": _r(f.tia_std_mbq_h),
+            "tia_std_mbq_h": _r(f.tia_std_mbq_h if u is None else u.tia_std_mbq_h),
             "dose_gy": _r(self.dose_gy),
-            # 1-sigma from the kinetic fit alone (S-values, masses and calibration not included)
-            "dose_std_gy": _r(self.dose_gy * f.tia_std_mbq_h / f.tia_mbq_h)
-            if self.dose_method != "none"
-            and "voxel" not in self.dose_method
-            and "local" not in self.dose_method
-            else None,
+            "dose_std_gy": _r(self._dose_std_gy()),
             "dose_gy_per_gbq": _r(self.dose_gy_per_gbq),
             "bed_gy": _r(self.bed_gy),
+            "bed_std_gy": None if u is None else _r(u.bed_std_gy),
+            "uncertainty_budget": None if u is None else {k: _r(v) for k, v in u.budget.items()},
             "dose_method": self.dose_method,
             "s_value_tables": list(self.s_value_tables),
             "self_gy": _r(self.self_gy),
@@ -95,7 +105,9 @@ class DosimetryResult:
 
     regions: per-region results; warnings: limit and method warnings; method, sex,
     injected_gbq: the run's settings; dose_map_gy: voxel dose (Gy) on the reference grid for
-    the voxel/local methods; dvhs: per region; spacing_mm: voxel size of the dose map.
+    the voxel/local methods; dvhs: per region; spacing_mm: voxel size of the dose map;
+    marrow, projection, plan_comparison: set by :mod:`nenscope.dosimetry.assessment`;
+    notes: how the run was made (e.g. the automatic regions' delineation time points).
     """
 
     regions: list[RegionResult]
@@ -106,6 +118,10 @@ class DosimetryResult:
     dose_map_gy: np.ndarray | None = None
     dvhs: dict[str, DVH] = field(default_factory=dict)
     spacing_mm: tuple[float, float, float] | None = None
+    marrow: MarrowDose | None = None
+    projection: dict | None = None
+    plan_comparison: list[dict] | None = None
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The ``dosimetry.json`` document."""
@@ -124,6 +140,10 @@ class DosimetryResult:
                 }
                 for k, d in self.dvhs.items()
             },
+            "marrow": None if self.marrow is None else self.marrow.to_dict(),
+            "projection": self.projection,
+            "plan_comparison": self.plan_comparison,
+            "notes": list(self.notes),
             "warnings": list(self.warnings),
         }
 
@@ -143,7 +163,12 @@ def read_tac_csv(path: str | Path) -> list[RegionTAC]:
     if not p.is_file():
         raise NenscopeError(f"TAC table {p} not found (option --tac-csv)")
     regions: dict[str, RegionTAC] = {}
-    with open(p, newline="") as fh:
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # Latin-1 tables from older spreadsheets: every byte decodes
+        text = raw.decode("latin-1")
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         need = {"region", "time_h", "activity_mbq"}
         if not reader.fieldnames or not need <= {f.strip() for f in reader.fieldnames}:
@@ -157,7 +182,7 @@ def read_tac_csv(path: str | Path) -> list[RegionTAC]:
                 t = float(row["time_h"])
                 a = float(row["activity_mbq"])
                 m = float(row["mass_g"]) if row.get("mass_g") else None
-            except ValueError as exc:
+            except (ValueError, KeyError) as exc:
                 raise NenscopeError(f"{p} line {i}: {exc}") from exc
             tac = regions.setdefault(name, RegionTAC(name, [], [], None))
             tac.times_h.append(t)
@@ -202,6 +227,63 @@ def fit_region(
         return kinetics.fit_best(tac.times_h, tac.activity_mbq)
     except NenscopeError:
         return kinetics.tia_trapezoid(tac.times_h, tac.activity_mbq, tail="exp")
+
+
+#: Largest region activity (MBq) and mass (g), and administered activity (GBq), accepted:
+#: beyond any PRRT cycle or patient (typing errors, a wrong unit).
+MAX_REGION_ACTIVITY_MBQ = 1e5
+MAX_REGION_MASS_G = 5e5
+MAX_INJECTED_GBQ = 100.0
+
+
+def check_tacs(tacs: Sequence[RegionTAC], injected_gbq: float | None) -> None:
+    """Inputs checked by meaning: times after administration, activities positive, finite and
+    below :data:`MAX_REGION_ACTIVITY_MBQ`, masses positive and below
+    :data:`MAX_REGION_MASS_G`, the administered activity positive and below
+    :data:`MAX_INJECTED_GBQ`; each error names the region and the value."""
+    if injected_gbq is not None and not (
+        math.isfinite(injected_gbq) and 0 < injected_gbq <= MAX_INJECTED_GBQ
+    ):
+        raise NenscopeError(
+            f"administered activity {injected_gbq:g} GBq (--injected-gbq) must be above 0 and "
+            f"at most {MAX_INJECTED_GBQ:g} GBq"
+        )
+    for t in tacs:
+        bad_t = [x for x in t.times_h if not (math.isfinite(x) and x > 0)]
+        if bad_t:
+            raise NenscopeError(
+                f"{t.name}: time {bad_t[0]:g} h must be finite and after administration"
+            )
+        bad_a = [
+            a for a in t.activity_mbq if not (math.isfinite(a) and 0 < a <= MAX_REGION_ACTIVITY_MBQ)
+        ]
+        if bad_a:
+            raise NenscopeError(
+                f"{t.name}: activity {bad_a[0]:g} MBq must be finite, above 0 and at most "
+                f"{MAX_REGION_ACTIVITY_MBQ:g} MBq"
+            )
+        if t.mass_g is not None and not (
+            math.isfinite(t.mass_g) and 0 < t.mass_g <= MAX_REGION_MASS_G
+        ):
+            raise NenscopeError(
+                f"{t.name}: mass {t.mass_g:g} g must be above 0 and at most {MAX_REGION_MASS_G:g} g"
+            )
+
+
+def _fallback_note(tac: RegionTAC, fit: kinetics.KineticFit, method: str, model: str) -> str | None:
+    """A warning when ``auto`` kinetics fell back to a simpler model than a fitted curve."""
+    if method == "single-time-point" or model != "auto":
+        return None
+    n = len(tac.times_h)
+    if fit.model == "single-time-point":
+        return (
+            f"{tac.name}: one time point: single-time-point kinetics (Hänscheid) instead of "
+            "a fitted curve"
+        )
+    if fit.model == "trapezoid":
+        why = f"{n} time points are too few" if n < 3 else "no exponential model could be fitted"
+        return f"{tac.name}: {why} for a fitted curve: trapezoid with a physical-decay tail"
+    return None
 
 
 def _bed(name: str, dose: float, fit: kinetics.KineticFit) -> float:
@@ -251,6 +333,7 @@ def dosimetry_from_tacs(
     """
     if method not in METHODS:
         raise NenscopeError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    check_tacs(tacs, injected_gbq)
     fits = {
         t.name: fit_region(t, method=method, kinetics_model=kinetics_model, stp_time_h=stp_time_h)
         for t in tacs
@@ -258,14 +341,15 @@ def dosimetry_from_tacs(
     masses = {t.name: t.mass_g for t in tacs}
     tia = {n: f.tia_mbq_h for n, f in fits.items()}
     organ = svalues.organ_doses(tia, sex=sex, masses_g=masses)
-    warnings: list[str] = []
+    warnings: list[str] = [
+        note
+        for t in tacs
+        if (note := _fallback_note(t, fits[t.name], method, kinetics_model)) is not None
+    ]
     results: list[RegionResult] = []
     for t in tacs:
         fit = fits[t.name]
-        key = svalues.organ_key(t.name)
-        kind = "organ" if key else "tumour"
-        if key and svalues._organs()[key]["kind"] == "body":
-            kind = "body"
+        kind = svalues.region_kind(t.name)
         self_gy = cross_gy = None
         tables: tuple[str, ...] = ()
         if voxel_doses_gy is not None and t.name in voxel_doses_gy:
@@ -281,6 +365,8 @@ def dosimetry_from_tacs(
                 dose, how = math.nan, "none"
             else:
                 dose, how = sphere_dose_gy(fit.tia_mbq_h, t.mass_g), "sphere model"
+        elif kind == "marrow_voi":
+            dose, how = math.nan, "none (red-marrow VOI: see the red_marrow row)"
         else:
             dose, how = math.nan, "none"
             warnings.append(f"{t.name}: no S-value for this region; dose not computed")

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from nenscope.errors import NenscopeError
+from nenscope.imaging.geometry import fwhm_to_sigma
 
 
 class GeometricTransferMatrix:
@@ -47,7 +48,7 @@ class GeometricTransferMatrix:
         if background.any():
             regions.append(background)
         self._regions = regions
-        sigma = [fwhm_mm / (2.0 * np.sqrt(2.0 * np.log(2.0))) / s for s in spacing_mm]
+        sigma = fwhm_to_sigma(fwhm_mm, spacing_mm, exact=True)
         n = len(regions)
         w = np.empty((n, n))
         for j, mj in enumerate(regions):

@@ -21,20 +21,56 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from nenscope import __version__
 from nenscope.atomic import atomic_path
 from nenscope.errors import NenscopeError
+from nenscope.imaging.writable import TYPE2_EMPTY, writable_sources
 
 RT_DOSE_STORAGE = "1.2.840.10008.5.1.4.1.1.481.2"
+
+
+def _patient_and_study(
+    ds: Dataset, source: Dataset | None, study_instance_uid: str | None, notes: list[str]
+) -> None:
+    """Patient and General Study modules: copied from ``source`` (repaired by
+    :func:`~nenscope.imaging.writable.writable_sources`), type-2 attributes empty when unknown,
+    the study UID generated with a note when there is none."""
+    src = (
+        writable_sources([source], notes, need_frame_of_reference=False)[0]
+        if source is not None
+        else Dataset()
+    )
+    if "SpecificCharacterSet" in src:
+        ds.SpecificCharacterSet = src.SpecificCharacterSet
+    for keyword in TYPE2_EMPTY:
+        setattr(ds, keyword, src.get(keyword, ""))
+    uid = study_instance_uid or src.get("StudyInstanceUID")
+    if not uid:
+        uid = generate_uid()
+        notes.append("StudyInstanceUID (0020,000D) unknown: a new UID generated for the RT Dose")
+    ds.StudyInstanceUID = uid
 
 
 def write_rtdose(
     dose: hd.Volume,
     path: str | os.PathLike,
     *,
+    source: Dataset | None = None,
     study_instance_uid: str | None = None,
-    patient_id: str = "",
-    patient_name: str = "",
     description: str = "nenscope 177Lu absorbed dose",
+    notes: list[str] | None = None,
 ) -> Path:
-    """Write ``dose`` (Gy, ``highdicom.Volume`` in PATIENT coordinates) as RT Dose to ``path``."""
+    """Write ``dose`` (Gy, ``highdicom.Volume`` in PATIENT coordinates) as RT Dose to ``path``.
+
+    Args:
+        dose: absorbed dose in Gy.
+        path: output file.
+        source: a header of the SPECT/PET the dose was computed from: its patient and study
+            attributes are copied (absent type-2 ones written empty, dates and character set
+            repaired); without it they are empty.
+        study_instance_uid: the study to file the dose in (default: the source's; else a new
+            UID, with a note).
+        description: SeriesDescription.
+        notes: receives what was filled in, repaired or generated.
+    """
+    notes = notes if notes is not None else []
     arr = np.asarray(dose.array, dtype=np.float64)
     if arr.ndim != 3:
         raise NenscopeError("an RT Dose needs a 3-D dose volume")
@@ -42,11 +78,12 @@ def write_rtdose(
         raise NenscopeError("dose values must be finite and non-negative")
     a = np.asarray(dose.affine, dtype=float)
     row_step, col_step, slice_step = a[:3, 2], a[:3, 1], a[:3, 0]  # along a row = column index
-    row_cos = row_step / np.linalg.norm(row_step)
-    col_cos = col_step / np.linalg.norm(col_step)
+    slice_mm, col_mm, row_mm = dose.spacing
+    row_cos = row_step / row_mm
+    col_cos = col_step / col_mm
     normal = np.cross(row_cos, col_cos)
     along = float(slice_step @ normal)
-    if abs(abs(along) - np.linalg.norm(slice_step)) > 1e-3 * np.linalg.norm(slice_step):
+    if abs(abs(along) - slice_mm) > 1e-3 * slice_mm:
         raise NenscopeError("the dose grid's slices are not perpendicular to its rows and columns")
     if along < 0:  # store frames in increasing order along the normal
         arr = arr[::-1]
@@ -71,17 +108,20 @@ def write_rtdose(
     ds.Manufacturer = "nenscope"
     ds.SoftwareVersions = __version__
     ds.SeriesDescription = description
-    ds.PatientID = patient_id
-    ds.PatientName = patient_name
-    ds.StudyInstanceUID = study_instance_uid or generate_uid()
+    _patient_and_study(ds, source, study_instance_uid, notes)
     ds.SeriesInstanceUID = generate_uid()
     ds.SeriesNumber = 900
     ds.InstanceNumber = 1
     ds.FrameOfReferenceUID = dose.frame_of_reference_uid or generate_uid()
+    if not dose.frame_of_reference_uid:
+        notes.append(
+            "the dose grid has no FrameOfReferenceUID: a new one generated (viewers will not "
+            "overlay the RT Dose on the SPECT/CT without registration)"
+        )
     ds.PositionReferenceIndicator = ""
     ds.ImagePositionPatient = [float(v) for v in origin]
     ds.ImageOrientationPatient = [float(v) for v in (*row_cos, *col_cos)]
-    ds.PixelSpacing = [float(np.linalg.norm(col_step)), float(np.linalg.norm(row_step))]  # row, col
+    ds.PixelSpacing = [col_mm, row_mm]  # between rows, between columns
     ds.SliceThickness = float(along)
     ds.NumberOfFrames = int(arr.shape[0])
     ds.FrameIncrementPointer = (0x3004, 0x000C)

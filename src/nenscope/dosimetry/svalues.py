@@ -54,6 +54,13 @@ def organ_key(region_name: str) -> str | None:
     return None
 
 
+def region_kind(region_name: str) -> str:
+    """``organ``, ``body``, ``marrow_voi`` (an L2–L4 red-marrow VOI) or ``tumour`` (any
+    other name) for a region name (``data/organs.toml``)."""
+    key = organ_key(region_name)
+    return _organs()[key]["kind"] if key else "tumour"
+
+
 def tissue_of(region_name: str) -> str:
     """Radiobiology tissue key (``kidney``, ``red_marrow``, ``default``) of a region name."""
     key = organ_key(region_name)

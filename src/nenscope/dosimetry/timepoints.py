@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import highdicom as hd
 import numpy as np
 import SimpleITK as sitk
+from pydicom.dataset import Dataset
 
 from nenscope.errors import MissingDataError, NenscopeError
-from nenscope.imaging.registration import register
+from nenscope.imaging.identity import PatientIdentity, check_same_patient
+from nenscope.imaging.registration import register, resample_with
+from nenscope.knowledge.radionuclides import half_life_s
 
 
 @dataclass
@@ -32,13 +35,16 @@ class TimePoint:
 
     activity: activity concentration at acquisition (Bq/ml) in PATIENT coordinates;
     time_h: hours from administration to acquisition; ct: its CT (for registration) or None;
-    label: where it came from (folder name).
+    label: where it came from (folder name); identity: its patient and study (checked across
+    time points); header: one header of its series (for the RT Dose's patient and study).
     """
 
     activity: hd.Volume
     time_h: float
     ct: hd.Volume | None = None
     label: str = ""
+    identity: PatientIdentity | None = None
+    header: Dataset | None = field(default=None, repr=False)
 
 
 def _hours(a: datetime, b: datetime) -> float:
@@ -75,8 +81,6 @@ def timepoint_from_study(
         )
     hl_s = study.half_life_s
     if not hl_s:
-        from nenscope.dosimetry._data import half_life_s
-
         hl_s = half_life_s(study.radionuclide or "Lu-177")
     lam_per_h = math.log(2.0) / (hl_s / 3600.0)
     corr = (study.decay_correction or "NONE").upper()
@@ -96,21 +100,35 @@ def timepoint_from_study(
     t_h = _hours(acq, inj)  # the acquisition start, as in MIRD Pamphlet 23 practice
     if t_h <= 0:
         raise NenscopeError(f"{label}: acquisition is not after the administration ({t_h:.2f} h)")
-    return TimePoint(study.emission.with_array(arr), t_h, study.ct, label)
-
-
-def to_sitk(vol: hd.Volume) -> sitk.Image:
-    """``highdicom.Volume`` (axes slice,row,col; LPS affine) → SimpleITK image (LPS)."""
-    a = np.asarray(vol.affine, dtype=float)
-    img = sitk.GetImageFromArray(np.ascontiguousarray(vol.array, dtype=np.float32))
-    cols = [a[:3, 2], a[:3, 1], a[:3, 0]]  # sitk index (x, y, z) = array axes (2, 1, 0)
-    sp = [float(np.linalg.norm(c)) for c in cols]
-    img.SetSpacing(sp)
-    img.SetOrigin([float(v) for v in a[:3, 3]])
-    img.SetDirection(
-        np.column_stack([c / s for c, s in zip(cols, sp, strict=True)]).ravel().tolist()
+    _check_activity(arr, label)
+    identity = getattr(study, "identity", None)
+    if identity is not None:
+        identity = replace(identity, label=label or f"time point at {t_h:.1f} h")
+    return TimePoint(
+        study.emission.with_array(arr),
+        t_h,
+        study.ct,
+        label,
+        identity=identity,
+        header=getattr(study, "source_header", None),
     )
-    return img
+
+
+def _check_activity(arr: np.ndarray, label: str) -> None:
+    """Activity concentrations must be finite; negative values beyond reconstruction noise
+    (more than 5 % of the maximum) mean a wrong rescale, not activity."""
+    if not np.all(np.isfinite(arr)):
+        raise NenscopeError(
+            f"{label or 'time point'}: the activity image holds NaN or infinite values"
+        )
+    top = float(arr.max()) if arr.size else 0.0
+    if top <= 0:
+        raise NenscopeError(f"{label or 'time point'}: the activity image holds no positive value")
+    if float(arr.min()) < -0.05 * top:
+        raise NenscopeError(
+            f"{label or 'time point'}: activity down to {float(arr.min()):.3g} Bq/ml "
+            f"(maximum {top:.3g}): negative beyond reconstruction noise; check the rescale"
+        )
 
 
 def register_rigid(
@@ -129,16 +147,8 @@ def register_rigid(
     tx, _ = register(
         f_vol, m_vol, affine=affine, seed=seed, what=f"time point {moving.label} (to {fixed.label})"
     )
-    moved = sitk.Resample(
-        to_sitk(moving.activity),
-        to_sitk(fixed.activity),
-        tx,
-        sitk.sitkLinear,
-        0.0,
-        sitk.sitkFloat32,
-    )
-    arr = sitk.GetArrayFromImage(moved)
-    return fixed.activity.with_array(arr.astype(np.float32)), tx
+    moved = resample_with(moving.activity.astype(np.float32), fixed.activity, tx, order=1)
+    return moved.with_array(np.ascontiguousarray(moved.array)), tx  # C order, as elsewhere
 
 
 def on_reference_grid(
@@ -164,9 +174,8 @@ def on_reference_grid(
 
 
 def spacing_mm(vol: hd.Volume) -> tuple[float, float, float]:
-    """Voxel size along the array axes (mm)."""
-    a = np.asarray(vol.affine, dtype=float)
-    return tuple(float(np.linalg.norm(a[:3, i])) for i in range(3))  # type: ignore[return-value]
+    """Voxel size along the array axes (mm): ``vol.spacing`` (kept for ``cli/dosimetry.py``)."""
+    return vol.spacing
 
 
 def masks_from_labels(labels: np.ndarray, names: dict[int, str]) -> dict[str, np.ndarray]:
@@ -188,6 +197,7 @@ def dosimetry_from_timepoints(
     register: bool | None = None,
     affine: bool = False,
     density_g_per_ml: float = 1.0,
+    allow_mismatch: bool = False,
     **kwargs,
 ):
     """Dosimetry from serial time points and region masks.
@@ -201,12 +211,15 @@ def dosimetry_from_timepoints(
         register: rigidly register later time points to the first (default: when masks are
             given on one time point only, or for the voxel methods).
         affine: register with an affine instead of a rigid transform.
+        allow_mismatch: accept time points of different patients (research data), with a
+            warning in the result; otherwise such a mix is refused.
         **kwargs: passed to :func:`nenscope.dosimetry.pipeline.dosimetry_from_images`.
     """
     from nenscope.dosimetry.pipeline import RegionTAC, dosimetry_from_images
 
     if not timepoints:
         raise NenscopeError("no time points (option --timepoint)")
+    identity_notes = check_same_patient(timepoints, allow_mismatch=allow_mismatch)
     per_tp = not isinstance(masks, dict)
     order = sorted(range(len(timepoints)), key=lambda i: timepoints[i].time_h)
     tps = [timepoints[i] for i in order]
@@ -235,25 +248,25 @@ def dosimetry_from_timepoints(
             for tp, mk in zip(tps, masks_list, strict=True):
                 if name not in mk:
                     raise NenscopeError(f"region {name!r} is missing from the masks of {tp.label}")
-                vox_ml = float(np.prod(spacing_mm(tp.activity))) / 1000.0
+                vox_ml = float(np.prod(tp.activity.spacing)) / 1000.0
                 a = np.asarray(tp.activity.array)
                 act.append(
                     float(a[np.asarray(mk[name], bool)].sum(dtype=np.float64)) * vox_ml * 1e-6
                 )
             m0 = np.asarray(ref_masks[name], bool)
-            mass = float(
-                m0.sum() * np.prod(spacing_mm(tps[0].activity)) / 1000.0 * density_g_per_ml
-            )
+            mass = float(m0.sum() * np.prod(tps[0].activity.spacing) / 1000.0 * density_g_per_ml)
             tacs.append(RegionTAC(name, times, act, mass))
         if arrays is None:  # organ / single time point: no common grid needed
             arrays = [np.asarray(tps[0].activity.array, dtype=np.float32)] * len(tps)
-    return dosimetry_from_images(
+    result = dosimetry_from_images(
         arrays,
         times,
-        spacing_mm(tps[0].activity),
+        tps[0].activity.spacing,
         ref_masks,
         method=method,
         density_g_per_ml=density_g_per_ml,
         tacs=tacs,
         **kwargs,
     )
+    result.warnings[:0] = identity_notes
+    return result

@@ -26,7 +26,7 @@ from nenscope.followup.sides import (
     recorded_study_path,
     side_from_images,
 )
-from nenscope.run import run_analysis
+from nenscope.jobs.analyze import run_analysis
 
 __all__ = ["ComparisonResult", "comparison_dict", "compare_studies", "responses_for"]
 

@@ -6,10 +6,10 @@ with SUV factors), :func:`load_series` (one series as a volume), :func:`resample
 """
 
 from nenscope.imaging.discovery import Discovery, SeriesInfo, SkippedFile, discover
+from nenscope.imaging.geometry import resample_to
 from nenscope.imaging.loader import load_study
 from nenscope.imaging.masks import read_mask
 from nenscope.imaging.nifti import read_nifti, save_nifti
-from nenscope.imaging.resample import resample_to
 from nenscope.imaging.rtstruct import read_rtstruct
 from nenscope.imaging.seg import read_seg, write_seg
 from nenscope.imaging.series import LoadedSeries, load_series

@@ -7,6 +7,7 @@ absent, empty or unparsable value instead of raising, so the caller can name the
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime, time
 from typing import Any
 
@@ -73,54 +74,75 @@ def get_floats(ds: Dataset, keyword: str, n: int) -> list[float] | None:
     return out
 
 
+_DA_STANDARD = re.compile(r"\d{8}")
+_TM_STANDARD = re.compile(r"\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?")
+_DT_STANDARD = re.compile(r"\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?)?)?)?([+-]\d{4})?")
+_DA_LENIENT = re.compile(r"(\d{4})[-./]?(\d{2})[-./]?(\d{2})")
+_TM_LENIENT = re.compile(r"(\d{1,2})(?::?(\d{2})(?::?(\d{2}))?)?(?:[.,](\d+))?")
+_DT_LENIENT = re.compile(r"(\d{4}[-./]?\d{2}[-./]?\d{2})[T ]?(.*?)(?:\s*(?:Z|[+-]\d{2}:?\d{2}))?")
+
+
+def is_standard(text: str | None, vr: str) -> bool:
+    """True when ``text`` has the exact form PS3.5 §6.2 prescribes for ``vr`` (DA, TM or DT);
+    an absent value counts as standard (there is nothing to parse leniently)."""
+    if not text:
+        return True
+    pattern = {"DA": _DA_STANDARD, "TM": _TM_STANDARD, "DT": _DT_STANDARD}[vr]
+    return pattern.fullmatch(str(text).strip()) is not None
+
+
 def parse_da(text: str | None) -> date | None:
-    """Parse a DICOM DA (``YYYYMMDD``; also ``YYYY.MM.DD`` of old headers)."""
+    """Parse a DICOM DA (``YYYYMMDD``); also ``YYYY-MM-DD``, ``YYYY.MM.DD`` and ``YYYY/MM/DD``
+    of old or non-conformant headers (:func:`is_standard` tells them apart)."""
     if not text:
         return None
-    text = str(text).strip().replace(".", "").replace("-", "")
+    m = _DA_LENIENT.fullmatch(str(text).strip())
+    if m is None:
+        return None
     try:
-        return datetime.strptime(text[:8], "%Y%m%d").date()
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
         return None
 
 
 def parse_tm(text: str | None) -> time | None:
-    """Parse a DICOM TM (``HH[MM[SS[.FFFFFF]]]``; also ``HH:MM:SS`` of old headers)."""
+    """Parse a DICOM TM (``HH[MM[SS[.FFFFFF]]]``); also ``HH:MM[:SS]``, a comma before the
+    fraction and fractions longer than six digits (truncated to microseconds)."""
     if not text:
         return None
-    text = str(text).strip().replace(":", "")
-    main, _, frac = text.partition(".")
-    if not main.isdigit() or len(main) not in (2, 4, 6):
+    m = _TM_LENIENT.fullmatch(str(text).strip())
+    if m is None or len(m.group(1)) != 2 and ":" not in str(text):
         return None
+    hh, mm, ss, frac = m.groups()
     try:
-        hh = int(main[0:2])
-        mm = int(main[2:4]) if len(main) >= 4 else 0
-        ss = int(main[4:6]) if len(main) >= 6 else 0
-        us = int((frac + "000000")[:6]) if frac.isdigit() else 0
-        if ss == 60:  # leap second allowed by DICOM; clamp
-            ss = 59
-        return time(hh, mm, ss, us)
+        second = min(int(ss or 0), 59)  # DICOM allows a leap second 60: clamp
+        us = int((frac or "0")[:6].ljust(6, "0"))
+        return time(int(hh), int(mm or 0), second, us)
     except ValueError:
         return None
 
 
 def parse_dt(text: str | None) -> datetime | None:
-    """Parse a DICOM DT (``YYYYMMDDHHMMSS.FFFFFF&ZZXX``) to a naive datetime.
+    """Parse a DICOM DT (``YYYYMMDDHHMMSS.FFFFFF&ZZXX``) to a naive datetime; also ISO 8601
+    forms such as ``YYYY-MM-DDTHH:MM:SS`` and ``YYYY-MM-DD HH:MM``.
 
     A UTC offset is dropped: DA/TM pairs elsewhere in the header carry none, and all header
     times are compared as wall-clock times of the same site.
     """
     if not text:
         return None
-    text = str(text).strip()
-    for sign in ("+", "-"):
-        if sign in text[8:]:
-            text = text[: text.rindex(sign)]
-            break
-    day = parse_da(text[:8])
+    m = _DT_LENIENT.fullmatch(str(text).strip())
+    if m is None:
+        return None
+    day = parse_da(m.group(1))
+    rest = m.group(2).strip()
     if day is None:
         return None
-    tm = parse_tm(text[8:]) if len(text) > 8 else time(0, 0)
+    if not rest:
+        return datetime.combine(day, time(0, 0))
+    if re.fullmatch(r"\d{1,5}", rest) and len(rest) % 2:  # odd digit count: not a time
+        return None
+    tm = parse_tm(rest)
     if tm is None:
         return None
     return datetime.combine(day, tm)

@@ -1,7 +1,7 @@
 """Body-size measures for SUV normalisation: lean body mass, body-surface area, ideal weight.
 
 Coefficients and their sources are in ``data/body_size.toml`` (James 1976; Janmahasatian et
-al. 2005; Du Bois & Du Bois 1916; Devine 1974). Inputs: weight in kg, height in m, sex
+al. 2005; Du Bois & Du Bois 1916; Sugawara et al. 1999). Inputs: weight in kg, height in m, sex
 ``"M"``/``"F"``; outputs in kg (BSA in m²). Each function returns ``None`` when an input it
 needs is missing or the result is not positive (James' formula turns negative for very high
 W/H, a known flaw).
@@ -60,10 +60,11 @@ def bsa_dubois_m2(weight_kg: float | None, height_m: float | None) -> float | No
     return c["k"] * weight_kg ** c["a"] * (height_m * 100.0) ** c["b"]
 
 
-def ibw_devine_kg(sex: str | None, height_m: float | None) -> float | None:
-    """Ideal body weight (Devine): M 50 + 2.3·(H_in − 60), F 45.5 + 2.3·(H_in − 60)."""
-    c = _sexed("ibw_devine", sex)
+def ibw_sugawara_kg(sex: str | None, height_m: float | None) -> float | None:
+    """Ideal body weight of SUV-IBW (Sugawara 1999): M 48.0 + 1.06·(H_cm − 152),
+    F 45.5 + 0.91·(H_cm − 152)."""
+    c = _sexed("ibw_sugawara", sex)
     if c is None or not _ok(height_m):
         return None
-    out = c["base"] + c["per_inch"] * (height_m * 100.0 / 2.54 - 60.0)
+    out = c["base"] + c["per_cm"] * (height_m * 100.0 - 152.0)
     return out if out > 0 else None

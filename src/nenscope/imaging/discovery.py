@@ -4,12 +4,19 @@ Headers are parsed once (pixel data are deferred: pydicom re-reads them from the
 when the series is loaded), so discovering a folder costs one header parse per file. Files
 that are not DICOM, are truncated, or lack the identifiers needed to group them are listed in
 ``Discovery.skipped_files`` with the reason; they never stop the rest from loading.
+
+Only regular files are opened: named pipes, sockets, devices and symbolic-link loops are
+listed as skipped (opening a pipe would wait forever). A zip is read in memory, never
+extracted, within the bounds of :mod:`nenscope.imaging.limits` (member count, sizes,
+compression ratio); a member whose path would leave the archive is not read.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +29,13 @@ from pydicom.errors import InvalidDicomError
 from nenscope.errors import NenscopeError
 from nenscope.imaging._dicom import get_float, get_str
 from nenscope.imaging._dicom import n_frames as _n_frames
+from nenscope.imaging.limits import (
+    MAX_ZIP_MEMBER_BYTES,
+    MAX_ZIP_MEMBERS,
+    MAX_ZIP_RATIO,
+    MAX_ZIP_TOTAL_BYTES,
+    ZIP_RATIO_MIN_BYTES,
+)
 
 # Elements larger than this are read from the file only when accessed (pixel data).
 _DEFER_SIZE = "4 KB"
@@ -32,12 +46,17 @@ _SEG_SOP = "1.2.840.10008.5.1.4.1.1.66.4"
 _DICOMDIR_SOP = "1.2.840.10008.1.3.10"
 
 
+class SkipReason(str):
+    """Why a path found while walking is not opened (not a regular file)."""
+
+
 @dataclass(frozen=True)
 class SkippedFile:
-    """A file that was not used, and why."""
+    """A file that was not used, and why (with its series when its header could be read)."""
 
     path: str
     reason: str
+    series_instance_uid: str | None = None
 
 
 @dataclass
@@ -163,30 +182,87 @@ def _read(fp, name: str, *, defer: bool) -> Dataset:
         return ds
 
 
+def _zip_member_problem(info: zipfile.ZipInfo, total: int) -> str | None:
+    """Why a zip member is not read (path outside the archive, size, ratio), or ``None``."""
+    name = info.filename.replace("\\", "/")
+    if name.startswith("/") or ".." in name.split("/") or ":" in name.split("/")[0]:
+        return "member path leaves the archive (absolute or '..'): not read"
+    if info.file_size > MAX_ZIP_MEMBER_BYTES:
+        return f"member of {info.file_size} bytes exceeds the {MAX_ZIP_MEMBER_BYTES} byte limit"
+    if total > MAX_ZIP_TOTAL_BYTES:
+        return f"archive content beyond {MAX_ZIP_TOTAL_BYTES} bytes: not read"
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > ZIP_RATIO_MIN_BYTES and ratio > MAX_ZIP_RATIO:
+        return f"compression ratio {ratio:.0f}:1 exceeds {MAX_ZIP_RATIO:.0f}:1 (zip bomb guard)"
+    return None
+
+
+def _iter_zip(root: Path):
+    with zipfile.ZipFile(root) as zf:
+        members = [i for i in zf.infolist() if not i.is_dir()]
+        if len(members) > MAX_ZIP_MEMBERS:
+            raise NenscopeError(
+                f"{root} holds {len(members)} files; the limit is {MAX_ZIP_MEMBERS} per archive"
+            )
+        total = 0
+        for info in sorted(members, key=lambda i: i.filename):
+            name = f"{root}!{info.filename}"
+            total += info.file_size
+            problem = _zip_member_problem(info, total)
+            if problem:
+                yield name, SkipReason(problem)
+                continue
+            try:
+                data = zf.read(info)  # reads at most file_size bytes, then checks the CRC
+            except Exception as exc:
+                yield name, exc
+                continue
+            yield name, io.BytesIO(data)
+
+
+def _not_regular(path: str) -> str | None:
+    """Why ``path`` is not a regular file that can be read without blocking, or ``None``.
+
+    FIFOs, sockets and devices would block or stream forever; a symlink loop cannot be
+    followed."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = (
+        "named pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "socket"
+        if stat.S_ISSOCK(mode)
+        else "device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "not a regular file"
+    )
+    return f"{kind}: not read"
+
+
 def _iter_files(root: Path):
-    """Yield (display name, opener) for each candidate file under ``root`` (folder/zip/file)."""
+    """Yield (display name, opener or the reason it is skipped) for each candidate file under
+    ``root`` (folder/zip/file). Only regular files are opened; zip members are bounded by
+    :mod:`nenscope.imaging.limits`."""
     if root.is_file() and zipfile.is_zipfile(root):
-        with zipfile.ZipFile(root) as zf:
-            for info in sorted(zf.infolist(), key=lambda i: i.filename):
-                if info.is_dir():
-                    continue
-                name = f"{root}!{info.filename}"
-                try:
-                    data = zf.read(info)
-                except Exception as exc:
-                    yield name, exc
-                    continue
-                yield name, io.BytesIO(data)
+        yield from _iter_zip(root)
         return
     if root.is_file():
         yield str(root), str(root)
         return
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root):  # does not follow directory links
         dirnames.sort()
         for fn in sorted(filenames):
             if fn.startswith("."):
                 continue
-            yield os.path.join(dirpath, fn), os.path.join(dirpath, fn)
+            path = os.path.join(dirpath, fn)
+            problem = _not_regular(path)
+            yield path, (SkipReason(problem) if problem else path)
 
 
 def discover(
@@ -219,6 +295,9 @@ def discover(
     for done, (name, opener) in enumerate(entries, start=1):
         if progress is not None:
             progress(done, total)
+        if isinstance(opener, SkipReason):
+            skipped.append(SkippedFile(name, str(opener)))
+            continue
         if isinstance(opener, Exception):
             skipped.append(SkippedFile(name, f"cannot read from archive: {opener}"))
             continue
@@ -250,7 +329,7 @@ def discover(
             seen_sop.add(sop)
         bad = _check_pixel_length(ds)
         if bad:
-            skipped.append(SkippedFile(name, bad))
+            skipped.append(SkippedFile(name, bad, uid))
             continue
         info = groups.get(uid)
         if info is None:

@@ -11,8 +11,8 @@ import pydicom
 
 from nenscope.errors import NenscopeError
 from nenscope.imaging.discovery import discover
+from nenscope.imaging.geometry import labels_on_grid
 from nenscope.imaging.nifti import read_nifti
-from nenscope.imaging.resample import resample_to
 from nenscope.imaging.rtstruct import read_rtstruct
 from nenscope.imaging.seg import read_seg
 
@@ -32,7 +32,7 @@ def _nifti_labels(path: Path, reference: hd.Volume) -> tuple[hd.Volume, dict[int
     if arr.min() < 0 or arr.max() > 65535:
         raise NenscopeError(f"{path}: mask labels must be within 0..65535")
     vol = vol.with_array(arr.astype(np.uint16))
-    out = resample_to(vol, reference, order=0)
+    out = labels_on_grid(vol, reference, str(path))
     values = np.unique(out.array)
     stem = path.name.removesuffix(".gz").removesuffix(".nii")
     names = {int(v): (stem if len(values) <= 2 else f"{stem}_{int(v)}") for v in values if v > 0}
@@ -45,8 +45,8 @@ def read_mask(
     """Read a mask onto the grid of ``reference``.
 
     Args:
-        path: a NIfTI file (``.nii``/``.nii.gz``, integer labels, nearest-neighbour
-            resampled), a DICOM-SEG or RTSTRUCT file, or a folder holding one of these
+        path: a NIfTI file (``.nii``/``.nii.gz``, integer labels), a DICOM-SEG or RTSTRUCT
+            file, or a folder holding one of these
             (DICOM-SEG preferred over RTSTRUCT, then a single NIfTI file).
         reference: the image whose grid the labels are wanted on.
         roi_names: RTSTRUCT only: the ROIs to rasterise.
@@ -54,6 +54,12 @@ def read_mask(
     Returns:
         (uint16 label volume on ``reference``'s grid, ``{label: name}``). NIfTI labels are
         named after the file (``lesions_1``, ``lesions_2``... when there are several).
+
+    Raises:
+        NenscopeError: unreadable file, non-integer labels, or a NIfTI/SEG grid that is not
+            the image grid or a crop/flip of it
+            (:func:`~nenscope.imaging.geometry.labels_on_grid`; RTSTRUCT contours are
+            rasterised onto the image).
     """
     p = Path(path)
     if not p.exists():

@@ -11,6 +11,7 @@ import numpy as np
 
 from nenscope.atomic import atomic_path
 from nenscope.errors import NenscopeError
+from nenscope.imaging.limits import check_grid
 
 _NIFTI_OK = {
     np.dtype(t)
@@ -57,9 +58,14 @@ def read_nifti(path: str | os.PathLike, *, frame_of_reference_uid: str | None = 
     """
     try:
         img = nib.load(str(path))
+        check_grid(tuple(img.shape[:3]) if len(img.shape) >= 3 else (1, 1, 1), (), str(path))
+        arr = np.asarray(img.dataobj)  # a truncated or corrupt .nii.gz fails here (EOFError...)
+    except NenscopeError:
+        raise
     except Exception as exc:
-        raise NenscopeError(f"{path}: not a readable NIfTI file ({exc})") from exc
-    arr = np.asarray(img.dataobj)
+        raise NenscopeError(
+            f"{path}: not a readable NIfTI file ({type(exc).__name__}: {str(exc)[:120]})"
+        ) from exc
     if arr.ndim == 4 and arr.shape[3] == 1:
         arr = arr[..., 0]
     if arr.ndim != 3:

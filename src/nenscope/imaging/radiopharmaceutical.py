@@ -1,86 +1,35 @@
 """Radionuclide and radiopharmaceutical from the DICOM RadiopharmaceuticalInformationSequence.
 
-The radionuclide comes from RadionuclideCodeSequence (0054,0300): the code value through
-``data/radionuclide_codes.csv`` (DICOM PS3.16 CID 4020), else the code meaning text
+The radionuclide comes from RadionuclideCodeSequence (0054,0300): the code value (SNOMED CT,
+or the SNOMED-RT of DICOM PS3.16 CID 4020) through
+:func:`nenscope.knowledge.radionuclides.nuclide_from_code`, else the code meaning text
 (``^18^Fluorine``, ``18F``, ``Ga-68``, ``Lutetium-177``...). The agent is matched against the
 nenscope tracer catalogue (``nenscope.knowledge.tracers``) by name or alias and radionuclide;
-unrecognised text is kept as written. Half-lives come from ``radioactivedecay`` (ICRP-107)
-through :mod:`nenscope.knowledge.radionuclides`.
+unrecognised text is kept as written. Half-lives and other radionuclide facts come from
+:mod:`nenscope.knowledge.radionuclides`.
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from functools import lru_cache
-from importlib import resources
 
 from pydicom.dataset import Dataset
 
 from nenscope.errors import NenscopeError
 from nenscope.imaging._dicom import get_str
-from nenscope.knowledge.radionuclides import canonical_nuclide, half_life_s
+from nenscope.knowledge.radionuclides import ELEMENT_SYMBOLS, canonical_nuclide, nuclide_from_code
 
-__all__ = ["agent_name", "nuclide_half_life_s", "parse_nuclide", "radiopharmaceutical_item"]
+__all__ = [
+    "agent_from_item",
+    "agent_name",
+    "nuclide_from_item",
+    "parse_nuclide",
+    "radiopharmaceutical_item",
+]
 
-# Element names that appear in code meanings (symbols are tried directly).
-_ELEMENTS = {
-    "carbon": "C",
-    "nitrogen": "N",
-    "oxygen": "O",
-    "fluorine": "F",
-    "copper": "Cu",
-    "gallium": "Ga",
-    "galium": "Ga",
-    "germanium": "Ge",
-    "rubidium": "Rb",
-    "yttrium": "Y",
-    "zirconium": "Zr",
-    "iodine": "I",
-    "indium": "In",
-    "technetium": "Tc",
-    "lutetium": "Lu",
-    "thallium": "Tl",
-    "scandium": "Sc",
-    "terbium": "Tb",
-    "actinium": "Ac",
-    "radium": "Ra",
-    "lead": "Pb",
-    "bismuth": "Bi",
-    "holmium": "Ho",
-    "rhenium": "Re",
-    "samarium": "Sm",
-    "strontium": "Sr",
-    "xenon": "Xe",
-    "cobalt": "Co",
-    "chromium": "Cr",
-    "sodium": "Na",
-    "potassium": "K",
-    "manganese": "Mn",
-    "iron": "Fe",
-    "zinc": "Zn",
-    "arsenic": "As",
-    "bromine": "Br",
-    "selenium": "Se",
-    "titanium": "Ti",
-    "niobium": "Nb",
-    "astatine": "At",
-}
 _MASS = re.compile(r"(\d{1,3})\s*(m\d?)?(?![\d.])")
 _WORD = re.compile(r"[A-Za-z]+")
-
-
-@lru_cache(maxsize=1)
-def _codes() -> dict[str, str]:
-    text = (
-        resources.files("nenscope.imaging")
-        .joinpath("data/radionuclide_codes.csv")
-        .read_text("utf-8")
-    )
-    return {
-        row["code_value"].strip().upper(): row["nuclide"]
-        for row in csv.DictReader(text.splitlines())
-    }
 
 
 def parse_nuclide(text: str | None) -> str | None:
@@ -95,7 +44,7 @@ def parse_nuclide(text: str | None) -> str | None:
     words = _WORD.findall(raw)
     for mass, meta in masses:
         for w in words:
-            symbol = _ELEMENTS.get(w.lower())
+            symbol = ELEMENT_SYMBOLS.get(w.lower())
             candidates = [symbol] if symbol else []
             if len(w) <= 2:
                 candidates.append(w)
@@ -140,8 +89,9 @@ def nuclide_from_item(item: Dataset | None) -> str | None:
     if item is None:
         return None
     code, meaning = _code_meaning(item, "RadionuclideCodeSequence")
-    if code and code.upper() in _codes():
-        return _codes()[code.upper()]
+    nuclide = nuclide_from_code(code)
+    if nuclide:
+        return nuclide
     for text in (
         meaning,
         get_str(item, "Radiopharmaceutical"),
@@ -199,8 +149,3 @@ def agent_from_item(item: Dataset | None, nuclide: str | None) -> str | None:
         if name != t:
             return name
     return texts[0] if texts else None
-
-
-def nuclide_half_life_s(nuclide: str) -> float:
-    """Physical half-life in s (ICRP-107 through radioactivedecay)."""
-    return half_life_s(nuclide)

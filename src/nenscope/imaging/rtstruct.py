@@ -19,6 +19,7 @@ from matplotlib.path import Path as MplPath
 from pydicom.dataset import Dataset
 
 from nenscope.errors import NenscopeError
+from nenscope.imaging.geometry import lps_to_indices
 
 #: Largest distance (in slices) between a contour's plane and the nearest slice centre.
 SLICE_TOLERANCE = 0.5
@@ -100,7 +101,6 @@ def read_rtstruct(
         wanted = [lookup[n.lower()] for n in roi_names]
     contours = {int(c.ReferencedROINumber): c for c in ds.ROIContourSequence}
     shape = reference.spatial_shape
-    inv = np.linalg.inv(reference.affine)
     labels = np.zeros(shape, dtype=np.uint16)
     names: dict[int, str] = {}
     rows, cols = np.mgrid[0 : shape[1], 0 : shape[2]]
@@ -120,7 +120,7 @@ def read_rtstruct(
                 continue
             if len(pts) < 3:
                 continue
-            idx = pts @ inv[:3, :3].T + inv[:3, 3]
+            idx = lps_to_indices(reference.affine, pts)
             k = float(np.mean(idx[:, 0]))
             kr = int(round(k))
             if (

@@ -16,17 +16,20 @@ from pydicom.sr.codedict import codes
 from nenscope import __version__
 from nenscope.atomic import atomic_path
 from nenscope.errors import NenscopeError
-from nenscope.imaging.resample import resample_to
+from nenscope.imaging.geometry import labels_on_grid, lps_to_indices
+from nenscope.imaging.writable import writable_sources
 
 
 def read_seg(
     path: str | os.PathLike | Dataset, reference: hd.Volume | None = None
 ) -> tuple[hd.Volume, dict[int, str]]:
-    """Read a DICOM-SEG as a label volume, optionally resampled (nearest) onto ``reference``.
+    """Read a DICOM-SEG as a label volume, optionally placed on ``reference``'s grid.
 
     Args:
         path: SEG file or dataset.
-        reference: volume whose grid is wanted; ``None`` keeps the SEG's own grid.
+        reference: volume whose grid is wanted (the SEG must be on it, or on a crop or flip
+            of it: :func:`nenscope.imaging.geometry.labels_on_grid`); ``None`` keeps the SEG's
+            own grid.
 
     Returns:
         (uint16 label volume where each value is a segment number, ``{segment number:
@@ -54,17 +57,18 @@ def read_seg(
         frame_of_reference_uid=str(seg.get("FrameOfReferenceUID", "")) or None,
     )
     if reference is not None:
-        vol = resample_to(vol, reference, order=0)
+        vol = labels_on_grid(
+            vol, reference, f"DICOM-SEG {path if not isinstance(path, Dataset) else ''}".strip()
+        )
     return vol, names
 
 
 def _frames_on_sources(labels: hd.Volume, sources: Sequence[Dataset]) -> np.ndarray:
     """Label frames in the order of ``sources`` (single-frame images on the labels' grid)."""
-    inv = np.linalg.inv(labels.affine)
     out = np.zeros((len(sources), *labels.spatial_shape[1:]), dtype=labels.array.dtype)
     for n, ds in enumerate(sources):
         ipp = np.asarray([float(v) for v in ds.ImagePositionPatient])
-        idx = inv[:3, :3] @ ipp + inv[:3, 3]
+        idx = lps_to_indices(labels.affine, ipp)[0]
         k = int(round(idx[0]))
         if np.abs(idx - [k, 0, 0]).max() > 0.05 or not 0 <= k < labels.spatial_shape[0]:
             raise NenscopeError(
@@ -82,6 +86,7 @@ def write_seg(
     path: str | os.PathLike,
     *,
     series_description: str = "nenscope segmentation",
+    notes: list[str] | None = None,
 ) -> Path:
     """Write a label volume as a BINARY DICOM-SEG referencing ``source_datasets``.
 
@@ -93,12 +98,19 @@ def write_seg(
         names: ``{label value: segment label}``; labels not listed are ignored. Segments are
             numbered 1..n in increasing label order.
         path: output file.
+        notes: receives what was filled in or repaired in the copied source attributes
+            (:func:`nenscope.imaging.writable.writable_sources`).
 
     Returns:
         The path written.
+
+    Raises:
+        NenscopeError: what cannot be made (no frame of reference, labels off the source
+            grid); the caller writes the rest of its results and says the SEG was skipped.
     """
     if not source_datasets:
         raise NenscopeError("write_seg needs the source image datasets")
+    source_datasets = writable_sources(source_datasets, notes if notes is not None else [])
     values = sorted(int(v) for v in names if int(v) > 0)
     if not values:
         raise NenscopeError("write_seg: no labels to write")

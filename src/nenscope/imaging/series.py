@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import highdicom as hd
@@ -27,6 +28,8 @@ from pydicom.dataset import Dataset
 from nenscope.errors import MissingDataError, NenscopeError
 from nenscope.imaging._dicom import get, get_float, get_floats, get_str, n_frames
 from nenscope.imaging.discovery import SeriesInfo, SkippedFile, discover
+from nenscope.imaging.headercheck import number, tag_name
+from nenscope.imaging.limits import check_grid
 
 #: Largest offset of a slice from the regular grid, as a fraction of the spacing, that is
 #: stacked without resampling.
@@ -115,34 +118,67 @@ def _pixels(ds: Dataset) -> np.ndarray:
     return arr
 
 
-def _rescale(ds: Dataset) -> tuple[float, float, str | None]:
-    """(slope, intercept, units) of one instance.
-
-    A real-world value mapping in Bq/ml (Siemens/GE quantitative SPECT) wins over the
-    modality rescale; otherwise RescaleSlope/Intercept (0028,1053)/(0028,1052) and Units.
-    """
-    units = get_str(ds, "Units")
+def _real_world_bqml(ds: Dataset) -> tuple[float, float] | None:
+    """(slope, intercept) of a real-world value mapping in Bq/ml, or ``None``."""
     rwvm = get(ds, "RealWorldValueMappingSequence")
     if not rwvm and "SharedFunctionalGroupsSequence" in ds:  # enhanced multi-frame images
         try:
             rwvm = ds.SharedFunctionalGroupsSequence[0].get("RealWorldValueMappingSequence")
         except Exception:
             rwvm = None
-    if rwvm:
-        try:
-            for item in rwvm:
-                code = item.MeasurementUnitsCodeSequence[0].CodeValue
-                if str(code).replace(" ", "").lower() in ("bq/ml", "bqml", "{bq}/ml"):
-                    slope = float(item.RealWorldValueSlope)
-                    intercept = float(item.get("RealWorldValueIntercept", 0.0) or 0.0)
-                    return slope, intercept, "BQML"
-        except Exception:
-            pass
-    slope = get_float(ds, "RescaleSlope")
-    intercept = get_float(ds, "RescaleIntercept")
-    if units is None and get_str(ds, "Modality") == "CT":
+    try:
+        for item in rwvm or []:
+            code = item.MeasurementUnitsCodeSequence[0].CodeValue
+            if str(code).replace(" ", "").lower() in ("bq/ml", "bqml", "{bq}/ml"):
+                slope = float(item.RealWorldValueSlope)
+                intercept = float(item.get("RealWorldValueIntercept", 0.0) or 0.0)
+                return slope, intercept
+    except Exception:
+        return None
+    return None
+
+
+def rescale(ds: Dataset, notes: list[str] | None = None) -> tuple[float, float, str | None]:
+    """(slope, intercept, units) of one instance.
+
+    A real-world value mapping in Bq/ml (Siemens/GE quantitative SPECT) wins over the
+    modality rescale; otherwise RescaleSlope/Intercept (0028,1053)/(0028,1052) and Units.
+    A slope that is absent, zero, negative or not a number is refused for PET (the values
+    would be read as activity they are not); for CT the default (slope 1, intercept 0) is
+    used with a note in ``notes``; NM images, whose IOD has no modality rescale, may lack it.
+
+    Raises:
+        NenscopeError: the PET/NM rescale is unusable (naming the tag and the value).
+    """
+    units = get_str(ds, "Units")
+    modality = (get_str(ds, "Modality") or "").upper()
+    mapped = _real_world_bqml(ds)
+    if mapped is not None:
+        return mapped[0], mapped[1], "BQML"
+    if "SharedFunctionalGroupsSequence" in ds or "PerFrameFunctionalGroupsSequence" in ds:
+        return 1.0, 0.0, units  # enhanced image: highdicom applies the functional groups' rescale
+    if units is None and modality == "CT":
         units = "HU"
-    return (1.0 if slope is None or slope == 0 else slope), (intercept or 0.0), units
+    slope, bad_slope = number(ds, "RescaleSlope")
+    intercept, bad_intercept = number(ds, "RescaleIntercept")
+    problem = bad_slope or (
+        f"{tag_name('RescaleSlope')} = {slope:g} is not positive"
+        if slope is not None and slope <= 0
+        else None
+    )
+    if slope is None and problem is None and modality in ("PT", "CT"):
+        problem = f"{tag_name('RescaleSlope')} is absent (type 1 in the {modality} Image module)"
+    problem = problem or bad_intercept
+    if problem is None:
+        return (1.0 if slope is None else slope), (intercept or 0.0), units
+    if modality == "CT":
+        if notes is not None and problem not in notes:
+            notes.append(f"{problem}: slope 1 and intercept 0 assumed for the CT")
+        return (slope if slope and slope > 0 else 1.0), (intercept or 0.0), units
+    raise NenscopeError(
+        f"{problem}: the {modality or 'image'} values cannot be scaled to their units; "
+        "refusing to read stored values as activity"
+    )
 
 
 def _ipp(ds: Dataset) -> list[float] | None:
@@ -251,7 +287,28 @@ def _resample_axis0(arr: np.ndarray, d: np.ndarray, targets: np.ndarray) -> np.n
     return arr[idx] * (1 - w) + arr[idx + 1] * w
 
 
-def _load_single_frame(info: SeriesInfo) -> LoadedSeries:
+def _check_slice_count(info: SeriesInfo) -> None:
+    """PET: fewer files than NumberOfSlices (0054,0081) announces means slices are missing
+    (a gap between slices is found from their positions; this also finds a missing end)."""
+    if info.kind != "PT":
+        return
+    expected = get_float(info.datasets[0], "NumberOfSlices")
+    n = len(info.datasets)
+    if expected is None or expected != int(expected) or n >= expected:
+        return
+    present = {get_float(ds, "ImageIndex") for ds in info.datasets}
+    missing = [k for k in range(1, int(expected) + 1) if float(k) not in present]
+    which = f" (ImageIndex {', '.join(map(str, missing[:5]))}{'…' if len(missing) > 5 else ''})"
+    raise NenscopeError(
+        f"series {info.series_instance_uid} holds {n} of the {int(expected)} slices its "
+        f"header announces (NumberOfSlices (0054,0081)){which if len(missing) < n else ''}: "
+        "slices are missing or unreadable (see nenscope info); refusing an incomplete volume"
+    )
+
+
+def _load_single_frame(
+    info: SeriesInfo, slice_scale: Callable[[Dataset], float] | None = None
+) -> LoadedSeries:
     warnings: list[str] = []
     skipped: list[SkippedFile] = []
     datasets, sources = info.datasets, info.sources
@@ -260,6 +317,8 @@ def _load_single_frame(info: SeriesInfo) -> LoadedSeries:
         int(_need(datasets[0], "Rows", "(0028,0010)")),
         int(_need(datasets[0], "Columns", "(0028,0011)")),
     )
+    check_grid((len(datasets), *shape), (*spacing,), f"series {info.series_instance_uid}")
+    _check_slice_count(info)
     positions = []
     for ds in datasets:
         r2, c2, s2 = _plane(ds)
@@ -295,8 +354,11 @@ def _load_single_frame(info: SeriesInfo) -> LoadedSeries:
                 f"cannot decode pixel data of {sources[k]} ({type(exc).__name__}: "
                 f"{str(exc)[:100]}); the series is incomplete"
             ) from exc
-        slope, intercept, u = _rescale(ds)
+        slope, intercept, u = rescale(ds, warnings)
         units = units or u
+        if slice_scale is not None:  # e.g. per-slice decay correction (DecayCorrection NONE)
+            scale = slice_scale(ds)
+            slope, intercept = slope * scale, intercept * scale
         np.multiply(px[0], np.float32(slope), out=out[i], casting="unsafe")
         if intercept:
             out[i] += np.float32(intercept)
@@ -331,6 +393,9 @@ def _load_multi_frame(info: SeriesInfo) -> LoadedSeries:
         )
     ds = info.datasets[0]
     warnings: list[str] = []
+    what = f"series {info.series_instance_uid}"
+    rows, cols = int(_need(ds, "Rows", "(0028,0010)")), int(_need(ds, "Columns", "(0028,0011)"))
+    check_grid((n_frames(ds), rows, cols), (), what)
     if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
         try:
             vol = hd.Image.from_dataset(ds, copy=False).get_volume(dtype=np.float32)
@@ -338,7 +403,8 @@ def _load_multi_frame(info: SeriesInfo) -> LoadedSeries:
             raise NenscopeError(
                 f"enhanced multi-frame image cannot be read as a volume: {exc}"
             ) from exc
-        _, _, units = _rescale(ds)
+        check_grid(vol.spatial_shape, vol.spacing, what)
+        _, _, units = rescale(ds, warnings)
         return LoadedSeries(vol, [ds], units, warnings)
     # Classic NM multi-frame (reconstructed SPECT): frame k lies at
     # ImagePositionPatient + k · SpacingBetweenSlices · (row × column) (PS3.3 C.8.4.15).
@@ -356,13 +422,14 @@ def _load_multi_frame(info: SeriesInfo) -> LoadedSeries:
         warnings.append(
             "SpacingBetweenSlices (0018,0088) absent: SliceThickness used as the slice spacing"
         )
+    check_grid((n_frames(ds), rows, cols), (step, *spacing), what)
     try:
         px = _pixels(ds)
     except Exception as exc:
         raise NenscopeError(
             f"cannot decode pixel data ({type(exc).__name__}: {str(exc)[:100]})"
         ) from exc
-    slope, intercept, units = _rescale(ds)
+    slope, intercept, units = rescale(ds, warnings)
     arr = px.astype(np.float32) * np.float32(slope)
     if intercept:
         arr += np.float32(intercept)
@@ -382,7 +449,10 @@ def _load_multi_frame(info: SeriesInfo) -> LoadedSeries:
 
 
 def load_series(
-    source: SeriesInfo | str | os.PathLike, *, series_uid: str | None = None
+    source: SeriesInfo | str | os.PathLike,
+    *,
+    series_uid: str | None = None,
+    slice_scale: Callable[[Dataset], float] | None = None,
 ) -> LoadedSeries:
     """Load one image series (PT, CT, reconstructed NM) as a float32 volume of rescaled values.
 
@@ -390,13 +460,16 @@ def load_series(
         source: a :class:`SeriesInfo` from :func:`discover`, or a folder/zip/file path.
         series_uid: with a path, the SeriesInstanceUID to load (needed when the path holds
             more than one image series).
+        slice_scale: a factor per single-frame instance applied with its rescale (the
+            per-slice decay correction of :func:`nenscope.imaging.suvtime.slice_decay_factors`).
 
     Returns:
         :class:`LoadedSeries` (volume in highdicom's slice order, headers, units, warnings).
 
     Raises:
         NenscopeError: no image series, ambiguous choice, missing geometry tags, irregular
-            geometry beyond the policy in this module's docstring, undecodable pixels.
+            geometry beyond the policy in this module's docstring, a grid beyond
+            :mod:`nenscope.imaging.limits`, an unusable PET rescale, undecodable pixels.
     """
     if not isinstance(source, SeriesInfo):
         disc = discover(source)
@@ -417,7 +490,7 @@ def load_series(
         )
     try:
         multi = any(n_frames(ds) > 1 for ds in source.datasets)
-        return _load_multi_frame(source) if multi else _load_single_frame(source)
+        return _load_multi_frame(source) if multi else _load_single_frame(source, slice_scale)
     except (
         ValueError,
         TypeError,
@@ -455,6 +528,8 @@ def series_geometry(
         nf = n_frames(ds0)
     except ValueError as exc:
         raise NenscopeError(str(exc)) from exc
+    check_grid((max(nf, len(info.datasets)), rows, cols), (*spacing,), info.series_instance_uid)
+    _check_slice_count(info)
     if nf > 1 or len(info.datasets) == 1:
         step = get_float(ds0, "SpacingBetweenSlices") or get_float(ds0, "SliceThickness") or 0.0
         return (nf, rows, cols), (float(step), float(spacing[0]), float(spacing[1])), warnings

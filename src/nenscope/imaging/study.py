@@ -17,8 +17,10 @@ from typing import Literal
 
 import highdicom as hd
 import numpy as np
+from pydicom.dataset import Dataset
 
 from nenscope.errors import NenscopeError
+from nenscope.imaging.identity import PatientIdentity
 
 SuvKind = Literal["bw", "sul", "lbm_james", "bsa", "ibw"]
 SUV_KINDS: tuple[str, ...] = ("bw", "sul", "lbm_james", "bsa", "ibw")
@@ -52,7 +54,7 @@ class SuvFactors:
         sul: SUL, lean body mass by Janmahasatian et al., Clin Pharmacokinet 2005;44:1051.
         lbm_james: SUV-LBM with James' formula (Human Nutrition in the UK, 1976).
         bsa: SUV-BSA with DuBois & DuBois, Arch Intern Med 1916;17:863 (cm²/ml).
-        ibw: SUV normalised by ideal body weight (Devine formula, as in MIRP).
+        ibw: SUV normalised by ideal body weight (Sugawara et al., Radiology 1999;213:521).
         warnings: why a factor is missing or doubtful.
     """
 
@@ -166,6 +168,10 @@ class Study:
         frame_duration_s: ActualFrameDuration (0018,1242) in s, if present.
         description: SeriesDescription.
         warnings: anything doubtful found while loading.
+        identity: patient and study identifiers of the emission series (for
+            :func:`nenscope.imaging.identity.check_same_patient`; the name is never shown).
+        source_header: one header of the emission series (pixel data not loaded), for
+            derived objects that copy its patient and study (RT Dose).
     """
 
     modality: Literal["PT", "NM"]
@@ -189,6 +195,8 @@ class Study:
     frame_duration_s: float | None = None
     description: str | None = None
     warnings: list[str] = field(default_factory=list)
+    identity: PatientIdentity | None = None
+    source_header: Dataset | None = field(default=None, repr=False)
 
     def decay_to_acquisition_factor(self) -> float:
         """Factor that turns the stored emission values into activity concentration at the

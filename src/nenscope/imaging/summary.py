@@ -8,7 +8,8 @@ from typing import Any
 from nenscope.errors import NenscopeError
 from nenscope.imaging._dicom import get_str
 from nenscope.imaging.discovery import Discovery, SeriesInfo, discover
-from nenscope.imaging.series import _rescale, series_geometry
+from nenscope.imaging.identity import check_series_identity
+from nenscope.imaging.series import rescale, series_geometry
 from nenscope.imaging.study import SuvOverrides
 from nenscope.imaging.suv import read_suv_header
 
@@ -46,6 +47,10 @@ def summarize_series(info: SeriesInfo, overrides: SuvOverrides | None = None) ->
     }
     entry.update(dict.fromkeys(_SUV_KEYS))
     warnings: list[str] = []
+    try:  # the same identity check as loading, reported here instead of refused
+        check_series_identity(info.datasets, info.modality)
+    except NenscopeError as exc:
+        warnings.append(str(exc))
     if info.kind == "NM-planar":
         warnings.append("planar, whole-body or projection NM data: not a reconstructed volume")
     if info.kind in ("PT", "CT", "NM"):
@@ -65,7 +70,11 @@ def summarize_series(info: SeriesInfo, overrides: SuvOverrides | None = None) ->
             warnings.append(
                 str(exc) if isinstance(exc, NenscopeError) else f"malformed geometry header ({exc})"
             )
-        entry["units"] = _rescale(info.datasets[0])[2]
+        try:
+            entry["units"] = rescale(info.datasets[0], warnings)[2]
+        except NenscopeError as exc:
+            warnings.append(str(exc))
+            entry["units"] = get_str(info.datasets[0], "Units")
     if info.kind in ("PT", "NM"):
         try:
             h = read_suv_header(

@@ -5,56 +5,59 @@ calculation" (QIBA wiki, 2013, "Standardized Uptake Value (SUV)"), summarised:
 
 * scan start = SeriesDate/SeriesTime, unless an AcquisitionDate/Time of the series is earlier
   (post-processed series whose series time is when it was re-created): then the GE private
-  scan date/time (0009,100D) if present, else the earliest acquisition date/time;
+  scan date/time (0009,100D) if present, else back-computed from the Frame Reference Time,
+  else the earliest acquisition date/time (:mod:`nenscope.imaging.suvtime`);
 * injection = RadiopharmaceuticalStartDateTime (0018,1078), else
   RadiopharmaceuticalStartTime (0018,1072) on the series date;
 * Units BQML: SUVbw factor = W[g] / (A_inj · 2^(−Δt/T½)), Δt = scan start − injection;
   Units CNTS (Philips): factor = private SUV scale factor (7053,1000);
-  Units GML: factor = 1 (values are already SUVbw).
+  Units GML/CM2ML: the stored SUV of SUV Type (0054,1006) converted to SUVbw
+  (:mod:`nenscope.imaging.suvtype`).
 
 Beyond the pseudo-code (which covers DecayCorrection START only):
 DecayCorrection ADMIN means the values are decay-corrected to the injection time, so the
-injected activity is used undecayed; NONE means each value is the activity at acquisition, so
-the activity is decayed to the (earliest) acquisition time. Other SUV kinds scale SUVbw by
-(body-size measure / weight): SUL (Janmahasatian LBM), SUV-LBM (James), SUV-BSA (Du Bois, BSA
-in m² in place of weight in kg, the convention of MIRP and most software; ×10 gives the cm²/ml
-form), SUV-IBW (Devine).
+injected activity is used undecayed; NONE means each value is the activity during its own
+acquisition, so PET slices are referred to the earliest acquisition one by one
+(:func:`~nenscope.imaging.suvtime.slice_decay_factors`) and the activity is decayed to that
+time. Other SUV kinds scale SUVbw by (body-size measure / weight): SUL (Janmahasatian LBM),
+SUV-LBM (James), SUV-BSA (Du Bois, BSA in m² in place of weight in kg, the convention of MIRP
+and most software; ×10 gives the cm²/ml form), SUV-IBW (Sugawara).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import struct
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from nenscope.errors import MissingDataError, NenscopeError
-from nenscope.imaging._dicom import (
-    combine,
-    dataset_datetime,
-    get,
-    get_float,
-    get_str,
-    parse_da,
-    parse_dt,
-    parse_tm,
-)
+from nenscope.imaging._dicom import get, get_str, parse_dt
 from nenscope.imaging.bodysize import (
     bsa_dubois_m2,
-    ibw_devine_kg,
+    ibw_sugawara_kg,
     lbm_james_kg,
     lbm_janmahasatian_kg,
 )
+from nenscope.imaging.headercheck import header_notes, number
 from nenscope.imaging.radiopharmaceutical import (
     agent_from_item,
     nuclide_from_item,
-    nuclide_half_life_s,
     radiopharmaceutical_item,
 )
 from nenscope.imaging.study import Patient, SuvFactors, SuvOverrides
+from nenscope.imaging.suvtime import (
+    decayed_activity,
+    injection_time,
+    scan_start,
+    slice_decay_factors,
+)
+from nenscope.imaging.suvtype import stored_suv_bw_factor
+from nenscope.knowledge.radionuclides import half_life_s
 
 #: Header and catalogue half-lives that differ by more than this (relative) raise a warning.
 HALF_LIFE_RTOL = 0.01
@@ -68,7 +71,11 @@ ACTIVITY_RANGE_BQ = (1e3, 1e13)
 
 @dataclass
 class SuvHeader:
-    """Everything the SUV needs, as read from the headers (after overrides), and the factors."""
+    """Everything the SUV needs, as read from the headers (after overrides), and the factors.
+
+    ``slice_factors`` (DecayCorrection NONE, PET): per-dataset factors (keyed by ``id`` of the
+    header) that refer each slice to ``acquisition_datetime``; apply them while loading.
+    """
 
     factors: SuvFactors
     units: str | None
@@ -82,6 +89,7 @@ class SuvHeader:
     decay_correction: str | None = None
     half_life_s: float | None = None
     frame_duration_s: float | None = None
+    slice_factors: dict[int, float] | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -106,8 +114,6 @@ def _private_float(ds: Dataset, element: int) -> float | None:
         if isinstance(value, bytes):
             text = value.decode("ascii", "ignore").strip("\x00 ").split("\\")[0]
             if not re.fullmatch(r"[+-]?[\d.]+([eE][+-]?\d+)?", text):
-                import struct
-
                 if len(value) == 8:
                     return struct.unpack("<d", value)[0]
                 if len(value) == 4:
@@ -133,41 +139,29 @@ def _age_years(text: str | None) -> float | None:
     return {"D": n / 365.25, "W": n * 7 / 365.25, "M": n / 12.0}.get(m.group(2), n)
 
 
-def _injection_override(value: datetime | str, series_day: date | None) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    text = str(value).strip()
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        pass
-    tm = parse_tm(text)
-    if tm is None:
-        raise NenscopeError(f"--injection-time {text!r}: use HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]")
-    if series_day is None:
-        raise NenscopeError(
-            "--injection-time given as a time only, but the series has no SeriesDate "
-            "(0008,0021): give the full date and time, YYYY-MM-DDTHH:MM[:SS]"
-        )
-    return datetime.combine(series_day, tm)
-
-
-def read_patient(ds: Dataset, overrides: SuvOverrides, warnings: list[str]) -> Patient:
-    """Sex, weight (kg), height (m), age from the header, with overrides applied."""
-    sex = (get_str(ds, "PatientSex") or "").upper()[:1]
-    weight = (
-        overrides.weight_kg if overrides.weight_kg is not None else get_float(ds, "PatientWeight")
-    )
+def _weight_kg(ds: Dataset, ov: SuvOverrides, warnings: list[str], reasons: list[str]):
+    if ov.weight_kg is not None:
+        weight = ov.weight_kg
+    else:
+        weight, bad = number(ds, "PatientWeight")
+        if bad:
+            reasons.append(f"{bad}; supply the weight with --weight-kg")
     if weight is not None and not WEIGHT_RANGE_KG[0] <= weight <= WEIGHT_RANGE_KG[1]:
         if weight != 0:
             warnings.append(
                 f"patient weight {weight:g} kg is implausible (PatientWeight (0010,1030)); ignored"
             )
         weight = None
-    if overrides.height_cm is not None:
-        height = overrides.height_cm / 100.0
+    return weight
+
+
+def _height_m(ds: Dataset, ov: SuvOverrides, warnings: list[str], reasons: list[str]):
+    if ov.height_cm is not None:
+        height = ov.height_cm / 100.0
     else:
-        height = get_float(ds, "PatientSize")
+        height, bad = number(ds, "PatientSize")
+        if bad:
+            reasons.append(f"{bad}; supply the height with --height-cm")
         if height is not None and 3.0 < height <= 300.0:  # entered in cm by mistake
             warnings.append(
                 f"PatientSize (0010,1020) = {height:g} looks like cm; read as {height / 100:g} m"
@@ -179,47 +173,25 @@ def read_patient(ds: Dataset, overrides: SuvOverrides, warnings: list[str]) -> P
                 f"patient height {height:g} m is implausible (PatientSize (0010,1020)); ignored"
             )
         height = None
+    return height
+
+
+def read_patient(
+    ds: Dataset, overrides: SuvOverrides, warnings: list[str], reasons: list[str] | None = None
+) -> Patient:
+    """Sex, weight (kg), height (m), age from the header, with overrides applied.
+
+    A weight or height that is present but not a number is a reason in ``reasons`` (it is
+    never read as absent); an implausible one is ignored with a warning.
+    """
+    reasons = warnings if reasons is None else reasons
+    sex = (get_str(ds, "PatientSex") or "").upper()[:1]
     return Patient(
         sex=sex if sex in ("F", "M") else None,
-        weight_kg=weight,
-        height_m=height,
+        weight_kg=_weight_kg(ds, overrides, warnings, reasons),
+        height_m=_height_m(ds, overrides, warnings, reasons),
         age_years=_age_years(get_str(ds, "PatientAge")),
     )
-
-
-def scan_start(
-    datasets: list[Dataset], warnings: list[str]
-) -> tuple[datetime | None, datetime | None]:
-    """(QIBA scan start, earliest acquisition date/time) of a series."""
-    first = datasets[0]
-    series_dt = dataset_datetime(first, "Series")
-    acq = [t for t in (dataset_datetime(ds, "Acquisition") for ds in datasets) if t is not None]
-    earliest = min(acq) if acq else None
-    if series_dt is not None and (earliest is None or series_dt <= earliest):
-        return series_dt, earliest
-    # post-processed series: series time is the time the series was (re)created
-    ge = None
-    try:
-        block = first.private_block(0x0009, "GEMS_PETD_01")
-        if 0x0D in block:
-            ge = parse_dt(str(block[0x0D].value))
-    except Exception:
-        ge = None
-    if ge is not None:
-        if series_dt is not None:
-            warnings.append(
-                "series date/time is after the acquisition: scan start taken from the GE "
-                "private scan date/time (0009,100D) (QIBA)"
-            )
-        return ge, earliest
-    if earliest is not None:
-        if series_dt is not None:
-            warnings.append(
-                "series date/time is after the earliest acquisition date/time (post-processed "
-                "series): scan start taken from the earliest acquisition (QIBA)"
-            )
-        return earliest, earliest
-    return None, None
 
 
 def read_suv_header(
@@ -240,7 +212,8 @@ def read_suv_header(
 
     Returns:
         :class:`SuvHeader`. A factor that cannot be computed is ``None`` and the reason
-        (naming the DICOM tag and CLI option) is in ``factors.warnings``.
+        (naming the DICOM tag and CLI option) is in ``factors.warnings``; values read
+        leniently (dates with separators, an unknown character set) are in ``warnings``.
 
     Raises:
         NenscopeError: an override is malformed, or the header is too broken to read.
@@ -263,30 +236,15 @@ def read_suv_header(
         ) from exc
 
 
-def _read_suv_header(
-    datasets: list[Dataset],
-    *,
-    modality: str,
-    units: str | None,
-    overrides: SuvOverrides | None = None,
-) -> SuvHeader:
-    """See :func:`read_suv_header`."""
-    ov = overrides or SuvOverrides()
-    ds = datasets[0]
-    warnings: list[str] = []
-    reasons: list[str] = []
-    patient = read_patient(ds, ov, warnings)
-    item = radiopharmaceutical_item(ds)
-    nuclide = nuclide_from_item(item)
-    agent = agent_from_item(item, nuclide)
-    start, earliest_acq = scan_start(datasets, warnings)
-    frame_ms = get_float(ds, "ActualFrameDuration")
-    units_u = (units or "").upper() or None
-
-    # injected activity
-    activity = get_float(item, "RadionuclideTotalDose") if item is not None else None
+def _injected_activity_bq(
+    item: Dataset | None, ov: SuvOverrides, warnings: list[str], reasons: list[str]
+) -> float | None:
+    """RadionuclideTotalDose (0018,1074) in Bq (or the override), None when absent/implausible."""
+    activity, bad = number(item, "RadionuclideTotalDose")
     if ov.injected_mbq is not None:
         activity = ov.injected_mbq * 1e6
+    elif bad:
+        reasons.append(f"{bad}; supply the activity with --injected-mbq")
     elif activity is not None and 0 < activity < 1e4:
         warnings.append(
             f"RadionuclideTotalDose (0018,1074) = {activity:g} is implausible in Bq; read as MBq"
@@ -297,22 +255,13 @@ def _read_suv_header(
             f"injected activity {activity:g} Bq is implausible (RadionuclideTotalDose (0018,1074)); ignored"
         )
         activity = None
+    return activity
 
-    # injection time
-    series_day = parse_da(get_str(ds, "SeriesDate")) or parse_da(get_str(ds, "StudyDate"))
-    injection: datetime | None = None
-    start_time_only = False
-    if ov.injection_time is not None:
-        injection = _injection_override(
-            ov.injection_time, series_day or (start.date() if start else None)
-        )
-    elif item is not None:
-        injection = parse_dt(get_str(item, "RadiopharmaceuticalStartDateTime"))
-        if injection is None:
-            injection = combine(series_day, parse_tm(get_str(item, "RadiopharmaceuticalStartTime")))
-            start_time_only = injection is not None
 
-    # decay correction
+def _decay_correction(
+    ds: Dataset, modality: str, injection: datetime | None, warnings: list[str]
+) -> tuple[str, datetime | None]:
+    """(DecayCorrection START/ADMIN/NONE, the Enhanced PET DecayCorrectionDateTime or None)."""
     decay = (get_str(ds, "DecayCorrection") or "").upper() or None
     decay_ref: datetime | None = None
     if decay is None and get_str(ds, "DecayCorrected") is not None:
@@ -337,9 +286,15 @@ def _read_suv_header(
         )
     if decay in ("START", "ADMIN") and modality == "PT" and "DECY" not in corrected:
         warnings.append(f"DecayCorrection is {decay} but CorrectedImage (0028,0051) lacks DECY")
+    return decay, decay_ref
 
-    # half-life: the header's, checked against the radionuclide
-    half_life = get_float(item, "RadionuclideHalfLife") if item is not None else None
+
+def _half_life(
+    item: Dataset | None, nuclide: str | None, warnings: list[str], reasons: list[str]
+) -> float | None:
+    """The header's RadionuclideHalfLife (0018,1075) in s, checked against the radionuclide's
+    (ICRP-107), which replaces it when absent (a value that is not a number is a reason)."""
+    half_life, bad = number(item, "RadionuclideHalfLife")
     if half_life is not None and not 1.0 <= half_life <= 1e10:
         warnings.append(
             f"RadionuclideHalfLife (0018,1075) = {half_life:g} s is implausible; ignored"
@@ -348,7 +303,7 @@ def _read_suv_header(
     ref_half = None
     if nuclide is not None:
         try:
-            ref_half = nuclide_half_life_s(nuclide)
+            ref_half = half_life_s(nuclide)
         except NenscopeError:
             ref_half = None
     if (
@@ -360,149 +315,184 @@ def _read_suv_header(
             f"RadionuclideHalfLife (0018,1075) = {half_life:g} s differs from {nuclide} "
             f"({ref_half:.1f} s, ICRP-107) by more than {HALF_LIFE_RTOL:.0%}; header value used"
         )
+    if bad:  # present but not a number: the radionuclide's half-life, or refused without one
+        (warnings if ref_half is not None else reasons).append(bad)
     if half_life is None and ref_half is not None:
         half_life = ref_half
         warnings.append(
             f"RadionuclideHalfLife (0018,1075) absent: {nuclide} half-life {ref_half:.1f} s used"
         )
+    return half_life
 
-    # decay time and activity at the reference time of the image values
-    ref_time = earliest_acq if decay == "NONE" and earliest_acq is not None else start
-    if decay == "START" and decay_ref is not None:
-        ref_time = decay_ref
-    if decay == "NONE" and half_life is not None and len(datasets) > 1:
-        times = [t for t in (dataset_datetime(d, "Acquisition") for d in datasets) if t is not None]
-        span_s = (max(times) - min(times)).total_seconds() if times else 0.0
-        if span_s > 0.01 * half_life:  # more than ~0.7 % decay between first and last slice
-            warnings.append(
-                f"DecayCorrection NONE and acquisition times span {span_s / 60:.1f} min: SUV is "
-                "referred to the earliest acquisition; later slices read low by up to "
-                f"{100 * (1 - 2 ** (-span_s / half_life)):.1f} %"
-            )
-    decayed: float | None = None
-    if activity is None:
-        reasons.append(
-            str(
-                MissingDataError(
-                    "injected activity",
-                    tag="RadionuclideTotalDose (0018,1074)",
-                    option="--injected-mbq",
-                )
-            )
+
+def _reference_time(
+    datasets: list[Dataset],
+    modality: str,
+    decay: str,
+    decay_ref: datetime | None,
+    times: tuple[datetime | None, datetime | None],
+    half_life: float | None,
+    warnings: list[str],
+) -> tuple[datetime | None, dict[int, float] | None]:
+    """The time the image values refer to, and per-slice factors that make it so.
+
+    START: the scan start (or the Enhanced PET decay reference); ADMIN: the injection (not
+    used); NONE: the earliest acquisition, each PET slice referred to it from its own
+    acquisition time (IBSI-SUV); SPECT frames of one acquisition need no per-slice factor.
+    """
+    start, earliest_acq = times
+    if decay == "START":
+        return (decay_ref or start), None
+    if decay != "NONE" or earliest_acq is None:
+        return start, None
+    factors = slice_decay_factors(datasets, earliest_acq, half_life) if modality == "PT" else None
+    if factors:
+        spread = max(factors.values()) / min(factors.values()) - 1.0
+        warnings.append(
+            "DecayCorrection NONE: each slice decay-corrected from its own acquisition time to "
+            f"the earliest acquisition ({earliest_acq.isoformat()}); corrections span "
+            f"{100 * spread:.2f} %"
         )
-    if decay == "ADMIN":
+    return earliest_acq, factors
+
+
+def _philips_suvbw(
+    ds: Dataset,
+    ov: SuvOverrides,
+    weight: float | None,
+    decayed: float | None,
+    warnings: list[str],
+    reasons: list[str],
+) -> float | None:
+    """SUVbw factor of Philips Units CNTS: the private SUV scale factor (7053,1000) unless an
+    override is given, else the activity-concentration scale factor (7053,1009)."""
+    philips_suv = _private_float(ds, 0x00)
+    philips_conc = _private_float(ds, 0x09)
+    overridden = any(v is not None for v in (ov.weight_kg, ov.injected_mbq, ov.injection_time))
+    if philips_suv is not None and not overridden:
+        if philips_conc is not None and weight is not None and decayed is not None:
+            check = philips_conc * weight * 1000.0 / decayed
+            if abs(check / philips_suv - 1) > 0.01:
+                warnings.append(
+                    f"Philips SUV scale factor (7053,1000) = {philips_suv:.6g} differs from the "
+                    f"one computed from (7053,1009) and the header ({check:.6g}) by more than 1%"
+                )
+        return philips_suv
+    if philips_conc is None:
+        reasons.append(
+            "Units CNTS without the Philips SUV scale factor (7053,1000) or activity "
+            "concentration scale factor (7053,1009): counts cannot be converted to SUV"
+        )
+        return None
+    if weight is None:
+        reasons.append(_missing("patient weight", "PatientWeight (0010,1030)", "--weight-kg"))
+        return None
+    return philips_conc * weight * 1000.0 / decayed if decayed is not None else None
+
+
+def _suvbw_factor(
+    units: str | None,
+    ds: Dataset,
+    ov: SuvOverrides,
+    weight: float | None,
+    decayed: float | None,
+    warnings: list[str],
+    reasons: list[str],
+) -> float | None:
+    """SUVbw factor (g/ml per pixel unit) for the pixel ``units``, or None with a reason."""
+    if units in ("BQML", "BQCC"):
+        if weight is None:
+            reasons.append(_missing("patient weight", "PatientWeight (0010,1030)", "--weight-kg"))
+            return None
+        return weight * 1000.0 / decayed if decayed is not None else None
+    if units == "CNTS":
+        return _philips_suvbw(ds, ov, weight, decayed, warnings, reasons)
+    if units == "GML":
+        return 1.0
+    if units is None:
+        reasons.append(_missing("pixel units", "Units (0054,1001)"))
+    else:
+        reasons.append(f"Units (0054,1001) = {units!r}: SUV needs BQML, CNTS (Philips) or GML")
+    return None
+
+
+def _suvbw_factor(
+    units: str | None,
+    ds: Dataset,
+    ov: SuvOverrides,
+    patient: Patient,
+    decayed: float | None,
+    warnings: list[str],
+    reasons: list[str],
+) -> float | None:
+    """SUVbw factor (g/ml per pixel unit) for the pixel ``units``, or None with a reason."""
+    weight = patient.weight_kg
+    if units in ("BQML", "BQCC"):
+        if weight is None:
+            reasons.append(_missing("patient weight", "PatientWeight (0010,1030)", "--weight-kg"))
+            return None
+        return weight * 1000.0 / decayed if decayed is not None else None
+    if units == "CNTS":
+        return _philips_suvbw(ds, ov, weight, decayed, warnings, reasons)
+    if units in ("GML", "CM2ML"):
+        suv_type = get_str(ds, "SUVType")
+        return stored_suv_bw_factor(
+            units, suv_type, patient, get_str(ds, "PatientSex"), warnings, reasons
+        )
+    if units is None:
+        reasons.append(_missing("pixel units", "Units (0054,1001)"))
+    else:
+        reasons.append(
+            f"Units (0054,1001) = {units!r}: SUV needs BQML, CNTS (Philips), GML or CM2ML"
+        )
+    return None
+
+
+def _missing(what: str, tag: str, option: str | None = None) -> str:
+    return str(MissingDataError(what, tag=tag, option=option))
+
+
+def _read_suv_header(
+    datasets: list[Dataset],
+    *,
+    modality: str,
+    units: str | None,
+    overrides: SuvOverrides | None = None,
+) -> SuvHeader:
+    """See :func:`read_suv_header`."""
+    ov = overrides or SuvOverrides()
+    ds = datasets[0]
+    warnings: list[str] = []
+    reasons: list[str] = []
+    item = radiopharmaceutical_item(ds)
+    warnings += header_notes(ds, item)
+    patient = read_patient(ds, ov, warnings, reasons)
+    nuclide = nuclide_from_item(item)
+    half_life = _half_life(item, nuclide, warnings, reasons)
+    start, earliest_acq = scan_start(datasets, half_life, warnings)
+    units_u = (units or "").upper() or None
+    activity = _injected_activity_bq(item, ov, warnings, reasons)
+    inj = injection_time(ds, item, ov, start)
+    decay, decay_ref = _decay_correction(ds, modality, inj.when, warnings)
+    ref_time, slice_factors = _reference_time(
+        datasets, modality, decay, decay_ref, (start, earliest_acq), half_life, warnings
+    )
+    if activity is None and units_u not in ("GML", "CM2ML"):
+        reasons.append(
+            _missing("injected activity", "RadionuclideTotalDose (0018,1074)", "--injected-mbq")
+        )
+    injection = inj.when
+    if decay == "ADMIN" or units_u in ("GML", "CM2ML"):
         decayed = activity
     else:
-        if injection is None:
-            reasons.append(
-                str(
-                    MissingDataError(
-                        "injection time",
-                        tag="RadiopharmaceuticalStartDateTime (0018,1078) / "
-                        "RadiopharmaceuticalStartTime (0018,1072)",
-                        option="--injection-time",
-                    )
-                )
-            )
-        if ref_time is None:
-            reasons.append(
-                str(
-                    MissingDataError(
-                        "scan start time",
-                        tag="SeriesDate/SeriesTime (0008,0021)/(0008,0031) "
-                        "or AcquisitionDate/Time (0008,0022)/(0008,0032)",
-                    )
-                )
-            )
-        if half_life is None:
-            reasons.append(
-                str(
-                    MissingDataError(
-                        "radionuclide half-life", tag="RadionuclideHalfLife (0018,1075)"
-                    )
-                )
-            )
-        if (
-            activity is not None
-            and injection is not None
-            and ref_time is not None
-            and half_life is not None
-        ):
-            dt_s = (ref_time - injection).total_seconds()
-            if dt_s < 0 and start_time_only and dt_s + 86400 >= 0:
-                injection -= timedelta(days=1)
-                dt_s += 86400
-                warnings.append(
-                    "injection time (time only) is after the scan: taken on the previous day"
-                )
-            if dt_s < 0:
-                reasons.append(
-                    f"injection ({injection.isoformat()}) is after the scan start "
-                    f"({ref_time.isoformat()}); check --injection-time"
-                )
-            elif dt_s > 60 * half_life:
-                reasons.append(
-                    f"scan starts {dt_s / half_life:.3g} half-lives after injection "
-                    f"({injection.isoformat()} to {ref_time.isoformat()}): the times are "
-                    "inconsistent; check --injection-time"
-                )
-            else:
-                decayed = activity * 2.0 ** (-dt_s / half_life)
-                if dt_s > 10 * half_life:
-                    warnings.append(
-                        f"scan starts {dt_s / half_life:.1f} half-lives after injection; check the times"
-                    )
-
-    weight = patient.weight_kg
-    missing_weight = str(
-        MissingDataError("patient weight", tag="PatientWeight (0010,1030)", option="--weight-kg")
-    )
-    bw: float | None = None
-    if units_u in ("BQML", "BQCC"):
-        if weight is None:
-            reasons.append(missing_weight)
-        elif decayed is not None:
-            bw = weight * 1000.0 / decayed
-    elif units_u == "CNTS":
-        philips_suv = _private_float(ds, 0x00)
-        philips_conc = _private_float(ds, 0x09)
-        if (
-            philips_suv is not None
-            and ov.weight_kg is None
-            and ov.injected_mbq is None
-            and ov.injection_time is None
-        ):
-            bw = philips_suv
-            if philips_conc is not None and weight is not None and decayed is not None:
-                check = philips_conc * weight * 1000.0 / decayed
-                if abs(check / bw - 1) > 0.01:
-                    warnings.append(
-                        f"Philips SUV scale factor (7053,1000) = {bw:.6g} differs from the one "
-                        f"computed from (7053,1009) and the header ({check:.6g}) by more than 1%"
-                    )
-        elif philips_conc is not None:
-            if weight is None:
-                reasons.append(missing_weight)
-            elif decayed is not None:
-                bw = philips_conc * weight * 1000.0 / decayed
-        else:
-            reasons.append(
-                "Units CNTS without the Philips SUV scale factor (7053,1000) or activity "
-                "concentration scale factor (7053,1009): counts cannot be converted to SUV"
-            )
-    elif units_u == "GML":
-        bw = 1.0
-    elif units_u is None:
-        reasons.append(str(MissingDataError("pixel units", tag="Units (0054,1001)")))
-    else:
-        reasons.append(f"Units (0054,1001) = {units_u!r}: SUV needs BQML, CNTS (Philips) or GML")
-
-    factors = _body_factors(bw, patient, units_u, reasons)
+        decayed, injection = decayed_activity(activity, inj, ref_time, half_life, warnings, reasons)
+    bw = _suvbw_factor(units_u, ds, ov, patient, decayed, warnings, reasons)
+    frame_ms, _ = number(ds, "ActualFrameDuration")
     return SuvHeader(
-        factors=factors,
+        factors=_body_factors(bw, patient, units_u, reasons),
         units=units_u,
         patient=patient,
-        agent=agent,
+        agent=agent_from_item(item, nuclide),
         radionuclide=nuclide,
         injected_activity_bq=activity,
         injection_datetime=injection,
@@ -511,6 +501,7 @@ def _read_suv_header(
         decay_correction=decay,
         half_life_s=half_life,
         frame_duration_s=frame_ms / 1000.0 if frame_ms else None,
+        slice_factors=slice_factors,
         warnings=warnings + reasons,
     )
 
@@ -550,7 +541,7 @@ def _body_factors(
                 "sul": lbm_janmahasatian_kg(sex, w, h),
                 "lbm_james": lbm_james_kg(sex, w, h),
                 "bsa": bsa_dubois_m2(w, h),
-                "ibw": ibw_devine_kg(sex, h),
+                "ibw": ibw_sugawara_kg(sex, h),
             }
             for kind, m in measures.items():
                 out[kind] = bw * m / w if m is not None else None

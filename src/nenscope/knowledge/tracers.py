@@ -1,4 +1,4 @@
-"""The tracer catalogue: typed access to ``data/agents.toml`` (one cited row per agent).
+"""The tracer catalogue: typed access to ``data/agents.toml`` (cited facts per agent).
 
 Example
 -------
@@ -7,6 +7,8 @@ Example
 ('68Ga-DOTATATE', 'Ga-68')
 >>> agent.activity_mbq(weight_kg=70.0)
 140.0
+>>> agent.status_in("eu")
+'not approved'
 """
 
 from __future__ import annotations
@@ -18,21 +20,31 @@ from importlib import resources
 from typing import Any
 
 from nenscope.errors import NenscopeError
+from nenscope.knowledge.guidance import (
+    APPROVAL_STATUSES,
+    Approval,
+    Guidance,
+    InterferingDrug,
+    check_jurisdiction,
+    parse_approvals,
+)
 
 
 @dataclass(frozen=True)
 class ActivityRule:
-    """How much activity to inject: ``per_kg`` (with optional caps), ``fixed`` or ``none``."""
+    """How much activity to give an adult: ``per_kg`` (capped at ``max_mbq``), ``fixed`` or
+    ``none``; ``source`` cites the rule and ``max_source`` the cap."""
 
     rule: str
     source: str
     mbq_per_kg: float | None = None
     min_mbq: float | None = None
     max_mbq: float | None = None
+    max_source: str | None = None
     mbq: float | None = None
 
     def activity_mbq(self, weight_kg: float | None) -> float | None:
-        """Activity to inject in MBq for a patient of ``weight_kg`` (None if no rule)."""
+        """Activity to inject in MBq for an adult of ``weight_kg`` (None if no rule)."""
         if self.rule == "fixed":
             return self.mbq
         if self.rule == "per_kg":
@@ -49,54 +61,96 @@ class ActivityRule:
 
 @dataclass(frozen=True)
 class Agent:
-    """One radiopharmaceutical with its facts and their sources."""
+    """One radiopharmaceutical with its facts and their sources (see ``data/agents.toml``)."""
 
     name: str
     aliases: tuple[str, ...]
     target: str
+    binds: str
+    mechanism: str
+    purpose: str
     radionuclide: str
     modality: str
-    status: str
     activity: ActivityRule
     uptake_min: int
     imaging_times_h: tuple[float, ...]
     imaging_source: str
     effective_dose_msv_per_mbq: float | None
     dose_source: str
-    preparation: tuple[str, ...]
+    approval: dict[str, Approval]
+    pregnancy: Guidance
+    breastfeeding: Guidance
+    preparation: tuple[Guidance, ...]
+    interfering_drugs: tuple[InterferingDrug, ...]
     cautions: tuple[str, ...]
+    key_scan_h: float | None = None
+    paediatric: dict[str, Any] | None = None
+    cycles: int | None = None
+    cycle_interval_weeks: float | None = None
     performance: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     def activity_mbq(self, weight_kg: float | None = None) -> float | None:
-        """Recommended injected activity in MBq."""
+        """Recommended adult injected activity in MBq."""
         return self.activity.activity_mbq(weight_kg)
 
     def effective_dose_msv(self, activity_mbq: float | None) -> float | None:
-        """Effective dose in mSv for ``activity_mbq`` (None if the agent has no coefficient)."""
+        """Adult effective dose in mSv for ``activity_mbq`` (None without a coefficient)."""
         if activity_mbq is None or self.effective_dose_msv_per_mbq is None:
             return None
         return round(activity_mbq * self.effective_dose_msv_per_mbq, 2)
+
+    @property
+    def scan_h(self) -> float:
+        """Time of the key scan after injection in hours (e.g. 24 h for 111In-pentetreotide)."""
+        return self.key_scan_h if self.key_scan_h is not None else self.uptake_min / 60.0
 
     @property
     def is_sstr(self) -> bool:
         """True for somatostatin-receptor agents (Krenning scoring applies)."""
         return "SSTR" in self.target
 
+    @property
+    def is_therapy(self) -> bool:
+        """True for a therapeutic radiopharmaceutical (PRRT)."""
+        return self.modality.startswith("therapy")
+
+    @property
+    def status(self) -> str:
+        """Best status over the jurisdictions (e.g. ``approved`` if approved anywhere)."""
+        return min((a.status for a in self.approval.values()), key=APPROVAL_STATUSES.index)
+
+    def status_in(self, jurisdiction: str | None) -> str:
+        """Status in ``jurisdiction`` (``us``/``eu``); without one, ``us: …; eu: …``."""
+        key = check_jurisdiction(jurisdiction)
+        if key is None:
+            return "; ".join(f"{j}: {a.status}" for j, a in self.approval.items())
+        return self.approval[key].status
+
     def to_dict(self) -> dict[str, Any]:
+        act = {k: v for k, v in vars(self.activity).items() if v is not None}
         return {
             "name": self.name,
             "aliases": list(self.aliases),
             "target": self.target,
+            "binds": self.binds,
+            "mechanism": self.mechanism,
+            "purpose": self.purpose,
             "radionuclide": self.radionuclide,
             "modality": self.modality,
             "status": self.status,
-            "activity": {k: v for k, v in vars(self.activity).items() if v is not None},
+            "approval": {j: a.to_dict() for j, a in self.approval.items()},
+            "activity": act,
             "uptake_min": self.uptake_min,
+            "scan_h": self.scan_h,
             "imaging_times_h": list(self.imaging_times_h),
             "imaging_source": self.imaging_source,
             "effective_dose_msv_per_mbq": self.effective_dose_msv_per_mbq,
             "dose_source": self.dose_source,
-            "preparation": list(self.preparation),
+            "paediatric": self.paediatric,
+            "pregnancy": self.pregnancy.to_dict(),
+            "breastfeeding": self.breastfeeding.to_dict(),
+            "preparation": [g.to_dict() for g in self.preparation],
+            "interfering_drugs": [d.to_dict() for d in self.interfering_drugs],
             "cautions": list(self.cautions),
             "performance": list(self.performance),
         }
@@ -107,30 +161,44 @@ def _key(name: str) -> str:
 
 
 def _parse(row: dict[str, Any]) -> Agent:
-    act = dict(row["activity"])
     return Agent(
         name=row["name"],
         aliases=tuple(row.get("aliases", ())),
         target=row["target"],
+        binds=row["binds"],
+        mechanism=row["mechanism"],
+        purpose=row["purpose"],
         radionuclide=row["radionuclide"],
         modality=row["modality"],
-        status=row["status"],
-        activity=ActivityRule(**act),
+        activity=ActivityRule(**row["activity"]),
         uptake_min=int(row["uptake_min"]),
         imaging_times_h=tuple(float(t) for t in row["imaging_times_h"]),
         imaging_source=row["imaging_source"],
         effective_dose_msv_per_mbq=row.get("effective_dose_msv_per_mbq"),
         dose_source=row["dose_source"],
-        preparation=tuple(row["preparation"]),
+        approval=parse_approvals(row["approval"], row["name"]),
+        pregnancy=Guidance(**row["pregnancy"]),
+        breastfeeding=Guidance(**row["breastfeeding"]),
+        preparation=tuple(Guidance(**g) for g in row.get("preparation", ())),
+        interfering_drugs=tuple(InterferingDrug(**d) for d in row.get("interfering_drugs", ())),
         cautions=tuple(row["cautions"]),
+        key_scan_h=row.get("key_scan_h"),
+        paediatric=row.get("paediatric"),
+        cycles=row.get("cycles"),
+        cycle_interval_weeks=row.get("cycle_interval_weeks"),
         performance=tuple(row.get("performance", ())),
     )
 
 
+def read_data(name: str) -> dict[str, Any]:
+    """Parse ``nenscope/knowledge/data/<name>`` (a TOML file shipped with the package)."""
+    text = resources.files("nenscope.knowledge").joinpath(f"data/{name}").read_text("utf-8")
+    return tomllib.loads(text)
+
+
 @lru_cache(maxsize=1)
 def _catalogue() -> tuple[tuple[Agent, ...], dict[str, Agent]]:
-    text = resources.files("nenscope.knowledge").joinpath("data/agents.toml").read_text("utf-8")
-    agents = tuple(_parse(row) for row in tomllib.loads(text)["agent"])
+    agents = tuple(_parse(row) for row in read_data("agents.toml")["agent"])
     index: dict[str, Agent] = {}
     for agent in agents:
         for alias in (agent.name, *agent.aliases):

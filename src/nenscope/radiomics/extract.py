@@ -39,6 +39,76 @@ def resolve_settings(settings: RadiomicsSettings | str | os.PathLike | None) -> 
     return preset(text)
 
 
+#: Most grey levels a discretisation may give (texture matrices grow with its square), most
+#: intensity-volume-histogram bins (one array), and most voxels of an interpolated ROI box:
+#: checked before anything is allocated.
+MAX_GREY_LEVELS = 2048
+MAX_IVH_LEVELS = 1_000_000
+MAX_ROI_BOX_VOXELS = 2**27
+
+
+def _levels(method: str, vals: np.ndarray, number: int, width: float, lower: float | None) -> int:
+    if method == "fbn":
+        return int(number)
+    if method == "fbs":
+        lo = float(vals.min()) if lower is None else float(lower)
+        return int(np.floor((float(vals.max()) - lo) / width)) + 1 if width > 0 else 0
+    return int(np.rint(vals.max())) if method == "none" else 0
+
+
+def check_roi_inputs(image: np.ndarray, mask: np.ndarray, spacing_mm, settings) -> None:
+    """Refuse, before anything is allocated, a ROI with non-finite intensities, or settings that
+    would give more than :data:`MAX_GREY_LEVELS` grey levels or an interpolated box of more
+    than :data:`MAX_ROI_BOX_VOXELS` voxels (a wrong SUV scale or bin width, not a lesion)."""
+    inside = np.asarray(mask) > 0
+    if inside.shape != np.shape(image):
+        raise NenscopeError(f"mask shape {inside.shape} differs from image shape {np.shape(image)}")
+    vals = np.asarray(image)[inside]
+    if vals.size and not np.all(np.isfinite(vals)):
+        bad = int(np.count_nonzero(~np.isfinite(vals)))
+        raise NenscopeError(f"the ROI holds {bad} NaN or infinite intensities")
+    if not vals.size:
+        return
+    lo_r, hi_r = settings.resegment_range or (None, None)
+    vals = np.clip(
+        vals, lo_r if lo_r is not None else -np.inf, hi_r if hi_r is not None else np.inf
+    )
+    lower = settings.bin_lower_bound if settings.bin_lower_bound is not None else lo_r
+    checks = (
+        ("", settings.discretisation, settings.bin_number, settings.bin_width, lower),
+        (
+            "IVH ",
+            settings.ivh_discretisation,
+            settings.ivh_bin_number,
+            settings.ivh_bin_width,
+            lo_r,
+        ),
+    )
+    for (what, method, number, width, low), limit in zip(
+        checks, (MAX_GREY_LEVELS, MAX_IVH_LEVELS), strict=True
+    ):
+        n = _levels(method, vals, number or 0, width or 0.0, low)
+        if n > limit:
+            raise NenscopeError(
+                f"{what}discretisation {method} gives {n} grey levels over intensities "
+                f"{float(vals.min()):.4g}–{float(vals.max()):.4g}; the limit is {limit} "
+                "(check the bin width and the image scale, e.g. the SUV)"
+            )
+    if settings.new_spacing_mm is not None:
+        lo_i, hi_i = bounding_box(np.ascontiguousarray(inside))
+        extent = (np.asarray(hi_i) - np.asarray(lo_i)) * np.asarray(spacing_mm, dtype=float)
+        new = [
+            s if t is None else float(t)
+            for s, t in zip(spacing_mm, settings.new_spacing_mm, strict=True)
+        ]
+        n_box = float(np.prod(np.ceil(extent / np.asarray(new, dtype=float)) + 1))
+        if n_box > MAX_ROI_BOX_VOXELS:
+            raise NenscopeError(
+                f"interpolation to {new} mm gives a box of {n_box:.3g} voxels; the limit is "
+                f"{MAX_ROI_BOX_VOXELS}"
+            )
+
+
 def _tight_box(mask: np.ndarray) -> tuple[slice, slice, slice]:
     """Bounding box of the non-zero voxels (one compiled pass)."""
     lo, hi = bounding_box(np.ascontiguousarray(mask, dtype=np.bool_))
@@ -66,6 +136,7 @@ def extract_features(
     Reference: Zwanenburg A et al., Radiology 2020;295:328-338 and the IBSI reference manual.
     """
     settings = resolve_settings(settings)
+    check_roi_inputs(image, mask, spacing_mm, settings)
     roi = process_roi(image, mask, spacing_mm, settings)
     fam = set(settings.families)
     if settings.filter:  # IBSI-2: features of the response map (ROI from the original image)

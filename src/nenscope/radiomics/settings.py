@@ -1,8 +1,8 @@
 """Radiomics settings: one small frozen dataclass, loadable from YAML, with IBSI presets.
 
 The presets ``ibsi-a`` … ``ibsi-e`` are the five image-processing configurations of the IBSI-1
-reference manual (Zwanenburg et al., arXiv:1612.07003, section 5 / table 5.1, the CT phantom
-configurations) and live as YAML files in ``nenscope/radiomics/presets`` (data, not code).
+reference manual (Zwanenburg et al., arXiv:1612.07003, chapter 5, the configuration tables of
+the lung cancer CT phantom) and live as YAML files in ``nenscope/radiomics/presets`` (data, not code).
 ``ibsi-phantom`` is the configuration the manual prescribes for the digital phantom (no
 interpolation, no re-segmentation, intensities used directly as grey levels).
 """
@@ -47,7 +47,8 @@ class RadiomicsSettings:
         interpolation. A ``None`` entry keeps that axis (2D in-plane interpolation, config B).
     interpolation_order: image spline order (0 nearest, 1 (tri)linear, 3 (tri)cubic spline).
     intensity_rounding: round interpolated intensities to this step (1.0 = nearest integer, CT).
-    mask_partial_volume: ROI partial-volume threshold after (tri)linear mask interpolation.
+    mask_partial_volume: ROI partial-volume threshold after (bi/tri)linear mask interpolation
+        (a new voxel is in the ROI when its value, rounded to 6 decimals, is ≥ the threshold).
     resegment_range: ``[low, high]`` intensity range kept in the intensity mask; either end may
         be ``None`` (open).
     resegment_outlier_sigma: exclude intensities outside mean ± k·SD (IBSI outlier filtering).
@@ -168,13 +169,22 @@ def preset_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def preset(name: str) -> RadiomicsSettings:
-    """Bundled preset by name (``ibsi-a`` … ``ibsi-e``, ``ibsi-phantom``, ``pet-default``)."""
+def _preset_data(name: str) -> dict[str, Any]:
     names = preset_names()
     if name not in names:
         raise NenscopeError(f"unknown radiomics preset {name!r}; choose one of {', '.join(names)}")
     text = (resources.files("nenscope.radiomics") / "presets" / f"{name}.yaml").read_text()
-    data = yaml.safe_load(text)
+    return yaml.safe_load(text)
+
+
+def preset(name: str) -> RadiomicsSettings:
+    """Bundled preset by name (``ibsi-a`` … ``ibsi-e``, ``ibsi-phantom``, ``pet-default``)."""
+    data = _preset_data(name)
     data.pop("citation", None)
     data.setdefault("name", name)
     return settings_from_dict(data)
+
+
+def preset_citation(name: str) -> str:
+    """The literature source a bundled preset transcribes (its YAML ``citation``)."""
+    return str(_preset_data(name).get("citation", ""))

@@ -1,6 +1,7 @@
-"""Figures for the report: MIPs with lesion outlines, fused PET/CT lesion thumbnails.
+"""Figures for the reports: MIPs with lesion outlines, fused PET/CT lesion thumbnails (analysis);
+time-activity curves and dose-volume histograms (dosimetry).
 
-All figures are rendered off-screen (Agg) to PNG bytes, so the HTML report can embed them.
+All figures are rendered off-screen (Agg) to PNG bytes, so the HTML reports can embed them.
 Volumes are ``highdicom.Volume`` in PATIENT coordinates; they are re-ordered (no resampling)
 to the display orientation "FPL" (axis 0 head→feet, axis 1 anterior→posterior, axis 2
 right→left), so a coronal MIP shows the head on top and the patient's right on the viewer's
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import io
+import math
+from typing import TYPE_CHECKING
 
 import highdicom as hd
 import matplotlib
@@ -20,6 +23,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 from scipy import ndimage  # noqa: E402
+
+if TYPE_CHECKING:
+    from nenscope.dosimetry import DosimetryResult
 
 DISPLAY_ORIENTATION = "FPL"
 _LESION_COLOURS = plt.get_cmap("tab10").colors
@@ -178,3 +184,42 @@ def lesion_pngs(
         ax.set_axis_off()
         out[lesion_id] = png_bytes(fig, dpi=100)
     return out
+
+
+def tac_png(result: DosimetryResult) -> bytes:
+    """All time-activity curves (points and fitted/integrated curve), one panel per region."""
+    n = max(1, len(result.regions))
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, r in zip(axes.ravel(), result.regions, strict=False):
+        f = r.fit
+        t_end = max(max(f.times_h) * 1.3, 3 * f.t_eff_h if math.isfinite(f.t_eff_h) else 0, 24.0)
+        t = np.linspace(0.0, t_end, 400)
+        ax.plot(t, f.predict(t), "-", color="C0", label=f.model)
+        ax.plot(f.times_h, f.activity_mbq, "o", color="C3", label="measured")
+        ax.set_title(f"{r.name}: TIA {f.tia_mbq_h:.4g} MBq·h", fontsize=9)
+        ax.set_xlabel("time after administration (h)")
+        ax.set_ylabel("activity (MBq)")
+        ax.legend(fontsize=7)
+        ax.set_ylim(bottom=0)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return png_bytes(fig, dpi=100)
+
+
+def dvh_png(result: DosimetryResult) -> bytes | None:
+    """Cumulative DVHs of all regions in one plot, or None without a dose map."""
+    if not result.dvhs:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    for name, d in result.dvhs.items():
+        ax.plot(d.dose_gy, 100 * d.volume_fraction, label=name)
+    ax.set_xlabel("absorbed dose (Gy)")
+    ax.set_ylabel("volume (%)")
+    ax.set_ylim(0, 101)
+    ax.set_xlim(left=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return png_bytes(fig, dpi=100)

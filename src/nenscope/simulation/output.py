@@ -23,8 +23,9 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, gene
 
 from nenscope import __version__
 from nenscope.atomic import write_text_atomic
+from nenscope.imaging.geometry import spacing_from_affine
 from nenscope.imaging.nifti import save_nifti
-from nenscope.simulation.physics import beta_plus_yield, radionuclide_code
+from nenscope.knowledge.radionuclides import beta_plus_yield, radionuclide_code
 from nenscope.simulation.study import SimulatedStudy
 
 __all__ = ["write_study"]
@@ -110,12 +111,12 @@ def _meta(sop_class: str, sop_uid: str) -> FileMetaDataset:
 
 def _plane(sim: SimulatedStudy, k: int, ds: Dataset, affine: np.ndarray) -> None:
     pos = affine @ np.array([k, 0.0, 0.0, 1.0])
-    v = float(np.linalg.norm(affine[:3, 1]))
+    dz, dy, dx = spacing_from_affine(affine)  # slices, rows, columns
     ds.ImagePositionPatient = [f"{c:.4f}" for c in pos[:3]]
     ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
-    ds.PixelSpacing = [f"{v:.4f}", f"{v:.4f}"]
-    ds.SliceThickness = f"{v:.4f}"
-    ds.SpacingBetweenSlices = f"{v:.4f}"
+    ds.PixelSpacing = [f"{dy:.4f}", f"{dx:.4f}"]
+    ds.SliceThickness = f"{dz:.4f}"
+    ds.SpacingBetweenSlices = f"{dz:.4f}"
     ds.SliceLocation = f"{pos[2]:.4f}"
 
 
@@ -208,7 +209,7 @@ def _write_nm(
     ds.FrameIncrementPointer = 0x00540080
     ds.SliceVector = list(range(1, nz + 1))
     ds.NumberOfSlices = nz
-    v = float(np.linalg.norm(affine[:3, 1]))
+    v = spacing_from_affine(affine)[1]
     first = affine @ np.array([nz - 1, 0.0, 0.0, 1.0])
     det = Dataset()
     det.ImagePositionPatient = [f"{c:.4f}" for c in first[:3]]

@@ -17,12 +17,13 @@ import numpy as np
 from scipy import ndimage, signal
 
 from nenscope.errors import NenscopeError
-from nenscope.simulation._data import load
-from nenscope.simulation.physics import (
+from nenscope.imaging.geometry import SIGMA_PER_FWHM
+from nenscope.knowledge.radionuclides import (
     beta_plus_yield,
     positron_range_kernel,
     positron_range_mean_mm,
 )
+from nenscope.simulation._data import load
 from nenscope.simulation.projector import ParallelProjector, get_projector
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
     "simulate_pet",
 ]
 
-FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 _POOL = ThreadPoolExecutor(max_workers=2)
 
 
@@ -82,7 +82,7 @@ def _matmul(m, x: np.ndarray) -> np.ndarray:
 def _blur(volume: np.ndarray, fwhm_mm: float, voxel_mm: float) -> np.ndarray:
     if fwhm_mm <= 0:
         return volume
-    return ndimage.gaussian_filter(volume, fwhm_mm * FWHM_TO_SIGMA / voxel_mm, mode="constant")
+    return ndimage.gaussian_filter(volume, fwhm_mm * SIGMA_PER_FWHM / voxel_mm, mode="constant")
 
 
 def resolution_blur(
@@ -236,7 +236,7 @@ def simulate_pet(
     randoms = np.broadcast_to(randoms_slice[None, :] / proj.n_rows, trues.shape).astype(np.float32)
     additive = scatter + randoms
     prompts = rng.poisson(trues + additive).astype(np.float32)
-    psf_sigma = scanner.fwhm_mm * FWHM_TO_SIGMA / voxel_mm if scanner.psf else 0.0
+    psf_sigma = scanner.fwhm_mm * SIGMA_PER_FWHM / voxel_mm if scanner.psf else 0.0
     x = osem_pet(
         prompts,
         weights,

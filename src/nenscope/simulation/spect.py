@@ -25,13 +25,13 @@ from scipy import fft as sp_fft
 from scipy import ndimage
 
 from nenscope.errors import NenscopeError
+from nenscope.imaging.geometry import SIGMA_PER_FWHM
 from nenscope.knowledge.radionuclides import canonical_nuclide
 from nenscope.simulation._data import load
 from nenscope.simulation.physics import hu_to_mu_per_mm
 
 __all__ = ["SpectScanner", "SpectProjector", "get_spect_scanner", "simulate_spect"]
 
-FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 _POOL = ThreadPoolExecutor(max_workers=2)
 _MU_LEAD_PER_MM = {"LEHR": 2.5, "MELP": 1.2}  # μ of lead at the photopeak (XCOM, ~150 / ~200 keV)
 
@@ -156,7 +156,7 @@ class SpectProjector:
         depth_mm = np.maximum(
             scanner.radius_of_rotation_mm + (np.arange(ny) - centre) * voxel_mm, 0.0
         )
-        sigma = scanner.fwhm_mm(depth_mm) * FWHM_TO_SIGMA / voxel_mm  # voxels, per row
+        sigma = scanner.fwhm_mm(depth_mm) * SIGMA_PER_FWHM / voxel_mm  # voxels, per row
         pad = int(np.ceil(3.5 * sigma.max()))
         self._pad_shape = (sp_fft.next_fast_len(nx + 2 * pad), sp_fft.next_fast_len(nz + 2 * pad))
         fx = sp_fft.fftfreq(self._pad_shape[0])[:, None]
@@ -280,7 +280,7 @@ def simulate_spect(
     image = projector.from_pixels(x)
     if scanner.postfilter_fwhm_mm > 0:
         image = ndimage.gaussian_filter(
-            image, scanner.postfilter_fwhm_mm * FWHM_TO_SIGMA / voxel_mm
+            image, scanner.postfilter_fwhm_mm * SIGMA_PER_FWHM / voxel_mm
         )
     stats = {
         "counts": float(counts.sum()),

@@ -29,6 +29,7 @@ from nenscope.simulation.phantom import Phantom, build_patient_phantom
 from nenscope.simulation.physics import hu_to_mu_per_mm
 from nenscope.simulation.spect import get_spect_scanner, simulate_spect
 from nenscope.simulation.truth import build_manifest
+from nenscope.simulation.variability import PatientVariation, draw_variation
 
 __all__ = ["EmissionFrame", "SimulatedStudy", "SimulationConfig", "simulate_study"]
 
@@ -59,6 +60,11 @@ class SimulationConfig:
         nema_background_kbqml, nema_sphere_ratio: NEMA filling (kBq/mL at scan start; ratio).
         lesion_sites: force lesion sites (one per lesion).
         spect_axial_fov_mm: axial extent of the SPECT field (centred on the upper abdomen).
+        patient_variability: draw this seed's patient from the between-patient variation
+            (kidney SSTR uptake, 177Lu half-lives; :mod:`nenscope.simulation.variability`),
+            the same for every agent of the seed, with the lesions placed on the reference
+            PET grid so that a 68Ga PET and a 177Lu SPECT of the seed show the same lesions;
+            off: the reference patient.
     """
 
     tracer: str = "68Ga-DOTATATE"
@@ -84,6 +90,7 @@ class SimulationConfig:
     lesion_sites: list[str] | None = None
     spect_axial_fov_mm: float = 400.0
     n_pixels: int | None = None
+    patient_variability: bool = False
 
 
 @dataclass
@@ -123,6 +130,7 @@ class SimulatedStudy:
     lesions: list[Lesion]
     truth: dict
     uids: dict[str, str]
+    variation: PatientVariation | None = None
 
     @property
     def emission(self) -> hd.Volume:
@@ -137,7 +145,10 @@ class SimulatedStudy:
 
 
 def _uids(config: SimulationConfig) -> dict[str, str]:
-    key = repr(sorted(asdict(config).items()))
+    items = asdict(config)
+    if not items["patient_variability"]:  # the reference patient keeps its earlier UIDs
+        del items["patient_variability"]
+    key = repr(sorted(items.items()))
     return {
         name: generate_uid(entropy_srcs=[key, name])
         for name in ("study", "frame_of_reference", "ct_series", "pet_series")
@@ -146,6 +157,26 @@ def _uids(config: SimulationConfig) -> dict[str, str]:
 
 def _volume(array: np.ndarray, phantom: Phantom, for_uid: str) -> hd.Volume:
     return hd.Volume(array, phantom.grid.affine, "PATIENT", frame_of_reference_uid=for_uid)
+
+
+def _placement_phantom(phantom: Phantom, config: SimulationConfig) -> Phantom:
+    """Where the lesions are drawn. With ``patient_variability`` (one virtual person across
+    agents and scanners) on the reference PET grid (4 mm, vertex to mid-thigh), so that a seed
+    gives the same lesions on a 68Ga PET and a cropped 177Lu SPECT; otherwise on the scan's own
+    phantom (as before, so earlier seeds keep their lesions)."""
+    if not config.patient_variability:
+        return phantom
+    ref = build_patient_phantom(
+        voxel_mm=4.0, sex=phantom.sex, height_cm=phantom.height_cm, weight_kg=phantom.weight_kg
+    )
+    return phantom if ref.grid == phantom.grid else ref
+
+
+def _in_field(phantom: Phantom, lesion: Lesion) -> bool:
+    """Whether any of ``lesion`` lies inside the scan's grid."""
+    idx = phantom.grid.index_of(lesion.center_mm)
+    r = lesion.diameter_mm / 2.0 / phantom.grid.voxel_mm
+    return bool(np.all(idx + r >= -0.5) and np.all(idx - r <= np.asarray(phantom.grid.shape) - 0.5))
 
 
 def _default_timepoints(agent_name: str, agent) -> tuple[float, ...]:
@@ -177,12 +208,14 @@ def simulate_study(
     if config.phantom not in ("patient", "nema-iec"):
         raise NenscopeError(f"phantom must be patient or nema-iec, not {config.phantom!r}")
     rng = np.random.default_rng(config.seed)
+    variation = draw_variation(config.seed) if config.patient_variability else None
     voxel = float(config.voxel_mm or (4.0 if modality_kind == "pet" else 4.8))
     timepoints = tuple(config.timepoints_h or _default_timepoints(name, agent))
     if any(t < 0 for t in timepoints):
         raise NenscopeError("time points must be ≥ 0 h after injection")
     uids = _uids(config)
     lesions: list[Lesion] = []
+    outside: list[int] = []
     nema = config.phantom == "nema-iec"
     if nema:
         phantom, spheres, occupancy = build_nema_phantom(voxel, config.n_pixels)
@@ -206,8 +239,14 @@ def simulate_study(
         )
         weight_kg, height_cm, sex = phantom.weight_kg, phantom.height_cm, phantom.sex
         lesions = place_lesions(
-            phantom, config.n_lesions, config.tumour_type, rng, config.lesion_sites
+            _placement_phantom(phantom, config),
+            config.n_lesions,
+            config.tumour_type,
+            rng,
+            config.lesion_sites,
         )
+        outside = [les.id for les in lesions if not _in_field(phantom, les)]
+        lesions = [les for les in lesions if les.id not in outside]
     # injected activity
     if config.injected_mbq is not None:
         injected_mbq = float(config.injected_mbq)
@@ -268,10 +307,10 @@ def simulate_study(
             }
         elif is_lu:
             truth, organ_truth[f"{t_h:g}"] = lu177_concentration_bqml(
-                phantom, lesions, t_h, injected_mbq * 1e6, weight_kg
+                phantom, lesions, t_h, injected_mbq * 1e6, weight_kg, variation
             )
         else:
-            suv = suv_map(phantom, name, lesions)
+            suv = suv_map(phantom, name, lesions, variation)
             truth = (suv * np.float32(injected_mbq * 1e6 * decay / (weight_kg * 1000.0))).astype(
                 np.float32
             )
@@ -323,6 +362,7 @@ def simulate_study(
         lesions=lesions,
         truth={},
         uids=uids,
+        variation=variation,
     )
     sim.truth = build_manifest(
         sim,
@@ -332,4 +372,6 @@ def simulate_study(
         organ_truth=organ_truth,
         nema=nema_truth,
     )
+    if outside:  # placed on the reference grid, outside this scan's field
+        sim.truth["lesions_outside_field_of_view"] = outside
     return sim

@@ -9,7 +9,13 @@ import numpy as np
 
 from nenscope import __version__
 from nenscope.simulation._data import load
-from nenscope.simulation.activity import agent_uptake, lu177_regions, lu177_tumour_region, organ_suv
+from nenscope.simulation.activity import (
+    agent_uptake,
+    lu177_patient_regions,
+    lu177_tumour_region,
+    organ_suv,
+)
+from nenscope.simulation.retention import whole_body_retention
 
 __all__ = ["build_manifest"]
 
@@ -71,7 +77,7 @@ def build_manifest(
         suv_to_bqml = 1.0 / sim.suv_factor(0)
         for k, name in phantom.label_names.items():
             # the organ tissue's own SUV (lesions inside it are listed separately)
-            suv = organ_suv(sim.agent, name) if counts[k] else None
+            suv = organ_suv(sim.agent, name, sim.variation) if counts[k] else None
             organs[name] = {
                 "label": k,
                 "volume_ml": _r(counts[k] * voxel_ml),
@@ -80,7 +86,7 @@ def build_manifest(
             }
         manifest["uptake_source"] = row["citation"]
     elif is_lu and sim.config.phantom == "patient":
-        regions = lu177_regions()
+        regions = lu177_patient_regions(phantom, sim.variation)
         kin = load("kinetics_lu177")
         for k, name in phantom.label_names.items():
             reg = regions[kin["label_region"][name]]
@@ -89,37 +95,29 @@ def build_manifest(
             organs[name] = {
                 "label": k,
                 "volume_ml": _r(counts[k] * voxel_ml),
+                "in_field_of_view": bool(counts[k]),
                 "region": reg.name,
                 "time_h": times,
                 "activity_mbq": [_r(c["activity_bq"] / 1e6) for c in curve],
                 "bqml": [_r(c["bqml"]) for c in curve],
-                "kinetics": {
-                    "model": "A0*(exp(-ln2 t/t_eff_h) - exp(-ln2 t/t_uptake_h))",
-                    "a0_mbq": _r(activity0 / 1e6),
-                    "t_eff_h": reg.t_eff_h,
-                    "t_uptake_h": reg.t_uptake_h,
-                    "citation": reg.citation,
-                },
+                "kinetics": {**reg.describe(), "a0_mbq": _r(activity0 / 1e6)},
                 "tia_mbq_h": _r(activity0 / 1e6 * reg.integral_h()),
             }
+        manifest["whole_body"] = _lu177_whole_body(sim, organs, times)
     manifest["organs"] = organs
+    if sim.variation is not None:
+        manifest["patient_variation"] = sim.variation.to_dict()
     lesions = []
     for les in sim.lesions:
         d = les.to_dict()
         extra = d.pop("extra", {})
         if is_lu:
-            reg = lu177_tumour_region(les.sstr_expression)
+            reg = lu177_tumour_region(les.sstr_expression, sim.variation)
             c0 = reg.suv0 * sim.injected_mbq * 1e6 / (sim.weight_kg * 1000.0)
             d["time_h"] = times
             d["bqml"] = [_r(extra["bqml_at"][f"{t:g}"]) for t in times]
             d["activity_mbq"] = [_r(c * les.volume_ml / 1e6) for c in d["bqml"]]
-            d["kinetics"] = {
-                "model": "c0*(exp(-ln2 t/t_eff_h) - exp(-ln2 t/t_uptake_h))",
-                "c0_bqml": _r(c0),
-                "t_eff_h": reg.t_eff_h,
-                "t_uptake_h": reg.t_uptake_h,
-                "citation": reg.citation,
-            }
+            d["kinetics"] = {**reg.describe("c0"), "c0_bqml": _r(c0)}
             d["tia_mbq_h"] = _r(c0 * les.volume_ml / 1e6 * reg.integral_h())
             d["true_suv_mean"] = None
         lesions.append(d)
@@ -130,3 +128,34 @@ def build_manifest(
         _r(sim.half_life_s / 3600.0) if not math.isnan(sim.half_life_s) else None
     )
     return manifest
+
+
+def _lu177_whole_body(sim, organs: dict, times: list[float]) -> dict:
+    """Where the injected 177Lu is at each time point (percent of injected activity).
+
+    ``retained``: in the patient (cited whole-body retention, physical decay included, plus the
+    lesions); ``in_field_of_view``: organs and lesions inside the scan; ``excreted``: in the
+    urine so far (decayed).
+    """
+    wbr = whole_body_retention()
+    t = np.asarray(times, dtype=float)
+    decay = np.exp(-math.log(2) * t * 3600.0 / sim.half_life_s)
+    lesion_mbq = np.zeros_like(t)
+    for les in sim.lesions:
+        lesion_mbq += np.array(
+            [les.extra["bqml_at"][f"{x:g}"] * les.volume_ml / 1e6 for x in times], dtype=float
+        )
+    field = lesion_mbq + np.sum([o["activity_mbq"] for o in organs.values()], axis=0)
+    pct = 100.0 / sim.injected_mbq
+    return {
+        "time_h": times,
+        "retained_percent_ia": [_r(x) for x in 100.0 * decay * wbr.fraction(t) + pct * lesion_mbq],
+        "in_field_of_view_percent_ia": [_r(x) for x in pct * field],
+        "excreted_percent_ia": [_r(x) for x in 100.0 * decay * (1.0 - wbr.fraction(t))],
+        "retention_model": {
+            "slow_fraction": _r(wbr.slow_fraction),
+            "slow_biological_half_life_h": _r(wbr.slow_half_life_h),
+            "fast_biological_half_life_h": _r(wbr.fast_half_life_h),
+            "citation": wbr.citation,
+        },
+    }

@@ -1,0 +1,114 @@
+"""The main job at clinical size (issue 17): ``nenscope analyze`` as users run it, in one run.
+
+On the clinical-size fixture of :mod:`clinical` (PET 200×200×400 at 4×4×2.5 mm, CT
+512×512×400, one DICOM file per slice), each command runs in its own process under
+``/usr/bin/time`` (wall time and peak resident memory of that process alone):
+
+* ``nenscope analyze`` on the SSTR study alone, and with its FDG study (``--fdg``, own frame
+  of reference: registration included); goals ≤ 10 s and ≤ 2 GB for SSTR + FDG on 2 cores;
+* the peer: a plain pydicom loop reading the same files (``dcmread`` + ``pixel_array``), also
+  in its own process; goal: SSTR alone ≤ 3× this read;
+* ``nenscope --help`` (best of 5; goal < 0.5 s);
+* voxel dosimetry against float64 single-thread ``scipy.signal.fftconvolve`` (goal ≥ 7×, wall
+  and CPU), from ``bench_dosimetry.measure``.
+
+The machine's load average is printed beside the timings: on a shared machine wall times
+grow with the load, CPU times much less. Full-volume pass counts per stage are printed by
+``bench_analyze.py`` (stage time in units of one measured pass), not here.
+
+Usage: ``python bench/bench_clinical.py [--grid 200|256] [--dose-shape Z Y X] [--no-fdg]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_dosimetry import measure  # noqa: E402
+from clinical import GRIDS, clinical_study  # noqa: E402
+
+READ_ONLY = """
+import sys
+from pathlib import Path
+import pydicom
+for folder in sys.argv[1:]:
+    for path in sorted(Path(folder).rglob("*.dcm")):
+        pydicom.dcmread(path).pixel_array
+"""
+
+
+def _load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f}"
+
+
+def timed(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall s, CPU s, peak RSS GB) of ``cmd`` in its own process (``/usr/bin/time``)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        subprocess.run(
+            ["/usr/bin/time", "-o", out.name, "-f", "%e %U %S %M", *cmd],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wall, user, system, rss_kb = out.read().split()[-4:]
+    return float(wall), float(user) + float(system), float(rss_kb) / 1024**2
+
+
+def _row(name: str, wall: float, cpu: float, rss_gb: float, extra: str = "") -> None:
+    print(f"{name:44s} {wall:7.1f} s wall {cpu:7.1f} s CPU {rss_gb:5.2f} GB peak  {extra}{_load()}")
+
+
+def bench_analyze(paths: dict[str, Path], fdg: bool) -> None:
+    """The read-only peer, then ``analyze`` alone and with FDG; ratios to the read."""
+    py = sys.executable
+    read = timed([py, "-c", READ_ONLY, str(paths["sstr"])])
+    _row("pydicom read of the SSTR PET/CT files", *read)
+    with tempfile.TemporaryDirectory(prefix="nenscope-bench-clinical-") as tmp:
+        runs = [("analyze SSTR", [str(paths["sstr"])])]
+        if fdg:
+            runs.append(("analyze SSTR + FDG", [str(paths["sstr"]), "--fdg", str(paths["fdg"])]))
+        for name, args in runs:
+            out = Path(tmp) / name.replace(" ", "_")
+            wall, cpu, rss = timed([py, "-m", "nenscope", "analyze", *args, "--out", str(out)])
+            ratio = f"{wall / read[0]:4.1f}x the read (wall), {cpu / read[1]:4.1f}x (CPU)  "
+            _row(name, wall, cpu, rss, ratio)
+    print("goals: SSTR <= 3x the read; SSTR + FDG <= 10 s and <= 2 GB on 2 cores")
+
+
+def bench_startup(repeat: int = 5) -> None:
+    """``nenscope --help``: best wall and CPU time of ``repeat`` runs."""
+    runs = [timed([sys.executable, "-m", "nenscope", "--help"]) for _ in range(repeat)]
+    wall = min(r[0] for r in runs)
+    cpu = min(r[1] for r in runs)
+    print(
+        f"nenscope --help (best of {repeat}): {wall:.2f} s wall, {cpu:.2f} s CPU (goal < 0.5 s) {_load()}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--grid", choices=sorted(GRIDS), default="200")
+    ap.add_argument("--fdg", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--dose-shape", type=int, nargs=3, default=[400, 512, 512])
+    args = ap.parse_args(argv or [])
+    paths = clinical_study(args.grid)
+    pet_shape, spacing, ct_pixels = GRIDS[args.grid]
+    print(
+        f"clinical fixture: PET {pet_shape[2]}x{pet_shape[1]}x{pet_shape[0]} at "
+        f"{spacing[2]}x{spacing[1]}x{spacing[0]} mm, CT {ct_pixels}x{ct_pixels}x{pet_shape[0]}; "
+        f"CPUs {len(os.sched_getaffinity(0))}"
+    )
+    bench_startup()
+    bench_analyze(paths, args.fdg)
+    measure(tuple(args.dose_shape), repeat=2, peer_repeat=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

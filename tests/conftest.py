@@ -1,0 +1,52 @@
+"""Shared test fixtures: virtual patients simulated once per test run, for every test file.
+
+A simulation of the virtual NET patient takes 3-10 s; the same patients (the CI cohort seeds,
+the small 8 mm study) are used by several files that pytest-xdist runs on different worker
+processes. :func:`cached_simulation` simulates each configuration once per run, pickles it
+into a folder shared by the workers (a file lock makes the others wait for it) and gives
+every caller its own unpickled copy, so no test can change another's patient.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import pickle
+import shutil
+import tempfile
+from pathlib import Path
+
+_ENV = "NENSCOPE_TEST_SIMULATION_CACHE"
+
+
+def pytest_configure(config):
+    # the controller (or a run without xdist) makes the folder; xdist workers inherit it
+    if not hasattr(config, "workerinput") and _ENV not in os.environ:
+        os.environ[_ENV] = tempfile.mkdtemp(prefix="nenscope-test-sims-")
+        config._nenscope_sim_cache = os.environ[_ENV]
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_nenscope_sim_cache", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(_ENV, None)
+
+
+def cached_simulation(config):
+    """``simulate_study(config)``, computed once per test run (an independent copy per call)."""
+    from nenscope.simulation.study import simulate_study
+
+    folder = os.environ.get(_ENV)
+    if not folder:  # imported outside pytest (e.g. tests/regression.py --record)
+        return simulate_study(config)
+    key = hashlib.sha256(repr(config).encode()).hexdigest()[:20]
+    path = Path(folder) / f"{key}.pkl"
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(pickle.dumps(simulate_study(config), protocol=5))
+            tmp.rename(path)
+    return pickle.loads(path.read_bytes())
