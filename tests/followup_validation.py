@@ -1,7 +1,8 @@
 """Virtual patient pairs with known changes, compared and scored against their truth.
 
-Used by ``tests/test_followup_validation.py`` (CI: ``NENSCOPE_FOLLOWUP_N`` pairs, default 2)
-and, for the full run of docs/followup.md, ``NENSCOPE_FOLLOWUP_N=10``.
+Used by ``tests/test_followup_validation.py`` (CI: pairs 0 and 3) and, for the full run of
+docs/followup.md, ``bench/validate_followup_test.py`` (``NENSCOPE_FOLLOWUP_N`` pairs, default
+20) or ``python tests/followup_validation.py 20``.
 
 Pair ``k``: seed 500 + k, 6 prior lesions (G1 and G2 alternating), five scenarios by k % 5:
 0 response (lesions shrink to 10-30 % of their volume or disappear, nothing new), 2 stable
@@ -19,10 +20,12 @@ detected lesion is the truth lesion it overlaps most). The figures of issue 23:
   whose two detections form one "paired" entry;
 - new lesions: truth new lesions whose detection is a "new" entry (undetected ones count as
   missed);
-- tumour-volume change: the comparison's partial-volume-corrected tumour-volume change
-  against the truth's (true sphere volumes of the SSTR-visible lesions: Krenning >= 2, less
-  liver lesions with exactly liver uptake), |measured - true| in percentage points; the
-  segmented SSTR-TV change is scored too;
+- tumour-volume change: the comparison's tumour-volume change (local delineation in both
+  studies, recovery-corrected: :mod:`nenscope.followup.volumes`) against the truth's (true
+  sphere volumes of the SSTR-visible lesions: Krenning >= 2, less liver lesions with exactly
+  liver uptake), |measured - true| in percentage points, and as the ratio of the volume
+  ratios (current / prior) within 15 %; the analyses' own sphere fits and the segmented
+  SSTR-TV change are scored too;
 - response: the SSTR tumour-volume category from the measured numbers against the same
   criterion on the truth; RECIST on the CT long axes against RECIST on the true diameters.
 """
@@ -39,12 +42,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from nenscope.analysis import analyze  # noqa: E402
 from nenscope.followup import CompareOptions, StudySide, compare_pair  # noqa: E402
 from nenscope.followup.assess import recist_response, sstr_responses  # noqa: E402
+from nenscope.followup.changes import corrected_volume_ml  # noqa: E402
 from nenscope.followup.criteria import sstr_volume  # noqa: E402
-from nenscope.simulation.followup import (  # noqa: E402
-    FollowupConfig,
-    FollowupPair,
-    simulate_followup,
-)
+from nenscope.simulation.followup import FollowupConfig, FollowupPair  # noqa: E402
 from nenscope.simulation.study import SimulationConfig  # noqa: E402
 from test_analysis_cohort import sim_to_study  # noqa: E402
 
@@ -93,6 +93,7 @@ def side_from_sim(sim, name: str) -> StudySide:
         sul_per_suv=None,
         study_path=Path(name),
         analysis_dir=Path(name),
+        radionuclide=study.radionuclide,
     )
 
 
@@ -125,6 +126,7 @@ class PairScore:
     tv_change_true_pct: float = float("nan")
     tv_change_measured_pct: float = float("nan")
     tv_change_pvc_pct: float = float("nan")
+    tv_change_sphere_fit_pct: float = float("nan")
     response_true: str | None = None
     response_measured: str | None = None
     recist_true: str | None = None
@@ -139,6 +141,15 @@ class PairScore:
     @property
     def tv_pvc_error_pp(self) -> float:
         return abs(self.tv_change_pvc_pct - self.tv_change_true_pct)
+
+    @property
+    def tv_ratio_error(self) -> float:
+        """|measured / true - 1| of the volume ratios (current / prior)."""
+        return abs((100.0 + self.tv_change_pvc_pct) / (100.0 + self.tv_change_true_pct) - 1.0)
+
+    @property
+    def tv_sphere_fit_error_pp(self) -> float:
+        return abs(self.tv_change_sphere_fit_pct - self.tv_change_true_pct)
 
 
 def _true_tv(entries: list[dict], key: str) -> float:
@@ -168,6 +179,17 @@ def _truth_recist(pair: FollowupPair) -> str | None:
     ]
     n_new = sum(e["status"] == "new" and visible(e["current"][0]) for e in pair.truth["lesions"])
     return recist(targets, n_new).category
+
+
+def _sphere_fit_change_pct(comp) -> float:
+    """The tumour-volume change from the analyses' own sphere fits (the method before the
+    local delineation, :func:`nenscope.followup.changes.corrected_volume_ml`), same entries."""
+    tot = [0.0, 0.0]
+    for m, e in zip(comp.matches, comp.entries, strict=True):
+        if e["confirmed"]:
+            tot[0] += sum(corrected_volume_ml(comp.prior.lesions[i]) for i in m.prior_ids)
+            tot[1] += sum(corrected_volume_ml(comp.current.lesions[i]) for i in m.current_ids)
+    return 100.0 * (tot[1] - tot[0]) / tot[0]
 
 
 def score_pair(k: int, pair: FollowupPair, options: CompareOptions | None = None) -> PairScore:
@@ -209,6 +231,7 @@ def score_pair(k: int, pair: FollowupPair, options: CompareOptions | None = None
     s.tv_change_true_pct = 100.0 * (tv_c - tv_p) / tv_p
     s.tv_change_measured_pct = float(comp.totals["sstr_tv_change_pct"])
     s.tv_change_pvc_pct = float(comp.totals["tumour_volume_pvc_change_pct"])
+    s.tv_change_sphere_fit_pct = _sphere_fit_change_pct(comp)
     n_new_visible = sum(
         e["status"] == "new" and visible(e["current"][0]) for e in pair.truth["lesions"]
     )
@@ -220,9 +243,11 @@ def score_pair(k: int, pair: FollowupPair, options: CompareOptions | None = None
 
 
 def run_pair(k: int, voxel_mm: float = 4.0) -> PairScore:
-    """Simulate and score pair ``k``."""
+    """Simulate (once per test run: :func:`conftest.cached_followup`) and score pair ``k``."""
+    from conftest import cached_followup
+
     sim, fu = pair_configs(k, voxel_mm)
-    return score_pair(k, simulate_followup(sim, fu))
+    return score_pair(k, cached_followup(sim, fu))
 
 
 def summarize(scores: list[PairScore]) -> dict[str, float]:
@@ -238,6 +263,8 @@ def summarize(scores: list[PairScore]) -> dict[str, float]:
         "new_found": sum(s.n_new_found for s in scores) / max(new, 1),
         "tv_within_15pp": sum(s.tv_pvc_error_pp <= 15.0 for s in scores) / n,
         "tv_error_pp_max": max(s.tv_pvc_error_pp for s in scores),
+        "tv_ratio_within_15pct": sum(s.tv_ratio_error <= 0.15 for s in scores) / n,
+        "tv_sphere_fit_within_15pp": sum(s.tv_sphere_fit_error_pp <= 15.0 for s in scores) / n,
         "tv_segmented_within_15pp": sum(s.tv_error_pp <= 15.0 for s in scores) / n,
         "tv_segmented_error_pp_max": max(s.tv_error_pp for s in scores),
         "response_agreement": sum(s.response_measured == s.response_true for s in scores) / n,
@@ -248,15 +275,15 @@ def summarize(scores: list[PairScore]) -> dict[str, float]:
 def table(scores: list[PairScore]) -> str:
     """One line per pair (for docs/followup.md)."""
     lines = [
-        "| pair | paired ok | new found | TV change (%) true / segmented / corrected "
+        "| pair | paired ok | new found | TV change (%) true / local / sphere fit / segmented "
         "| SSTR-TV true / measured | RECIST true / measured | registration |",
         "|---|---|---|---|---|---|---|",
     ]
     for s in scores:
         lines.append(
             f"| {s.k} | {s.n_paired_correctly}/{s.n_pairable} | {s.n_new_found}/{s.n_new_true} "
-            f"| {s.tv_change_true_pct:+.0f} / {s.tv_change_measured_pct:+.0f} / "
-            f"{s.tv_change_pvc_pct:+.0f} "
+            f"| {s.tv_change_true_pct:+.0f} / {s.tv_change_pvc_pct:+.0f} / "
+            f"{s.tv_change_sphere_fit_pct:+.0f} / {s.tv_change_measured_pct:+.0f} "
             f"| {s.response_true} / {s.response_measured} | {s.recist_true} / "
             f"{s.recist_measured} | {s.registration} |"
         )
