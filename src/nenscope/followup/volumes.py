@@ -44,7 +44,7 @@ from scipy import ndimage
 from scipy.optimize import brentq
 
 from nenscope.analysis.pvc import blurred_sphere_profile, effective_fwhm_mm
-from nenscope.followup.changes import change_pct
+from nenscope.followup.changes import change_pct, sphere_fit_ml
 from nenscope.followup.matching import Match
 from nenscope.followup.registration import PriorToCurrent
 from nenscope.followup.sides import StudySide
@@ -242,6 +242,15 @@ def _measure(side: StudySide, voi: NDArray[np.bool_], own: NDArray[np.bool_] | N
     )
 
 
+def _fits_trusted(match: Match, current: StudySide, prior: StudySide) -> bool:
+    """Both analyses found the lesion and have a trusted sphere fit for each of its parts."""
+    if not (match.prior_ids and match.current_ids):
+        return False
+    lesions = [prior.lesions[i] for i in match.prior_ids]
+    lesions += [current.lesions[i] for i in match.current_ids]
+    return all(sphere_fit_ml(les) is not None for les in lesions)
+
+
 def measure_entries(
     entries: Sequence[dict[str, Any]],
     matches: Sequence[Match],
@@ -250,14 +259,21 @@ def measure_entries(
     reg: PriorToCurrent,
     prior_on_current: NDArray,
 ) -> None:
-    """Measure every entry's lesion in both studies (see the module docstring).
+    """Measure the entries the analyses' sphere fits cannot (see the module docstring).
 
-    Sets ``volume_pvc_ml_prior``, ``volume_pvc_ml_current``, ``volume_pvc_change_pct`` and
-    ``volume_method`` (``"local threshold"``, or ``"sphere fit"`` where a delineation leaked
-    and the analyses' sphere fits are kept) of each entry in place.
+    An entry whose lesions both analyses found, each with a trusted sphere fit
+    (:func:`nenscope.followup.changes.sphere_fit_ml`), keeps those fits
+    (``volume_method: "sphere fit"``). Every other entry (a new or disappeared lesion, one
+    missed by an analysis, a fit that failed or was not trusted) is delineated in both
+    studies with the local threshold (``"local threshold"``); where that leaks, the
+    analyses' volumes stay (``"sphere fit"``). Sets ``volume_pvc_ml_prior``,
+    ``volume_pvc_ml_current``, ``volume_pvc_change_pct`` and ``volume_method`` in place.
     """
     cur_lab, pri_lab = np.asarray(current.labels.array), np.asarray(prior.labels.array)
     for m, entry in zip(matches, entries, strict=True):
+        entry["volume_method"] = "sphere fit"
+        if _fits_trusted(m, current, prior):
+            continue
         own_c = np.isin(cur_lab, m.current_ids) if m.current_ids else None
         own_p = np.isin(pri_lab, m.prior_ids) if m.prior_ids else None
         voi_c = np.isin(prior_on_current, m.prior_ids)
@@ -273,7 +289,6 @@ def measure_entries(
             )
         vol_p, vol_c = _measure(prior, voi_p, own_p), _measure(current, voi_c, own_c)
         if np.isnan(vol_p) or np.isnan(vol_c):
-            entry["volume_method"] = "sphere fit"
             continue
         entry["volume_method"] = "local threshold"
         entry["volume_pvc_ml_prior"] = round(vol_p, 3) if own_p is not None or vol_p else None
