@@ -20,12 +20,11 @@ detected lesion is the truth lesion it overlaps most). The figures of issue 23:
   whose two detections form one "paired" entry;
 - new lesions: truth new lesions whose detection is a "new" entry (undetected ones count as
   missed);
-- tumour-volume change: the comparison's tumour-volume change (local delineation in both
-  studies, recovery-corrected: :mod:`nenscope.followup.volumes`) against the truth's (true
-  sphere volumes of the SSTR-visible lesions: Krenning >= 2, less liver lesions with exactly
-  liver uptake), |measured - true| in percentage points, and as the ratio of the volume
-  ratios (current / prior) within 15 %; the analyses' own sphere fits and the segmented
-  SSTR-TV change are scored too;
+- tumour-volume change: the comparison's partial-volume-corrected tumour-volume change
+  against the truth's (true sphere volumes of the SSTR-visible lesions: Krenning >= 2, less
+  liver lesions with exactly liver uptake), |measured - true| in percentage points, and as
+  the ratio of the volume ratios (current / prior) within 15 %; the segmented SSTR-TV change
+  is scored too;
 - response: the SSTR tumour-volume category from the measured numbers against the same
   criterion on the truth; RECIST on the CT long axes against RECIST on the true diameters.
 """
@@ -42,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from nenscope.analysis import analyze  # noqa: E402
 from nenscope.followup import CompareOptions, StudySide, compare_pair  # noqa: E402
 from nenscope.followup.assess import recist_response, sstr_responses  # noqa: E402
-from nenscope.followup.changes import corrected_volume_ml  # noqa: E402
 from nenscope.followup.criteria import sstr_volume  # noqa: E402
 from nenscope.simulation.followup import FollowupConfig, FollowupPair  # noqa: E402
 from nenscope.simulation.study import SimulationConfig  # noqa: E402
@@ -93,7 +91,6 @@ def side_from_sim(sim, name: str) -> StudySide:
         sul_per_suv=None,
         study_path=Path(name),
         analysis_dir=Path(name),
-        radionuclide=study.radionuclide,
     )
 
 
@@ -126,7 +123,6 @@ class PairScore:
     tv_change_true_pct: float = float("nan")
     tv_change_measured_pct: float = float("nan")
     tv_change_pvc_pct: float = float("nan")
-    tv_change_sphere_fit_pct: float = float("nan")
     response_true: str | None = None
     response_measured: str | None = None
     recist_true: str | None = None
@@ -146,10 +142,6 @@ class PairScore:
     def tv_ratio_error(self) -> float:
         """|measured / true - 1| of the volume ratios (current / prior)."""
         return abs((100.0 + self.tv_change_pvc_pct) / (100.0 + self.tv_change_true_pct) - 1.0)
-
-    @property
-    def tv_sphere_fit_error_pp(self) -> float:
-        return abs(self.tv_change_sphere_fit_pct - self.tv_change_true_pct)
 
 
 def _true_tv(entries: list[dict], key: str) -> float:
@@ -179,17 +171,6 @@ def _truth_recist(pair: FollowupPair) -> str | None:
     ]
     n_new = sum(e["status"] == "new" and visible(e["current"][0]) for e in pair.truth["lesions"])
     return recist(targets, n_new).category
-
-
-def _sphere_fit_change_pct(comp) -> float:
-    """The tumour-volume change from the analyses' own sphere fits (the method before the
-    local delineation, :func:`nenscope.followup.changes.corrected_volume_ml`), same entries."""
-    tot = [0.0, 0.0]
-    for m, e in zip(comp.matches, comp.entries, strict=True):
-        if e["confirmed"]:
-            tot[0] += sum(corrected_volume_ml(comp.prior.lesions[i]) for i in m.prior_ids)
-            tot[1] += sum(corrected_volume_ml(comp.current.lesions[i]) for i in m.current_ids)
-    return 100.0 * (tot[1] - tot[0]) / tot[0]
 
 
 def score_pair(k: int, pair: FollowupPair, options: CompareOptions | None = None) -> PairScore:
@@ -231,7 +212,6 @@ def score_pair(k: int, pair: FollowupPair, options: CompareOptions | None = None
     s.tv_change_true_pct = 100.0 * (tv_c - tv_p) / tv_p
     s.tv_change_measured_pct = float(comp.totals["sstr_tv_change_pct"])
     s.tv_change_pvc_pct = float(comp.totals["tumour_volume_pvc_change_pct"])
-    s.tv_change_sphere_fit_pct = _sphere_fit_change_pct(comp)
     n_new_visible = sum(
         e["status"] == "new" and visible(e["current"][0]) for e in pair.truth["lesions"]
     )
@@ -264,7 +244,6 @@ def summarize(scores: list[PairScore]) -> dict[str, float]:
         "tv_within_15pp": sum(s.tv_pvc_error_pp <= 15.0 for s in scores) / n,
         "tv_error_pp_max": max(s.tv_pvc_error_pp for s in scores),
         "tv_ratio_within_15pct": sum(s.tv_ratio_error <= 0.15 for s in scores) / n,
-        "tv_sphere_fit_within_15pp": sum(s.tv_sphere_fit_error_pp <= 15.0 for s in scores) / n,
         "tv_segmented_within_15pp": sum(s.tv_error_pp <= 15.0 for s in scores) / n,
         "tv_segmented_error_pp_max": max(s.tv_error_pp for s in scores),
         "response_agreement": sum(s.response_measured == s.response_true for s in scores) / n,
@@ -275,15 +254,15 @@ def summarize(scores: list[PairScore]) -> dict[str, float]:
 def table(scores: list[PairScore]) -> str:
     """One line per pair (for docs/followup.md)."""
     lines = [
-        "| pair | paired ok | new found | TV change (%) true / local / sphere fit / segmented "
+        "| pair | paired ok | new found | TV change (%) true / segmented / corrected "
         "| SSTR-TV true / measured | RECIST true / measured | registration |",
         "|---|---|---|---|---|---|---|",
     ]
     for s in scores:
         lines.append(
             f"| {s.k} | {s.n_paired_correctly}/{s.n_pairable} | {s.n_new_found}/{s.n_new_true} "
-            f"| {s.tv_change_true_pct:+.0f} / {s.tv_change_pvc_pct:+.0f} / "
-            f"{s.tv_change_sphere_fit_pct:+.0f} / {s.tv_change_measured_pct:+.0f} "
+            f"| {s.tv_change_true_pct:+.0f} / {s.tv_change_measured_pct:+.0f} / "
+            f"{s.tv_change_pvc_pct:+.0f} "
             f"| {s.response_true} / {s.response_measured} | {s.recist_true} / "
             f"{s.recist_measured} | {s.registration} |"
         )

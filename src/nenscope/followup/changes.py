@@ -8,11 +8,11 @@ volume-weighted centre in the current study (LPS mm), in the prior study for a d
 lesion. Changes are ``100 * (current - prior) / prior`` (a disappeared lesion: -100 %, a new
 one: ``None``).
 
-Segmented volumes (the analysis' ``volume_ml``, summed into SSTR-TV) come from two
-independent delineations, which biases their changes; each entry and the patient totals
-therefore also carry a volume measured alike in both studies (``volume_pvc_*``: set by
-:func:`nenscope.followup.volumes.measure_entries`; here first the analyses' sphere fits,
-:func:`corrected_volume_ml`, which stay where a local delineation leaks).
+Segmented volumes (the analysis' ``volume_ml``, summed into SSTR-TV) shrink with partial
+volume more for small lesions than for large ones, which biases their changes; each entry and
+the patient totals therefore also carry a partial-volume-corrected volume
+(:func:`corrected_volume_ml`: the sphere the analysis fitted to the lesion's blurred profile,
+``diameter_pvc_mm``).
 """
 
 from __future__ import annotations
@@ -25,14 +25,7 @@ import numpy as np
 
 from nenscope.followup.matching import Match
 
-__all__ = [
-    "change_pct",
-    "corrected_volume_ml",
-    "lesion_entry",
-    "lesion_entries",
-    "sphere_fit_ml",
-    "totals",
-]
+__all__ = ["change_pct", "corrected_volume_ml", "lesion_entry", "lesion_entries", "totals"]
 
 #: The sphere fit replaces the segmented volume only for lesions up to this equivalent
 #: diameter (partial volume matters there; large, irregular lesions keep their segmentation)
@@ -42,23 +35,16 @@ PVC_MAX_DIAMETER_MM = 40.0
 PVC_MAX_FACTOR = 3.0
 
 
-def sphere_fit_ml(lesion: dict[str, Any]) -> float | None:
-    """Volume (ml) of the sphere the analysis fitted to the lesion (pi/6 d^3), when the lesion
-    is at most 40 mm across and the sphere within a factor 3 of the segmented volume; else
-    ``None`` (no fit, or one that is not trusted)."""
+def corrected_volume_ml(lesion: dict[str, Any]) -> float:
+    """Partial-volume-corrected volume (ml): the fitted sphere's (pi/6 d^3) when the lesion is
+    at most 40 mm across and the sphere within a factor 3 of the segmented volume, else the
+    segmented volume."""
     seg = float(lesion["volume_ml"])
     d_mm = lesion.get("diameter_pvc_mm")
     if d_mm is None or (6.0 * seg * 1000.0 / math.pi) ** (1 / 3) > PVC_MAX_DIAMETER_MM:
-        return None
+        return seg
     sphere = math.pi / 6.0 * float(d_mm) ** 3 / 1000.0
-    return sphere if seg / PVC_MAX_FACTOR <= sphere <= seg * PVC_MAX_FACTOR else None
-
-
-def corrected_volume_ml(lesion: dict[str, Any]) -> float:
-    """Partial-volume-corrected volume (ml): :func:`sphere_fit_ml`, else the segmented
-    volume."""
-    fit = sphere_fit_ml(lesion)
-    return float(lesion["volume_ml"]) if fit is None else fit
+    return sphere if seg / PVC_MAX_FACTOR <= sphere <= seg * PVC_MAX_FACTOR else seg
 
 
 def change_pct(prior: float | None, current: float | None) -> float | None:

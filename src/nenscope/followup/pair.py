@@ -13,7 +13,6 @@ from nenscope.followup.changes import lesion_entries, totals
 from nenscope.followup.matching import Match, match_lesions
 from nenscope.followup.registration import NCC_THRESHOLD, PriorToCurrent, register_prior
 from nenscope.followup.sides import StudySide
-from nenscope.followup.volumes import measure_entries
 
 __all__ = ["CompareOptions", "PairComparison", "compare_pair"]
 
@@ -182,7 +181,6 @@ def compare_pair(
     )
     entries = lesion_entries(matches, prior.lesions, current.lesions)
     _confirm(entries, matches, current, prior, reg, prior_on_current)
-    measure_entries(entries, matches, current, prior, reg, prior_on_current)
     warnings = _warnings(reg, entries, options)
     return PairComparison(
         current=current,

@@ -104,7 +104,7 @@ def mips_side_by_side_png(
 
 
 def waterfall_png(entries: list[dict[str, Any]]) -> bytes:
-    """Per-lesion change of the volume measured alike in both studies (%), largest rise first; new
+    """Per-lesion change of the partial-volume-corrected volume (%), largest rise first; new
     lesions hatched at +100 %; dotted lines at the tumour-volume criterion's thresholds
     (-65 %, +73 %)."""
     rows = []

@@ -37,8 +37,6 @@ class StudySide:
         sul_per_suv: SUL / SUV factor ratio (PERCIST is read in SUL), ``None`` if unknown.
         study_path: the study (folder or zip).
         analysis_dir: the folder holding the findings.
-        radionuclide: e.g. ``"Ga-68"`` (sets the resolution of the follow-up volumes,
-            :mod:`nenscope.followup.volumes`), ``None`` if unknown.
     """
 
     name: str
@@ -49,7 +47,6 @@ class StudySide:
     sul_per_suv: float | None
     study_path: Path
     analysis_dir: Path
-    radionuclide: str | None = None
 
     @property
     def lesions(self) -> dict[int, dict[str, Any]]:
@@ -117,5 +114,4 @@ def side_from_images(
         sul_per_suv=None if not factor or not sul else float(sul / factor),
         study_path=Path(study_path),
         analysis_dir=Path(analysis_dir),
-        radionuclide=study.radionuclide,
     )
