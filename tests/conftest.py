@@ -2,7 +2,8 @@
 
 A simulation of the virtual NET patient takes 3-10 s; the same patients (the CI cohort seeds,
 the small 8 mm study) are used by several files that pytest-xdist runs on different worker
-processes. :func:`cached_simulation` simulates each configuration once per run, pickles it
+processes. :func:`cached_simulation` (and :func:`cached_followup`, a virtual patient pair)
+simulates each configuration once per run, pickles it
 into a folder shared by the workers (a file lock makes the others wait for it) and gives
 every caller its own unpickled copy, so no test can change another's patient.
 """
@@ -34,19 +35,32 @@ def pytest_unconfigure(config):
         os.environ.pop(_ENV, None)
 
 
-def cached_simulation(config):
-    """``simulate_study(config)``, computed once per test run (an independent copy per call)."""
-    from nenscope.simulation.study import simulate_study
-
+def _cached(key_text: str, make):
+    """``make()``, pickled once per test run under the hash of ``key_text``; a fresh copy
+    per call."""
     folder = os.environ.get(_ENV)
     if not folder:  # imported outside pytest (e.g. tests/regression.py --record)
-        return simulate_study(config)
-    key = hashlib.sha256(repr(config).encode()).hexdigest()[:20]
+        return make()
+    key = hashlib.sha256(key_text.encode()).hexdigest()[:20]
     path = Path(folder) / f"{key}.pkl"
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not path.exists():
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(pickle.dumps(simulate_study(config), protocol=5))
+            tmp.write_bytes(pickle.dumps(make(), protocol=5))
             tmp.rename(path)
     return pickle.loads(path.read_bytes())
+
+
+def cached_simulation(config):
+    """``simulate_study(config)``, computed once per test run (an independent copy per call)."""
+    from nenscope.simulation.study import simulate_study
+
+    return _cached(repr(config), lambda: simulate_study(config))
+
+
+def cached_followup(config, followup):
+    """``simulate_followup(config, followup)``, computed once per test run (a copy per call)."""
+    from nenscope.simulation.followup import simulate_followup
+
+    return _cached(f"followup {config!r} {followup!r}", lambda: simulate_followup(config, followup))

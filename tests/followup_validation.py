@@ -1,7 +1,8 @@
 """Virtual patient pairs with known changes, compared and scored against their truth.
 
-Used by ``tests/test_followup_validation.py`` (CI: ``NENSCOPE_FOLLOWUP_N`` pairs, default 2)
-and, for the full run of docs/followup.md, ``NENSCOPE_FOLLOWUP_N=10``.
+Used by ``tests/test_followup_validation.py`` (CI: pairs 0 and 3) and, for the full run of
+docs/followup.md, ``bench/validate_followup_test.py`` (``NENSCOPE_FOLLOWUP_N`` pairs, default
+20) or ``python tests/followup_validation.py 20``.
 
 Pair ``k``: seed 500 + k, 6 prior lesions (G1 and G2 alternating), five scenarios by k % 5:
 0 response (lesions shrink to 10-30 % of their volume or disappear, nothing new), 2 stable
@@ -21,8 +22,9 @@ detected lesion is the truth lesion it overlaps most). The figures of issue 23:
   missed);
 - tumour-volume change: the comparison's partial-volume-corrected tumour-volume change
   against the truth's (true sphere volumes of the SSTR-visible lesions: Krenning >= 2, less
-  liver lesions with exactly liver uptake), |measured - true| in percentage points; the
-  segmented SSTR-TV change is scored too;
+  liver lesions with exactly liver uptake), |measured - true| in percentage points, and as
+  the ratio of the volume ratios (current / prior) within 15 %; the segmented SSTR-TV change
+  is scored too;
 - response: the SSTR tumour-volume category from the measured numbers against the same
   criterion on the truth; RECIST on the CT long axes against RECIST on the true diameters.
 """
@@ -40,11 +42,7 @@ from nenscope.analysis import analyze  # noqa: E402
 from nenscope.followup import CompareOptions, StudySide, compare_pair  # noqa: E402
 from nenscope.followup.assess import recist_response, sstr_responses  # noqa: E402
 from nenscope.followup.criteria import sstr_volume  # noqa: E402
-from nenscope.simulation.followup import (  # noqa: E402
-    FollowupConfig,
-    FollowupPair,
-    simulate_followup,
-)
+from nenscope.simulation.followup import FollowupConfig, FollowupPair  # noqa: E402
 from nenscope.simulation.study import SimulationConfig  # noqa: E402
 from test_analysis_cohort import sim_to_study  # noqa: E402
 
@@ -140,6 +138,11 @@ class PairScore:
     def tv_pvc_error_pp(self) -> float:
         return abs(self.tv_change_pvc_pct - self.tv_change_true_pct)
 
+    @property
+    def tv_ratio_error(self) -> float:
+        """|measured / true - 1| of the volume ratios (current / prior)."""
+        return abs((100.0 + self.tv_change_pvc_pct) / (100.0 + self.tv_change_true_pct) - 1.0)
+
 
 def _true_tv(entries: list[dict], key: str) -> float:
     vols = []
@@ -220,9 +223,11 @@ def score_pair(k: int, pair: FollowupPair, options: CompareOptions | None = None
 
 
 def run_pair(k: int, voxel_mm: float = 4.0) -> PairScore:
-    """Simulate and score pair ``k``."""
+    """Simulate (once per test run: :func:`conftest.cached_followup`) and score pair ``k``."""
+    from conftest import cached_followup
+
     sim, fu = pair_configs(k, voxel_mm)
-    return score_pair(k, simulate_followup(sim, fu))
+    return score_pair(k, cached_followup(sim, fu))
 
 
 def summarize(scores: list[PairScore]) -> dict[str, float]:
@@ -238,6 +243,7 @@ def summarize(scores: list[PairScore]) -> dict[str, float]:
         "new_found": sum(s.n_new_found for s in scores) / max(new, 1),
         "tv_within_15pp": sum(s.tv_pvc_error_pp <= 15.0 for s in scores) / n,
         "tv_error_pp_max": max(s.tv_pvc_error_pp for s in scores),
+        "tv_ratio_within_15pct": sum(s.tv_ratio_error <= 0.15 for s in scores) / n,
         "tv_segmented_within_15pp": sum(s.tv_error_pp <= 15.0 for s in scores) / n,
         "tv_segmented_error_pp_max": max(s.tv_error_pp for s in scores),
         "response_agreement": sum(s.response_measured == s.response_true for s in scores) / n,

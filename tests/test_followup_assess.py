@@ -102,3 +102,20 @@ def test_sstr_pair_gets_the_research_criteria_and_recist_needs_a_diagnostic_ct()
     }
     assert data["patient"]["sstr_tv_change_pct"] == -60.0 and data["patient"]["n_new"] == 1
     assert "No consensus" in data["patient"]["sstr_consensus"]
+
+
+def test_a_new_lesion_below_the_liver_is_equivocal_and_not_counted():
+    from nenscope.followup.pair import _confirm
+
+    prior = _side("prior", "sstr", [_lesion(1, 2.0, 20.0, 15.0)], tv=2.0)
+    new = dict(_lesion(2, 0.3, 4.5, 3.5), krenning=1)
+    current = _side("current", "sstr", [_lesion(1, 0.5, 12.0, 9.0), new], tv=0.8)
+    matches = [Match("paired", (1,), (1,)), Match("new", (), (2,))]
+    entries = lesion_entries(matches, prior.lesions, current.lesions)
+    _confirm(entries, matches, current, prior, PriorToCurrent("same frame"), np.zeros(1))
+    assert entries[1]["confirmed"] is False and "equivocal" in entries[1]["note"]
+    t = totals(prior.findings, current.findings, entries)
+    assert t["n_new"] == 0 and t["n_unconfirmed"] == 1
+    # without the new lesion the volume fell by 75 %: a response, not a progression
+    pair = PairComparison(current, prior, PriorToCurrent("same frame"), matches, entries, t)
+    assert sstr_responses(pair)[0].category == "PR"

@@ -171,11 +171,9 @@ def test_corrected_volume_takes_the_fitted_sphere_within_its_limits():
     assert corrected_volume_ml({"volume_ml": 2.5, "diameter_pvc_mm": 20.0}) == pytest.approx(
         sphere_20mm
     )
-    # a segmentation that missed most of the lesion: the larger sphere is kept
-    assert corrected_volume_ml({"volume_ml": 0.5, "diameter_pvc_mm": 20.0}) == pytest.approx(
-        sphere_20mm
-    )
-    # a fit collapsed below a third of the segmentation, a fit above 40 mm, no fit
+    # outside a factor 3 of the segmentation (collapsed or overshooting fits), above 40 mm,
+    # no fit: the segmented volume
     assert corrected_volume_ml({"volume_ml": 1.3, "diameter_pvc_mm": 5.2}) == 1.3
-    assert corrected_volume_ml({"volume_ml": 30.0, "diameter_pvc_mm": 45.0}) == 30.0
+    assert corrected_volume_ml({"volume_ml": 1.3, "diameter_pvc_mm": 20.0}) == 1.3
+    assert corrected_volume_ml({"volume_ml": 40.0, "diameter_pvc_mm": 45.0}) == 40.0
     assert corrected_volume_ml({"volume_ml": 1.0, "diameter_pvc_mm": None}) == 1.0

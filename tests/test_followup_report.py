@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import highdicom as hd
 import matplotlib.image as mpimg
@@ -180,3 +182,58 @@ def test_report_renders_in_headless_chromium(tmp_path):
     img = mpimg.imread(png)
     # the page is drawn: a white page with dark text and the grey-scale MIPs, not blank
     assert img.shape[0] == 1800 and img[..., :3].std() > 0.1
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (as tests/test_viewer_e2e.py launches it)."""
+    from playwright.sync_api import sync_playwright
+
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        message = "Chromium is not installed (apt-get install chromium)"
+        if os.environ.get("NENSCOPE_CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path)
+        yield b
+        b.close()
+
+
+def test_comparison_section_is_visible_in_playwright(browser, tmp_path):
+    """The lesion table (one row per entry, numbered as on the MIPs), the waterfall plot and
+    the side-by-side MIPs are drawn; the screenshot is kept (``$NENSCOPE_ARTEFACTS`` in CI)."""
+    from playwright.sync_api import expect
+
+    html = _write(tmp_path)
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(html.resolve().as_uri())
+    table = page.locator("h2:has-text('Lesions') + table")
+    expect(table).to_be_visible()
+    rows = table.locator("tr")
+    expect(rows).to_have_count(4)  # header + paired, new, disappeared
+    assert [rows.nth(i).locator("td").first.inner_text() for i in (1, 2, 3)] == ["1", "2", "3"]
+    expect(rows.nth(1)).to_contain_text("paired")
+    for alt in ("waterfall plot", "coronal MIPs of the prior and the current study"):
+        img = page.locator(f"img[alt^='{alt}']")
+        expect(img).to_be_visible()
+        img.scroll_into_view_if_needed()
+        width = img.evaluate("e => e.complete ? e.naturalWidth : 0")
+        box = img.bounding_box()
+        assert width > 300 and box is not None and box["width"] > 300, alt
+    expect(
+        page.locator("figcaption", has_text="the same number marks the same lesion")
+    ).to_be_visible()
+    shot = tmp_path / "comparison_report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    page.close()
+    if os.environ.get("NENSCOPE_ARTEFACTS"):
+        target = Path(os.environ["NENSCOPE_ARTEFACTS"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, target / "comparison_report.png")
+    assert errors == []
+    img = mpimg.imread(shot)
+    assert img.shape[0] > 900 and img[..., :3].std() > 0.1

@@ -27,25 +27,24 @@ from nenscope.followup.matching import Match
 
 __all__ = ["change_pct", "corrected_volume_ml", "lesion_entry", "lesion_entries", "totals"]
 
-#: The fitted sphere replaces the segmented volume only up to this diameter (partial volume
-#: matters there; larger fits keep the segmentation, irregular lesions are not spheres)
+#: The sphere fit replaces the segmented volume only for lesions up to this equivalent
+#: diameter (partial volume matters there; large, irregular lesions keep their segmentation)
 PVC_MAX_DIAMETER_MM = 40.0
-#: ... and only when it is not smaller than the segmented volume divided by this factor (a
-#: fit that collapsed on a fragment or a noisy profile; a fit larger than a segmentation that
-#: missed most of a hot lesion is kept)
-PVC_MIN_FRACTION = 1.0 / 3.0
+#: ... and only when it is within this factor of the segmented volume: a fit that collapsed
+#: on a fragment, or overshot on a noisy profile, would otherwise replace a sound segmentation
+PVC_MAX_FACTOR = 3.0
 
 
 def corrected_volume_ml(lesion: dict[str, Any]) -> float:
-    """Partial-volume-corrected volume (ml): the fitted sphere's (pi/6 d^3) when its diameter
-    is at most 40 mm and its volume at least a third of the segmented one, else the segmented
-    volume."""
+    """Partial-volume-corrected volume (ml): the fitted sphere's (pi/6 d^3) when the lesion is
+    at most 40 mm across and the sphere within a factor 3 of the segmented volume, else the
+    segmented volume."""
     seg = float(lesion["volume_ml"])
     d_mm = lesion.get("diameter_pvc_mm")
-    if d_mm is None or float(d_mm) > PVC_MAX_DIAMETER_MM:
+    if d_mm is None or (6.0 * seg * 1000.0 / math.pi) ** (1 / 3) > PVC_MAX_DIAMETER_MM:
         return seg
     sphere = math.pi / 6.0 * float(d_mm) ** 3 / 1000.0
-    return sphere if sphere >= seg * PVC_MIN_FRACTION else seg
+    return sphere if seg / PVC_MAX_FACTOR <= sphere <= seg * PVC_MAX_FACTOR else seg
 
 
 def change_pct(prior: float | None, current: float | None) -> float | None:

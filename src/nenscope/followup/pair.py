@@ -17,7 +17,7 @@ from nenscope.followup.sides import StudySide
 __all__ = ["CompareOptions", "PairComparison", "compare_pair"]
 
 _SHELL_MM = (5.0, 10.0)
-_CONTRAST = 1.5  # site-to-shell uptake that counts as a lesion in the other study
+_CONTRAST = 1.5  # site-to-shell (or -liver) uptake that counts as a lesion in the other study
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,12 @@ def _confirm(
     A lesion found at one time point only is confirmed unless the other study's image shows
     a lesion at its site: inside its VOI (mapped through the registration) a mean SUV at
     least the other analysis' lesion threshold and at least 1.5 x the mean of a shell 5-10 mm
-    around it. Such a lesion was missed or suppressed by one analysis, or is physiological
-    uptake (a kidney) taken for a lesion once; it is reported but not counted. A lesion
-    outside the other study's field of view is not confirmed either.
+    around it or 1.5 x that study's liver SUVmean (a lesion that grew beyond the shell leaves
+    no contrast to it, but stands out from the liver). Such a lesion was missed or
+    suppressed by one analysis, or is physiological uptake (a kidney) taken for a lesion
+    once; it is reported but not counted. A lesion outside the other study's field of view is
+    not confirmed either, nor, on SSTR imaging, a new lesion with uptake below the liver
+    (Krenning 0-1: equivocal, no basis to call progression on).
     """
     if not any(m.status in ("new", "disappeared") for m in matches):
         return
@@ -102,6 +105,10 @@ def _confirm(
     spacing = np.linalg.norm(current.suv.affine[:3, :3], axis=0)
     prior_suv_here = None
     for m, entry in zip(matches, pair_entries, strict=True):
+        if m.status == "new" and entry.get("krenning_current") in (0, 1):
+            entry["confirmed"] = False
+            entry["note"] = "uptake below the liver (Krenning < 2): equivocal"
+            continue
         if m.status == "new":
             if prior_suv_here is None:
                 prior_suv_here = reg.prior_on_current(prior.suv, current.suv, order=1)
@@ -112,13 +119,38 @@ def _confirm(
             continue
         if not mask.any():
             entry["confirmed"] = False
+            entry["note"] = "outside the other study's field of view"
             continue
         inside, shell = _site_uptake(image, mask, spacing)
         threshold = other.findings.get("summary", {}).get("threshold_suv")
-        entry["suv_mean_other_study"] = round(inside, 3)
-        entry["confirmed"] = not (
-            threshold is not None and inside >= threshold and inside >= _CONTRAST * shell
+        liver = other.findings.get("reference", {}).get("liver_suv_mean")
+        contrast = inside >= _CONTRAST * shell or (
+            liver is not None and inside >= _CONTRAST * liver
         )
+        entry["suv_mean_other_study"] = round(inside, 3)
+        entry["confirmed"] = not (threshold is not None and inside >= threshold and contrast)
+        if not entry["confirmed"]:
+            entry["note"] = "the other study shows lesion-level uptake at its site"
+
+
+def _warnings(
+    reg: PriorToCurrent, entries: list[dict[str, Any]], options: CompareOptions
+) -> list[str]:
+    out = []
+    if reg.method.startswith("rigid (PET)"):
+        out.append("no CT on one side: the studies were registered PET to PET")
+    for e in entries:
+        if not e["confirmed"]:
+            which = "current" if e["status"] == "new" else "prior"
+            ids = e["current_id"] if e["status"] == "new" else e["prior_id"]
+            why = e.get("note") or "outside the other study's field of view"
+            out.append(f"{e['status']} {which} lesion {ids} ({e.get('site')}) not counted: {why}")
+    if reg.ncc_final is not None and reg.ncc_final < options.ncc_threshold:
+        out.append(
+            f"the registration fits poorly (local CT similarity {reg.ncc_final:.2f} < "
+            f"{options.ncc_threshold}): check the lesion pairs on the images"
+        )
+    return out
 
 
 def compare_pair(
@@ -149,22 +181,7 @@ def compare_pair(
     )
     entries = lesion_entries(matches, prior.lesions, current.lesions)
     _confirm(entries, matches, current, prior, reg, prior_on_current)
-    warnings = []
-    if reg.method.startswith("rigid (PET)"):
-        warnings.append("no CT on one side: the studies were registered PET to PET")
-    for e in entries:
-        if not e["confirmed"]:
-            which = "current" if e["status"] == "new" else "prior"
-            ids = e["current_id"] if e["status"] == "new" else e["prior_id"]
-            warnings.append(
-                f"{e['status']} {which} lesion {ids} ({e.get('site')}) not counted: the other "
-                "study shows lesion-level uptake at its site (missed there, or physiological)"
-            )
-    if reg.ncc_final is not None and reg.ncc_final < options.ncc_threshold:
-        warnings.append(
-            f"the registration fits poorly (local CT similarity {reg.ncc_final:.2f} < "
-            f"{options.ncc_threshold}): check the lesion pairs on the images"
-        )
+    warnings = _warnings(reg, entries, options)
     return PairComparison(
         current=current,
         prior=prior,

@@ -75,7 +75,7 @@ def _mip(ax, suv: hd.Volume, numbers: hd.Volume, vmax: float, title: str) -> Non
             r.min() * s_f,
             str(int(n)),
             color=colour,
-            fontsize=9,
+            fontsize=12,
             fontweight="bold",
             va="top",
         )
