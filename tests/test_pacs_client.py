@@ -196,3 +196,17 @@ def test_cli_reports_a_refusal_as_an_error(fake_pacs, capsys):
     code = main(["pacs", "find", "--url", url, "--token", "wrong"])
     assert code == 2
     assert "error: the PACS at" in capsys.readouterr().err
+
+
+def test_every_analysis_site_has_its_snomed_site_or_none_by_design():
+    from nenscope.analysis.sites import SITES
+    from nenscope.pacs.codes import site_code
+
+    coded = {site: site_code(site) for site in SITES}
+    uncoded = sorted(site for site, code in coded.items() if code is None)
+    assert uncoded == ["other"]  # no anatomical concept by design
+    assert all(code.scheme_designator == "SCT" for code in coded.values() if code is not None)
+    assert coded["liver"].value == "10200004" and coded["lymph node"].value == "59441001"
+    assert coded["pancreas tail"].value == coded["pancreas"].value == "15776009"
+    assert coded["brain/meninges"].meaning == "Meninges"
+    assert coded["thyroid"].value == "69748006"

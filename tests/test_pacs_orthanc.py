@@ -23,6 +23,7 @@ from conftest import cached_simulation
 from nenscope.cli import main
 from nenscope.errors import NenscopeError
 from nenscope.pacs import Pacs, PacsAuth, PacsError, read_measurement_report
+from nenscope.pacs.codes import site_code
 from nenscope.simulation.output import write_study
 from nenscope.simulation.study import SimulationConfig
 from orthanc_server import orthanc
@@ -124,7 +125,8 @@ def test_sr_values_equal_findings_json(roundtrip):
             assert row[key] == lesion[key], key
         assert row["seg_sop_instance_uid"] == objects["SEG"].SOPInstanceUID
         assert labels[row["segment_number"]].startswith(f"lesion {lesion['id']} ")
-        assert row["site"].lower() == lesion["site"]
+        coded = site_code(lesion["site"])
+        assert row["site"] == (coded.meaning if coded is not None else None), lesion["site"]
 
 
 def test_sr_references_resolve(roundtrip):
