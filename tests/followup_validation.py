@@ -31,6 +31,7 @@ detected lesion is the truth lesion it overlaps most). The figures of issue 23:
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,13 +39,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from nenscope.analysis import analyze  # noqa: E402
+from nenscope.analysis import AnalysisOptions, analyze  # noqa: E402
 from nenscope.followup import CompareOptions, StudySide, compare_pair  # noqa: E402
 from nenscope.followup.assess import recist_response, sstr_responses  # noqa: E402
 from nenscope.followup.criteria import sstr_volume  # noqa: E402
 from nenscope.simulation.followup import FollowupConfig, FollowupPair  # noqa: E402
 from nenscope.simulation.study import SimulationConfig  # noqa: E402
-from test_analysis_cohort import sim_to_study  # noqa: E402
+from test_analysis_cohort import sim_to_study, simulator_profile  # noqa: E402
 
 CT_CONTRAST_HU = -40.0
 
@@ -78,10 +79,17 @@ def pair_configs(k: int, voxel_mm: float = 4.0) -> tuple[SimulationConfig, Follo
     return sim, fu
 
 
+@functools.cache
+def _scanner():
+    return simulator_profile()
+
+
 def side_from_sim(sim, name: str) -> StudySide:
-    """Analyse a simulated study in memory (no DICOM round trip) as a comparison side."""
+    """Analyse a simulated study in memory (no DICOM round trip) as a comparison side, as a
+    site that calibrated its scanner does (``nenscope calibrate`` on the simulator's NEMA IEC
+    phantom): the corrected lesion volumes need the scanner's resolution."""
     study = sim_to_study(sim)
-    findings = analyze(study)
+    findings = analyze(study, options=AnalysisOptions(scanner=_scanner()))
     return StudySide(
         name=name,
         findings=findings.to_dict(),
