@@ -77,125 +77,145 @@ def print_findings(data: dict, out_dir: Path | None = None) -> None:
         console.print(f"report: {out_dir / 'report.html'}")
 
 
+# The options of `nenscope analyze` (Typer reads them from the annotations).
+_Study = Annotated[
+    Path | None,
+    typer.Argument(help="Folder or zip with the PET/SPECT series and its CT."),
+]
+_Fdg = Annotated[
+    Path | None,
+    typer.Option("--fdg", help="The same patient's FDG PET/CT (folder or zip), for NETPET."),
+]
+_Tracer = Annotated[
+    str | None,
+    typer.Option(
+        "--tracer", help="Agent, when the header's is missing or wrong (e.g. 68Ga-DOTATATE)."
+    ),
+]
+_Out = Annotated[
+    Path | None, typer.Option("--out", help="Output folder [default: out/<study name>].")
+]
+_OrganMasks = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--organ-masks",
+        help="Organ masks that replace the automatic ones: a TotalSegmentator or MOOSE output "
+        "folder, or NIfTI / DICOM-SEG / RTSTRUCT with named ROIs (liver, spleen, kidneys...); "
+        "repeatable.",
+    ),
+]
+_Scanner = Annotated[
+    Path | None,
+    typer.Option(
+        "--scanner",
+        help="Scanner profile from 'nenscope calibrate' (NEMA IEC): its resolution gives the "
+        "partial-volume-corrected uptake column.",
+    ),
+]
+_PsfFwhmMm = Annotated[
+    float | None,
+    typer.Option(
+        "--psf-fwhm-mm",
+        min=0.5,
+        help="Effective resolution (FWHM, mm) of the scanner for this radionuclide, for the "
+        "partial-volume-corrected uptake column (overrides --scanner).",
+    ),
+]
+_ThresholdMethod = Annotated[
+    str | None,
+    typer.Option(
+        "--threshold",
+        help="Lesion threshold: liver (qPSMA-style), percist, suvmax_percent or fixed [default: by agent].",
+    ),
+]
+_MinVolumeMl = Annotated[
+    float, typer.Option("--min-volume-ml", min=0.0, help="Smallest lesion kept, in ml.")
+]
+_WeightKg = Annotated[
+    float | None,
+    typer.Option("--weight-kg", help="Patient weight in kg (overrides PatientWeight)."),
+]
+_HeightCm = Annotated[
+    float | None,
+    typer.Option("--height-cm", help="Patient height in cm (overrides PatientSize)."),
+]
+_InjectedMbq = Annotated[
+    float | None,
+    typer.Option(
+        "--injected-mbq", help="Injected activity in MBq (overrides RadionuclideTotalDose)."
+    ),
+]
+_InjectionTime = Annotated[
+    str | None,
+    typer.Option("--injection-time", help="Injection time, HH:MM[:SS] or YYYY-MM-DDTHH:MM."),
+]
+_Indication = Annotated[
+    str | None,
+    typer.Option("--indication", help="The clinical question, for the report's indication."),
+]
+_Prior = Annotated[
+    str | None,
+    typer.Option(
+        "--prior",
+        help="The prior study compared with (e.g. '68Ga-DOTATATE PET/CT 2025-06-01'), for "
+        "the report's comparison; without it the report states that there is none.",
+    ),
+]
+_Radiomics = Annotated[
+    bool,
+    typer.Option("--radiomics", help="Also write radiomics.csv (IBSI features per lesion)."),
+]
+_RadiomicsPreset = Annotated[
+    str,
+    typer.Option("--radiomics-preset", help="Radiomics preset or settings YAML for --radiomics."),
+]
+_Pdf = Annotated[
+    bool, typer.Option("--pdf", help="Also write report.pdf (needs headless Chromium).")
+]
+_Json = Annotated[bool, typer.Option("--json", help="Print findings.json instead of the table.")]
+_FromPacs = Annotated[
+    str | None,
+    typer.Option(
+        "--from-pacs",
+        help="DICOMweb root of a PACS to pull --study from (credentials: NENSCOPE_PACS_USER/"
+        "NENSCOPE_PACS_PASSWORD or NENSCOPE_PACS_TOKEN).",
+    ),
+]
+_StudyUid = Annotated[
+    str | None, typer.Option("--study", help="StudyInstanceUID on the --from-pacs PACS.")
+]
+_Push = Annotated[
+    bool,
+    typer.Option("--push", help="Store the DICOM-SEG, SUV map and SR back on the PACS."),
+]
+
+
 @app.command()
 def analyze(
-    study: Annotated[
-        Path | None,
-        typer.Argument(help="Folder or zip with the PET/SPECT series and its CT."),
-    ] = None,
-    fdg: Annotated[
-        Path | None,
-        typer.Option("--fdg", help="The same patient's FDG PET/CT (folder or zip), for NETPET."),
-    ] = None,
-    tracer: Annotated[
-        str | None,
-        typer.Option(
-            "--tracer", help="Agent, when the header's is missing or wrong (e.g. 68Ga-DOTATATE)."
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder [default: out/<study name>].")
-    ] = None,
-    organ_masks: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--organ-masks",
-            help="Organ masks that replace the automatic ones: a TotalSegmentator or MOOSE output "
-            "folder, or NIfTI / DICOM-SEG / RTSTRUCT with named ROIs (liver, spleen, kidneys...); "
-            "repeatable.",
-        ),
-    ] = None,
-    scanner: Annotated[
-        Path | None,
-        typer.Option(
-            "--scanner",
-            help="Scanner profile from 'nenscope calibrate' (NEMA IEC): its resolution gives the "
-            "partial-volume-corrected uptake column.",
-        ),
-    ] = None,
-    psf_fwhm_mm: Annotated[
-        float | None,
-        typer.Option(
-            "--psf-fwhm-mm",
-            min=0.5,
-            help="Effective resolution (FWHM, mm) of the scanner for this radionuclide, for the "
-            "partial-volume-corrected uptake column (overrides --scanner).",
-        ),
-    ] = None,
-    threshold_method: Annotated[
-        str | None,
-        typer.Option(
-            "--threshold",
-            help="Lesion threshold: liver (qPSMA-style), percist, suvmax_percent or fixed [default: by agent].",
-        ),
-    ] = None,
-    min_volume_ml: Annotated[
-        float, typer.Option("--min-volume-ml", min=0.0, help="Smallest lesion kept, in ml.")
-    ] = 0.3,
-    weight_kg: Annotated[
-        float | None,
-        typer.Option("--weight-kg", help="Patient weight in kg (overrides PatientWeight)."),
-    ] = None,
-    height_cm: Annotated[
-        float | None,
-        typer.Option("--height-cm", help="Patient height in cm (overrides PatientSize)."),
-    ] = None,
-    injected_mbq: Annotated[
-        float | None,
-        typer.Option(
-            "--injected-mbq", help="Injected activity in MBq (overrides RadionuclideTotalDose)."
-        ),
-    ] = None,
-    injection_time: Annotated[
-        str | None,
-        typer.Option("--injection-time", help="Injection time, HH:MM[:SS] or YYYY-MM-DDTHH:MM."),
-    ] = None,
-    indication: Annotated[
-        str | None,
-        typer.Option("--indication", help="The clinical question, for the report's indication."),
-    ] = None,
-    prior: Annotated[
-        str | None,
-        typer.Option(
-            "--prior",
-            help="The prior study compared with (e.g. '68Ga-DOTATATE PET/CT 2025-06-01'), for "
-            "the report's comparison; without it the report states that there is none.",
-        ),
-    ] = None,
-    radiomics: Annotated[
-        bool,
-        typer.Option("--radiomics", help="Also write radiomics.csv (IBSI features per lesion)."),
-    ] = False,
-    radiomics_preset: Annotated[
-        str,
-        typer.Option(
-            "--radiomics-preset", help="Radiomics preset or settings YAML for --radiomics."
-        ),
-    ] = "pet-default",
-    pdf: Annotated[
-        bool, typer.Option("--pdf", help="Also write report.pdf (needs headless Chromium).")
-    ] = False,
-    json_: Annotated[
-        bool, typer.Option("--json", help="Print findings.json instead of the table.")
-    ] = False,
+    study: _Study = None,
+    fdg: _Fdg = None,
+    tracer: _Tracer = None,
+    out: _Out = None,
+    organ_masks: _OrganMasks = None,
+    scanner: _Scanner = None,
+    psf_fwhm_mm: _PsfFwhmMm = None,
+    threshold_method: _ThresholdMethod = None,
+    min_volume_ml: _MinVolumeMl = 0.3,
+    weight_kg: _WeightKg = None,
+    height_cm: _HeightCm = None,
+    injected_mbq: _InjectedMbq = None,
+    injection_time: _InjectionTime = None,
+    indication: _Indication = None,
+    prior: _Prior = None,
+    radiomics: _Radiomics = False,
+    radiomics_preset: _RadiomicsPreset = "pet-default",
+    pdf: _Pdf = False,
+    json_: _Json = False,
     keep: KeepOption = False,
     allow_mismatch: AllowMismatchOption = False,
-    # --- PACS (issue 22): pull the study from a DICOMweb PACS, push the SEG and SR back ---
-    from_pacs: Annotated[
-        str | None,
-        typer.Option(
-            "--from-pacs",
-            help="DICOMweb root of a PACS to pull --study from (credentials: NENSCOPE_PACS_USER/"
-            "NENSCOPE_PACS_PASSWORD or NENSCOPE_PACS_TOKEN).",
-        ),
-    ] = None,
-    study_uid: Annotated[
-        str | None, typer.Option("--study", help="StudyInstanceUID on the --from-pacs PACS.")
-    ] = None,
-    push: Annotated[
-        bool,
-        typer.Option("--push", help="Store the DICOM-SEG, SUV map and SR back on the PACS."),
-    ] = False,
+    from_pacs: _FromPacs = None,
+    study_uid: _StudyUid = None,
+    push: _Push = False,
 ) -> None:
     """Find, measure and score the lesions of an SSTR/FDG/GLP-1R PET (or SPECT) study.
 
