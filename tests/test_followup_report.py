@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import highdicom as hd
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
+from browser_support import chromium_browser, chromium_or_skip, keep_artefact
 from nenscope.followup.criteria import sstr_uptake, sstr_volume
 from nenscope.followup.report import entry_label_maps, write_comparison_report
-from nenscope.report import find_chromium, html_to_pdf, screenshot
+from nenscope.report import html_to_pdf, screenshot
 
 SHAPE = (40, 24, 24)
 
@@ -171,10 +168,7 @@ def test_report_holds_the_table_the_criteria_and_both_figures(tmp_path):
 
 
 def test_report_renders_in_headless_chromium(tmp_path):
-    if find_chromium() is None:
-        if os.environ.get("NENSCOPE_CI"):
-            pytest.fail("Chromium is missing in CI: .ci/run must install it")
-        pytest.skip("Chromium not installed on this machine (CI installs it)")
+    chromium_or_skip()
     html = _write(tmp_path)
     pdf = html_to_pdf(html, tmp_path / "report.pdf")
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 20_000
@@ -186,19 +180,8 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
 @pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium driven by Playwright (as tests/test_viewer_e2e.py launches it)."""
-    from playwright.sync_api import sync_playwright
-
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "Chromium is not installed (apt-get install chromium)"
-        if os.environ.get("NENSCOPE_CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path)
-        yield b
-        b.close()
+    """Debian's Chromium driven by Playwright."""
+    yield from chromium_browser()
 
 
 def test_comparison_section_is_visible_in_playwright(browser, tmp_path):
@@ -230,10 +213,7 @@ def test_comparison_section_is_visible_in_playwright(browser, tmp_path):
     shot = tmp_path / "comparison_report.png"
     page.screenshot(path=str(shot), full_page=True)
     page.close()
-    if os.environ.get("NENSCOPE_ARTEFACTS"):
-        target = Path(os.environ["NENSCOPE_ARTEFACTS"])
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, target / "comparison_report.png")
+    keep_artefact(shot, "comparison_report.png")
     assert errors == []
     img = mpimg.imread(shot)
     assert img.shape[0] > 900 and img[..., :3].std() > 0.1

@@ -4,10 +4,10 @@ dose sentence computed from the activity, readability, and only the agent's own 
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
+from browser_support import chromium_or_skip
 from nenscope.cli import main
 from nenscope.errors import NenscopeError
 from nenscope.knowledge import get_agent, list_agents
@@ -20,7 +20,6 @@ from nenscope.leaflet import (
     leaflet_for,
     render_html,
 )
-from nenscope.report import find_chromium
 
 HUMAN_AGENTS = [a.name for a in list_agents() if a.radionuclide]
 
@@ -146,10 +145,7 @@ def test_cli_leaflet_pdf_without_chromium_is_a_clear_error(tmp_path, capsys, mon
 
 
 def test_cli_leaflet_pdf_through_headless_chromium(tmp_path, capsys):
-    if find_chromium() is None:
-        if os.environ.get("NENSCOPE_CI"):
-            pytest.fail("Chromium is missing in CI: .ci/run must install it")
-        pytest.skip("Chromium not installed on this machine (CI installs it)")
+    chromium_or_skip()
     out = tmp_path / "lu.html"
     assert main(["leaflet", "--agent", "lutathera", "--out", str(out), "--pdf"]) == 0
     pdf = out.with_suffix(".pdf").read_bytes()

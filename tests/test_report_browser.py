@@ -7,13 +7,11 @@ set (CI), as ``report_analysis.png``."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from browser_support import chromium_browser, keep_artefact
 from conftest import cached_simulation
 from nenscope.jobs.analyze import run_analysis
 from nenscope.report.sections import detection_limits
@@ -52,23 +50,19 @@ def run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(run):
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "Chromium is not installed (apt-get install chromium)"
-        if os.environ.get("NENSCOPE_CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+def browser():
+    yield from chromium_browser()
+
+
+@pytest.fixture(scope="module")
+def page(run, browser):
     out, _ = run
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path)
-        page = browser.new_page(viewport={"width": 1200, "height": 1000})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto((out / "report.html").as_uri())
-        yield page
-        assert errors == []
-        browser.close()
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto((out / "report.html").as_uri())
+    yield page
+    assert errors == []
 
 
 def _text(page, section: str) -> str:
@@ -84,10 +78,7 @@ def test_every_section_is_present_visible_and_titled(page, run, tmp_path):
     shot = tmp_path / "report_analysis.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 100_000
-    if os.environ.get("NENSCOPE_ARTEFACTS"):
-        target = Path(os.environ["NENSCOPE_ARTEFACTS"])
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, target / "report_analysis.png")
+    keep_artefact(shot, "report_analysis.png")
 
 
 def test_sections_show_the_values_of_findings_json(page, run):

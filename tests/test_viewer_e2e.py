@@ -7,16 +7,14 @@ saved in the test's folder and copied to ``$NENSCOPE_ARTEFACTS`` when that is se
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from matplotlib.image import imread
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from browser_support import chromium_browser, keep_artefact
 from nenscope.service import Settings, create_app
 from nenscope.store.users import add_user
 from service_support import TOKEN, live_server, simulate, study_zip
@@ -30,16 +28,7 @@ SLOW_MS = 600_000  # an analysis on a loaded 2-core machine
 
 @pytest.fixture(scope="module")
 def browser():
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "Chromium is not installed (apt-get install chromium)"
-        if os.environ.get("NENSCOPE_CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    yield from chromium_browser(CHROMIUM_ARGS)
 
 
 def _colours(png: bytes) -> dict[str, int]:
@@ -102,9 +91,6 @@ def test_upload_analyse_review_and_sign_in_the_browser(browser, tmp_path):
         shot = tmp_path / "viewer.png"
         page.screenshot(path=str(shot), full_page=True)
         page.close()
-    if os.environ.get("NENSCOPE_ARTEFACTS"):
-        target = Path(os.environ["NENSCOPE_ARTEFACTS"])
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, target / "viewer_e2e.png")
+    keep_artefact(shot, "viewer_e2e.png")
     assert errors == []
     assert fused["grey"] > 1000 and fused["hot"] > 1000 and fused["green"] > 50, fused

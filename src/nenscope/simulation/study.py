@@ -189,6 +189,96 @@ def _default_timepoints(agent_name: str, agent) -> tuple[float, ...]:
     return (agent_uptake(agent_name)["uptake_min"] / 60.0,)
 
 
+def _modality_kind(config: SimulationConfig, name: str, nuclide: str) -> str:
+    """ "pet" or "spect" for ``config`` (its scanner, else by the nuclide); refuses a scanner
+    the nuclide cannot be imaged on and an unknown phantom."""
+    modality_kind = config.scanner or ("pet" if nuclide in _PET_NUCLIDES else "spect")
+    if modality_kind not in ("pet", "spect"):
+        raise NenscopeError(f"scanner must be pet or spect, not {modality_kind!r}")
+    if modality_kind == "pet" and nuclide not in _PET_NUCLIDES:
+        raise NenscopeError(f"{name} ({nuclide}) emits no positrons: use --scanner spect")
+    if modality_kind == "spect" and nuclide in _PET_NUCLIDES:
+        raise NenscopeError(f"{name} ({nuclide}) is a PET agent: use --scanner pet")
+    if config.phantom not in ("patient", "nema-iec"):
+        raise NenscopeError(f"phantom must be patient or nema-iec, not {config.phantom!r}")
+    return modality_kind
+
+
+def _injected_mbq(config: SimulationConfig, agent, weight_kg: float, nema: bool) -> float | None:
+    """The configured activity, else the catalogue's rule for the patient (MBq); None for a
+    NEMA phantom without one (its filling gives it)."""
+    if config.injected_mbq is not None:
+        return float(config.injected_mbq)
+    if nema:
+        return None
+    injected_mbq = agent.activity_mbq(weight_kg)
+    if injected_mbq is None:
+        raise NenscopeError(
+            f"the catalogue has no activity rule for {agent.name}: give --injected-mbq"
+        )
+    return injected_mbq
+
+
+def _noisy_ct(phantom, lesions: list[Lesion], rng: np.random.Generator) -> np.ndarray:
+    """CT (HU) with noise (correlated: white noise smoothed by one voxel), on the phantom's
+    grid; the lesions painted in at their sites' CT numbers (attenuation stays the tissue's)."""
+    noise = ndimage.gaussian_filter(
+        rng.normal(0.0, 1.0, phantom.grid.shape).astype(np.float32), 0.7
+    )
+    noise *= np.float32(12.0 / max(float(noise.std()), 1e-6))  # ~12 HU in soft tissue
+    hu = paint_lesion_hu(phantom.hu, phantom.grid, lesions) if lesions else phantom.hu
+    return np.where(phantom.labels > 0, hu + noise, -1000.0).astype(np.float32)
+
+
+def _scanners(config: SimulationConfig, modality_kind: str, nuclide: str):
+    """(PET scanner, SPECT scanner) of ``config``, one of them None."""
+    if modality_kind == "pet":
+        pet = get_pet_scanner(
+            config.pet_model,
+            iterations=config.iterations,
+            subsets=config.subsets,
+            psf=config.psf,
+            postfilter_fwhm_mm=config.postfilter_fwhm_mm,
+        )
+        return pet, None
+    spect = get_spect_scanner(
+        nuclide,
+        iterations=config.iterations,
+        subsets=config.subsets,
+        postfilter_fwhm_mm=config.postfilter_fwhm_mm,
+    )
+    return None, spect
+
+
+def _lesion_label_map(phantom, lesions: list[Lesion]) -> np.ndarray:
+    """Label map of the lesions (voxels at least half inside a lesion get its id)."""
+    lesion_map = np.zeros(phantom.grid.shape, dtype=np.uint16)
+    for les in lesions:
+        sl, frac = lesion_occupancy(phantom.grid, les.center_mm, les.diameter_mm)
+        sub = lesion_map[sl]
+        sub[frac >= 0.5] = les.id
+    return lesion_map
+
+
+def _nema_truth(config: SimulationConfig, phantom, spheres, occupancy) -> tuple[np.ndarray, dict]:
+    """True activity concentration (Bq/mL) of the NEMA IEC phantom and its manifest entry."""
+    bkg = config.nema_background_kbqml * 1000.0
+    hot = bkg * config.nema_sphere_ratio
+    truth = np.where(phantom.labels == 1, bkg, 0.0).astype(np.float32)
+    for occ in occupancy.values():
+        m = occ > 0
+        truth[m] = occ[m] * hot
+    info = {
+        "background_bqml": bkg,
+        "sphere_bqml": hot,
+        "spheres": [
+            {"inner_diameter_mm": s.inner_diameter_mm, "center_mm": list(s.center_mm)}
+            for s in spheres
+        ],
+    }
+    return truth, info
+
+
 def simulate_study(
     config: SimulationConfig, progress: Callable[[str, int, int], None] | None = None
 ) -> SimulatedStudy:
@@ -202,15 +292,7 @@ def simulate_study(
     is_lu = nuclide == "Lu-177"
     if not is_lu:
         agent_uptake(name)  # raises for agents without uptake data
-    modality_kind = config.scanner or ("pet" if nuclide in _PET_NUCLIDES else "spect")
-    if modality_kind not in ("pet", "spect"):
-        raise NenscopeError(f"scanner must be pet or spect, not {modality_kind!r}")
-    if modality_kind == "pet" and nuclide not in _PET_NUCLIDES:
-        raise NenscopeError(f"{name} ({nuclide}) emits no positrons: use --scanner spect")
-    if modality_kind == "spect" and nuclide in _PET_NUCLIDES:
-        raise NenscopeError(f"{name} ({nuclide}) is a PET agent: use --scanner pet")
-    if config.phantom not in ("patient", "nema-iec"):
-        raise NenscopeError(f"phantom must be patient or nema-iec, not {config.phantom!r}")
+    modality_kind = _modality_kind(config, name, nuclide)
     rng = np.random.default_rng(config.seed)
     variation = draw_variation(config.seed) if config.patient_variability else None
     voxel = float(config.voxel_mm or (4.0 if modality_kind == "pet" else 4.8))
@@ -251,47 +333,15 @@ def simulate_study(
         )
         outside = [les.id for les in lesions if not _in_field(phantom, les)]
         lesions = [les for les in lesions if les.id not in outside]
-    # injected activity
-    if config.injected_mbq is not None:
-        injected_mbq = float(config.injected_mbq)
-    elif nema:
-        injected_mbq = None
-    else:
-        injected_mbq = agent.activity_mbq(weight_kg)
-        if injected_mbq is None:
-            raise NenscopeError(
-                f"the catalogue has no activity rule for {name}: give --injected-mbq"
-            )
+    injected_mbq = _injected_mbq(config, agent, weight_kg, nema)
     hl = half_life_s(nuclide)
-    # CT with noise (correlated: white noise smoothed by one voxel), same grid; the lesions
-    # painted in at their sites' CT numbers (attenuation stays that of the tissue)
-    noise = ndimage.gaussian_filter(
-        rng.normal(0.0, 1.0, phantom.grid.shape).astype(np.float32), 0.7
-    )
-    noise *= np.float32(12.0 / max(float(noise.std()), 1e-6))  # ~12 HU in soft tissue
-    hu = paint_lesion_hu(phantom.hu, phantom.grid, lesions) if lesions else phantom.hu
-    ct_hu = np.where(phantom.labels > 0, hu + noise, -1000.0).astype(np.float32)
+    ct_hu = _noisy_ct(phantom, lesions, rng)
     # the small glands' uptake of this patient (SSTR agents), from its own stream so that the
     # other draws of a seed stay as they were
     glands = gland_suvs(name, rng.spawn(1)[0]) if not (nema or is_lu) else {}
     frames: list[EmissionFrame] = []
-    pet_scanner = spect_scanner = None
-    if modality_kind == "pet":
-        pet_scanner = get_pet_scanner(
-            config.pet_model,
-            iterations=config.iterations,
-            subsets=config.subsets,
-            psf=config.psf,
-            postfilter_fwhm_mm=config.postfilter_fwhm_mm,
-        )
-        mu = hu_to_mu_per_mm(phantom.hu, 511.0)
-    else:
-        spect_scanner = get_spect_scanner(
-            nuclide,
-            iterations=config.iterations,
-            subsets=config.subsets,
-            postfilter_fwhm_mm=config.postfilter_fwhm_mm,
-        )
+    pet_scanner, spect_scanner = _scanners(config, modality_kind, nuclide)
+    mu = hu_to_mu_per_mm(phantom.hu, 511.0) if pet_scanner is not None else None
     projector = None
     organ_truth: dict = {}
     nema_truth: dict = {}
@@ -299,22 +349,9 @@ def simulate_study(
     for ti, t_h in enumerate(timepoints):
         decay = math.exp(-math.log(2) * t_h * 3600.0 / hl)
         if nema:
-            bkg = config.nema_background_kbqml * 1000.0
-            hot = bkg * config.nema_sphere_ratio
-            truth = np.where(phantom.labels == 1, bkg, 0.0).astype(np.float32)
-            for occ in occupancy.values():
-                m = occ > 0
-                truth[m] = occ[m] * hot
+            truth, nema_truth = _nema_truth(config, phantom, spheres, occupancy)
             if injected_mbq is None:
                 injected_mbq = float(truth.sum() * voxel**3 / 1000.0 / 1e6 / decay)
-            nema_truth = {
-                "background_bqml": bkg,
-                "sphere_bqml": hot,
-                "spheres": [
-                    {"inner_diameter_mm": s.inner_diameter_mm, "center_mm": list(s.center_mm)}
-                    for s in spheres
-                ],
-            }
         elif is_lu:
             truth, organ_truth[f"{t_h:g}"] = lu177_concentration_bqml(
                 phantom, lesions, t_h, injected_mbq * 1e6, weight_kg, variation
@@ -351,11 +388,7 @@ def simulate_study(
                 stats=stats,
             )
         )
-    lesion_map = np.zeros(phantom.grid.shape, dtype=np.uint16)
-    for les in lesions:
-        sl, frac = lesion_occupancy(phantom.grid, les.center_mm, les.diameter_mm)
-        sub = lesion_map[sl]
-        sub[frac >= 0.5] = les.id
+    lesion_map = _lesion_label_map(phantom, lesions)
     for_uid = uids["frame_of_reference"]
     sim = SimulatedStudy(
         config=config,
