@@ -38,7 +38,7 @@ from scipy.spatial.transform import Rotation
 from nenscope.errors import NenscopeError
 from nenscope.simulation.activity import suv_map
 from nenscope.simulation.lesions import Lesion, lesion_occupancy, place_lesions
-from nenscope.simulation.pet import get_pet_scanner, simulate_pet
+from nenscope.simulation.pet import simulate_pet
 from nenscope.simulation.phantom import (
     Phantom,
     build_patient_phantom,
@@ -50,6 +50,8 @@ from nenscope.simulation.study import (
     EmissionFrame,
     SimulatedStudy,
     SimulationConfig,
+    make_scanners,
+    noisy_ct,
     simulate_study,
 )
 from nenscope.simulation.truth import build_manifest
@@ -308,11 +310,7 @@ def _scan(
     """PET/CT of the moved patient, as simulate_study scans (same agent, activity, timing)."""
     config = prior.config
     voxel = phantom.grid.voxel_mm
-    noise = ndimage.gaussian_filter(
-        rng.normal(0.0, 1.0, phantom.grid.shape).astype(np.float32), 0.7
-    )
-    noise *= np.float32(12.0 / max(float(noise.std()), 1e-6))  # as simulate_study: ~12 HU
-    ct_hu = np.where(phantom.labels > 0, phantom.hu + noise, -1000.0).astype(np.float32)
+    ct_hu = noisy_ct(phantom, [], rng)  # as simulate_study; lesions painted by their contrast
     _paint_ct(ct_hu, phantom.grid, lesions, fu.lesion_ct_contrast_hu)
     t_h = prior.frames[0].time_h
     decay = math.exp(-math.log(2) * t_h * 3600.0 / prior.half_life_s)
@@ -320,13 +318,7 @@ def _scan(
     truth = (
         suv * np.float32(prior.injected_mbq * 1e6 * decay / (prior.weight_kg * 1000.0))
     ).astype(np.float32)
-    scanner = get_pet_scanner(
-        config.pet_model,
-        iterations=config.iterations,
-        subsets=config.subsets,
-        psf=config.psf,
-        postfilter_fwhm_mm=config.postfilter_fwhm_mm,
-    )
+    scanner, _ = make_scanners(config, "pet", prior.radionuclide)
     mu = hu_to_mu_per_mm(phantom.hu, 511.0)
     image, stats = simulate_pet(
         truth, mu, voxel, prior.radionuclide, scanner, config.minutes_per_bed, rng

@@ -219,7 +219,7 @@ def _injected_mbq(config: SimulationConfig, agent, weight_kg: float, nema: bool)
     return injected_mbq
 
 
-def _noisy_ct(phantom, lesions: list[Lesion], rng: np.random.Generator) -> np.ndarray:
+def noisy_ct(phantom, lesions: list[Lesion], rng: np.random.Generator) -> np.ndarray:
     """CT (HU) with noise (correlated: white noise smoothed by one voxel), on the phantom's
     grid; the lesions painted in at their sites' CT numbers (attenuation stays the tissue's)."""
     noise = ndimage.gaussian_filter(
@@ -230,7 +230,7 @@ def _noisy_ct(phantom, lesions: list[Lesion], rng: np.random.Generator) -> np.nd
     return np.where(phantom.labels > 0, hu + noise, -1000.0).astype(np.float32)
 
 
-def _scanners(config: SimulationConfig, modality_kind: str, nuclide: str):
+def make_scanners(config: SimulationConfig, modality_kind: str, nuclide: str):
     """(PET scanner, SPECT scanner) of ``config``, one of them None."""
     if modality_kind == "pet":
         pet = get_pet_scanner(
@@ -335,12 +335,12 @@ def simulate_study(
         lesions = [les for les in lesions if les.id not in outside]
     injected_mbq = _injected_mbq(config, agent, weight_kg, nema)
     hl = half_life_s(nuclide)
-    ct_hu = _noisy_ct(phantom, lesions, rng)
+    ct_hu = noisy_ct(phantom, lesions, rng)
     # the small glands' uptake of this patient (SSTR agents), from its own stream so that the
     # other draws of a seed stay as they were
     glands = gland_suvs(name, rng.spawn(1)[0]) if not (nema or is_lu) else {}
     frames: list[EmissionFrame] = []
-    pet_scanner, spect_scanner = _scanners(config, modality_kind, nuclide)
+    pet_scanner, spect_scanner = make_scanners(config, modality_kind, nuclide)
     mu = hu_to_mu_per_mm(phantom.hu, 511.0) if pet_scanner is not None else None
     projector = None
     organ_truth: dict = {}
