@@ -25,7 +25,12 @@ from numpy.typing import NDArray  # noqa: E402
 from nenscope import __version__  # noqa: E402
 from nenscope.atomic import write_bytes_atomic  # noqa: E402
 from nenscope.followup.criteria import consensus_statement, criteria_table  # noqa: E402
-from nenscope.report.figures import data_uri, png_bytes, to_display  # noqa: E402
+from nenscope.report.figures import (  # noqa: E402
+    data_uri,
+    numbered_outlines,
+    png_bytes,
+    to_display,
+)
 
 __all__ = ["entry_label_maps", "mips_side_by_side_png", "render_comparison", "waterfall_png"]
 
@@ -62,23 +67,8 @@ def _mip(ax, suv: hd.Volume, numbers: hd.Volume, vmax: float, title: str) -> Non
     mip = arr.max(axis=1)
     h, w = mip.shape[0] * s_f, mip.shape[1] * s_l
     ax.imshow(mip, cmap="gray_r", vmin=0, vmax=vmax, extent=(0, w, h, 0), interpolation="bilinear")
-    for n in np.unique(lab[lab > 0]):
-        footprint = (lab == n).any(axis=1)
-        colour = plt.get_cmap("tab10")((int(n) - 1) % 10)
-        padded = np.pad(footprint.astype(float), 1)
-        rows = (np.arange(padded.shape[0]) - 0.5) * s_f
-        cols = (np.arange(padded.shape[1]) - 0.5) * s_l
-        ax.contour(cols, rows, padded, levels=[0.5], colors=[colour], linewidths=1.2)
-        r, c = np.nonzero(footprint)
-        ax.text(
-            c.max() * s_l + 3,
-            r.min() * s_f,
-            str(int(n)),
-            color=colour,
-            fontsize=12,
-            fontweight="bold",
-            va="top",
-        )
+    tab10 = plt.get_cmap("tab10")  # colour by entry number: the same in both studies
+    numbered_outlines(ax, lab, 1, (s_f, s_l), lambda _k, n: tab10((n - 1) % 10), fontsize=12)
     ax.set_title(title, fontsize=10)
     ax.text(2, h - 4, "R", color="#444", fontsize=9)
     ax.text(w - 10, h - 4, "L", color="#444", fontsize=9)

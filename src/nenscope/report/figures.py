@@ -13,7 +13,8 @@ from __future__ import annotations
 import base64
 import io
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import highdicom as hd
 import matplotlib
@@ -58,6 +59,37 @@ def _outline(ax, mask2d: NDArray, spacing_rc: tuple[float, float], colour, width
     rows = (np.arange(padded.shape[0]) - 0.5) * spacing_rc[0]
     cols = (np.arange(padded.shape[1]) - 0.5) * spacing_rc[1]
     ax.contour(cols, rows, padded, levels=[0.5], colors=[colour], linewidths=width)
+
+
+def numbered_outlines(
+    ax,
+    labels: NDArray,
+    axis: int,
+    spacing_rc: tuple[float, float],
+    colour_of: Callable[[int, int], Any],
+    *,
+    fontsize: int = 9,
+) -> None:
+    """Outline each label of ``labels`` (display order) projected along ``axis`` on a MIP
+    drawn with extent (0, w, h, 0) in mm, and write its number beside it; ``colour_of(k, n)``
+    gives the colour of the ``k``-th label, of value ``n``."""
+    ids = np.unique(labels)
+    for k, n in enumerate(ids[ids > 0]):
+        footprint = (labels == n).any(axis=axis)
+        if not footprint.any():
+            continue
+        colour = colour_of(k, int(n))
+        _outline(ax, footprint, spacing_rc, colour, 1.2)
+        rows, cols = np.nonzero(footprint)
+        ax.text(
+            cols.max() * spacing_rc[1] + 3,
+            rows.min() * spacing_rc[0],
+            str(int(n)),
+            color=colour,
+            fontsize=fontsize,
+            fontweight="bold",
+            va="top",
+        )
 
 
 def _colour_bar(fig: plt.Figure, image, ax, label: str, *, dark: bool = False) -> None:
@@ -109,24 +141,13 @@ def mip_png(
     )
     if labels is not None:
         lab, _ = to_display(labels)
-        ids = np.unique(lab)
-        ids = ids[ids > 0]
-        for k, lesion_id in enumerate(ids):
-            footprint = (lab == lesion_id).any(axis=axis)
-            if not footprint.any():
-                continue
-            colour = _LESION_COLOURS[k % len(_LESION_COLOURS)]
-            _outline(ax, footprint, (s_f, col_spacing), colour, 1.2)
-            rows, cols = np.nonzero(footprint)
-            ax.text(
-                cols.max() * col_spacing + 3,
-                rows.min() * s_f,
-                str(int(lesion_id)),
-                color=colour,
-                fontsize=9,
-                fontweight="bold",
-                va="top",
-            )
+        numbered_outlines(
+            ax,
+            lab,
+            axis,
+            (s_f, col_spacing),
+            lambda k, _n: _LESION_COLOURS[k % len(_LESION_COLOURS)],
+        )
     ax.set_axis_off()
     side = "R" if view == "coronal" else "A"
     other = "L" if view == "coronal" else "P"
