@@ -109,9 +109,10 @@ def _masks_on_grid(masks: OrganMasks | None, target: hd.Volume) -> dict[str, NDA
 def _ct_on_grid(ct: hd.Volume | None, affine: NDArray, shape: tuple[int, ...]) -> NDArray | None:
     if ct is None:
         return None
+    # on the emission grid already (imaging.ct_on_emission_grid at load): no pass, no copy
     return resample_array(
         np.asarray(ct.array, dtype=np.float32), ct.affine, affine, shape, order=1, cval=-1000.0
-    ).astype(np.float32)
+    ).astype(np.float32, copy=False)
 
 
 def detection_image(
