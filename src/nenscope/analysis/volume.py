@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from nenscope.analysis._crop import CROP_MARGIN_MM, BodyBox, body_box
 from nenscope.analysis._geometry import (
     padded_box,
     patient_axes,
@@ -315,6 +316,74 @@ def _measure(
     )
 
 
+def _lesions(
+    arr: NDArray[np.float32],
+    affine: NDArray,
+    spacing: tuple[float, float, float],
+    ref: ReferenceRegions,
+    masks: dict[str, NDArray[np.bool_]],
+    body: NDArray[np.bool_],
+    ct_grid: NDArray | None,
+    anchors: OrganAnchors,
+    opts: ResolvedOptions,
+) -> tuple[NDArray[np.int32], list[Lesion], ThresholdPlan, list[str]]:
+    """Threshold plan, lesion labels, the organs suppressed and the measured lesions (and
+    the blood pool when no mask gave it) of one volume, all on the same grid."""
+    z_ax = patient_axes(affine)[2]
+    smooth = detection_image(arr, ref.masks.get("liver"), spacing, opts)
+    plan = plan_thresholds(arr, smooth, body, ref, masks, spacing, z_ax, opts)
+    veto = _veto(smooth, affine, spacing, ref, masks, plan, anchors, opts)
+    labels, suppressed = _segment(smooth, spacing, ref, plan, veto, opts, ct_grid)
+    sites = _site_context(arr, affine, spacing, ref, ct_grid, anchors, veto)
+    if ref.blood_pool is None:
+        ref.blood_pool = find_aorta_blood_pool(
+            arr,
+            affine,
+            spacing,
+            body,
+            anchors.body_centroid_ijk,
+            anchors.liver_z_range_mm,
+            ct_hu=ct_grid,
+            kidneys=sites.kidneys,
+            lesions=labels,
+        )
+        if ref.blood_pool is None:
+            ref.notes.append("blood pool: the descending aorta was not found")
+    lesions = _measure(arr, labels, spacing, affine, ref, ct_grid, opts, sites)
+    return labels, lesions, plan, suppressed
+
+
+def _full_grid_anchors(
+    body: NDArray[np.bool_], ref: ReferenceRegions, affine: NDArray, box: BodyBox
+) -> OrganAnchors:
+    """The anchors of the full grid from the references found in ``box`` (the same numbers
+    as on the full grid: the body centroid is taken on the full mask)."""
+    liver = ref.masks.get("liver")
+    centre = None
+    if ref.liver is not None and ref.liver.voi_center_ijk is not None:
+        centre = tuple(float(c) for c in np.asarray(ref.liver.voi_center_ijk) + box.offset)
+    return organ_anchors(
+        body,
+        None if liver is None else box.paste(liver),
+        affine,
+        centre,  # type: ignore[arg-type]
+    )
+
+
+def _references_on_full_grid(
+    ref: ReferenceRegions, box: BodyBox, masks: dict[str, NDArray[np.bool_]]
+) -> None:
+    """The references found in ``box`` moved to the full grid, in place: masks (the given
+    ones as given) and the VOI centres' indices."""
+    for name, m in ref.masks.items():
+        ref.masks[name] = masks[name] if name in masks else box.paste(m)
+    for region in (ref.liver, ref.spleen, ref.blood_pool):
+        if region is not None and region.voi_center_ijk is not None:
+            region.voi_center_ijk = tuple(  # type: ignore[assignment]
+                float(c) for c in np.asarray(region.voi_center_ijk) + box.offset
+            )
+
+
 def analyze_volume(
     suv: hd.Volume,
     *,
@@ -326,6 +395,11 @@ def analyze_volume(
     radionuclide: str | None = None,
 ) -> VolumeAnalysis:
     """References, lesions and per-lesion metrics of one SUV volume (no cross-study scores).
+
+    Everything after the body mask runs on the body's box (:func:`~nenscope.analysis._crop.
+    body_box`: the body and the organ masks plus a margin wider than the analysis' filters),
+    with the same results as on the whole grid; labels, masks and indices are returned on
+    the whole grid.
 
     Args:
         suv: SUV volume (``highdicom.Volume``, PATIENT coordinates).
@@ -345,43 +419,44 @@ def analyze_volume(
     spacing = spacing_from_affine(affine)
     ct_grid = _ct_on_grid(ct, affine, arr.shape)
     masks = _masks_on_grid(organ_masks, suv)
-    z_ax = patient_axes(affine)[2]
-    body = body_mask(arr, spacing, z_ax)
+    body = body_mask(arr, spacing, patient_axes(affine)[2])
+    box = body_box(body, spacing, masks)
+    box_affine = box.affine(affine)
+    box_arr, box_body = box.crop(arr), box.crop(body)
+    box_ct = None if ct_grid is None else box.crop(ct_grid)
+    box_masks = {k: box.crop(m) for k, m in masks.items()}
     ref = find_reference_regions(
-        arr, spacing, affine, ct_hu=ct_grid, masks=masks, mask_origin=mask_origin, body=body
+        box_arr,
+        spacing,
+        box_affine,
+        ct_hu=box_ct,
+        masks=box_masks,
+        mask_origin=mask_origin,
+        body=box_body,
     )
-    smooth = detection_image(arr, ref.masks.get("liver"), spacing, opts)
-    plan = plan_thresholds(arr, smooth, body, ref, masks, spacing, z_ax, opts)
-    anchors = organ_anchors(
-        body, ref.masks.get("liver"), affine, ref.liver.voi_center_ijk if ref.liver else None
+    anchors = _full_grid_anchors(body, ref, affine, box)
+    box_anchors = OrganAnchors(anchors.body_centroid_ijk - box.offset, anchors.liver_z_range_mm)
+    labels, lesions, plan, suppressed = _lesions(
+        box_arr, box_affine, spacing, ref, box_masks, box_body, box_ct, box_anchors, opts
     )
-    veto = _veto(smooth, affine, spacing, ref, masks, plan, anchors, opts)
-    labels, suppressed = _segment(smooth, spacing, ref, plan, veto, opts, ct_grid)
-    sites = _site_context(arr, affine, spacing, ref, ct_grid, anchors, veto)
-    if ref.blood_pool is None:
-        ref.blood_pool = find_aorta_blood_pool(
-            arr,
-            affine,
-            spacing,
-            body,
-            anchors.body_centroid_ijk,
-            anchors.liver_z_range_mm,
-            ct_hu=ct_grid,
-            kidneys=sites.kidneys,
-            lesions=labels,
+    _references_on_full_grid(ref, box, masks)
+    warnings = list(ref.notes) + plan.warnings
+    outside = box.max_outside(arr)
+    if outside is not None and outside > plan.threshold_suv:
+        warnings.append(
+            f"uptake away from the body (SUV up to {outside:.1f} more than "
+            f"{CROP_MARGIN_MM:.0f} mm from it) was not analysed"
         )
-        if ref.blood_pool is None:
-            ref.notes.append("blood pool: the descending aorta was not found")
     return VolumeAnalysis(
         suv=suv,
         agent_class=agent_class,
         reference=ref,
-        labels=labels,
-        lesions=_measure(arr, labels, spacing, affine, ref, ct_grid, opts, sites),
+        labels=box.paste(labels),
+        lesions=lesions,
         threshold_suv=plan.threshold_suv,
         method=plan.method,
         suppressed=suppressed,
-        warnings=list(ref.notes) + plan.warnings,
+        warnings=warnings,
         ct_on_grid=ct_grid,
         options=opts,
         anchors=anchors,
