@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from nenscope.analysis._geometry import indices_to_lps, patient_axes
+from nenscope.analysis._geometry import indices_to_lps, padded_box, patient_axes
 from nenscope.analysis.physiology import ComponentInfo
 from nenscope.analysis.reference import ReferenceRegion
 from nenscope.imaging.geometry import fwhm_to_sigma
@@ -118,15 +118,30 @@ def find_aorta_blood_pool(
     )
     if ct_hu is not None:
         box &= (ct_hu > -100.0) & (ct_hu < 150.0)
-    if lesions is not None and lesions.any():
-        near = ndimage.distance_transform_edt(lesions == 0, sampling=spacing) <= _LESION_MARGIN_MM
-        box &= ~near
+    if lesions is not None:
+        box &= ~_near_lesions(lesions, box, spacing)
     if box.sum() < 10:
         return None
     smooth = ndimage.gaussian_filter(
         np.asarray(suv, dtype=np.float32), fwhm_to_sigma(_LOCATE_FWHM_MM, spacing)
     )
     return _track_voi(suv, smooth, box, affine, spacing)
+
+
+def _near_lesions(
+    lesions: NDArray, box: NDArray[np.bool_], spacing: tuple[float, float, float]
+) -> NDArray[np.bool_]:
+    """Voxels within :data:`_LESION_MARGIN_MM` of a lesion voxel, computed in the bounding
+    box of ``box`` grown by that distance (the distances there are the whole grid's: a lesion
+    voxel farther away is farther than the margin)."""
+    near = np.zeros(box.shape, dtype=bool)
+    sub = padded_box(box, [int(np.ceil(_LESION_MARGIN_MM / s)) + 1 for s in spacing])
+    if sub is None or not lesions[sub].any():
+        return near
+    near[sub] = ndimage.distance_transform_edt(lesions[sub] == 0, sampling=spacing) <= (
+        _LESION_MARGIN_MM
+    )
+    return near
 
 
 def _track_voi(

@@ -43,6 +43,8 @@ _BG_WINDOW_BLOCKS = 5
 _BG_PERCENTILE = 75
 # the fine structure whose noise sets the per-slice floor: SUV minus a 20 mm Gaussian mean
 _NOISE_MEAN_FWHM_MM = 20.0
+# windows ranked at a time by window_percentiles (8 MB of float32 5x5x5 windows)
+_RANK_CHUNK = 16384
 
 
 @dataclass(eq=False)
@@ -286,18 +288,62 @@ def _local_background_threshold(
     lo, hi = clip
     fb = tuple(max(1, int(round(_BG_BLOCK_MM / sp))) for sp in spacing)
     blocks = _block_mean(smooth, fb)  # type: ignore[arg-type]
-    size = int(_BG_WINDOW_BLOCKS)
-    coarse_bg = ndimage.percentile_filter(blocks, _BG_PERCENTILE, size=size, mode="nearest")
-    median = ndimage.percentile_filter(blocks, 50, size=size, mode="nearest")
-    low = np.clip(cold_contrast * median, min(cold_floor, lo), lo)
+    tops = (hi, max(hi, sub_liver))
+
+    def levels(median: NDArray, upper: NDArray) -> list[NDArray[np.float32]]:
+        low = np.clip(cold_contrast * median, min(cold_floor, lo), lo)
+        return [np.clip(np.maximum(organ_factor * upper, low), low, top) for top in tops]
+
+    # the levels rise with the window's percentiles, which lie between the smallest block
+    # and the window's maximum: where the maximum gives the lowest levels (air, cold tissue),
+    # so do the percentiles, and they need not be ranked there
+    window_max = ndimage.maximum_filter(blocks, size=_BG_WINDOW_BLOCKS, mode="nearest")
+    floor = levels(np.full((1, 1, 1), blocks.min()), np.full((1, 1, 1), blocks.min()))
+    settled = np.logical_and.reduce(
+        [a == b for a, b in zip(levels(window_max, window_max), floor, strict=True)]
+    )
+    median, upper = window_percentiles(
+        blocks, _BG_WINDOW_BLOCKS, (50, _BG_PERCENTILE), where=~settled, fill=window_max
+    )
     out = []
-    for top in (hi, max(hi, sub_liver)):
-        bg_thr = np.clip(np.maximum(organ_factor * coarse_bg, low), low, top)
+    for bg_thr in levels(median, upper):
         for ax, k in enumerate(fb):
             if k > 1:
                 bg_thr = np.repeat(bg_thr, k, axis=ax)
         out.append(bg_thr[: smooth.shape[0], : smooth.shape[1], : smooth.shape[2]])
     return out[0], out[1]
+
+
+def window_percentiles(
+    values: NDArray[np.float32],
+    size: int,
+    percentiles: tuple[float, ...],
+    *,
+    where: NDArray[np.bool_],
+    fill: NDArray[np.float32],
+) -> list[NDArray[np.float32]]:
+    """Percentiles of ``values`` over the ``size``-cube around each voxel where ``where``
+    holds, ``fill`` elsewhere.
+
+    The values are those of ``scipy.ndimage.percentile_filter(values, p, size=size,
+    mode="nearest")`` (the same rank, ``int(size**3 x p / 100)``, of the same window), all
+    percentiles from one ``numpy.partition`` of each window and only where asked.
+    """
+    if size % 2 != 1:
+        raise ValueError(f"the window must have an odd size, not {size}")
+    n = size**3
+    ranks = [min(int(float(n) * p / 100.0), n - 1) for p in percentiles]
+    windows = np.lib.stride_tricks.sliding_window_view(
+        np.pad(values, size // 2, mode="edge"), (size,) * values.ndim
+    )
+    out = [np.array(fill, dtype=values.dtype) for _ in percentiles]
+    idx = np.nonzero(where)
+    for start in range(0, idx[0].size, _RANK_CHUNK):
+        at = tuple(i[start : start + _RANK_CHUNK] for i in idx)
+        ranked = np.partition(windows[at].reshape(-1, n), ranks, axis=1)
+        for o, r in zip(out, ranks, strict=True):
+            o[at] = ranked[:, r]
+    return out
 
 
 def _liver_edge_threshold(
