@@ -92,7 +92,7 @@ def timed_analyze(study, fdg, options: AnalysisOptions):
         t = _clock()
         findings = analyze(study, fdg=fdg, options=options)
         total = _clock() - t
-    times["other (SUV, crops, FDG resampling and matching, scores)"] = total - sum(times.values())
+    times["other (SUV, crops, FDG resampling, scores)"] = total - sum(times.values())
     return findings, dict(times), total
 
 

@@ -476,13 +476,13 @@ def _detect_on_peak(
 
 
 def _drop_small(labels: NDArray[np.int32], min_voxels: int) -> NDArray[np.int32]:
-    """Components below ``min_voxels`` removed (in place), the rest relabelled 1..N."""
-    counts = np.bincount(labels.ravel())
-    small = counts < min_voxels
-    small[0] = False
-    if small.any():
-        labels[small[labels]] = 0
-    return _relabel_sequential(labels)
+    """Components below ``min_voxels`` removed, the rest relabelled 1..N in their order (one
+    count and one look-up over the volume)."""
+    keep = np.bincount(labels.ravel()) >= max(1, min_voxels)
+    keep[0] = False
+    lut = np.zeros(keep.size, dtype=np.int32)
+    lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    return lut[labels]
 
 
 def _fill_holes(labels: NDArray[np.int32]) -> None:
