@@ -4,7 +4,9 @@
 twice with an FDG study). Its stages and their passes over the emission grid (a "pass"
 reads or writes the whole volume):
 
-1. grid: SUV (1), CT resampled to the emission grid (1), organ masks, body mask (~3);
+1. grid: SUV (1), CT resampled to the emission grid (1), organ masks, body mask (~3); then
+   everything runs on the body's box (:func:`~nenscope.analysis._crop.body_box`: 26 % of the
+   clinical fixture's PET grid; the whole grid's results), labels and masks pasted back;
 2. references (:mod:`~nenscope.analysis.reference`): on a coarse grid (block mean 1, then
    coarse-grid work only);
 3. detection image (:func:`detection_image`, 1-2) and threshold plan
