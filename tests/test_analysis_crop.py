@@ -16,7 +16,7 @@ from conftest import cached_simulation
 from nenscope.analysis import AnalysisOptions, analyze_volume, volume
 from nenscope.analysis._crop import CROP_MARGIN_MM, BodyBox, body_box
 from nenscope.analysis.bloodpool import _LESION_MARGIN_MM, _near_lesions
-from nenscope.analysis.thresholds import _local_background_threshold, window_percentiles
+from nenscope.analysis.thresholds import _local_background_threshold, _window_percentiles
 from nenscope.simulation.study import SimulationConfig
 from test_analysis_cohort import sim_to_study
 
@@ -110,7 +110,7 @@ def test_window_percentiles_are_scipys_percentile_filter():
     values[:, :3] = rng.random((9, 3, 11), dtype=np.float32)
     where = rng.random(values.shape) < 0.6
     fill = np.full(values.shape, -1.0, np.float32)
-    got = window_percentiles(values, 5, (50, 75), where=where, fill=fill)
+    got = _window_percentiles(values, 5, (50, 75), where=where, fill=fill)
     for p, g in zip((50, 75), got, strict=True):
         expected = ndimage.percentile_filter(values, p, size=5, mode="nearest")
         np.testing.assert_array_equal(g[where], expected[where])

@@ -43,7 +43,7 @@ _BG_WINDOW_BLOCKS = 5
 _BG_PERCENTILE = 75
 # the fine structure whose noise sets the per-slice floor: SUV minus a 20 mm Gaussian mean
 _NOISE_MEAN_FWHM_MM = 20.0
-# windows ranked at a time by window_percentiles (8 MB of float32 5x5x5 windows)
+# windows ranked at a time by _window_percentiles (8 MB of float32 5x5x5 windows)
 _RANK_CHUNK = 16384
 
 
@@ -302,7 +302,7 @@ def _local_background_threshold(
     settled = np.logical_and.reduce(
         [a == b for a, b in zip(levels(window_max, window_max), floor, strict=True)]
     )
-    median, upper = window_percentiles(
+    median, upper = _window_percentiles(
         blocks, _BG_WINDOW_BLOCKS, (50, _BG_PERCENTILE), where=~settled, fill=window_max
     )
     out = []
@@ -314,7 +314,7 @@ def _local_background_threshold(
     return out[0], out[1]
 
 
-def window_percentiles(
+def _window_percentiles(
     values: NDArray[np.float32],
     size: int,
     percentiles: tuple[float, ...],
