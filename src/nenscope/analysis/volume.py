@@ -446,8 +446,8 @@ def analyze_volume(
     outside = box.max_outside(arr)
     if outside is not None and outside > plan.threshold_suv:
         warnings.append(
-            f"uptake away from the body (SUV up to {outside:.1f} more than "
-            f"{CROP_MARGIN_MM:.0f} mm from it) was not analysed"
+            f"uptake more than {CROP_MARGIN_MM:.0f} mm from the body (SUV up to {outside:.1f})"
+            " was not analysed"
         )
     return VolumeAnalysis(
         suv=suv,
