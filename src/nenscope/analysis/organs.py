@@ -345,7 +345,9 @@ def _kidney_lesions(
             and sizes[p] * veto.voxel_ml >= veto.min_volume_ml
             and _outside_the_organ(parts == p, comp, veto.spacing)
         ]
-        comp = parts == main
+        # the basins inside the ellipsoid stay the kidney's, unless clearly hotter (below)
+        for piece in out:
+            comp = comp & ~piece
     med, rsd = median_robust_sd(smooth[comp])
     hot = comp & (smooth > veto.organ_factor * (med + 2.0 * rsd))
     pieces, n = cc3d.connected_components(hot, connectivity=26, return_N=True)
