@@ -249,11 +249,13 @@ def _adrenals(
             continue
         for k in anchors:
             same_side = np.sign(c.x_mm) == np.sign(k.x_mm) and abs(c.x_mm) >= 20.0
-            if (
-                same_side
-                and abs(c.x_mm) <= abs(k.x_mm) + 15.0
-                and c.y_mm >= k.y_mm - 20.0
-                and k.z_hi_mm - 30.0 <= c.z_mm <= k.z_hi_mm + 60.0
+            if same_side and (
+                (
+                    abs(c.x_mm) <= abs(k.x_mm) + 15.0
+                    and c.y_mm >= k.y_mm - 20.0
+                    and k.z_hi_mm - 30.0 <= c.z_mm <= k.z_hi_mm + 60.0
+                )
+                or at_upper_pole(c, k)
             ):
                 found[c.label] = "adrenal gland (auto)"
                 break

@@ -436,10 +436,12 @@ def _organ_from_component(
     grown = ndimage.binary_fill_holes(grown)
     # the blurred edge of an organ is cooler than the organ: the edge growth stops at
     # tissue hotter than it (a pancreatic NET on the liver or the spleen is not organ)
-    edge = g.body & (g.raw > 0.5 * comp["mean"]) & (g.raw <= c_mean + tol) & ~hot
+    near_hot = ndimage.binary_dilation(hot, structure=np.ones((3, 3, 3), bool))
+    edge = g.body & (g.raw > 0.5 * comp["mean"]) & (g.raw <= c_mean + tol) & ~near_hot
     grown = ndimage.binary_dilation(grown, iterations=2, mask=edge) | core
-    grown = ndimage.binary_fill_holes(ndimage.binary_closing(grown, iterations=1) | grown)
-    return core, grown, hot
+    closed = ndimage.binary_closing(grown, iterations=1) & ~hot
+    grown = ndimage.binary_fill_holes(closed | grown)
+    return core, grown, near_hot
 
 
 def _organ_mask(g: _Coarse, labels: NDArray, comp: dict[str, Any]) -> tuple[NDArray, NDArray]:
