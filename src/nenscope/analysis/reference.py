@@ -17,7 +17,9 @@ Method (built-in, "automatic"):
    (largest distance to its border), so lesions and organ edges stay outside it.
 5. Whole-organ masks (for suppression and lesion sites): the core grown geodesically through
    voxels of organ-like uptake (within 3 SD of the core), hole-filled (lesions inside the
-   organ), then two coarse voxels out to half the organ mean (the blurred edge).
+   organ), then two coarse voxels out to half the organ mean (the blurred edge); never into
+   a clearly hotter neighbour (3 x 3 x 3-block median above the core's: the right kidney on
+   the liver) nor, at the edge, the blocks around it.
 
 User masks (NIfTI, DICOM-SEG, RTSTRUCT via :mod:`nenscope.imaging`) replace step 3 for the
 organs they name; TotalSegmentator, when the user has it installed, is another mask source.
