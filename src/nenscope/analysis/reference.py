@@ -443,7 +443,7 @@ def _organ_from_component(
     grown = ndimage.binary_dilation(grown, iterations=2, mask=edge) | core
     closed = ndimage.binary_closing(grown, iterations=1) & ~hot
     grown = ndimage.binary_fill_holes(closed | grown)
-    return core, grown, near_hot
+    return core, grown, hot
 
 
 def _organ_mask(g: _Coarse, labels: NDArray, comp: dict[str, Any]) -> tuple[NDArray, NDArray]:
