@@ -282,7 +282,6 @@ def make_patient(
         "shift_mm": shift,
         "liver_suv": liver,
         "spleen_suv": spleen,
-        "organ_masks": masks,  # the organs as drawn (true extent, on the PET grid)
     }
     return IndependentPatient(study, lesions, labels, organ_means, fwhm_mm, vox, info)
 

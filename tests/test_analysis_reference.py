@@ -97,31 +97,3 @@ def test_automatic_liver_mask_stays_off_the_right_kidney():
     assert ref.liver.suv_mean == pytest.approx(
         sim.truth["organs"]["liver"]["true_suv_mean"], rel=0.05
     )
-
-
-@pytest.mark.parametrize("fwhm_mm", [4.5, 9.0])
-def test_automatic_liver_mask_stops_at_a_kidney_little_hotter_than_the_liver(fwhm_mm):
-    """Independent family seed 18: the right kidney (SUV 12) abuts a liver of SUV 9.9.
-
-    A 22 % step lies within the noise of the 8 mm blocks (robust SD ~8 %, tolerance ~25 %):
-    the mask had grown through it and held 1261 of the kidney's 1279 voxels at 4.5 mm (1273
-    at 9 mm), and the kidney's uptake above the in-liver threshold was reported as three
-    "liver lesions". The 3 x 3 x 3-block median keeps the step.
-    """
-    from independent_phantom import make_patient
-    from nenscope.imaging.geometry import resample_array
-
-    p = make_patient(18, fwhm_mm, 5.0)
-    aff = np.asarray(p.study.emission.affine)
-    suv = np.asarray(p.study.emission.array, dtype=np.float32) * np.float32(p.study.suv.bw)
-    ct = resample_array(
-        np.asarray(p.study.ct.array, dtype=np.float32), p.study.ct.affine, aff, suv.shape
-    )
-    ref = find_reference_regions(suv, spacing_from_affine(aff), aff, ct_hu=ct)
-    organs = p.info["organ_masks"]
-    liver = organs["liver"] & ~organs["kidney_right"] & ~organs["adrenal_right"]
-    kidney = organs["kidney_right"]
-    mask = ref.masks["liver"]
-    assert (mask & kidney).sum() < 0.15 * kidney.sum()
-    assert (mask & liver).sum() > 0.98 * liver.sum()
-    assert ref.liver.suv_mean == pytest.approx(p.organ_means["liver"], rel=0.05)

@@ -319,10 +319,8 @@ def _kidney_lesions(
     blob of its own: the component is split as touching lesions are, the largest piece is
     the kidney, and a piece attached outside the component's ellipsoid of inertia is a lesion
     (:func:`_outside_the_organ`; pieces inside it are the kidney's own noise basins). Then
-    the kidney, all of the component but those lesions (a hot basin inside the ellipsoid
-    too: a 26 mm liver metastasis of 6 x liver on the upper pole was one), is treated as an
-    organ mask (as user masks are): what exceeds ``organ_factor`` x (median + 2 robust SD)
-    is split off too.
+    the kidney is treated as an organ mask (as user masks are): what
+    exceeds ``organ_factor`` x (median + 2 robust SD) is split off too.
     """
     out = []
     parts = (
@@ -347,9 +345,7 @@ def _kidney_lesions(
             and sizes[p] * veto.voxel_ml >= veto.min_volume_ml
             and _outside_the_organ(parts == p, comp, veto.spacing)
         ]
-        # the basins inside the ellipsoid stay the kidney's, unless clearly hotter (below)
-        for piece in out:
-            comp = comp & ~piece
+        comp = parts == main
     med, rsd = median_robust_sd(smooth[comp])
     hot = comp & (smooth > veto.organ_factor * (med + 2.0 * rsd))
     pieces, n = cc3d.connected_components(hot, connectivity=26, return_N=True)

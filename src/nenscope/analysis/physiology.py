@@ -23,8 +23,7 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
   the kidney's upper pole (the glands cap the upper poles; the pancreatic body and tail lie
   further forward, in front of the left kidney); a focus of <= 10 ml at the gland's own
   place (:func:`at_upper_pole`) is the gland even where the automatic liver mask took it in
-  (:mod:`~nenscope.analysis.organs`) or, split off a kidney's component, its centroid lies
-  more than 20 mm in front of the kidney's;
+  (:mod:`~nenscope.analysis.organs`);
 - uncinate process (SSTR): <= 15 ml, between the right kidney and 10 mm right of the
   midline (it lies right of the superior mesenteric vessels), 15-50 mm anterior to the
   right kidney's centroid and within 20 mm of its level (the pancreatic head lies in the
@@ -282,13 +281,11 @@ def _adrenals(
             continue
         for k in anchors:
             same_side = np.sign(c.x_mm) == np.sign(k.x_mm) and abs(c.x_mm) >= 20.0
-            if same_side and (
-                (
-                    abs(c.x_mm) <= abs(k.x_mm) + 15.0
-                    and c.y_mm >= k.y_mm - 20.0
-                    and k.z_hi_mm - 30.0 <= c.z_mm <= k.z_hi_mm + 60.0
-                )
-                or at_upper_pole(c, k)
+            if (
+                same_side
+                and abs(c.x_mm) <= abs(k.x_mm) + 15.0
+                and c.y_mm >= k.y_mm - 20.0
+                and k.z_hi_mm - 30.0 <= c.z_mm <= k.z_hi_mm + 60.0
             ):
                 found[c.label] = "adrenal gland (auto)"
                 break

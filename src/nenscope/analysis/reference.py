@@ -17,9 +17,7 @@ Method (built-in, "automatic"):
    (largest distance to its border), so lesions and organ edges stay outside it.
 5. Whole-organ masks (for suppression and lesion sites): the core grown geodesically through
    voxels of organ-like uptake (within 3 SD of the core), hole-filled (lesions inside the
-   organ), then two coarse voxels out to half the organ mean (the blurred edge); never into
-   a clearly hotter neighbour (3 x 3 x 3-block median above the core's: the right kidney on
-   the liver) nor, at the edge, the blocks around it.
+   organ), then two coarse voxels out to half the organ mean (the blurred edge).
 
 User masks (NIfTI, DICOM-SEG, RTSTRUCT via :mod:`nenscope.imaging`) replace step 3 for the
 organs they name; TotalSegmentator, when the user has it installed, is another mask source.
@@ -210,18 +208,14 @@ def _deepest_point(
 
 
 def _refine(
-    mask: NDArray[np.bool_],
-    suv: NDArray,
-    organ_mean: float,
-    f: tuple[int, ...],
-    blocked: NDArray[np.bool_],
+    mask: NDArray[np.bool_], suv: NDArray, organ_mean: float, f: tuple[int, ...]
 ) -> NDArray[np.bool_]:
     """Full-resolution edge of an organ mask found on the coarse grid.
 
     The coarse blocks straddling the organ edge were dropped; grow the upsampled mask by up
     to one block (plus a voxel) into voxels of the lightly smoothed SUV above half the organ
-    mean and not above the organ's own uptake (median + 3 robust SD inside the mask), not
-    into ``blocked`` (a hotter neighbour's blocks), within the mask's bounding box only.
+    mean and not above the organ's own uptake (median + 3 robust SD inside the mask),
+    within the mask's bounding box only.
     """
     objs = ndimage.find_objects(mask.astype(np.uint8))
     if not objs or objs[0] is None:
@@ -237,7 +231,7 @@ def _refine(
     upper = med + 3.0 * MAD_TO_SD * float(np.median(np.abs(inner - med)))
     # the blurred edge lies between half the organ mean and the organ's own uptake; hotter
     # voxels next to the organ belong to something else (a lesion on its surface)
-    allowed = (light > 0.5 * organ_mean) & (light <= upper) & ~blocked[box]
+    allowed = (light > 0.5 * organ_mean) & (light <= upper)
     grown = ndimage.binary_dilation(mask[box], iterations=steps, mask=allowed) | mask[box]
     out = mask.copy()
     out[box] = grown
@@ -413,9 +407,8 @@ def _search(g: _Coarse) -> tuple[NDArray, list[dict[str, Any]]]:
 
 def _organ_from_component(
     g: _Coarse, labels: NDArray, comp: dict[str, Any]
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
-    """Step 5 on the coarse grid: the organ's homogeneous core, its grown whole mask and
-    the blocks clearly hotter than the organ (which neither may enter)."""
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Step 5 on the coarse grid: the organ's homogeneous core and its grown whole mask."""
     core = labels == comp["label"]
     # the organ's own uptake: median and robust SD of the unfiltered block means (the
     # Gaussian-filtered ones make a hotter neighbour, e.g. the kidney next to the liver,
@@ -423,40 +416,29 @@ def _organ_from_component(
     c_mean, c_sd = median_robust_sd(g.raw[core])
     tol = 2.5 * c_sd + 0.05 * c_mean
     organ_like = np.abs(g.raw - c_mean) <= tol
-    # a hotter neighbour (the right kidney on the liver: SSTR uptake 1.2-2.5 x the liver's)
-    # can lie within the block noise (block robust SD ~8 % at clinical counts, tolerance
-    # ~25 %); the median of 3 x 3 x 3 blocks has a fraction of that noise and keeps the step
-    # at the organs' interface: blocks above 2.5 of its robust SD in the core are not organ
-    med3 = ndimage.median_filter(g.raw, size=3)
-    m_mean, m_sd = median_robust_sd(med3[core])
-    hot = med3 > m_mean + 2.5 * m_sd
     # the homogeneity window joins a hot neighbour's interior to the core: keep the
     # organ-like blocks of the core, in one piece
-    trimmed = core & organ_like & ~hot
+    trimmed = core & organ_like
     if trimmed.any():
         core = cc3d.largest_k(trimmed, k=1, connectivity=26) > 0
     # geodesic growth through organ-like uptake (within 2.5 robust SD of the core's block
     # means), at most about half a window away, then out to half the organ mean (the PSF
     # midpoint)
-    similar = g.body & organ_like & ~hot
+    similar = g.body & organ_like
     grown = ndimage.binary_dilation(core, iterations=max(1, max(g.win) // 2 + 1), mask=similar)
     grown = ndimage.binary_fill_holes(grown)
     # the blurred edge of an organ is cooler than the organ: the edge growth stops at
     # tissue hotter than it (a pancreatic NET on the liver or the spleen is not organ)
-    near_hot = ndimage.binary_dilation(hot, structure=np.ones((3, 3, 3), bool))
-    edge = g.body & (g.raw > 0.5 * comp["mean"]) & (g.raw <= c_mean + tol) & ~near_hot
+    edge = g.body & (g.raw > 0.5 * comp["mean"]) & (g.raw <= c_mean + tol)
     grown = ndimage.binary_dilation(grown, iterations=2, mask=edge) | core
-    closed = ndimage.binary_closing(grown, iterations=1) & ~hot
-    grown = ndimage.binary_fill_holes(closed | grown)
-    return core, grown, hot
+    grown = ndimage.binary_fill_holes(ndimage.binary_closing(grown, iterations=1) | grown)
+    return core, grown
 
 
 def _organ_mask(g: _Coarse, labels: NDArray, comp: dict[str, Any]) -> tuple[NDArray, NDArray]:
     """Coarse core and full-resolution whole-organ mask of an automatic organ."""
-    core, grown, hot = _organ_from_component(g, labels, comp)
-    shape = g.suv.shape
-    blocked = _upsample(hot & ~grown, g.f, shape)  # type: ignore[arg-type]
-    full = _refine(_upsample(grown, g.f, shape), g.suv, comp["mean"], g.f, blocked)  # type: ignore[arg-type]
+    core, grown = _organ_from_component(g, labels, comp)
+    full = _refine(_upsample(grown, g.f, g.suv.shape), g.suv, comp["mean"], g.f)  # type: ignore[arg-type]
     return core, full
 
 
