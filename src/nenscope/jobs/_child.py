@@ -1,0 +1,100 @@
+"""One call run in a forked child process while the caller works on (issue 17).
+
+Reading DICOM is pure Python (pydicom holds the GIL), so a second study is loaded in parallel
+only by a second process. :func:`start` forks one where that is possible and worthwhile (Linux,
+at least two usable CPUs, not inside a daemon process such as a cohort worker) and otherwise
+runs the call at once in this process; either way :meth:`Pending.result` gives the value, or
+raises the call's :class:`~nenscope.errors.NenscopeError` as it was raised.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from nenscope.errors import NenscopeError
+
+
+def can_fork() -> bool:
+    """True where a forked child can run beside this process on its own CPU."""
+    return (
+        sys.platform == "linux"
+        and len(os.sched_getaffinity(0)) >= 2
+        and not multiprocessing.current_process().daemon
+    )
+
+
+class Pending:
+    """The result of :func:`start`: the call's value or exception, when it is ready."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], fork: bool) -> None:
+        self._process = None
+        if not fork:
+            try:
+                self._outcome: tuple[bool, Any] = (True, fn(*args))
+            except NenscopeError as exc:
+                self._outcome = (False, exc)
+            return
+        ctx = multiprocessing.get_context("fork")
+        self._pipe, send = ctx.Pipe(duplex=False)
+        self._process = ctx.Process(target=_child, args=(send, fn, args), daemon=True)
+        self._process.start()
+        send.close()
+
+    def result(self) -> Any:
+        """The call's value (the same object at every call); raises its NenscopeError (a
+        RuntimeError with the child's traceback for anything else)."""
+        if self._process is not None:
+            try:
+                self._outcome = self._pipe.recv()
+            except EOFError:
+                self._outcome = (False, RuntimeError(_died(self._process)))
+            finally:
+                self._pipe.close()
+                self._process.join()
+                self._process = None
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
+
+    def cancel(self) -> None:
+        """Stop the child if it still runs (the caller failed first)."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join()
+            self._pipe.close()
+            self._process = None
+
+
+def start(fn: Callable[..., Any], *args: Any, fork: bool | None = None) -> Pending:
+    """Run ``fn(*args)`` in a forked child (``fork`` None: where :func:`can_fork`), else now."""
+    return Pending(fn, args, can_fork() if fork is None else fork)
+
+
+def _died(process: Any) -> str:
+    process.join()
+    return f"the child process ended without a result (exit code {process.exitcode})"
+
+
+def _child(send: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    # fresh stream objects: a lock of the parent's (a progress display's thread writing at
+    # the moment of the fork) is never released in the child
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    try:
+        outcome: tuple[bool, Any] = (True, fn(*args))
+    except NenscopeError as exc:
+        outcome = (False, exc)
+    except BaseException:  # a bug: its traceback travels as text
+        outcome = (False, RuntimeError(f"in the child process:\n{traceback.format_exc()}"))
+    try:
+        send.send(outcome)
+    except Exception as exc:  # noqa: BLE001 (an outcome that does not pickle)
+        send.send((False, RuntimeError(f"child result not transferable: {exc!r}")))
+    finally:
+        send.close()
