@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nenscope.analysis import AnalysisOptions, Findings, VolumeAnalysis, analyze
 from nenscope.analysis.netpet import analyze_fdg
@@ -46,7 +46,10 @@ from nenscope.imaging.organ_masks import read_organ_masks
 from nenscope.jobs import _child
 from nenscope.jobs._json import to_json
 from nenscope.knowledge.ctdose import ct_dose_coefficient, ct_effective_dose_msv
-from nenscope.report import html_to_pdf, write_report
+from nenscope.report import html_to_pdf, report_figures, write_report
+
+if TYPE_CHECKING:
+    import highdicom as hd
 
 Progress = Callable[[str], None]
 
@@ -269,6 +272,59 @@ def _write_outputs(
     say("write")
     t = time.perf_counter()
     suv = study.suv(options.suv_kind)  # once, for radiomics and the report
+    fdg_suv = fdg.suv(options.suv_kind) if fdg is not None else None
+    ct_grid = study.ct  # on the emission grid since loading
+    labels = findings.labels
+    # the report's figures drawn in a child process meanwhile (the report's text waits for
+    # the DICOM-SEG's notes)
+    figures = _child.start(report_figures, data, suv, labels, ct_grid, fdg_suv)
+    try:
+        files = _write_data(out, disc, study, findings, data, warnings, radiomics, suv, say)
+    except BaseException:
+        figures.cancel()
+        raise
+    timings["write"] = time.perf_counter() - t
+
+    say("report")
+    t = time.perf_counter()
+    patient_id = study.identity.patient_id if study.identity is not None else None
+    report = {  # the report names the patient by ID (never by name) and the study
+        **data,
+        "warnings": warnings,
+        "study": {**data["study"], "patient_id": patient_id},
+    }
+    report["acquisition"] = [acquisition(study, options.suv_kind, data["study"]["agent"])]
+    if fdg is not None:
+        report["acquisition"].append(acquisition(fdg, options.suv_kind))
+    report["clinical"] = clinical
+    files["report"] = write_report(
+        report,
+        suv,
+        labels,
+        out,
+        ct_on_pet_grid=ct_grid,
+        fdg_suv=fdg_suv,
+        figures=figures.result(),
+    )
+    if pdf:
+        files["pdf"] = html_to_pdf(files["report"], out / "report.pdf")
+    timings["report"] = time.perf_counter() - t
+    return files
+
+
+def _write_data(
+    out: Path,
+    disc: Discovery,
+    study: Study,
+    findings: Findings,
+    data: dict[str, Any],
+    warnings: list[str],
+    radiomics: str | None,
+    suv: hd.Volume,
+    say: Progress,
+) -> dict[str, Path]:
+    """findings.json, lesions.csv, the label map as NIfTI and DICOM-SEG (its notes and
+    failure added to ``warnings``) and, with a preset, radiomics.csv."""
     files: dict[str, Path] = {}
     files["findings"] = write_text_atomic(out / "findings.json", to_json(data) + "\n")
     files["lesions_csv"] = write_text_atomic(out / "lesions.csv", lesions_csv(data))
@@ -291,28 +347,6 @@ def _write_outputs(
         say("radiomics")
         rows = lesion_features(suv, labels, radiomics)
         files["radiomics"] = write_text_atomic(out / "radiomics.csv", _radiomics_csv(rows))
-    timings["write"] = time.perf_counter() - t
-
-    say("report")
-    t = time.perf_counter()
-    ct_grid = study.ct  # on the emission grid since loading
-    patient_id = study.identity.patient_id if study.identity is not None else None
-    report = {  # the report names the patient by ID (never by name) and the study
-        **data,
-        "warnings": warnings,
-        "study": {**data["study"], "patient_id": patient_id},
-    }
-    report["acquisition"] = [acquisition(study, options.suv_kind, data["study"]["agent"])]
-    if fdg is not None:
-        report["acquisition"].append(acquisition(fdg, options.suv_kind))
-    report["clinical"] = clinical
-    fdg_suv = fdg.suv(options.suv_kind) if fdg is not None else None
-    files["report"] = write_report(
-        report, suv, labels, out, ct_on_pet_grid=ct_grid, fdg_suv=fdg_suv
-    )
-    if pdf:
-        files["pdf"] = html_to_pdf(files["report"], out / "report.pdf")
-    timings["report"] = time.perf_counter() - t
     return files
 
 
