@@ -1,6 +1,6 @@
-"""The FDG study read and analysed in a forked child process (issue 17): the same findings as
-in one process, the child's errors raised as they were, a child stopped when the main study
-fails first."""
+"""The FDG study read and analysed, and the report's figures drawn, in forked child processes
+(issue 17): the same findings and figures as in one process, the child's errors raised as they
+were, a child stopped when the main study fails first."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def studies(tmp_path_factory):
     return root
 
 
-def test_fdg_in_a_child_gives_the_same_findings(studies, tmp_path, monkeypatch):
+def test_children_give_the_same_findings_and_figures(studies, tmp_path, monkeypatch):
     texts = {}
     for fork in (True, False):
         monkeypatch.setattr(_child, "can_fork", lambda fork=fork: fork)
@@ -72,6 +72,7 @@ def test_fdg_in_a_child_gives_the_same_findings(studies, tmp_path, monkeypatch):
         result = run_analysis(studies / "sstr", out, fdg_path=studies / "fdg")
         assert result.findings.summary.netpet is not None  # the FDG study was paired
         texts[fork] = [(out / f).read_text("utf-8") for f in ("findings.json", "lesions.csv")]
+        texts[fork] += [(f.name, f.read_bytes()) for f in sorted((out / "figures").iterdir())]
     assert texts[True] == texts[False]
 
 
