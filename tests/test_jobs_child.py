@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -40,6 +41,14 @@ def test_value_and_errors_as_in_this_process(fork):
     assert str(caught.value) == str(
         MissingDataError("injected activity", tag="(0018,1074)", option="--injected-mbq")
     )
+
+
+def test_no_fork_from_a_worker_thread():
+    """The web service runs jobs on threads: they read the FDG study in turn instead."""
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(_child.can_fork).result() is False
+        pid, _ = pool.submit(lambda: _child.start(_pid_and, 1).result()).result()
+    assert pid == os.getpid()
 
 
 def test_a_bug_in_the_child_keeps_its_traceback():

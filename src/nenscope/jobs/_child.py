@@ -2,7 +2,8 @@
 
 Reading DICOM is pure Python (pydicom holds the GIL), so a second study is loaded in parallel
 only by a second process. :func:`start` forks one where that is possible and worthwhile (Linux,
-at least two usable CPUs, not inside a daemon process such as a cohort worker) and otherwise
+at least two usable CPUs, the main thread: the command line, not the web service's job threads
+nor a cohort's daemon workers) and otherwise
 runs the call at once in this process; either way :meth:`Pending.result` gives the value, or
 raises the call's :class:`~nenscope.errors.NenscopeError` as it was raised.
 
@@ -18,6 +19,7 @@ import multiprocessing
 import os
 import pickle
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -26,10 +28,13 @@ from nenscope.errors import NenscopeError
 
 
 def can_fork() -> bool:
-    """True where a forked child can run beside this process on its own CPU."""
+    """True where a forked child can run beside this process on its own CPU: Linux, two
+    usable CPUs, called from the main thread (not from a server's worker thread, whose
+    siblings may hold locks at the moment of the fork) and not inside a daemon process."""
     return (
         sys.platform == "linux"
         and len(os.sched_getaffinity(0)) >= 2
+        and threading.current_thread() is threading.main_thread()
         and not multiprocessing.current_process().daemon
     )
 
