@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import os
+import re
 import socket
 import zipfile
 from pathlib import Path
@@ -26,6 +28,7 @@ from pydicom.tag import Tag
 from nenscope.errors import NenscopeError
 from nenscope.imaging import discover, load_series, load_study, read_mask, write_seg
 from nenscope.imaging import limits as lim
+from nenscope.imaging import seg as seg_module
 from nenscope.imaging.geometry import labels_on_grid
 from nenscope.imaging.identity import PatientIdentity, check_same_patient
 from nenscope.imaging.summary import summarize
@@ -394,6 +397,34 @@ def test_seg_writer_fills_repairs_and_generates(tmp_path):
     back = hd.seg.segread(path)  # highdicom reads what it wrote
     assert back.number_of_segments == 1
     assert sources[0].get("StudyDate") == "2024-03-01"  # the sources are untouched
+
+
+def _seg_without_generated(path: Path, sources: list) -> str:
+    """The SEG as JSON with what each writing makes anew (UIDs not in ``sources``, dates and
+    times) replaced by placeholders."""
+    uid = r'"(1\.2\.826\.0\.1\.3680043\.[\d.]+)"'  # highdicom's and pydicom's UID roots
+    known = set(re.findall(uid, json.dumps([ds.to_json_dict() for ds in sources])))
+    text = json.dumps(pydicom.dcmread(path).to_json_dict(), sort_keys=True)
+    text = re.sub(r'\{"Value": \["[\d.+-]*"\], "vr": "(DA|TM|DT)"\}', r'"\1"', text)
+    generated = [u for u in dict.fromkeys(re.findall(uid, text)) if u not in known]
+    for n, value in enumerate(generated):
+        text = text.replace(value, f"UID{n}")
+    return text
+
+
+def test_seg_from_reference_copies_equals_seg_from_whole_copies(tmp_path, monkeypatch):
+    """write_seg copies the first source whole and only the referencing attributes of the
+    others: the SEG is the one written from whole repaired copies of all of them."""
+    labels, sources = _seg_inputs(tmp_path, delete=("StudyInstanceUID",), StudyDate="2024-03-01")
+    names = {1: "lesion"}
+    notes: list[str] = []
+    light = write_seg(labels, sources, names, tmp_path / "light.seg.dcm", notes=notes)
+    whole = writable_sources(sources, [])
+    assert len(writable_sources(sources, [], references_after_first=True)[1]) < len(whole[1]) / 3
+    monkeypatch.setattr(seg_module, "writable_sources", lambda *_a, **_k: whole)
+    full = write_seg(labels, sources, names, tmp_path / "whole.seg.dcm")
+    assert _seg_without_generated(light, sources) == _seg_without_generated(full, sources)
+    assert any("StudyInstanceUID (0020,000D) absent" in n for n in notes)
 
 
 def test_seg_without_frame_of_reference_is_refused_clearly(tmp_path):

@@ -4,6 +4,8 @@ Every front end (CLI, service, cohort runner) turns a :class:`NenscopeError` int
 message; anything else is a bug and keeps its traceback.
 """
 
+import functools
+
 
 class NenscopeError(Exception):
     """Bad input or an impossible request, explained in one line for the user."""
@@ -22,3 +24,7 @@ class MissingDataError(NenscopeError):
         self.what = what
         self.tag = tag
         self.option = option
+
+    def __reduce__(self) -> tuple:
+        """Pickled as constructed (a study loaded in a child process raises it there)."""
+        return (functools.partial(type(self), tag=self.tag, option=self.option), (self.what,))

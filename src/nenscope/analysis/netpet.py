@@ -28,7 +28,7 @@ from nenscope.analysis.volume import OrganMasks, VolumeAnalysis, analyze_volume
 from nenscope.imaging.geometry import robust_sd
 from nenscope.imaging.study import Study
 
-__all__ = ["FdgPairing", "grade_netpet", "pair_fdg"]
+__all__ = ["FdgPairing", "analyze_fdg", "grade_netpet", "pair_fdg"]
 
 
 @dataclass(eq=False)
@@ -52,11 +52,35 @@ class FdgPairing:
     warnings: list[str] = field(default_factory=list)
 
 
+def analyze_fdg(
+    fdg: Study, options: AnalysisOptions, fdg_organ_masks: OrganMasks | None = None
+) -> VolumeAnalysis:
+    """The FDG study's own analysis in FDG mode; of the user's ``options`` the SUV kind,
+    minimum volume, splitting, filling and detection smoothing carry over."""
+    fdg_opts = AnalysisOptions(
+        tracer="18F-FDG",
+        suv_kind=options.suv_kind,
+        min_volume_ml=options.min_volume_ml,
+        split_lesions=options.split_lesions,
+        fill_holes=options.fill_holes,
+        detect_smooth_fwhm_mm=options.detect_smooth_fwhm_mm,
+    )
+    return analyze_volume(
+        fdg.suv(options.suv_kind),
+        agent_class="fdg",
+        ct=fdg.ct,
+        organ_masks=fdg_organ_masks,
+        options=fdg_opts,
+        radionuclide=fdg.radionuclide or "F-18",
+    )
+
+
 def pair_fdg(
     va: VolumeAnalysis,
     fdg: Study,
     options: AnalysisOptions,
     fdg_organ_masks: OrganMasks | None = None,
+    fva: VolumeAnalysis | None = None,
 ) -> FdgPairing:
     """Analyse the FDG study and pair it with the SSTR analysis ``va``.
 
@@ -66,27 +90,14 @@ def pair_fdg(
     Args:
         va: the SSTR study's volume analysis.
         fdg: the same patient's FDG study.
-        options: the user's options (SUV kind, minimum volume, splitting, filling and
-            detection smoothing carry over to the FDG analysis).
+        options: the user's options (see :func:`analyze_fdg`).
         fdg_organ_masks: organ masks of the FDG study, or ``None``.
+        fva: the FDG study's :func:`analyze_fdg` when it ran already (beside the SSTR
+            analysis, in another process); ``None``: it runs here.
     """
     fdg_suv = fdg.suv(options.suv_kind)
-    fdg_opts = AnalysisOptions(
-        tracer="18F-FDG",
-        suv_kind=options.suv_kind,
-        min_volume_ml=options.min_volume_ml,
-        split_lesions=options.split_lesions,
-        fill_holes=options.fill_holes,
-        detect_smooth_fwhm_mm=options.detect_smooth_fwhm_mm,
-    )
-    fva = analyze_volume(
-        fdg_suv,
-        agent_class="fdg",
-        ct=fdg.ct,
-        organ_masks=fdg_organ_masks,
-        options=fdg_opts,
-        radionuclide=fdg.radionuclide or "F-18",
-    )
+    if fva is None:
+        fva = analyze_fdg(fdg, options, fdg_organ_masks)
     warnings = [f"FDG: {w}" for w in fva.warnings]
     align = align_to(
         va.suv,

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import highdicom as hd
@@ -189,6 +190,7 @@ def analyze(
     options: AnalysisOptions = AnalysisOptions(),
     organ_masks: OrganMasks | None = None,
     fdg_organ_masks: OrganMasks | None = None,
+    pending_fdg: Callable[[], tuple[Study, VolumeAnalysis]] | None = None,
 ) -> Findings:
     """Whole-body NEN analysis of one study (optionally with the same patient's FDG study).
 
@@ -199,6 +201,11 @@ def analyze(
         organ_masks: organ masks (name -> ``highdicom.Volume`` or array on the emission grid)
             that replace the automatic references and drive physiological suppression.
         fdg_organ_masks: the same for the FDG study.
+        pending_fdg: instead of ``fdg``, a call that gives the FDG study and its
+            :func:`~nenscope.analysis.netpet.analyze_fdg` with these ``options`` and
+            ``fdg_organ_masks``; made after this study's own analysis, so that the FDG study
+            can be read and analysed meanwhile elsewhere (the analysis job: in a child
+            process).
 
     Returns:
         :class:`Findings` with references, lesions (metrics, Krenning, SSTR-RADS,
@@ -224,10 +231,13 @@ def analyze(
     fdg_only: list[FdgOnlyLesion] | None = None
     fdg_ref = None
     netpet = None
-    if fdg is not None:
+    if fdg is not None or pending_fdg is not None:
         if cls != "sstr":
             raise NenscopeError("--fdg needs an SSTR study as the main study (NETPET)")
-        pairing = pair_fdg(va, fdg, options, fdg_organ_masks)
+        fdg_analysis = None
+        if pending_fdg is not None:
+            fdg, fdg_analysis = pending_fdg()
+        pairing = pair_fdg(va, fdg, options, fdg_organ_masks, fdg_analysis)
         warnings.extend(pairing.warnings)
         liver = va.reference.liver.suv_mean if va.reference.liver else None
         netpet = grade_netpet(va.lesions, pairing, liver)

@@ -99,7 +99,8 @@ def write_seg(
             numbered 1..n in increasing label order.
         path: output file.
         notes: receives what was filled in or repaired in the copied source attributes
-            (:func:`nenscope.imaging.writable.writable_sources`).
+            (:func:`nenscope.imaging.writable.writable_sources`: the first source's patient,
+            study and equipment attributes, every source's UIDs).
 
     Returns:
         The path written.
@@ -110,7 +111,9 @@ def write_seg(
     """
     if not source_datasets:
         raise NenscopeError("write_seg needs the source image datasets")
-    source_datasets = writable_sources(source_datasets, notes if notes is not None else [])
+    source_datasets = writable_sources(
+        source_datasets, notes if notes is not None else [], references_after_first=True
+    )
     values = sorted(int(v) for v in names if int(v) > 0)
     if not values:
         raise NenscopeError("write_seg: no labels to write")

@@ -14,7 +14,9 @@ copies them. :func:`writable_sources` returns copies (pixel data left out) in wh
 * an absent SliceThickness is taken from the slice spacing.
 
 What cannot be made is refused: without a FrameOfReferenceUID (0020,0052) a SEG cannot be
-placed on its images.
+placed on its images. A DICOM-SEG copies patient, study and equipment attributes from its
+first source only: of the others it needs the :data:`REFERENCE_KEYWORDS` alone
+(``references_after_first``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from pydicom.charset import python_encoding
-from pydicom.datadict import dictionary_has_tag, dictionary_VR
+from pydicom.datadict import dictionary_has_tag, dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import generate_uid
@@ -51,6 +53,26 @@ _DATE_TIME = {
     "TM": (parse_tm, lambda v: v.strftime("%H%M%S.%f")),
     "DT": (parse_dt, lambda v: v.strftime("%Y%m%d%H%M%S.%f")),
 }
+#: What a derived image (highdicom's DICOM-SEG) reads from each source image but the first,
+#: whose patient, study and equipment attributes it copies: the references (UIDs), the
+#: checks that the sources form one series on one grid, and each frame's plane.
+REFERENCE_KEYWORDS = (
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "FrameOfReferenceUID",
+    "Modality",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "SliceThickness",
+    "SpacingBetweenSlices",
+)
+_REFERENCE_TAGS = tuple(tag_for_keyword(k) for k in REFERENCE_KEYWORDS)
 _PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
 _TEXT_VRS = {"PN", "LO", "SH", "ST", "LT", "UT", "UC"}
 _CONVERT = _TEXT_VRS | set(_DATE_TIME)  # what the repairs read: converted when copied
@@ -136,6 +158,13 @@ def _fill(ds: Dataset, uids: dict[str, str], spacing_mm: float | None, notes: se
         if keyword not in ds:
             setattr(ds, keyword, "")
             notes.add(f"{tag_name(keyword)} absent: written empty (type 2)")
+    _fill_uids(ds, uids, notes)
+    if not get_floats(ds, "SliceThickness", 1) and spacing_mm:
+        ds.SliceThickness = f"{spacing_mm:.6g}"
+        notes.add("SliceThickness (0018,0050) absent: the slice spacing used")
+
+
+def _fill_uids(ds: Dataset, uids: dict[str, str], notes: set[str]) -> None:
     for keyword in ("StudyInstanceUID", "SeriesInstanceUID"):  # one per series: shared
         if not get_str(ds, keyword):
             setattr(ds, keyword, uids[keyword])
@@ -153,13 +182,24 @@ def _fill(ds: Dataset, uids: dict[str, str], spacing_mm: float | None, notes: se
             raise NenscopeError("SOPClassUID (0008,0016) is absent from the source images")
         ds.SOPClassUID = sop
         notes.add("SOPClassUID (0008,0016) absent: taken from the file meta information")
-    if not get_floats(ds, "SliceThickness", 1) and spacing_mm:
-        ds.SliceThickness = f"{spacing_mm:.6g}"
-        notes.add("SliceThickness (0018,0050) absent: the slice spacing used")
+
+
+def _reference_copy(ds: Dataset) -> Dataset:
+    """A dataset with only the :data:`REFERENCE_KEYWORDS` of ``ds`` (shared, not converted)."""
+    out = Dataset()
+    out.file_meta = getattr(ds, "file_meta", None) or FileMetaDataset()
+    for tag in _REFERENCE_TAGS:
+        if tag in ds:
+            out[tag] = ds.get_item(tag)
+    return out
 
 
 def writable_sources(
-    sources: Sequence[Dataset], notes: list[str], *, need_frame_of_reference: bool = True
+    sources: Sequence[Dataset],
+    notes: list[str],
+    *,
+    need_frame_of_reference: bool = True,
+    references_after_first: bool = False,
 ) -> list[Dataset]:
     """Copies of ``sources`` that a derived DICOM object can reference (see the module doc).
 
@@ -168,6 +208,10 @@ def writable_sources(
         notes: receives one line per kind of repair.
         need_frame_of_reference: refuse sources without FrameOfReferenceUID (a SEG needs it;
             an RT Dose carries its own).
+        references_after_first: copy and repair the first source whole, and of the others
+            only the :data:`REFERENCE_KEYWORDS` (their UIDs repaired), which is all a
+            DICOM-SEG reads from them: copying and repairing 400 whole headers of a
+            clinical-size series took 0.5-0.9 s.
 
     Raises:
         NenscopeError: a source lacks FrameOfReferenceUID (0020,0052) or SOPClassUID.
@@ -188,7 +232,12 @@ def writable_sources(
     }
     found: set[str] = set()
     out = []
-    for ds in sources:
+    for n, ds in enumerate(sources):
+        if n and references_after_first:
+            reference = _reference_copy(ds)
+            _fill_uids(reference, uids, found)
+            out.append(reference)
+            continue
         raws = _raw_texts(ds)
         encodings, unknown = _declared_encodings(ds)
         copy_ = _copy_without_pixels(ds)

@@ -25,9 +25,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nenscope.analysis import AnalysisOptions, Findings, analyze
+from nenscope.analysis import AnalysisOptions, Findings, VolumeAnalysis, analyze
+from nenscope.analysis.netpet import analyze_fdg
 from nenscope.atomic import check_output_folder, result_folder, write_text_atomic
 from nenscope.errors import NenscopeError
 from nenscope.imaging import (
@@ -42,9 +43,13 @@ from nenscope.imaging import (
 from nenscope.imaging.ctdose import CtDose
 from nenscope.imaging.identity import check_same_patient
 from nenscope.imaging.organ_masks import read_organ_masks
+from nenscope.jobs import _child
 from nenscope.jobs._json import to_json
 from nenscope.knowledge.ctdose import ct_dose_coefficient, ct_effective_dose_msv
-from nenscope.report import html_to_pdf, write_report
+from nenscope.report import html_to_pdf, report_figures, write_report
+
+if TYPE_CHECKING:
+    import highdicom as hd
 
 Progress = Callable[[str], None]
 
@@ -180,26 +185,32 @@ def run_analysis(
     t0 = time.perf_counter()
 
     say("load")
-    disc = discover(study_path)
-    # each CT resampled once onto its emission grid (analysis and report share it), its own
-    # grid dropped before the next study is read
-    study = ct_on_emission_grid(
-        load_study(disc, overrides=overrides, allow_mismatch=allow_mismatch)
-    )
-    fdg = None
-    identity_notes: list[str] = []
+    # the FDG study is read and analysed in a child process meanwhile, where one can run
+    # beside this one (pydicom holds the GIL: threads would not overlap the reading)
+    fdg_run = None
     if fdg_path is not None:
-        fdg = ct_on_emission_grid(
-            load_study(fdg_path, overrides=None, allow_mismatch=allow_mismatch)
+        fdg_run = _child.start(_load_fdg, fdg_path, options, allow_mismatch)
+    try:
+        disc = discover(study_path)
+        study = _load(disc, overrides, allow_mismatch)
+        timings["load"] = time.perf_counter() - t0
+        say("analyse")
+        t = time.perf_counter()
+        masks = _organ_masks(organ_masks, study.emission)
+        findings = analyze(
+            study,
+            options=options,
+            organ_masks=masks,
+            pending_fdg=None if fdg_run is None else fdg_run.result,
         )
-        identity_notes = check_same_patient([study, fdg], allow_mismatch=allow_mismatch)
-    timings["load"] = time.perf_counter() - t0
-
-    say("analyse")
-    t = time.perf_counter()
-    masks = _organ_masks(organ_masks, study.emission)
-    findings = analyze(study, fdg=fdg, options=options, organ_masks=masks)
+        fdg = None if fdg_run is None else fdg_run.result()[0]  # kept: the same objects
+    finally:
+        if fdg_run is not None:
+            fdg_run.cancel()  # this study failed first: stop the child
     timings["analyse"] = time.perf_counter() - t
+    identity_notes: list[str] = []
+    if fdg is not None:
+        identity_notes = check_same_patient([study, fdg], allow_mismatch=allow_mismatch)
     data = findings.to_dict()
     warnings = [*data.get("warnings", []), *identity_notes]
     with result_folder(out, keep=keep) as tmp:
@@ -219,6 +230,26 @@ def run_analysis(
     findings.warnings = warnings
     files = {k: out / p.relative_to(tmp) for k, p in files.items()}
     return RunResult(findings=findings, files=files, timings_s=timings, warnings=warnings)
+
+
+def _load(
+    source: str | os.PathLike | Discovery,
+    overrides: Mapping[str, Any] | None,
+    allow_mismatch: bool,
+) -> Study:
+    """One study with its CT resampled onto its emission grid at once (the analysis and the
+    report share it; the CT's own grid is dropped before another study is read)."""
+    return ct_on_emission_grid(
+        load_study(source, overrides=overrides, allow_mismatch=allow_mismatch)
+    )
+
+
+def _load_fdg(
+    path: str | os.PathLike, options: AnalysisOptions, allow_mismatch: bool
+) -> tuple[Study, VolumeAnalysis]:
+    """The FDG study loaded (:func:`_load`) and analysed on its own (:func:`analyze_fdg`)."""
+    fdg = _load(path, None, allow_mismatch)
+    return fdg, analyze_fdg(fdg, options)
 
 
 def _write_outputs(
@@ -241,6 +272,59 @@ def _write_outputs(
     say("write")
     t = time.perf_counter()
     suv = study.suv(options.suv_kind)  # once, for radiomics and the report
+    fdg_suv = fdg.suv(options.suv_kind) if fdg is not None else None
+    ct_grid = study.ct  # on the emission grid since loading
+    labels = findings.labels
+    # the report's figures drawn in a child process meanwhile (the report's text waits for
+    # the DICOM-SEG's notes)
+    figures = _child.start(report_figures, data, suv, labels, ct_grid, fdg_suv)
+    try:
+        files = _write_data(out, disc, study, findings, data, warnings, radiomics, suv, say)
+    except BaseException:
+        figures.cancel()
+        raise
+    timings["write"] = time.perf_counter() - t
+
+    say("report")
+    t = time.perf_counter()
+    patient_id = study.identity.patient_id if study.identity is not None else None
+    report = {  # the report names the patient by ID (never by name) and the study
+        **data,
+        "warnings": warnings,
+        "study": {**data["study"], "patient_id": patient_id},
+    }
+    report["acquisition"] = [acquisition(study, options.suv_kind, data["study"]["agent"])]
+    if fdg is not None:
+        report["acquisition"].append(acquisition(fdg, options.suv_kind))
+    report["clinical"] = clinical
+    files["report"] = write_report(
+        report,
+        suv,
+        labels,
+        out,
+        ct_on_pet_grid=ct_grid,
+        fdg_suv=fdg_suv,
+        figures=figures.result(),
+    )
+    if pdf:
+        files["pdf"] = html_to_pdf(files["report"], out / "report.pdf")
+    timings["report"] = time.perf_counter() - t
+    return files
+
+
+def _write_data(
+    out: Path,
+    disc: Discovery,
+    study: Study,
+    findings: Findings,
+    data: dict[str, Any],
+    warnings: list[str],
+    radiomics: str | None,
+    suv: hd.Volume,
+    say: Progress,
+) -> dict[str, Path]:
+    """findings.json, lesions.csv, the label map as NIfTI and DICOM-SEG (its notes and
+    failure added to ``warnings``) and, with a preset, radiomics.csv."""
     files: dict[str, Path] = {}
     files["findings"] = write_text_atomic(out / "findings.json", to_json(data) + "\n")
     files["lesions_csv"] = write_text_atomic(out / "lesions.csv", lesions_csv(data))
@@ -263,28 +347,6 @@ def _write_outputs(
         say("radiomics")
         rows = lesion_features(suv, labels, radiomics)
         files["radiomics"] = write_text_atomic(out / "radiomics.csv", _radiomics_csv(rows))
-    timings["write"] = time.perf_counter() - t
-
-    say("report")
-    t = time.perf_counter()
-    ct_grid = study.ct  # on the emission grid since loading
-    patient_id = study.identity.patient_id if study.identity is not None else None
-    report = {  # the report names the patient by ID (never by name) and the study
-        **data,
-        "warnings": warnings,
-        "study": {**data["study"], "patient_id": patient_id},
-    }
-    report["acquisition"] = [acquisition(study, options.suv_kind, data["study"]["agent"])]
-    if fdg is not None:
-        report["acquisition"].append(acquisition(fdg, options.suv_kind))
-    report["clinical"] = clinical
-    fdg_suv = fdg.suv(options.suv_kind) if fdg is not None else None
-    files["report"] = write_report(
-        report, suv, labels, out, ct_on_pet_grid=ct_grid, fdg_suv=fdg_suv
-    )
-    if pdf:
-        files["pdf"] = html_to_pdf(files["report"], out / "report.pdf")
-    timings["report"] = time.perf_counter() - t
     return files
 
 

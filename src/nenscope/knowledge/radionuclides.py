@@ -1,4 +1,5 @@
-"""Radionuclide facts: decay (ICRP-107 via ``radioactivedecay``), positron range, beta+ yield,
+"""Radionuclide facts: decay (ICRP-107, the dataset of ``radioactivedecay``, read from its data
+file without importing the package), positron range, beta+ yield,
 emitted energies (``data/radionuclides.toml``, cited per fact) and DICOM codes (DICOM PS3.16
 via pydicom's code dictionary). The one place nenscope reads radionuclide facts from.
 
@@ -18,11 +19,13 @@ True
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 import tomllib
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nenscope.errors import NenscopeError
@@ -90,37 +93,72 @@ ELEMENT_SYMBOLS = {
     "niobium": "Nb",
     "astatine": "At",
 }
-_MASS_FIRST = re.compile(r"^\s*(\d+)\s*-?\s*([A-Za-z]{1,2})\s*(m\d?)?\s*$")
+#: after whitespace and the first hyphen are removed: symbol first ("Ga68", "Tc99m") or mass
+#: number first ("68Ga", "99mTc"); a metastable state is "m" or "n" (NUBASE2020).
+_SYMBOL_FIRST = re.compile(r"([A-Za-z]{1,2})(\d{1,3})([mMnN]?)")
+_MASS_FIRST = re.compile(r"(\d{1,3})([A-Za-z]{1,3})")
+#: radioactivedecay's default decay dataset (ICRP-107 with AME2020 and NUBASE2020)
+_DATASET = "icrp107_ame2020_nubase2020"
+#: seconds per unit of the dataset's half-lives ("y": ``year_conv`` days of 86400 s)
+_SECONDS_PER = {"μs": 1.0e-6, "ms": 1.0e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-def _nuclide(name: str) -> Any:
-    """``radioactivedecay.Nuclide(name)``, imported on first use: the package loads pandas,
-    sympy, matplotlib and networkx (about 1.6 s), which ``nenscope --help`` must not pay."""
-    import radioactivedecay
+@lru_cache(maxsize=1)
+def _icrp107_half_lives_s() -> dict[str, float]:
+    """Canonical name (``"Ga-68"``) -> half-life in s of every nuclide of radioactivedecay's
+    default ICRP-107 dataset, read from the package's data file.
 
-    return radioactivedecay.Nuclide(name)
+    Importing ``radioactivedecay`` itself loads pandas, sympy, matplotlib and networkx (about
+    1.5 s of every command that reads a PET header); its data file holds the same numbers and
+    takes 0.05 s. Values equal ``radioactivedecay.Nuclide(name).half_life("s")`` to the
+    last bit (the same unit factors; ``tests/test_knowledge.py`` checks every nuclide).
+    """
+    import numpy as np  # not at module level: ``nenscope --help`` imports this module
+
+    spec = importlib.util.find_spec("radioactivedecay")
+    folder = spec.submodule_search_locations if spec is not None else None
+    if not folder:
+        raise NenscopeError("radioactivedecay is not installed: pip install radioactivedecay")
+    path = Path(list(folder)[0]) / _DATASET / "decay_data.npz"
+    with np.load(path, allow_pickle=True) as data:  # object arrays: (value, unit, text)
+        per_unit = {**_SECONDS_PER, "y": 86400.0 * float(data["year_conv"])}
+        return {
+            str(name): float(value) * per_unit[str(unit)]
+            for name, (value, unit, _text) in zip(data["nuclides"], data["hldata"], strict=True)
+        }
+
+
+def _parse_nuclide(name: str) -> str | None:
+    """``"Ga-68"`` spelling of ``name`` (see :data:`_SYMBOL_FIRST`), or None if malformed."""
+    text = "".join(name.split()).replace("-", "", 1)
+    m = _SYMBOL_FIRST.fullmatch(text)
+    if m:
+        symbol, mass, state = m.groups()
+    elif m := _MASS_FIRST.fullmatch(text):
+        mass, letters = m.groups()
+        # "99mTc", "99MTC": a state letter before a two-letter symbol; "52mV": before one
+        if len(letters) == 3 or (len(letters) == 2 and letters[0] in "mn" and letters[1].isupper()):
+            state, symbol = letters[0], letters[1:]
+        else:
+            state, symbol = "", letters
+    else:
+        return None
+    return f"{symbol.capitalize()}-{mass}{state.lower()}"
 
 
 @lru_cache(maxsize=64)
 def canonical_nuclide(name: str) -> str:
     """Return the canonical ``"Ga-68"`` spelling of a radionuclide, or raise NenscopeError."""
-    text = name.strip()
-    m = _MASS_FIRST.match(text)
-    if m:  # "68Ga" -> "Ga68"
-        text = f"{m.group(2)}{m.group(1)}{m.group(3) or ''}"
-    text = text[:1].upper() + text[1:].lower() if text else text
-    try:
-        return _nuclide(text).nuclide
-    except Exception as exc:  # radioactivedecay raises ValueError for unknown names
-        raise NenscopeError(
-            f"unknown radionuclide {name!r} (try e.g. Ga-68, F-18, Lu-177)"
-        ) from exc
+    key = _parse_nuclide(name)
+    if key is None or key not in _icrp107_half_lives_s():
+        raise NenscopeError(f"unknown radionuclide {name!r} (try e.g. Ga-68, F-18, Lu-177)")
+    return key
 
 
 @lru_cache(maxsize=64)
 def half_life_s(nuclide: str) -> float:
-    """Physical half-life in seconds (ICRP-107 via radioactivedecay)."""
-    return float(_nuclide(canonical_nuclide(nuclide)).half_life("s"))
+    """Physical half-life in seconds (ICRP-107, radioactivedecay's default dataset)."""
+    return _icrp107_half_lives_s()[canonical_nuclide(nuclide)]
 
 
 def decay_constant_per_s(nuclide: str) -> float:

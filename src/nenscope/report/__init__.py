@@ -18,13 +18,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from nenscope.report.analysis import render_report, write_report
+    from nenscope.report.analysis import render_report, report_figures, write_report
     from nenscope.report.dosimetry import render_dosimetry_report, write_dosimetry_report
     from nenscope.report.pdf import find_chromium, html_to_pdf, screenshot
     from nenscope.report.summary import exam_dose, patient_summary
 
 _EXPORTS = {
     "render_report": "analysis",
+    "report_figures": "analysis",
     "write_report": "analysis",
     "render_dosimetry_report": "dosimetry",
     "write_dosimetry_report": "dosimetry",
@@ -42,6 +43,7 @@ __all__ = [
     "patient_summary",
     "render_dosimetry_report",
     "render_report",
+    "report_figures",
     "screenshot",
     "write_dosimetry_report",
     "write_report",

@@ -102,6 +102,30 @@ def _thumbs(
     ]
 
 
+def report_figures(
+    findings: dict[str, Any],
+    suv: hd.Volume,
+    labels: hd.Volume | None,
+    ct_on_pet_grid: hd.Volume | None = None,
+    fdg_suv: hd.Volume | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """The report's figures: ``{"mips": ..., "fdg_mips": ..., "thumbs": ...}``, each a list of
+    records (PNG bytes, data URI, caption, file name); arguments as :func:`render_report`.
+
+    They depend on the findings' study, references and lesions, not on the warnings, so the
+    analysis job draws them (most of the report's time) while it writes the DICOM-SEG."""
+    study = findings.get("study", {})
+    agent, unit = study.get("agent") or "", suv_type(study.get("suv_kind"), short=True)
+    mips = _mips(suv, labels, findings.get("reference"), agent, unit, "", ("coronal", "sagittal"))
+    fdg_mips = []
+    if fdg_suv is not None:
+        fdg_mips = _mips(
+            fdg_suv, None, findings.get("fdg_reference"), "18F-FDG", unit, "fdg_", ("coronal",)
+        )
+    thumbs = _thumbs(findings, suv, labels, ct_on_pet_grid, unit)
+    return {"mips": mips, "fdg_mips": fdg_mips, "thumbs": thumbs}
+
+
 def render_report(
     findings: dict[str, Any],
     suv: hd.Volume,
@@ -111,6 +135,7 @@ def render_report(
     fdg_suv: hd.Volume | None = None,
     figures_dir: Path | None = None,
     title: str = "NEN molecular imaging report",
+    figures: dict[str, list[dict[str, Any]]] | None = None,
 ) -> str:
     """Return the report as one HTML string (figures embedded as base64 PNG).
 
@@ -124,16 +149,13 @@ def render_report(
     ct_on_pet_grid : CT resampled onto the SUV grid, for fused thumbnails.
     fdg_suv : the FDG study's SUV volume (its own grid), for the FDG panel's MIP.
     figures_dir : if given, each figure is also written there as PNG.
+    figures : :func:`report_figures` of these arguments when drawn already; None: drawn here.
     """
     study = findings.get("study", {})
-    agent, unit = study.get("agent") or "", suv_type(study.get("suv_kind"), short=True)
-    mips = _mips(suv, labels, findings.get("reference"), agent, unit, "", ("coronal", "sagittal"))
-    fdg_mips = []
-    if fdg_suv is not None:
-        fdg_mips = _mips(
-            fdg_suv, None, findings.get("fdg_reference"), "18F-FDG", unit, "fdg_", ("coronal",)
-        )
-    thumbs = _thumbs(findings, suv, labels, ct_on_pet_grid, unit)
+    unit = suv_type(study.get("suv_kind"), short=True)
+    if figures is None:
+        figures = report_figures(findings, suv, labels, ct_on_pet_grid, fdg_suv)
+    mips, fdg_mips, thumbs = figures["mips"], figures["fdg_mips"], figures["thumbs"]
     if figures_dir is not None:
         for fig in (*mips, *fdg_mips, *thumbs):
             write_bytes_atomic(Path(figures_dir) / fig["name"], fig["png"])
@@ -181,6 +203,7 @@ def write_report(
     *,
     ct_on_pet_grid: hd.Volume | None = None,
     fdg_suv: hd.Volume | None = None,
+    figures: dict[str, list[dict[str, Any]]] | None = None,
 ) -> Path:
     """Write ``out_dir/report.html`` and ``out_dir/figures/*.png``; return the HTML path
     (arguments as :func:`render_report`)."""
@@ -192,6 +215,7 @@ def write_report(
         ct_on_pet_grid=ct_on_pet_grid,
         fdg_suv=fdg_suv,
         figures_dir=out_dir / "figures",
+        figures=figures,
     )
     path = out_dir / "report.html"
     write_bytes_atomic(path, html.encode("utf-8"))
