@@ -18,6 +18,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 _ENV = "NENSCOPE_TEST_SIMULATION_CACHE"
 
 
@@ -26,6 +28,30 @@ def pytest_configure(config):
     if not hasattr(config, "workerinput") and _ENV not in os.environ:
         os.environ[_ENV] = tempfile.mkdtemp(prefix="nenscope-test-sims-")
         config._nenscope_sim_cache = os.environ[_ENV]
+
+
+_UNGROUPED = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under ``--dist loadgroup`` every test with an ``xdist_group`` mark must carry its group
+    in its node id (the worker's tag that the scheduler groups by). pytest-xdist 3.8 cannot tag
+    pytest 9.2's node ids (pytest-xdist#1386): the groups would be split over the workers, each
+    building the group's shared fixtures again, without a word. Such tests fail instead."""
+    if not (hasattr(config, "workerinput") and config.getoption("loadgroup", False)):
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid:
+            item.stash[_UNGROUPED] = (
+                f"--dist loadgroup does not group with pytest {pytest.__version__} "
+                "(pytest-xdist#1386): install the pytest that pyproject.toml names (make install)"
+            )
+
+
+def pytest_runtest_setup(item):
+    if _UNGROUPED in item.stash:
+        pytest.fail(item.stash[_UNGROUPED], pytrace=False)
 
 
 def pytest_unconfigure(config):
