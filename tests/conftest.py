@@ -6,6 +6,10 @@ processes. :func:`cached_simulation` (and :func:`cached_followup`, a virtual pat
 simulates each configuration once per run, pickles it
 into a folder shared by the workers (a file lock makes the others wait for it) and gives
 every caller its own unpickled copy, so no test can change another's patient.
+
+``make test`` runs pytest-xdist with ``--dist loadgroup``: the tests of an ``xdist_group``
+run on one worker (their module fixtures are built once), and the slow tests are handed out
+first (:func:`pytest_collection_modifyitems`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ def pytest_configure(config):
     if not hasattr(config, "workerinput") and _ENV not in os.environ:
         os.environ[_ENV] = tempfile.mkdtemp(prefix="nenscope-test-sims-")
         config._nenscope_sim_cache = os.environ[_ENV]
+    if config.getoption("dist", "no") == "loadgroup":
+        # hand the work out in the workers' collection order (slow tests first, see below),
+        # not with the groups of the most tests first
+        config.option.loadscopereorder = False
 
 
 _UNGROUPED = pytest.StashKey[str]()
@@ -38,7 +46,11 @@ def pytest_collection_modifyitems(config, items):
     """Under ``--dist loadgroup`` every test with an ``xdist_group`` mark must carry its group
     in its node id (the worker's tag that the scheduler groups by). pytest-xdist 3.8 cannot tag
     pytest 9.2's node ids (pytest-xdist#1386): the groups would be split over the workers, each
-    building the group's shared fixtures again, without a word. Such tests fail instead."""
+    building the group's shared fixtures again, without a word. Such tests fail instead.
+
+    The slow tests (``@pytest.mark.slow``, with their groups) are moved to the front: with
+    xdist's reordering by group size turned off (:func:`pytest_configure`) they are handed out
+    first, and the run ends on short tests on both workers."""
     if not (hasattr(config, "workerinput") and config.getoption("loadgroup", False)):
         return
     for item in items:
@@ -47,6 +59,8 @@ def pytest_collection_modifyitems(config, items):
                 f"--dist loadgroup does not group with pytest {pytest.__version__} "
                 "(pytest-xdist#1386): install the pytest that pyproject.toml names (make install)"
             )
+    # stable: the same order on every worker (xdist checks that the collections agree)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_runtest_setup(item):

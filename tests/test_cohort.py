@@ -20,7 +20,7 @@ from nenscope.cohort import CohortStore, run_cohort, summarize
 from nenscope.simulation.output import write_study
 from nenscope.simulation.study import SimulationConfig
 
-pytestmark = pytest.mark.xdist_group("cohort")
+pytestmark = [pytest.mark.xdist_group("cohort"), pytest.mark.slow]
 
 
 class Recorder:
