@@ -14,6 +14,7 @@ first (:func:`pytest_collection_modifyitems`).
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import hashlib
 import os
@@ -46,18 +47,27 @@ def pytest_collection_modifyitems(config, items):
     """Under ``--dist loadgroup`` every test with an ``xdist_group`` mark must carry its group
     in its node id (the worker's tag that the scheduler groups by). pytest-xdist 3.8 cannot tag
     pytest 9.2's node ids (pytest-xdist#1386): the groups would be split over the workers, each
-    building the group's shared fixtures again, without a word. Such tests fail instead.
+    building the group's shared fixtures again, without a word; and schemathesis' cases
+    share one node id there, of which xdist runs one (16 API operations untested). Such tests
+    fail instead.
 
     The slow tests (``@pytest.mark.slow``, with their groups) are moved to the front: with
     xdist's reordering by group size turned off (:func:`pytest_configure`) they are handed out
     first, and the run ends on short tests on both workers."""
     if not (hasattr(config, "workerinput") and config.getoption("loadgroup", False)):
         return
+    counts = collections.Counter(item.nodeid for item in items)
     for item in items:
         if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid:
             item.stash[_UNGROUPED] = (
                 f"--dist loadgroup does not group with pytest {pytest.__version__} "
                 "(pytest-xdist#1386): install the pytest that pyproject.toml names (make install)"
+            )
+        elif counts[item.nodeid] > 1:  # xdist would run one of them only
+            item.stash[_UNGROUPED] = (
+                f"{counts[item.nodeid]} tests share this node id with pytest "
+                f"{pytest.__version__}, so xdist runs one of them: install the pytest that "
+                "pyproject.toml names (make install)"
             )
     # stable: the same order on every worker (xdist checks that the collections agree)
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
