@@ -26,6 +26,17 @@ from pathlib import Path
 import pytest
 
 _ENV = "NENSCOPE_TEST_SIMULATION_CACHE"
+# One core per xdist worker, as the cohort runner gives each Dask worker
+# (nenscope.cohort.runner.SINGLE_THREAD_ENV): ITK, Numba and BLAS would otherwise start a
+# thread per CPU in each worker, and two workers on two cores fight over four threads
+# (SimpleITK's registration tests: a third less CPU time on one thread).
+WORKER_THREADS_ENV = {
+    "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
 
 
 def pytest_configure(config):
@@ -37,6 +48,9 @@ def pytest_configure(config):
         # hand the work out in the workers' collection order (slow tests first, see below),
         # not with the groups of the most tests first
         config.option.loadscopereorder = False
+    if config.getoption("dist", "no") != "no":  # the controller, before it starts workers
+        for name, value in WORKER_THREADS_ENV.items():
+            os.environ.setdefault(name, value)
 
 
 _UNGROUPED = pytest.StashKey[str]()
