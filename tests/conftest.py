@@ -6,10 +6,15 @@ processes. :func:`cached_simulation` (and :func:`cached_followup`, a virtual pat
 simulates each configuration once per run, pickles it
 into a folder shared by the workers (a file lock makes the others wait for it) and gives
 every caller its own unpickled copy, so no test can change another's patient.
+
+``make test`` runs pytest-xdist with ``--dist loadgroup``: the tests of an ``xdist_group``
+run on one worker (their module fixtures are built once), and the slow tests are handed out
+first (:func:`pytest_collection_modifyitems`).
 """
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import hashlib
 import os
@@ -18,7 +23,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 _ENV = "NENSCOPE_TEST_SIMULATION_CACHE"
+# One core per xdist worker, as the cohort runner gives each Dask worker
+# (nenscope.cohort.runner.SINGLE_THREAD_ENV): ITK, Numba and BLAS would otherwise start a
+# thread per CPU in each worker, and two workers on two cores fight over four threads
+# (SimpleITK's registration tests: a third less CPU time on one thread).
+WORKER_THREADS_ENV = {
+    "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
 
 
 def pytest_configure(config):
@@ -26,6 +44,52 @@ def pytest_configure(config):
     if not hasattr(config, "workerinput") and _ENV not in os.environ:
         os.environ[_ENV] = tempfile.mkdtemp(prefix="nenscope-test-sims-")
         config._nenscope_sim_cache = os.environ[_ENV]
+    if config.getoption("dist", "no") == "loadgroup":
+        # hand the work out in the workers' collection order (slow tests first, see below),
+        # not with the groups of the most tests first
+        config.option.loadscopereorder = False
+    if config.getoption("dist", "no") != "no":  # the controller, before it starts workers
+        for name, value in WORKER_THREADS_ENV.items():
+            os.environ.setdefault(name, value)
+
+
+_UNGROUPED = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under ``--dist loadgroup`` every test with an ``xdist_group`` mark must carry its group
+    in its node id (the worker's tag that the scheduler groups by). pytest-xdist 3.8 cannot tag
+    pytest 9.2's node ids (pytest-xdist#1386): the groups would be split over the workers, each
+    building the group's shared fixtures again, without a word; and schemathesis' cases
+    share one node id there, of which xdist runs one (16 API operations untested). Such tests
+    fail instead.
+
+    The slow tests (``@pytest.mark.slow``, with their groups) are moved to the front: with
+    xdist's reordering by group size turned off (:func:`pytest_configure`) they are handed out
+    first, and the run ends on short tests on both workers."""
+    if not (hasattr(config, "workerinput") and config.getoption("loadgroup", False)):
+        return
+    counts = collections.Counter(item.nodeid for item in items)
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid:
+            item.stash[_UNGROUPED] = (
+                f"--dist loadgroup does not group with pytest {pytest.__version__} "
+                "(pytest-xdist#1386): install the pytest that pyproject.toml names (make install)"
+            )
+        elif counts[item.nodeid] > 1:  # xdist would run one of them only
+            item.stash[_UNGROUPED] = (
+                f"{counts[item.nodeid]} tests share this node id with pytest "
+                f"{pytest.__version__}, so xdist runs one of them: install the pytest that "
+                "pyproject.toml names (make install)"
+            )
+    # stable: the same order on every worker (xdist checks that the collections agree)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_runtest_setup(item):
+    if _UNGROUPED in item.stash:
+        pytest.fail(item.stash[_UNGROUPED], pytrace=False)
 
 
 def pytest_unconfigure(config):

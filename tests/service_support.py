@@ -1,8 +1,10 @@
 """Helpers shared by the service tests: a small simulated study, zips of it, a live server.
 
 The study is the 8 mm virtual patient of ``tests/test_run.py`` (68Ga-DOTATATE, seed 11,
-three lesions); copies get a distinct StudyInstanceUID by rewriting its last two digits in
-the files' bytes (the UID keeps its length, so every DICOM element stays valid).
+three lesions); the test of many analyses at once uploads the same patient at 10 mm with one
+lesion (:data:`COARSE`: 200 DICOM files instead of 250, an analysis in about 60 % of the
+time). Copies get a distinct StudyInstanceUID by rewriting its last two digits in the files'
+bytes (the UID keeps its length, so every DICOM element stays valid).
 """
 
 from __future__ import annotations
@@ -25,15 +27,17 @@ PATIENT_NAME = "Virtual^NET^seed11"  # set by the simulator (must never reach a 
 TOKEN = "test-admin-token-0123456789"
 
 
-def simulate(folder: Path) -> Path:
-    """Write the small study into ``folder`` (DICOM in ``pet/`` and ``ct/``, truth aside)."""
+SMALL = {"tracer": "68Ga-DOTATATE", "seed": 11, "n_lesions": 3, "voxel_mm": 8.0}
+COARSE = {"tracer": "68Ga-DOTATATE", "seed": 11, "n_lesions": 1, "voxel_mm": 10.0}
+
+
+def simulate(folder: Path, config: dict | None = None) -> Path:
+    """Write the small study (or the ``SimulationConfig`` fields ``config``, e.g.
+    :data:`COARSE`) into ``folder`` (DICOM in ``pet/`` and ``ct/``, truth aside)."""
     from nenscope.simulation.output import write_study
     from nenscope.simulation.study import SimulationConfig
 
-    sim = cached_simulation(
-        SimulationConfig(tracer="68Ga-DOTATATE", seed=11, n_lesions=3, voxel_mm=8.0)
-    )
-    write_study(sim, folder)
+    write_study(cached_simulation(SimulationConfig(**(config or SMALL))), folder)
     return folder
 
 

@@ -29,7 +29,7 @@ import highdicom as hd
 import numpy as np
 import pytest
 
-from conftest import cached_simulation
+from conftest import _cached, cached_simulation
 from nenscope.analysis import AnalysisOptions, Findings, analyze, analyze_volume
 from nenscope.analysis.calibration import calibrate_nema
 from nenscope.analysis.scanner import ScannerProfile
@@ -183,11 +183,16 @@ def simulate_pair(seed: int, tumour_type: str, *, with_fdg: bool = True):
 
 def simulator_profile() -> ScannerProfile:
     """The simulator's scanner as a site would calibrate it: ``calibrate_nema`` on its NEMA
-    IEC phantom (18F, 10:1 filling)."""
+    IEC phantom (18F, 10:1 filling). Calibrated once per test run (``conftest._cached``: the
+    cohort and the follow-up validation pairs share it); a copy per call."""
     cfg = SimulationConfig(tracer="18F-FDG", phantom="nema-iec", seed=1)
-    nema = cached_simulation(cfg)
-    result = calibrate_nema(sim_to_study(nema), sphere_ratio=cfg.nema_sphere_ratio)
-    return result.profile("nenscope simulator (EARL-like)")
+
+    def calibrate() -> ScannerProfile:
+        nema = cached_simulation(cfg)
+        result = calibrate_nema(sim_to_study(nema), sphere_ratio=cfg.nema_sphere_ratio)
+        return result.profile("nenscope simulator (EARL-like)")
+
+    return _cached(f"simulator_profile {cfg!r}", calibrate)
 
 
 def analyze_pair(sim, fsim, *, masks: bool, seed: int, scanner: ScannerProfile | None = None):
@@ -258,6 +263,7 @@ TARGETS = {
 }
 
 
+@pytest.mark.slow
 def test_cohort_figures(cohort):
     s = summarise(cohort)
     mode = ("organ masks" if MASKS else "automatic") + (", NEMA profile" if SCANNER else "")
@@ -328,6 +334,7 @@ def test_lesion_next_to_an_organ_is_found(seed, index, site):
     assert res.false_positives <= 1
 
 
+@pytest.mark.slow
 def test_fdg_avid_liver_metastasis_without_sstr_contrast_is_graded_p4():
     """Seed 303 (G2): a 17 mm liver metastasis with liver-level SSTR uptake (Krenning 2,
     invisible on SSTR PET) and 1.8 x the FDG liver uptake makes the patient NETPET P4.

@@ -78,9 +78,11 @@ def test_automatic_liver_mask_stays_off_the_right_kidney():
     Gaussian-filtered block grid it looked liver-like, and the automatic mask once held
     2100 of its 2230 voxels (liver Dice 0.91).
     """
-    from nenscope.simulation.study import SimulationConfig, simulate_study
+    from conftest import cached_simulation
+    from nenscope.simulation.study import SimulationConfig
 
-    sim = simulate_study(
+    # the CI cohort's fourth patient (tests/test_analysis_cohort.py): simulated once per run
+    sim = cached_simulation(
         SimulationConfig(tracer="68Ga-DOTATATE", n_lesions=6, seed=103, tumour_type="G2")
     )
     suv = np.asarray(sim.emission.array, dtype=np.float32) * sim.suv_factor()

@@ -42,7 +42,7 @@ from bad_input_corpus import (
     zip_folder,
 )
 
-pytestmark = pytest.mark.xdist_group("bad_input_corpus")
+pytestmark = [pytest.mark.xdist_group("bad_input_corpus"), pytest.mark.slow]
 ANALYZE_FILES = ("findings.json", "lesions.csv", "lesions.nii.gz", "report.html")
 
 

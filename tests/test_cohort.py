@@ -20,7 +20,7 @@ from nenscope.cohort import CohortStore, run_cohort, summarize
 from nenscope.simulation.output import write_study
 from nenscope.simulation.study import SimulationConfig
 
-pytestmark = pytest.mark.xdist_group("cohort")
+pytestmark = [pytest.mark.xdist_group("cohort"), pytest.mark.slow]
 
 
 class Recorder:
@@ -179,10 +179,12 @@ def _itk_threads() -> int:
     return sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
 
 
-def test_local_workers_run_itk_on_one_thread():
+def test_local_workers_run_itk_on_one_thread(monkeypatch):
     """A local worker is one core: ITK must not start a thread per CPU in each worker."""
     from nenscope.cohort.runner import dask_client
 
+    # the runner's own setting, not the one-thread environment of make test's workers
+    monkeypatch.delenv("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", raising=False)
     with dask_client(2, None) as client:
         client.wait_for_workers(2, timeout=30)
         assert list(client.run(_itk_threads).values()) == [1, 1]

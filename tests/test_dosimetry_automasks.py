@@ -40,7 +40,7 @@ LAM_PER_H = math.log(2.0) / (half_life_s("Lu-177") / 3600.0)
 ORGANS = ("liver", "spleen", "kidney_left", "kidney_right")
 KIDNEYS = ("kidney_left", "kidney_right")
 
-pytestmark = pytest.mark.xdist_group("dosimetry_automasks_patient")
+pytestmark = [pytest.mark.xdist_group("dosimetry_automasks_patient"), pytest.mark.slow]
 
 
 def _scanner():

@@ -31,7 +31,7 @@ SCHEDULES = {
     "72 h single time point": ((72.0,), "single-time-point"),
 }
 
-pytestmark = pytest.mark.xdist_group("dosimetry_schedules_patient")
+pytestmark = [pytest.mark.xdist_group("dosimetry_schedules_patient"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

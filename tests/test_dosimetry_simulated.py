@@ -30,7 +30,7 @@ TIMES_H = (4.0, 24.0, 72.0, 168.0)
 ORGANS = ("kidney_left", "kidney_right", "spleen")
 
 # one worker simulates the patient once for all tests here (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("dosimetry_simulated_patient")
+pytestmark = [pytest.mark.xdist_group("dosimetry_simulated_patient"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

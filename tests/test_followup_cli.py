@@ -23,6 +23,9 @@ LESION_KEYS = {
     "volume_change_pct",
 }
 PATIENT_KEYS = {"sstr_tv_ml_prior", "sstr_tv_ml_current", "sstr_tv_change_pct", "n_new", "response"}
+# the tests of the one comparison run on one worker (make test: --dist loadgroup), which
+# simulates and compares the pair once for them
+on_the_run = pytest.mark.xdist_group("followup_cli_run")
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +53,8 @@ def run(tmp_path_factory):
     return root, out, pair, code
 
 
+@pytest.mark.slow
+@on_the_run
 def test_compare_writes_comparison_json_as_the_issue_specifies(run):
     root, out, pair, code = run
     assert code == 0
@@ -75,6 +80,8 @@ def test_compare_writes_comparison_json_as_the_issue_specifies(run):
     assert dist < 8.0
 
 
+@pytest.mark.slow
+@on_the_run
 def test_an_analysis_folder_needs_its_study(run, capsys):
     root, out, _, _ = run
     code = main(["compare", str(out / "current"), str(root / "prior"), "--out", str(root / "o2")])
@@ -82,6 +89,8 @@ def test_an_analysis_folder_needs_its_study(run, capsys):
     assert "records no study path" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+@on_the_run
 def test_an_analysis_folder_naming_its_study_is_reused(run):
     root, out, _, _ = run
     findings = json.loads((out / "prior" / "findings.json").read_text("utf-8"))

@@ -28,7 +28,7 @@ from nenscope.simulation.output import write_study
 from nenscope.simulation.study import SimulationConfig
 from orthanc_server import orthanc
 
-pytestmark = pytest.mark.xdist_group("orthanc")
+pytestmark = [pytest.mark.xdist_group("orthanc"), pytest.mark.slow]
 PATIENT_ID = "NENSCOPE-SIM-0011"
 WRITTEN = {"SEG": "lesions.seg.dcm", "SR": "lesions.sr.dcm", "RWV": "suv.rwvm.dcm"}
 

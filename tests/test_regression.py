@@ -10,7 +10,7 @@ import pytest
 
 from regression import GOLDEN, cohort_signature, differences, dosimetry_signature, run_signature
 
-pytestmark = pytest.mark.xdist_group("regression")
+pytestmark = [pytest.mark.xdist_group("regression"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

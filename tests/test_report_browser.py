@@ -33,6 +33,8 @@ SECTIONS = {
 }
 INDICATION = "Pre-PRRT work-up of a G2 neuroendocrine tumour"
 PRIOR = "68Ga-DOTATATE PET/CT of 2025-06-01"
+# one worker analyses the pair and starts Chromium once for the three tests (--dist loadgroup)
+pytestmark = [pytest.mark.xdist_group("report_browser"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

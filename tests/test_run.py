@@ -33,6 +33,9 @@ LESION_KEYS = {
     "sstr_rads",
     "fdg_suv_max",
 }
+# one worker analyses the study once for all tests here (make test: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("run_analysed")
+
 SUMMARY_KEYS = {
     "n_lesions",
     "sstr_tv_ml",

@@ -35,7 +35,7 @@ from service_support import (
     wait_for,
 )
 
-pytestmark = pytest.mark.xdist_group("service")
+pytestmark = [pytest.mark.xdist_group("service"), pytest.mark.slow]
 
 
 class _Records(logging.Handler):

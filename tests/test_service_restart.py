@@ -17,7 +17,7 @@ import pytest
 from nenscope.store.analyses import INTERRUPTED
 from service_support import PATIENT_NAME, TOKEN, free_port, simulate, study_zip, wait_for
 
-pytestmark = pytest.mark.xdist_group("service_restart")
+pytestmark = [pytest.mark.xdist_group("service_restart"), pytest.mark.slow]
 
 
 def _serve(data: Path, port: int, log: Path) -> subprocess.Popen:

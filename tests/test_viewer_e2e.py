@@ -19,7 +19,7 @@ from nenscope.service import Settings, create_app
 from nenscope.store.users import add_user
 from service_support import TOKEN, live_server, simulate, study_zip
 
-pytestmark = pytest.mark.xdist_group("viewer_e2e")
+pytestmark = [pytest.mark.xdist_group("viewer_e2e"), pytest.mark.slow]
 
 # WebGL2 without a GPU: Chromium's software renderer
 CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
