@@ -6,9 +6,7 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
 
 - kidney: >= 40 ml, posterior (y > +10 mm), lateral (|x| 25-150 mm), between 200 mm below and
   the top of the liver, and on its side no more than 20 mm in front of the most posterior such
-  component; one kidney per side, the largest such component (another is the same kidney's
-  other pole only when it lies within 30 mm across of it, adjoins it along z and both together
-  span no more than 150 mm, a kidney's length with the blur); the others stay candidates;
+  component;
 - bladder: >= 15 ml, midline (|x| < 60 mm), centred >= 100 mm below the liver's lower edge, and the
   largest of those at least half as hot as the hottest (urine; a pelvic bone metastasis can be as
   hot, but is smaller);
@@ -159,52 +157,22 @@ def classify_physiological(
 
 
 def _kidneys(comps: list[ComponentInfo], lz: tuple[float, float], found: dict[int, str]) -> None:
-    cand = [
-        c
-        for c in comps
-        if c.volume_ml >= 40.0
-        and c.y_mm > 10.0
-        and 25.0 <= abs(c.x_mm) <= 150.0
-        and lz[0] - 200.0 <= c.z_mm <= lz[1]
-    ]
-    for side in (-1.0, 1.0):
-        on_side = [c for c in cand if np.sign(c.x_mm) == side]
-        if not on_side:
-            continue
-        # the kidneys lie against the posterior abdominal wall: a candidate more than 20 mm
-        # in front of the most posterior one on its side is something else (a posterior
-        # right-lobe liver metastasis lies lateral to and in front of the right kidney)
-        back = max(c.y_mm for c in on_side)
-        on_side = [c for c in on_side if c.y_mm >= back - 20.0]
-        # one kidney per side: the largest candidate; another is kept only as a piece of
-        # the same kidney (its other pole), else it stays a candidate for the other priors
-        # and the lesions (a 33 mm liver metastasis above the right kidney, 57 ml above the
-        # threshold, had been taken for a third kidney)
-        kidney = max(on_side, key=lambda c: c.volume_ml)
-        for c in on_side:
-            if c is kidney or _same_kidney(c, kidney):
-                found[c.label] = "kidney (auto)"
-
-
-# an adult kidney is 10-13 cm long; with the image's blur (a PET FWHM or two) its uptake
-# spans at most this craniocaudal length
-_KIDNEY_MAX_LENGTH_MM = 150.0
-# how far apart (mm) the centroids of the two poles of one kidney may lie across the body
-# (the long axis tilts medially towards the upper pole, about 15-20 degrees)
-_KIDNEY_POLE_OFFSET_X_MM = 30.0
-
-
-def _same_kidney(c: ComponentInfo, kidney: ComponentInfo) -> bool:
-    """Whether candidate ``c`` is the other pole of ``kidney`` (noise or a scar cut the organ
-    in two): no further across than the tilt of the long axis allows, adjoining it along z
-    (at most 20 mm gap), and both together no longer than a kidney."""
-    gap = max(c.z_lo_mm - kidney.z_hi_mm, kidney.z_lo_mm - c.z_hi_mm)
-    length = max(c.z_hi_mm, kidney.z_hi_mm) - min(c.z_lo_mm, kidney.z_lo_mm)
-    return (
-        abs(c.x_mm - kidney.x_mm) <= _KIDNEY_POLE_OFFSET_X_MM
-        and gap <= 20.0
-        and length <= _KIDNEY_MAX_LENGTH_MM
-    )
+    for c in comps:
+        if (
+            c.volume_ml >= 40.0
+            and c.y_mm > 10.0
+            and 25.0 <= abs(c.x_mm) <= 150.0
+            and lz[0] - 200.0 <= c.z_mm <= lz[1]
+        ):
+            found[c.label] = "kidney (auto)"
+    # the kidneys lie against the posterior abdominal wall: on each side a candidate more
+    # than 20 mm in front of the most posterior one is something else (a posterior
+    # right-lobe liver metastasis lies lateral to and in front of the right kidney)
+    cand = [c for c in comps if c.label in found]
+    for c in cand:
+        back = max(d.y_mm for d in cand if np.sign(d.x_mm) == np.sign(c.x_mm))
+        if c.y_mm < back - 20.0:
+            del found[c.label]
 
 
 def _bladder(comps: list[ComponentInfo], lz: tuple[float, float], found: dict[int, str]) -> None:
