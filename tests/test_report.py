@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
 
 import highdicom as hd
@@ -13,7 +12,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from nenscope.report import exam_dose, find_chromium, html_to_pdf, patient_summary, write_report
+from browser_support import chromium_or_skip
+from nenscope.report import exam_dose, html_to_pdf, patient_summary, write_report
 from nenscope.report.figures import to_display
 
 # axis 0 runs toward the feet, axis 1 anterior->posterior, axis 2 right->left (LPS), 4 mm voxels
@@ -184,10 +184,7 @@ def test_exam_dose_and_patient_summary():
 
 
 def test_pdf_through_headless_chromium(tmp_path):
-    if find_chromium() is None:
-        if os.environ.get("NENSCOPE_CI"):
-            pytest.fail("Chromium is missing in CI: .ci/run must install it")
-        pytest.skip("Chromium not installed on this machine (CI installs it)")
+    chromium_or_skip()
     findings, suv, labels, ct = _study()
     html = write_report(findings, suv, labels, tmp_path, ct_on_pet_grid=ct)
     pdf = html_to_pdf(html, tmp_path / "report.pdf")
