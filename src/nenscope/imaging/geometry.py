@@ -147,9 +147,14 @@ def resample_array(
     if np.allclose(src, tgt, atol=1e-4) and tuple(array.shape) == tuple(target_shape):
         return array
     m = np.linalg.inv(src) @ tgt
+    linear = m[:3, :3]
+    if order > 0 and not np.any(linear - np.diag(np.diag(linear))):
+        # axis-aligned grids (a CT and its PET): SciPy's per-axis path, half the time of the
+        # general matrix for the same trilinear weights
+        linear = np.diag(linear)
     return ndimage.affine_transform(
         array,
-        m[:3, :3],
+        linear,
         offset=m[:3, 3],
         output_shape=tuple(target_shape),
         output=output,
