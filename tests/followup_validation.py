@@ -2,7 +2,9 @@
 
 Used by ``tests/test_followup_validation.py`` (CI: pairs 0 and 3) and, for the full run of
 docs/followup.md, ``bench/validate_followup_test.py`` (``NENSCOPE_FOLLOWUP_N`` pairs, default
-20) or ``python tests/followup_validation.py 20``.
+20) or ``python tests/followup_validation.py 20``; ``python tests/followup_validation.py
+--lesions K`` prints pair ``K`` lesion by lesion (true and measured volumes at both time
+points), which is how a tumour-volume miss is traced to its lesion.
 
 Pair ``k``: seed 500 + k, 6 prior lesions (G1 and G2 alternating), five scenarios by k % 5:
 0 response (lesions shrink to 10-30 % of their volume or disappear, nothing new), 2 stable
@@ -40,8 +42,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from nenscope.analysis import AnalysisOptions, analyze  # noqa: E402
-from nenscope.followup import CompareOptions, StudySide, compare_pair  # noqa: E402
+from nenscope.followup import CompareOptions, PairComparison, StudySide, compare_pair  # noqa: E402
 from nenscope.followup.assess import recist_response, sstr_responses  # noqa: E402
+from nenscope.followup.changes import corrected_volume_ml  # noqa: E402
 from nenscope.followup.criteria import sstr_volume  # noqa: E402
 from nenscope.simulation.followup import FollowupConfig, FollowupPair  # noqa: E402
 from nenscope.simulation.study import SimulationConfig  # noqa: E402
@@ -137,6 +140,8 @@ class PairScore:
     recist_measured: str | None = None
     registration: str = ""
     notes: list[str] = field(default_factory=list)
+    lesions: list[dict] = field(default_factory=list, repr=False)  # :func:`lesion_rows`
+    tv_pvc_ml: tuple[float, float] = (float("nan"), float("nan"))  # measured, prior / current
 
     @property
     def tv_error_pp(self) -> float:
@@ -227,6 +232,11 @@ def score_pair(k: int, pair: FollowupPair, options: CompareOptions | None = None
     s.response_measured = sstr_responses(comp)[0].category
     s.recist_true = _truth_recist(pair)
     s.recist_measured = recist_response(comp, diagnostic_ct=True).category
+    s.lesions = lesion_rows(pair, comp)
+    s.tv_pvc_ml = (
+        float(comp.totals["tumour_volume_pvc_ml_prior"]),
+        float(comp.totals["tumour_volume_pvc_ml_current"]),
+    )
     return s
 
 
@@ -277,12 +287,89 @@ def table(scores: list[PairScore]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python tests/followup_validation.py N: the full table
+def lesion_rows(pair: FollowupPair, comp: PairComparison) -> list[dict]:
+    """Per truth lesion and time point: the true size and the analysis' measurement.
+
+    One row per truth lesion present at a time point (a split lesion: one row per half):
+    ``side`` ("prior" or "current"), ``fate`` (the truth's status), ``truth_id``, ``site``,
+    ``diameter_mm``, ``volume_ml`` and ``krenning`` (true), ``visible`` (counted in the true
+    tumour volume), ``lesion_id`` (the detection overlapping it most, ``None`` if missed),
+    ``volume_seg_ml`` (segmented), ``volume_pvc_ml`` (the comparison's corrected volume,
+    :func:`nenscope.followup.changes.corrected_volume_ml`), ``entry`` (the status of the
+    comparison entry holding the detection) and ``counted`` (that entry is counted in the
+    corrected tumour volume: not an unconfirmed new or disappeared lesion).
+    """
+    sides = (("prior", pair.prior, comp.prior), ("current", pair.current, comp.current))
+    rows = []
+    for name, sim, side in sides:
+        found = detections(side, np.asarray(sim.lesion_labels.array))
+        ids = "prior_ids" if name == "prior" else "current_ids"
+        entry_of = {
+            i: (m.status, entry["confirmed"])
+            for m, entry in zip(comp.matches, comp.entries, strict=True)
+            for i in getattr(m, ids)
+        }
+        for e in pair.truth["lesions"]:
+            for t in [e["prior"]] if name == "prior" else e["current"]:
+                if t is None:
+                    continue
+                det = found.get(t["id"])
+                les = side.lesions.get(det) if det is not None else None
+                rows.append(
+                    {
+                        "side": name,
+                        "fate": e["status"],
+                        "truth_id": t["id"],
+                        "site": t["site"],
+                        "diameter_mm": t["diameter_mm"],
+                        "volume_ml": t["volume_ml"],
+                        "krenning": t["krenning_true"],
+                        "visible": visible(t),
+                        "lesion_id": det,
+                        "volume_seg_ml": les["volume_ml"] if les else None,
+                        "volume_pvc_ml": corrected_volume_ml(les) if les else None,
+                        "entry": entry_of.get(det, (None, False))[0],
+                        "counted": entry_of.get(det, (None, False))[1],
+                    }
+                )
+    return rows
+
+
+def lesion_table(k: int, voxel_mm: float = 4.0) -> str:
+    """Pair ``k`` lesion by lesion (:func:`lesion_rows`), for tracing a tumour-volume miss."""
+    s = run_pair(k, voxel_mm)
+    lines = [
+        f"pair {k}: corrected tumour volume {s.tv_pvc_ml[0]:.2f} -> {s.tv_pvc_ml[1]:.2f} ml "
+        f"({s.tv_change_pvc_pct:+.0f} %; true {s.tv_change_true_pct:+.0f} %)",
+        "side    fate        id site          d mm  true ml K vis  det   seg ml  pvc ml entry",
+    ]
+    for r in s.lesions:
+        seg, pvc = r["volume_seg_ml"], r["volume_pvc_ml"]
+        lines.append(
+            f"{r['side']:<7} {r['fate']:<11} {r['truth_id']:>2} {r['site']:<12} "
+            f"{r['diameter_mm']:5.1f} {r['volume_ml']:8.2f} {r['krenning']} "
+            f"{'yes' if r['visible'] else 'no ':<4} {str(r['lesion_id']):>4} "
+            f"{'-' if seg is None else f'{seg:.2f}':>8} {'-' if pvc is None else f'{pvc:.2f}':>7} "
+            f"{r['entry'] or '-'}"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import argparse
     import time
 
-    n_pairs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    parser = argparse.ArgumentParser(description="Score the virtual follow-up pairs (issue 23).")
+    parser.add_argument("n_pairs", nargs="?", type=int, default=10, help="pairs 0..N-1")
+    parser.add_argument(
+        "--lesions", type=int, metavar="K", help="print pair K lesion by lesion instead"
+    )
+    args = parser.parse_args()
+    if args.lesions is not None:
+        print(lesion_table(args.lesions))
+        sys.exit(0)
     results = []
-    for k in range(n_pairs):
+    for k in range(args.n_pairs):
         t0 = time.perf_counter()
         results.append(run_pair(k))
         print(f"pair {k}: {time.perf_counter() - t0:.0f} s {results[-1]}", flush=True)

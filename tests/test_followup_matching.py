@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from nenscope.followup.changes import change_pct, corrected_volume_ml, lesion_entries, totals
 from nenscope.followup.matching import Match, match_lesions
@@ -177,3 +178,34 @@ def test_corrected_volume_takes_the_fitted_sphere_within_its_limits():
     assert corrected_volume_ml({"volume_ml": 1.3, "diameter_pvc_mm": 20.0}) == 1.3
     assert corrected_volume_ml({"volume_ml": 40.0, "diameter_pvc_mm": 45.0}) == 40.0
     assert corrected_volume_ml({"volume_ml": 1.0, "diameter_pvc_mm": None}) == 1.0
+
+
+def test_corrected_volume_of_a_low_contrast_lesion_is_at_most_twice_its_segmentation():
+    # virtual pair 18's prior liver lesion: 16.4 mm (2.31 ml) true, segmented 1.73 ml, fitted
+    # 20.3 mm (4.38 ml) at uptake 12.8 on a background of 7.8 (1.6 x): clamped to 3.46 ml
+    les = {"volume_ml": 1.728, "diameter_pvc_mm": 20.3, "suv_pvc": 12.756, "background_suv": 7.783}
+    assert corrected_volume_ml(les) == pytest.approx(3.456)
+    # the same fit on a cold background (a lymph node at 5 x) is kept
+    hot = les | {"background_suv": 2.5}
+    assert corrected_volume_ml(hot) == pytest.approx(np.pi / 6.0 * 20.3**3 / 1000.0)
+    # within 2 x the fit stands; beyond 3 x it is clamped too (not the segmented volume)
+    assert corrected_volume_ml(les | {"volume_ml": 2.5}) == pytest.approx(4.38, abs=0.01)
+    assert corrected_volume_ml(les | {"volume_ml": 1.3}) == pytest.approx(2.6)
+
+
+@pytest.mark.parametrize("diameter_mm", [12.0, 16.0, 20.0, 28.0])
+@pytest.mark.parametrize("ratio", [1.8, 2.5])
+def test_a50_contour_of_a_low_contrast_sphere_holds_half_its_volume(diameter_mm, ratio):
+    """The bound above: a uniform sphere blurred to 9.4 mm FWHM (the simulator's scanner) on
+    4 mm voxels, delineated at background + 50 % of its contrast, keeps at least half its
+    volume, so it is at most twice its segmented volume."""
+    vox, sup, n = 4.0, 4, 24
+    axis = (np.arange(n * sup) - n * sup / 2 + 0.5) * vox / sup
+    r2 = axis[:, None, None] ** 2 + axis[None, :, None] ** 2 + axis[None, None, :] ** 2
+    image = np.where(r2 <= (diameter_mm / 2) ** 2, ratio, 1.0)
+    sigma_mm = 9.4 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+    image = ndimage.gaussian_filter(image, sigma_mm / (vox / sup))
+    image = image.reshape(n, sup, n, sup, n, sup).mean(axis=(1, 3, 5))
+    seg_ml = float((image >= 1.0 + 0.5 * (image.max() - 1.0)).sum()) * vox**3 / 1000.0
+    true_ml = np.pi / 6.0 * diameter_mm**3 / 1000.0
+    assert seg_ml >= 0.5 * true_ml

@@ -23,3 +23,12 @@ def test_virtual_pair_meets_the_issue_targets(k):
     # tumour-volume change within 15 percentage points (pair 0: -79 % true, pair 3: +141 %)
     assert s.tv_pvc_error_pp <= 15.0, (s.tv_change_true_pct, s.tv_change_pvc_pct)
     assert s.response_measured == s.response_true == ("PR", "PD")[k == 3]
+    # the per-lesion view (``--lesions K``) holds the truth's tumour volumes and most of the
+    # measured ones (the rest: detections with no truth lesion, e.g. pair 0's thyroid)
+    true_ml = []
+    for i, side in enumerate(("prior", "current")):
+        rows = [r for r in s.lesions if r["side"] == side]
+        true_ml.append(sum(r["volume_ml"] for r in rows if r["visible"]))
+        measured = {r["lesion_id"]: r["volume_pvc_ml"] for r in rows if r["counted"]}
+        assert 0.8 * s.tv_pvc_ml[i] <= sum(measured.values()) <= s.tv_pvc_ml[i] + 0.01
+    assert 100.0 * (true_ml[1] - true_ml[0]) / true_ml[0] == pytest.approx(s.tv_change_true_pct)
