@@ -107,6 +107,11 @@ def test_digital_scanner_with_psf_recovers_small_spheres_better_than_earl():
         assert digital[i]["rc_mean_a50"] > earl[i]["rc_mean_a50"] + 0.05, i
 
 
+# the three tests of the whole-body study run on one worker (make test: --dist loadgroup),
+# which simulates and writes it once for them
+on_whole_body = pytest.mark.xdist_group("simulation_pet_whole_body")
+
+
 @pytest.fixture(scope="module")
 def whole_body(tmp_path_factory):
     """68Ga-DOTATATE, 4 mm, vertex to mid-thigh (250 slices), 2.5 min per bed, written to DICOM."""
@@ -125,6 +130,7 @@ def _organ_mask(sim, name, erode=2):
     return ndimage.binary_erosion(lab == k, iterations=erode) & ~near_lesion
 
 
+@on_whole_body
 def test_whole_body_conserves_activity(whole_body):
     sim, _ = whole_body
     recon = sim.emission.array
@@ -133,6 +139,7 @@ def test_whole_body_conserves_activity(whole_body):
     assert recon[body].sum() == pytest.approx(truth[body].sum(), rel=0.02)
 
 
+@on_whole_body
 def test_liver_noise_at_clinical_minutes_per_bed(whole_body):
     sim, _ = whole_body
     liver = sim.emission.array[_organ_mask(sim, "liver")]
@@ -140,6 +147,7 @@ def test_liver_noise_at_clinical_minutes_per_bed(whole_body):
     assert 0.05 <= cv <= 0.20
 
 
+@on_whole_body
 def test_read_back_through_nenscope_info_reproduces_organ_suvs(whole_body, capsys):
     sim, out = whole_body
     assert main(["info", "--json", str(out / "pet")]) == 0
