@@ -21,6 +21,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,41 @@ def pytest_collection_modifyitems(config, items):
 def pytest_runtest_setup(item):
     if _UNGROUPED in item.stash:
         pytest.fail(item.stash[_UNGROUPED], pytrace=False)
+
+
+# a module fixture that takes longer than this (s) and is built on more than one worker is
+# named at the end of the run: its tests should share one xdist_group
+_DUPLICATE_SETUP_S = 1.0
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    """Record each slow module fixture's setup per xdist worker (read by
+    :func:`pytest_terminal_summary`)."""
+    start = time.perf_counter()
+    yield
+    seconds = time.perf_counter() - start
+    folder, worker = os.environ.get(_ENV), os.environ.get("PYTEST_XDIST_WORKER")
+    if folder and worker and fixturedef.scope == "module" and seconds >= _DUPLICATE_SETUP_S:
+        with open(Path(folder) / f"setups-{worker}.tsv", "a", encoding="utf-8") as f:
+            f.write(f"{fixturedef.baseid}::{fixturedef.argname}\t{seconds:.1f}\n")
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Name the slow module fixtures that more than one worker built (CPU spent twice)."""
+    folder = getattr(config, "_nenscope_sim_cache", None)
+    built: dict[str, list[str]] = collections.defaultdict(list)
+    for path in Path(folder).glob("setups-*.tsv") if folder else []:
+        for line in path.read_text("utf-8").splitlines():
+            name, seconds = line.split("\t")
+            built[name].append(seconds)
+    twice = {name: s for name, s in built.items() if len(s) > 1}
+    if twice:
+        terminalreporter.write_sep("-", "module fixtures built on more than one worker")
+        for name, seconds in sorted(twice.items()):
+            terminalreporter.write_line(
+                f"{name}: {' + '.join(seconds)} s (give its tests one pytest.mark.xdist_group)"
+            )
 
 
 def pytest_unconfigure(config):
