@@ -56,7 +56,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ComponentInfo", "at_upper_pole", "component_table", "classify_physiological"]
+__all__ = [
+    "ComponentInfo",
+    "at_kidney_place",
+    "at_upper_pole",
+    "component_table",
+    "classify_physiological",
+]
 
 
 @dataclass
@@ -156,14 +162,16 @@ def classify_physiological(
     return found
 
 
+def at_kidney_place(c: ComponentInfo, liver_z_range_mm: tuple[float, float]) -> bool:
+    """Whether ``c``'s centroid lies where a kidney lies: posterior (y > +10 mm), lateral
+    (|x| 25-150 mm), from 200 mm below the liver's lower edge to its top."""
+    lz = liver_z_range_mm
+    return c.y_mm > 10.0 and 25.0 <= abs(c.x_mm) <= 150.0 and lz[0] - 200.0 <= c.z_mm <= lz[1]
+
+
 def _kidneys(comps: list[ComponentInfo], lz: tuple[float, float], found: dict[int, str]) -> None:
     for c in comps:
-        if (
-            c.volume_ml >= 40.0
-            and c.y_mm > 10.0
-            and 25.0 <= abs(c.x_mm) <= 150.0
-            and lz[0] - 200.0 <= c.z_mm <= lz[1]
-        ):
+        if c.volume_ml >= 40.0 and at_kidney_place(c, lz):
             found[c.label] = "kidney (auto)"
     # the kidneys lie against the posterior abdominal wall: on each side a candidate more
     # than 20 mm in front of the most posterior one is something else (a posterior
