@@ -33,6 +33,7 @@ from scipy import ndimage
 
 from nenscope.analysis._geometry import median_robust_sd, padded_box
 from nenscope.analysis.physiology import ComponentInfo, at_kidney_place, component_table
+from nenscope.analysis.segmentation import label_max
 from nenscope.imaging.geometry import fwhm_to_sigma
 
 __all__ = ["HiddenKidney", "kidney_in_liver"]
@@ -66,14 +67,18 @@ class HiddenKidney:
     region: NDArray[np.bool_]
     lesion_above_suv: float
 
-    def covers(self, smooth: NDArray, labels: NDArray[np.int32], label: int) -> bool:
-        """Whether component ``label`` is the kidney's own uptake: at least half of it in
-        the region and not hotter than the kidney."""
-        comp = labels == label
-        inside = int((comp & self.region).sum())
-        return 2 * inside >= int(comp.sum()) and float(smooth[comp].max()) <= (
-            self.lesion_above_suv
-        )
+    def covered(self, smooth: NDArray, labels: NDArray[np.int32]) -> set[int]:
+        """The components that are the kidney's own uptake: at least half of each in the
+        region, and not hotter than the kidney."""
+        n = int(labels.max()) + 1
+        inside = np.bincount(labels[self.region], minlength=n)
+        total = np.bincount(labels.ravel(), minlength=n)
+        peak = label_max(smooth, labels, n - 1)
+        return {
+            lab
+            for lab in np.flatnonzero(inside).tolist()
+            if lab > 0 and 2 * inside[lab] >= total[lab] and peak[lab] <= self.lesion_above_suv
+        }
 
 
 def _plateau_suv(smooth: NDArray, comp: NDArray[np.bool_]) -> float:

@@ -338,11 +338,7 @@ def _recognise(
         return found, None, set()
     # again with the hidden kidney as an anchor (the adrenal gland at its upper pole)
     found = veto._classify(comps, labels, veto.detectors, [hidden.info])
-    in_hidden = {
-        c.label
-        for c in comps
-        if c.label not in found and hidden.covers(veto.smooth, labels, c.label)
-    }
+    in_hidden = hidden.covered(veto.smooth, labels) - set(found)
     found.update({lab: "kidney (auto)" for lab in in_hidden})
     return found, hidden, in_hidden
 
@@ -381,13 +377,16 @@ def _judge_pieces(veto: PhysiologicalVeto, labels: NDArray[np.int32]) -> NDArray
 
 
 def _split_pieces(labels: NDArray[np.int32]) -> set[int]:
-    """The labels that touch another label (26-neighbourhood): the pieces of components cut
-    by the watershed (separate components are apart by background)."""
-    big = np.iinfo(np.int32).max
-    hi = ndimage.maximum_filter(labels, size=3)
-    lo = ndimage.minimum_filter(np.where(labels > 0, labels, big), size=3)
-    touch = (labels > 0) & ((hi != labels) | ((lo != labels) & (lo != big)))
-    return {int(v) for v in np.unique(labels[touch])}
+    """The labels that share a connected component of the foreground with another label: the
+    pieces of components cut by the watershed (separate components are apart by
+    background)."""
+    whole = cc3d.connected_components(labels > 0, connectivity=26)
+    n = int(labels.max())
+    fg = labels > 0
+    parent = np.zeros(n + 1, dtype=np.int64)
+    parent[labels[fg]] = whole[fg]  # each label lies in one component of the foreground
+    counts = np.bincount(parent[1:], minlength=int(whole.max()) + 1)
+    return {lab for lab in range(1, n + 1) if parent[lab] > 0 and counts[parent[lab]] > 1}
 
 
 def _with_organs(
