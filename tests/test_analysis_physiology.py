@@ -123,3 +123,25 @@ def test_a_posterior_liver_metastasis_in_front_of_the_kidney_is_no_kidney():
     assert found == {1: "kidney (auto)", 2: "kidney (auto)"}
     # on its own (a single left kidney) the same focus still passes the position prior
     assert classify([kidneys()[1], met]) == {2: "kidney (auto)", 3: "kidney (auto)"}
+
+
+def _with_mean(c: ComponentInfo, suv_mean: float) -> ComponentInfo:
+    return ComponentInfo(**{**c.__dict__, "suv_mean": suv_mean})
+
+
+def test_a_third_kidney_much_hotter_than_the_pair_is_no_kidney():
+    # follow-up pair 6: a 33 mm K4 liver metastasis above the right kidney, 57 ml above the
+    # threshold, 17 mm in front of the right kidney (component means 18.2 vs 9.8 and 10.3)
+    right, left = kidneys()
+    right, left = _with_mean(right, 10.3), _with_mean(left, 9.8)
+    met = _with_mean(comp(3, 57.0, -101.0, 43.0, -27.0, 25.0, 40.1), 18.2)
+    assert classify([right, left, met]) == {1: "kidney (auto)", 2: "kidney (auto)"}
+    # a third candidate with the pair's uptake (a kidney cut in two by noise, the spleen on
+    # 177Lu SPECT) and a cooler one (a kidney with little function) are left alone
+    like = _with_mean(met, 12.0)
+    assert set(classify([right, left, like])) == {1, 2, 3}
+    cool = _with_mean(right, 5.0)
+    assert set(classify([cool, left, like])) == {1, 2, 3}
+    # with two candidates nothing is compared (a kidney fused with a hot NET, one kidney
+    # after nephrectomy beside a metastasis)
+    assert set(classify([left, met])) == {2, 3}

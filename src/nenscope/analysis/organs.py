@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nenscope.analysis._geometry import ball_mask, median_robust_sd, padded_box
+from nenscope.analysis.hiddenkidney import HiddenKidney, kidney_in_liver
 from nenscope.analysis.lowuptake import DEFAULT_SHOULDER_MM, stands_out
 from nenscope.analysis.physiology import (
     ComponentInfo,
@@ -41,6 +42,8 @@ _LIVER_SHARE = {
     "uncinate process": 0.5,
     "pituitary": 0.5,
 }
+# the gland priors that judge the pieces of split components again
+_GLANDS = {"adrenal", "uncinate", "pancreas", "pituitary"}
 # an adult liver spans ~15-20 cm: its z range stays within this distance of the reference VOI
 _LIVER_Z_REACH_MM = 120.0
 
@@ -159,8 +162,11 @@ class PhysiologicalVeto:
         spacing: voxel spacing (mm) along the array axes.
         anchors: body centroid and liver z range.
         detectors: the priors to run (``auto`` column of ``physiological_uptake.toml``).
-        agent_class: ``"fdg"`` skips the kidney and bladder splits (hot urine).
+        agent_class: ``"fdg"`` skips the kidney and bladder splits (hot urine) and the search
+            for a kidney inside the liver mask.
         liver_mask: liver mask (a focus mostly inside it is a liver lesion), or ``None``.
+        liver_mask_automatic: the liver mask is the automatic one, which may have taken a
+            kidney in (:mod:`.hiddenkidney`).
         liver_suv: liver mean on ``smooth`` (ceilings of the small-gland priors), or ``None``.
         gland_max_liver_ratio: ceiling per small-gland detector, x ``liver_suv``.
         organ_factor: what exceeds this x (median + 2 robust SD) of a recognised kidney or
@@ -187,6 +193,7 @@ class PhysiologicalVeto:
     kidney_split_height_suv: float
     kidney_split_fraction: float | None
     bladder_split_height_suv: float
+    liver_mask_automatic: bool = False
     other_organs: NDArray[np.bool_] | None = None
     shoulder_mm: float = DEFAULT_SHOULDER_MM
     found: list[str] = field(default_factory=list)
@@ -251,17 +258,16 @@ class PhysiologicalVeto:
             return labels
         body_c = self.anchors.body_centroid_ijk
         comps = component_table(self.smooth, labels, self.affine, body_c)
-        found = self._classify(comps, labels, self.detectors)
+        found, hidden, in_hidden = _recognise(self, comps, labels)
         if not found:
             return labels
-        lut = np.arange(int(labels.max()) + 1, dtype=np.int32)
-        for lab, organ in found.items():
-            lut[lab] = 0
-            self.found.append(organ)
-        out = lut[labels]
+        out = _drop_found(self, labels, found)
         first_new = int(labels.max()) + 1
-        kidneys = [c for c in comps if found.get(c.label) == "kidney (auto)"]
-        self.kidneys = list(kidneys)
+        kidneys = [
+            c for c in comps if found.get(c.label) == "kidney (auto)" and c.label not in in_hidden
+        ]
+        extra = [] if hidden is None else [hidden.info]
+        self.kidneys = kidneys + extra
         bladders = [c for c in comps if found.get(c.label) == "urinary bladder (auto)"]
         # lesions fused with a kidney or the bladder are split off as new labels; not for
         # FDG, whose renal collecting system and bladder (urine) are hotter than a lesion
@@ -278,22 +284,109 @@ class PhysiologicalVeto:
             # adrenal gland had lifted the kidney's upper pole to its own top)
             kept = np.where(np.isin(labels, [k.label for k in kidneys]) & (out == 0), labels, 0)
             kidneys = component_table(self.smooth, kept, self.affine, body_c) or kidneys
-            self.kidneys = list(kidneys)
-            self._classify_new_pieces(out, first_new, kidneys)
+            self.kidneys = kidneys + extra
+            _classify_new_pieces(self, out, first_new)
         return out
 
-    def _classify_new_pieces(
-        self, out: NDArray[np.int32], first_new: int, kidneys: list[ComponentInfo]
-    ) -> None:
-        """Classify the pieces split off (labels >= ``first_new``) again, in place; the
-        kidneys found before anchor the small-gland priors."""
-        new = np.where(out >= first_new, out, 0).astype(np.int32)
-        comps = component_table(self.smooth, new, self.affine, self.anchors.body_centroid_ijk)
-        comps = [c for c in comps if c.label >= first_new]
-        found = self._classify(comps, new, self.detectors - {"kidney", "bladder"}, kidneys)
-        for lab, organ in found.items():
-            out[out == lab] = 0
-            self.found.append(organ)
+    def judge_pieces(self, labels: NDArray[np.int32]) -> NDArray[np.int32]:
+        """``labels`` (after the split of touching lesions) without the pieces of split
+        components that a gland prior recognises (:func:`_judge_pieces`)."""
+        return _judge_pieces(self, labels)
+
+
+def _drop_found(
+    veto: PhysiologicalVeto, labels: NDArray[np.int32], found: dict[int, str]
+) -> NDArray[np.int32]:
+    """``labels`` with the components in ``found`` set to 0, their organs noted."""
+    lut = np.arange(int(labels.max()) + 1, dtype=np.int32)
+    for lab, organ in found.items():
+        lut[lab] = 0
+        veto.found.append(organ)
+    return lut[labels]
+
+
+def _recognise(
+    veto: PhysiologicalVeto, comps: list[ComponentInfo], labels: NDArray[np.int32]
+) -> tuple[dict[int, str], HiddenKidney | None, set[int]]:
+    """The organs the priors recognise among ``comps``, the kidney hidden in the automatic
+    liver mask (:func:`.hiddenkidney.kidney_in_liver`) when only one kidney was recognised,
+    and the components that are that kidney's uptake (also in the organs found)."""
+    found = veto._classify(comps, labels, veto.detectors)
+    lz = veto.anchors.liver_z_range_mm
+    if (
+        "kidney" not in veto.detectors
+        or veto.agent_class == "fdg"
+        or not veto.liver_mask_automatic
+        or veto.liver_mask is None
+        or veto.liver_suv is None
+        or lz is None
+    ):
+        return found, None, set()
+    hidden = kidney_in_liver(
+        veto.smooth,
+        labels,
+        [c for c in comps if found.get(c.label) == "kidney (auto)"],
+        veto.liver_mask,
+        veto.liver_suv,
+        lz,
+        veto.affine,
+        veto.anchors.body_centroid_ijk,
+        veto.spacing,
+        veto.organ_factor,
+    )
+    if hidden is None:
+        return found, None, set()
+    # again with the hidden kidney as an anchor (the adrenal gland at its upper pole)
+    found = veto._classify(comps, labels, veto.detectors, [hidden.info])
+    in_hidden = hidden.covered(veto.smooth, labels) - set(found)
+    found.update({lab: "kidney (auto)" for lab in in_hidden})
+    return found, hidden, in_hidden
+
+
+def _classify_new_pieces(veto: PhysiologicalVeto, out: NDArray[np.int32], first_new: int) -> None:
+    """Classify the pieces split off a kidney or the bladder (labels >= ``first_new``) again,
+    in place; the kidneys found before (``veto.kidneys``) anchor the small-gland priors."""
+    new = np.where(out >= first_new, out, 0).astype(np.int32)
+    comps = component_table(veto.smooth, new, veto.affine, veto.anchors.body_centroid_ijk)
+    comps = [c for c in comps if c.label >= first_new]
+    found = veto._classify(comps, new, veto.detectors - {"kidney", "bladder"}, veto.kidneys)
+    for lab, organ in found.items():
+        out[out == lab] = 0
+        veto.found.append(organ)
+
+
+def _judge_pieces(veto: PhysiologicalVeto, labels: NDArray[np.int32]) -> NDArray[np.int32]:
+    """``labels`` without the pieces of split components that a gland prior recognises.
+
+    An adrenal gland fused with a liver metastasis near the kidney's upper pole comes apart
+    as a piece of its own (family seeds 12 and 13), and so does the pancreatic tail's
+    diffuse uptake beside a NET (seed 18; it has a CT correlate, the gland itself). A piece
+    touching another label is a piece of a split component; the kidneys the veto
+    recognised anchor the priors.
+    """
+    glands = veto.detectors & _GLANDS
+    if not glands or not veto.kidneys or labels.max() == 0:
+        return labels
+    pieces = _split_pieces(labels)
+    if not pieces:
+        return labels
+    sub = np.where(np.isin(labels, sorted(pieces)), labels, 0).astype(np.int32)
+    comps = component_table(veto.smooth, sub, veto.affine, veto.anchors.body_centroid_ijk)
+    found = veto._classify(comps, sub, glands, veto.kidneys)
+    return _drop_found(veto, labels, found) if found else labels
+
+
+def _split_pieces(labels: NDArray[np.int32]) -> set[int]:
+    """The labels that share a connected component of the foreground with another label: the
+    pieces of components cut by the watershed (separate components are apart by
+    background)."""
+    whole = cc3d.connected_components(labels > 0, connectivity=26)
+    n = int(labels.max())
+    fg = labels > 0
+    parent = np.zeros(n + 1, dtype=np.int64)
+    parent[labels[fg]] = whole[fg]  # each label lies in one component of the foreground
+    counts = np.bincount(parent[1:], minlength=int(whole.max()) + 1)
+    return {lab for lab in range(1, n + 1) if parent[lab] > 0 and counts[parent[lab]] > 1}
 
 
 def _with_organs(

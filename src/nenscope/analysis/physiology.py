@@ -6,7 +6,9 @@ centroid and the liver found by :mod:`nenscope.analysis.reference` (patient LPS 
 
 - kidney: >= 40 ml, posterior (y > +10 mm), lateral (|x| 25-150 mm), between 200 mm below and
   the top of the liver, and on its side no more than 20 mm in front of the most posterior such
-  component;
+  component; with more than two such components, not one whose mean uptake exceeds 1.5 x
+  their median (the kidneys of one patient take up alike; a hot lesion at a kidney's place
+  does not);
 - bladder: >= 15 ml, midline (|x| < 60 mm), centred >= 100 mm below the liver's lower edge, and the
   largest of those at least half as hot as the hottest (urine; a pelvic bone metastasis can be as
   hot, but is smaller);
@@ -56,12 +58,24 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ComponentInfo", "at_upper_pole", "component_table", "classify_physiological"]
+__all__ = [
+    "ComponentInfo",
+    "at_kidney_place",
+    "at_upper_pole",
+    "component_table",
+    "classify_physiological",
+]
+
+
+# a kidney candidate more than this x the candidates' median mean uptake is no kidney
+# (:func:`_kidneys`, with more than two candidates)
+_PAIR_UPTAKE_RATIO = 1.5
 
 
 @dataclass
 class ComponentInfo:
-    """Size and position of one labelled component (mm relative to the body centroid)."""
+    """Size, position (mm relative to the body centroid) and uptake (maximum and mean, on
+    the image the table was made from) of one labelled component."""
 
     label: int
     volume_ml: float
@@ -71,6 +85,7 @@ class ComponentInfo:
     z_lo_mm: float
     z_hi_mm: float
     suv_max: float
+    suv_mean: float = float("nan")
 
 
 def component_table(
@@ -95,8 +110,10 @@ def component_table(
     z_hi = np.full(n + 1, -np.inf)
     np.minimum.at(z_lo, lab, mm[:, 2])
     np.maximum.at(z_hi, lab, mm[:, 2])
+    values = np.asarray(suv[fg], dtype=float)
     smax = np.full(n + 1, -np.inf)
-    np.maximum.at(smax, lab, np.asarray(suv[fg], dtype=float))
+    np.maximum.at(smax, lab, values)
+    ssum = np.bincount(lab, weights=values, minlength=n + 1)
     out = []
     for i in range(1, n + 1):
         if counts[i] == 0:
@@ -111,6 +128,7 @@ def component_table(
                 z_lo_mm=float(z_lo[i]),
                 z_hi_mm=float(z_hi[i]),
                 suv_max=float(smax[i]),
+                suv_mean=float(ssum[i] / counts[i]),
             )
         )
     return out
@@ -156,14 +174,16 @@ def classify_physiological(
     return found
 
 
+def at_kidney_place(c: ComponentInfo, liver_z_range_mm: tuple[float, float]) -> bool:
+    """Whether ``c``'s centroid lies where a kidney lies: posterior (y > +10 mm), lateral
+    (|x| 25-150 mm), from 200 mm below the liver's lower edge to its top."""
+    lz = liver_z_range_mm
+    return c.y_mm > 10.0 and 25.0 <= abs(c.x_mm) <= 150.0 and lz[0] - 200.0 <= c.z_mm <= lz[1]
+
+
 def _kidneys(comps: list[ComponentInfo], lz: tuple[float, float], found: dict[int, str]) -> None:
     for c in comps:
-        if (
-            c.volume_ml >= 40.0
-            and c.y_mm > 10.0
-            and 25.0 <= abs(c.x_mm) <= 150.0
-            and lz[0] - 200.0 <= c.z_mm <= lz[1]
-        ):
+        if c.volume_ml >= 40.0 and at_kidney_place(c, lz):
             found[c.label] = "kidney (auto)"
     # the kidneys lie against the posterior abdominal wall: on each side a candidate more
     # than 20 mm in front of the most posterior one is something else (a posterior
@@ -173,6 +193,17 @@ def _kidneys(comps: list[ComponentInfo], lz: tuple[float, float], found: dict[in
         back = max(d.y_mm for d in cand if np.sign(d.x_mm) == np.sign(c.x_mm))
         if c.y_mm < back - 20.0:
             del found[c.label]
+    # the two kidneys of one patient take up alike: among more than two candidates, one whose
+    # mean uptake exceeds 1.5 x their median is a lesion at a kidney's place (a liver
+    # metastasis above the right kidney, follow-up pair 6: 18.2 against 9.8 and 10.3); one
+    # with the pair's uptake (the spleen on 177Lu SPECT) or a cooler one (a kidney with
+    # little function) is left as it was
+    cand = [c for c in comps if c.label in found]
+    if len(cand) > 2:
+        typical = float(np.median([c.suv_mean for c in cand]))
+        for c in cand:
+            if c.suv_mean > _PAIR_UPTAKE_RATIO * typical:
+                del found[c.label]
 
 
 def _bladder(comps: list[ComponentInfo], lz: tuple[float, float], found: dict[int, str]) -> None:

@@ -183,9 +183,11 @@ def _segment(
         return low(out, veto.other_organs) if judge_low else out
 
     def piece_filter(labels: NDArray[np.int32]) -> NDArray[np.int32]:
-        """The low foci among the pieces split off a kept component (the gland around a
-        pancreatic NET) are judged too."""
-        return low(labels, veto.other_organs)
+        """The pieces split off a kept component are judged by the gland priors again (an
+        adrenal gland fused with a liver metastasis), and so are the low foci among them
+        (the gland around a pancreatic NET)."""
+        out = veto.judge_pieces(labels)
+        return low(out, veto.other_organs) if judge_low else out
 
     organ_regions, suppressed = organ_thresholds(
         smooth,
@@ -216,7 +218,7 @@ def _segment(
         contrast_fraction=opts.contrast_fraction,
         detect_on_peak=opts.detect_on_peak,
         component_filter=component_filter,
-        piece_filter=piece_filter if judge_low else None,
+        piece_filter=piece_filter,
     )
     return labels, suppressed + sorted(set(veto.found))
 
@@ -258,6 +260,7 @@ def _veto(
         ),
         kidney_split_fraction=opts.split_min_height_fraction,
         bladder_split_height_suv=split_height(plan.base, opts.split_min_height_suv, None),
+        liver_mask_automatic=ref.liver is not None and ref.liver.origin == "automatic",
         other_organs=ref.masks.get("spleen"),
         shoulder_mm=plan.blur_fwhm_mm or DEFAULT_SHOULDER_MM,
     )
