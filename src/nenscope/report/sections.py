@@ -122,8 +122,9 @@ def limits_lines() -> list[str]:
     return [
         f"Measured on {d['measured_on']}. Lesions of {d['min_diameter_mm']} mm or more: {sets}.",
         f"Liver SUVmean within {ref['liver_error_percent_worst']:g} % (worst patient); "
-        f"Krenning score agreement {ref['krenning_agreement_percent']:g} % for lesions "
-        "whose true uptake is more than 15 % from a grade boundary.",
+        f"Krenning score agreement {ref['krenning_agreement_percent_worst']:g} % or more "
+        "(worst test set) for lesions whose true uptake is more than 15 % from a grade "
+        "boundary.",
         "Known to be missed or unreliable: " + "; ".join(m["text"] for m in d["misses"]) + ".",
         f"Source: {d['source']}.",
     ]
