@@ -143,6 +143,18 @@ def resample_with(
     """``moving`` resampled onto ``fixed``'s grid through ``transform`` (outside: 0)."""
     interp = sitk.sitkLinear if order else sitk.sitkNearestNeighbor
     mov = moving.to_simpleitk()
-    out = sitk.Resample(mov, fixed.to_simpleitk(), transform, interp, 0.0, mov.GetPixelID())
+    # the fixed grid as highdicom's to_simpleitk gives it (size = array shape, its spacing,
+    # direction and position), without copying the fixed volume's voxels into an image
+    out = sitk.Resample(
+        mov,
+        [int(n) for n in fixed.spatial_shape],
+        transform,
+        interp,
+        [float(c) for c in fixed.position],
+        [float(v) for v in fixed.spacing],
+        [float(d) for d in np.asarray(fixed.direction).ravel()],
+        0.0,
+        mov.GetPixelID(),
+    )
     # highdicom's SimpleITK round trip keeps the fixed volume's axis order
     return fixed.with_array(np.asarray(hd.Volume.from_simpleitk(out).array))
