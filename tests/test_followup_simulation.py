@@ -30,11 +30,17 @@ FOLLOWUP = FollowupConfig(
 )
 
 
+# the three tests of the simulated pair run on one worker (make test: --dist loadgroup),
+# which simulates it once for them
+on_the_pair = pytest.mark.xdist_group("followup_simulation_pair")
+
+
 @pytest.fixture(scope="module")
 def pair():
     return simulate_followup(CONFIG, FOLLOWUP)
 
 
+@on_the_pair
 def test_the_prior_is_simulate_study_bit_for_bit_but_for_the_lesion_ct_correlate(pair):
     ref = simulate_study(CONFIG)
     assert np.array_equal(np.asarray(pair.prior.emission.array), np.asarray(ref.emission.array))
@@ -46,6 +52,7 @@ def test_the_prior_is_simulate_study_bit_for_bit_but_for_the_lesion_ct_correlate
     assert (ct - ref_ct).min() == pytest.approx(-40.0, abs=1e-3)
 
 
+@on_the_pair
 def test_the_follow_up_is_a_new_session_of_the_same_patient(pair):
     p, c = pair.prior, pair.current
     assert c.uids["frame_of_reference"] != p.uids["frame_of_reference"]
@@ -54,6 +61,7 @@ def test_the_follow_up_is_a_new_session_of_the_same_patient(pair):
     assert (c.weight_kg, c.injected_mbq, c.agent) == (p.weight_kg, p.injected_mbq, p.agent)
 
 
+@on_the_pair
 def test_truth_lists_every_fate_and_the_label_map_holds_the_current_lesions(pair):
     entries = pair.truth["lesions"]
     assert sum(e["status"] == "new" for e in entries) == 2
