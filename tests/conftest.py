@@ -164,3 +164,15 @@ def cached_followup(config, followup):
     from nenscope.simulation.followup import simulate_followup
 
     return _cached(f"followup {config!r} {followup!r}", lambda: simulate_followup(config, followup))
+
+
+def write_sstr_fdg_pair(root: Path) -> Path:
+    """A small virtual patient's 68Ga-DOTATATE and 18F-FDG PET/CT (seed 11, three lesions,
+    8 mm voxels; simulated once per run) written as DICOM to ``root/sstr`` and ``root/fdg``."""
+    from nenscope.simulation.output import write_study
+    from nenscope.simulation.study import SimulationConfig
+
+    for tracer, folder in (("68Ga-DOTATATE", "sstr"), ("18F-FDG", "fdg")):
+        cfg = SimulationConfig(tracer=tracer, seed=11, n_lesions=3, voxel_mm=8.0)
+        write_study(cached_simulation(cfg), root / folder)
+    return root

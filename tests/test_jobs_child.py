@@ -11,12 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import cached_simulation
+from conftest import write_sstr_fdg_pair
 from nenscope.errors import MissingDataError, NenscopeError
 from nenscope.jobs import _child
 from nenscope.jobs.analyze import run_analysis
-from nenscope.simulation.output import write_study
-from nenscope.simulation.study import SimulationConfig
 
 
 def _pid_and(value):
@@ -66,11 +64,7 @@ def test_cancel_stops_a_running_child():
 
 @pytest.fixture(scope="module")
 def studies(tmp_path_factory):
-    root = tmp_path_factory.mktemp("child_fdg")
-    for tracer, folder in (("68Ga-DOTATATE", "sstr"), ("18F-FDG", "fdg")):
-        cfg = SimulationConfig(tracer=tracer, seed=11, n_lesions=3, voxel_mm=8.0)
-        write_study(cached_simulation(cfg), root / folder)
-    return root
+    return write_sstr_fdg_pair(tmp_path_factory.mktemp("child_fdg"))
 
 
 def test_children_give_the_same_findings_and_figures(studies, tmp_path, monkeypatch):

@@ -12,13 +12,11 @@ import pytest
 from playwright.sync_api import expect
 
 from browser_support import chromium_browser, keep_artefact
-from conftest import cached_simulation
+from conftest import write_sstr_fdg_pair
 from nenscope.jobs.analyze import run_analysis
 from nenscope.report.sections import detection_limits
 from nenscope.report.summary import exam_dose
 from nenscope.simulation.activity import agent_uptake
-from nenscope.simulation.output import write_study
-from nenscope.simulation.study import SimulationConfig
 
 SECTIONS = {
     "indication": "Indication",
@@ -40,10 +38,7 @@ pytestmark = [pytest.mark.xdist_group("report_browser"), pytest.mark.slow]
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """The SSTR and FDG studies of one virtual patient, analysed as ``make demo`` does."""
-    root = tmp_path_factory.mktemp("report_browser")
-    for tracer, folder in (("68Ga-DOTATATE", "sstr"), ("18F-FDG", "fdg")):
-        cfg = SimulationConfig(tracer=tracer, seed=11, n_lesions=3, voxel_mm=8.0)
-        write_study(cached_simulation(cfg), root / folder)
+    root = write_sstr_fdg_pair(tmp_path_factory.mktemp("report_browser"))
     run_analysis(
         root / "sstr", root / "out", fdg_path=root / "fdg", indication=INDICATION, prior=PRIOR
     )
