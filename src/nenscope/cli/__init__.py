@@ -9,8 +9,10 @@ number (130, 143) and stderr says ``interrupted``.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -118,5 +120,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run() -> None:  # pragma: no cover - console entry point
-    sys.exit(main())
+def run() -> None:  # pragma: no cover - console entry point (tests/test_cli_exit.py runs it)
+    exit_now(main())
+
+
+def exit_now(code: int) -> None:
+    """End the process with ``code`` once the command is done, without the interpreter's
+    teardown.
+
+    Python's finalisation frees every object one by one: after a clinical-size analysis
+    (pydicom's headers of 800 slices, highdicom's tables of the DICOM standard, ~1,500
+    modules) that took 0.6-0.9 s, a tenth of the whole command, for nothing a user gets.
+    Everything the command writes is complete and closed when it returns (result sets are
+    renamed into place, :mod:`nenscope.atomic`); the exit handlers (``atexit``: logging,
+    multiprocessing, temporary folders) still run, and the standard streams are flushed.
+    """
+    try:
+        atexit._run_exitfuncs()  # the handlers a normal exit runs (there is no public call)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # closed or broken pipe: nothing left to save
+                pass
+        os._exit(code)

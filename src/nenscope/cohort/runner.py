@@ -29,8 +29,13 @@ DB_NAME = "cohort.sqlite"
 SCHEDULER_TIMEOUT_S = 20.0  # to connect to an existing scheduler
 # One core per local worker: Dask's nanny already pins OpenMP/MKL/OpenBLAS to one thread;
 # ITK (SimpleITK resampling and registration) and Numba would otherwise start a thread per CPU
-# in every worker, and two workers on two cores would fight over them.
-SINGLE_THREAD_ENV = {"ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+# in every worker, and two workers on two cores would fight over them; so would nenscope's own
+# threads for reading and resampling (nenscope.parallel).
+SINGLE_THREAD_ENV = {
+    "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+    "NENSCOPE_THREADS": "1",
+}
 
 
 class CohortProgress(Protocol):

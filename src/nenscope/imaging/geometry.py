@@ -29,6 +29,10 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from scipy import ndimage
 
 from nenscope.errors import NenscopeError
+from nenscope.parallel import axis0_blocks, thread_map
+
+# below this many target voxels one call is quicker than starting threads
+_THREADED_VOXELS = 1_000_000
 
 __all__ = [
     "FWHM_PER_SIGMA",
@@ -148,21 +152,31 @@ def resample_array(
         return array
     m = np.linalg.inv(src) @ tgt
     linear = m[:3, :3]
+    step0 = linear[:, 0].copy()  # source index change per target slice
     if order > 0 and not np.any(linear - np.diag(np.diag(linear))):
         # axis-aligned grids (a CT and its PET): SciPy's per-axis path, half the time of the
         # general matrix for the same trilinear weights
         linear = np.diag(linear)
-    return ndimage.affine_transform(
-        array,
-        linear,
-        offset=m[:3, 3],
-        output_shape=tuple(target_shape),
-        output=output,
-        order=order,
-        mode=mode,
-        cval=cval,
-        prefilter=prefilter,
-    )
+    shape = tuple(target_shape)
+    out = np.empty(shape, dtype=output if output is not None else array.dtype)
+
+    def block(rows: slice) -> None:
+        # blocks of target slices on threads (SciPy releases the GIL while it interpolates)
+        ndimage.affine_transform(
+            array,
+            linear,
+            offset=m[:3, 3] + step0 * rows.start,
+            output_shape=out[rows].shape,
+            output=out[rows],
+            order=order,
+            mode=mode,
+            cval=cval,
+            prefilter=prefilter,
+        )
+
+    threaded = out.size >= _THREADED_VOXELS and not (prefilter and order > 1)
+    thread_map(block, axis0_blocks(shape[0]) if threaded else [slice(0, shape[0])])
+    return out
 
 
 def resample_to(
