@@ -15,7 +15,6 @@ import os
 import highdicom as hd
 import numpy as np
 import pydicom
-from matplotlib.path import Path as MplPath
 from pydicom.dataset import Dataset
 
 from nenscope.errors import NenscopeError
@@ -100,6 +99,8 @@ def read_rtstruct(
             )
         wanted = [lookup[n.lower()] for n in roi_names]
     contours = {int(c.ReferencedROINumber): c for c in ds.ROIContourSequence}
+    from matplotlib.path import Path as MplPath  # polygon fill; matplotlib only when used
+
     shape = reference.spatial_shape
     labels = np.zeros(shape, dtype=np.uint16)
     names: dict[int, str] = {}

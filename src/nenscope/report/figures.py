@@ -73,11 +73,17 @@ def numbered_outlines(
     """Outline each label of ``labels`` (display order) projected along ``axis`` on a MIP
     drawn with extent (0, w, h, 0) in mm, and write its number beside it; ``colour_of(k, n)``
     gives the colour of the ``k``-th label, of value ``n``."""
-    ids = np.unique(labels)
-    for k, n in enumerate(ids[ids > 0]):
-        footprint = (labels == n).any(axis=axis)
-        if not footprint.any():
-            continue
+    lab = np.asarray(labels)
+    # each label's footprint from its bounding box (one pass for all the boxes, not a
+    # whole-volume comparison per label)
+    boxes = ndimage.find_objects(lab if lab.dtype.kind in "iu" else lab.astype(np.int64))
+    plane = tuple(d for ax, d in enumerate(lab.shape) if ax != axis)
+    present = [(n, box) for n, box in enumerate(boxes, start=1) if box is not None]
+    for k, (n, box) in enumerate(present):
+        footprint = np.zeros(plane, dtype=bool)
+        footprint[tuple(b for ax, b in enumerate(box) if ax != axis)] = (lab[box] == n).any(
+            axis=axis
+        )
         colour = colour_of(k, int(n))
         _outline(ax, footprint, spacing_rc, colour, 1.2)
         rows, cols = np.nonzero(footprint)
