@@ -15,6 +15,7 @@ import numpy as np
 
 from nenscope import __version__
 from nenscope.atomic import write_bytes_atomic
+from nenscope.report.figures import data_uri, lesion_pngs, mip_png
 from nenscope.report.format import fmt, render_template
 from nenscope.report.sections import (
     DRAFT_NOTE,
@@ -53,8 +54,6 @@ def _display_max(reference: dict[str, Any] | None) -> float | None:
 
 
 def _figure(png: bytes, caption: str, name: str, **extra: Any) -> dict[str, Any]:
-    from nenscope.report.figures import data_uri
-
     return {"uri": data_uri(png), "caption": caption, "png": png, "name": name, **extra}
 
 
@@ -68,8 +67,6 @@ def _mips(
     views: tuple[str, ...],
 ) -> list[dict[str, Any]]:
     """MIPs of one study, each with its colour bar and window (0 to 4 x liver)."""
-    from nenscope.report.figures import mip_png  # matplotlib: only where figures are drawn
-
     vmax = _display_max(reference)
     out = []
     for view in views:
@@ -88,8 +85,6 @@ def _thumbs(
     unit: str,
 ) -> list[dict[str, Any]]:
     """Fused PET/CT through each lesion, windowed 0 to the lesion's SUVmax."""
-    from nenscope.report.figures import lesion_pngs
-
     lesions = findings.get("lesions", [])
     if labels is None or not lesions:
         return []
