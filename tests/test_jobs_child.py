@@ -41,6 +41,16 @@ def test_value_and_errors_as_in_this_process(fork):
     )
 
 
+def test_no_fork_where_the_process_is_held_to_one_core(monkeypatch):
+    """Test and scheduler workers (one core each): a child would only compete with them."""
+    monkeypatch.setenv("NENSCOPE_THREADS", "1")
+    assert _child.can_fork() is False
+    pid, _ = _child.start(_pid_and, 1).result()
+    assert pid == os.getpid()
+    monkeypatch.setenv("NENSCOPE_THREADS", "2")
+    assert _child.can_fork() is (len(os.sched_getaffinity(0)) >= 2)
+
+
 def test_no_fork_from_a_worker_thread():
     """The web service runs jobs on threads: they read the FDG study in turn instead."""
     with ThreadPoolExecutor(1) as pool:

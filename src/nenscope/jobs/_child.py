@@ -2,8 +2,8 @@
 
 Reading DICOM is pure Python (pydicom holds the GIL), so a second study is loaded in parallel
 only by a second process. :func:`start` forks one where that is possible and worthwhile (Linux,
-at least two usable CPUs, the main thread: the command line, not the web service's job threads
-nor a cohort's daemon workers) and otherwise
+at least two usable CPUs and a process not held to one core, the main thread: the command
+line, not the web service's job threads nor a cohort's daemon workers) and otherwise
 runs the call at once in this process; either way :meth:`Pending.result` gives the value, or
 raises the call's :class:`~nenscope.errors.NenscopeError` as it was raised.
 
@@ -25,15 +25,21 @@ from collections.abc import Callable
 from typing import Any
 
 from nenscope.errors import NenscopeError
+from nenscope.parallel import thread_count
 
 
 def can_fork() -> bool:
     """True where a forked child can run beside this process on its own CPU: Linux, two
-    usable CPUs, called from the main thread (not from a server's worker thread, whose
-    siblings may hold locks at the moment of the fork) and not inside a daemon process."""
+    usable CPUs, this process not held to one core (``NENSCOPE_THREADS=1`` or
+    ``OMP_NUM_THREADS=1``, :func:`nenscope.parallel.thread_count`: the test workers and the
+    scheduler workers that share the CPUs, where a child would only compete with them and
+    add its start and the copy of its result, a fifth of a small study's analysis), called
+    from the main thread (not from a server's worker thread, whose siblings may hold locks at
+    the moment of the fork) and not inside a daemon process."""
     return (
         sys.platform == "linux"
         and len(os.sched_getaffinity(0)) >= 2
+        and thread_count() >= 2
         and threading.current_thread() is threading.main_thread()
         and not multiprocessing.current_process().daemon
     )
