@@ -78,11 +78,20 @@ def _pss_gb(pids: list[int]) -> float:
     return kb / 1024**2
 
 
-def timed(cmd: list[str]) -> tuple[float, float, float]:
+def timed(cmd: list[str], *, memory: bool = True) -> tuple[float, float, float]:
     """(wall s, CPU s, peak memory GB) of ``cmd`` run under ``/usr/bin/time``: CPU includes
-    the child processes it forks (the FDG study, the report's figures); memory is the peak
-    proportional set size of its process tree, sampled every 50 ms (the children run beside
-    the main process, so the largest single process would understate it)."""
+    the child processes it forks (the FDG study, the report's figures). Memory is the peak
+    proportional set size of its process tree (the children run beside the main process, so
+    the largest single process would understate it), sampled every 50 ms in a second run:
+    reading ``smaps_rollup`` of a 1 GB process costs the sampler milliseconds of CPU each
+    time, which on two cores would lengthen the timed run itself (by 1-2 s at clinical size).
+    ``memory=False``: no second run (peak 0)."""
+    wall, cpu = _run(cmd, sample=False)[:2]
+    peak = _run(cmd, sample=True)[2] if memory else 0.0
+    return wall, cpu, peak
+
+
+def _run(cmd: list[str], *, sample: bool) -> tuple[float, float, float]:
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
         proc = subprocess.Popen(
             ["/usr/bin/time", "-o", out.name, "-f", "%e %U %S %M", *cmd],
@@ -91,7 +100,8 @@ def timed(cmd: list[str]) -> tuple[float, float, float]:
         )
         peak = 0.0
         while proc.poll() is None:
-            peak = max(peak, _pss_gb(_tree(proc.pid)))
+            if sample:
+                peak = max(peak, _pss_gb(_tree(proc.pid)))
             time.sleep(0.05)
         if proc.returncode:
             raise subprocess.CalledProcessError(proc.returncode, cmd)
@@ -124,7 +134,9 @@ def bench_analyze(paths: dict[str, Path], fdg: bool) -> None:
 
 def bench_startup(repeat: int = 5) -> None:
     """``nenscope --help``: best wall and CPU time of ``repeat`` runs."""
-    runs = [timed([sys.executable, "-m", "nenscope", "--help"]) for _ in range(repeat)]
+    runs = [
+        timed([sys.executable, "-m", "nenscope", "--help"], memory=False) for _ in range(repeat)
+    ]
     wall = min(r[0] for r in runs)
     cpu = min(r[1] for r in runs)
     print(
