@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import highdicom as hd
 import numpy as np
 import pytest
 from scipy import ndimage
 
+from nenscope.analysis.matching import FDG_FINEST_SHARE
 from nenscope.errors import NenscopeError
 from nenscope.imaging.registration import register, resample_with, working_image
 
@@ -61,6 +64,12 @@ def _body_hu(points_mm: np.ndarray) -> np.ndarray:
     return hu
 
 
+@functools.lru_cache(maxsize=1)
+def _unmoved_ct() -> hd.Volume:
+    """The fixed CT of the registration tests, built once (1-2 s)."""
+    return _ct_volume(np.eye(3), np.zeros(3))
+
+
 def _ct_volume(rotation: np.ndarray, shift_mm: np.ndarray) -> hd.Volume:
     """A clinical-like CT grid (1.5 mm pixels, 2.5 mm slices, air around the body) of the
     trunk moved by ``x -> rotation @ x + shift_mm``."""
@@ -75,15 +84,24 @@ def _ct_volume(rotation: np.ndarray, shift_mm: np.ndarray) -> hd.Volume:
     return hd.Volume(hu, affine, "PATIENT")
 
 
-def test_working_grid_recovers_a_known_rotation_and_shift():
+@pytest.mark.parametrize(
+    ("degrees", "shift_mm", "finest_share"),
+    [
+        (3.0, (7.0, -5.0, 6.0), 1.0),
+        (8.0, (20.0, -15.0, 25.0), FDG_FINEST_SHARE),  # the FDG pairing's sparser finest level
+    ],
+)
+def test_working_grid_recovers_a_known_rotation_and_shift(degrees, shift_mm, finest_share):
     """CT pair registered on a 4 mm working grid cropped to the body: the motion is recovered
-    to well under one PET voxel (4 mm) at the corners of the body's bounding box."""
-    th = np.radians(3.0)
+    to well under one PET voxel (4 mm) at the corners of the body's bounding box, also with
+    a quarter of the samples at the finest level (measured: 0.3-0.4 mm)."""
+    th = np.radians(degrees)
     rotation = np.array([[np.cos(th), -np.sin(th), 0], [np.sin(th), np.cos(th), 0], [0, 0, 1]])
-    shift_mm = np.array([7.0, -5.0, 6.0])
-    fixed = _ct_volume(np.eye(3), np.zeros(3))
+    shift_mm = np.array(shift_mm)
     moving = _ct_volume(rotation, shift_mm)
-    tx, _ = register(fixed, moving, voxel_mm=4.0, crop_above=-500.0)
+    tx, _ = register(
+        _unmoved_ct(), moving, voxel_mm=4.0, crop_above=-500.0, finest_share=finest_share
+    )
     corners = np.array([[x, y, z] for x in (-150, 150) for y in (-100, 100) for z in (-110, 110)])
     found = np.array([tx.TransformPoint(tuple(map(float, p))) for p in corners])
     assert np.abs(found - (corners @ rotation.T + shift_mm)).max() < 1.0
@@ -92,7 +110,7 @@ def test_working_grid_recovers_a_known_rotation_and_shift():
 def test_working_image_crops_to_the_body_and_block_averages():
     """Cropped to the body plus 20 mm and block-averaged by integer factors to about 4 mm
     (2.5 mm slices by 2, 1.5 mm pixels by 3)."""
-    fixed = _ct_volume(np.eye(3), np.zeros(3))
+    fixed = _unmoved_ct()
     image = working_image(fixed, voxel_mm=4.0, crop_above=-500.0)
     assert image.GetSpacing() == pytest.approx((5.0, 4.5, 4.5))
     # body: x in +-150 mm, y in +-100 mm (plus the 20 mm margin, within the 1.5 mm lattice)

@@ -82,6 +82,7 @@ def register(
     seed: int = 1234,
     voxel_mm: float | None = None,
     crop_above: float | None = None,
+    finest_share: float = 1.0,
     what: str = "moving volume",
 ) -> tuple[sitk.Transform, float]:
     """Transform mapping ``fixed`` physical points to ``moving`` ones, and the final metric.
@@ -99,6 +100,9 @@ def register(
     crop_above : crop each volume to its voxels above this value first (e.g. -500 HU: the
         body on a CT); None: no cropping. The geometric centres of the cropped volumes then
         initialise the translation.
+    finest_share : share of the sampled voxels kept at the finest pyramid level, where each
+        sample costs most (0.25: a quarter; the coarser levels keep theirs; see
+        :data:`nenscope.analysis.matching.FDG_FINEST_SHARE`).
     what : name of ``moving`` for the error message.
 
     Raises
@@ -120,7 +124,11 @@ def register(
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=48)
     reg.SetMetricSamplingStrategy(reg.RANDOM)
-    reg.SetMetricSamplingPercentage(sampling, seed)
+    if finest_share < 1.0:
+        levels = [sampling] * (len(shrink_factors) - 1) + [sampling * max(finest_share, 1e-3)]
+        reg.SetMetricSamplingPercentagePerLevel(levels, seed)
+    else:
+        reg.SetMetricSamplingPercentage(sampling, seed)
     reg.SetInterpolator(sitk.sitkLinear)
     reg.SetOptimizerAsRegularStepGradientDescent(
         learningRate=2.0, minStep=1e-3, numberOfIterations=iterations, relaxationFactor=0.6
