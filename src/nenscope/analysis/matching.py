@@ -12,14 +12,17 @@ the CT's own grid (docs/performance.md gives the measured difference).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import highdicom as hd
 import numpy as np
 import SimpleITK as sitk
 from numpy.typing import NDArray
+from scipy import ndimage
 
-from nenscope.analysis._geometry import resample_array
+from nenscope.analysis._geometry import indices_to_lps, resample_array
+from nenscope.imaging.geometry import lps_to_indices
 from nenscope.imaging.registration import register, resample_with
 
 __all__ = [
@@ -69,7 +72,43 @@ class Alignment:
                 fixed.spatial_shape,
                 order=order,
             )
+        if order == 0:
+            return self._resample_labels(moving, fixed)
         return np.asarray(resample_with(moving, fixed, self.transform, order=order).array)
+
+    def _resample_labels(self, moving: hd.Volume, fixed: hd.Volume) -> NDArray:
+        """Nearest-neighbour resampling of a label volume through the transform, label by
+        label: each label's box (plus a voxel) resampled onto the part of ``fixed`` it maps
+        to, and only its own voxels kept; the same values as resampling the whole grid
+        (zero where no label maps), at a small part of its cost for a few lesions."""
+        assert self.transform is not None
+        arr = np.asarray(moving.array)
+        out = np.zeros(fixed.spatial_shape, dtype=arr.dtype)
+        inverse = self.transform.GetInverse()  # fixed -> moving, so moving -> fixed
+        shape = arr.shape
+        labels = arr if arr.dtype.kind in "iu" else arr.astype(np.int64)
+        for value, box in enumerate(ndimage.find_objects(labels), start=1):
+            if box is None:
+                continue
+            box = tuple(
+                slice(max(b.start - 1, 0), min(b.stop + 1, n))
+                for b, n in zip(box, shape, strict=True)
+            )
+            edges = [(b.start - 0.5, b.stop - 0.5) for b in box]  # the box's outer faces
+            corners = indices_to_lps(moving.affine, list(itertools.product(*edges)))
+            ijk = lps_to_indices(
+                fixed.affine, [inverse.TransformPoint(tuple(map(float, c))) for c in corners]
+            )
+            lo = np.maximum(np.floor(ijk.min(axis=0)).astype(int) - 1, 0)
+            hi = np.minimum(np.ceil(ijk.max(axis=0)).astype(int) + 2, fixed.spatial_shape)
+            if np.any(hi <= lo):
+                continue  # maps outside the fixed grid
+            target = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+            part = np.asarray(
+                resample_with(moving[box], fixed[target], self.transform, order=0).array
+            )
+            out[target][part == value] = value
+        return out
 
 
 def same_frame(a: hd.Volume, b: hd.Volume) -> bool:
