@@ -38,3 +38,18 @@ def test_labels_resampled_box_by_box_equal_the_whole_grid():
     assert boxed.dtype == labels.dtype and boxed.shape == fixed.spatial_shape
     assert np.array_equal(boxed, whole)
     assert set(np.unique(whole)) >= {0, 1, 2, 3, 6}  # the labels do land on the fixed grid
+
+
+def test_values_other_than_labels_take_the_whole_grid():
+    """Negative values (no labels): nearest neighbour over the whole grid, values kept."""
+    moving = _volume((20, 20, 20), (4.0, 4.0, 4.0), (-40.0, -40.0, -40.0))
+    values = np.zeros(moving.spatial_shape, np.int16)
+    values[5:9, 5:9, 5:9] = -3
+    values[12:15, 12:15, 12:15] = 7
+    moving = moving.with_array(values)
+    fixed = _volume((18, 18, 18), (4.0, 4.0, 4.0), (-36.0, -38.0, -40.0))
+    tx = sitk.Euler3DTransform()
+    tx.SetTranslation([2.0, -1.0, 3.0])
+    out = Alignment(method="rigid registration (CT)", transform=tx).resample(moving, fixed, order=0)
+    assert np.array_equal(out, np.asarray(resample_with(moving, fixed, tx, order=0).array))
+    assert {-3, 7} <= set(np.unique(out))

@@ -72,22 +72,22 @@ class Alignment:
                 fixed.spatial_shape,
                 order=order,
             )
-        if order == 0:
+        labels = np.asarray(moving.array)
+        if order == 0 and labels.dtype.kind in "iu" and (labels.size == 0 or labels.min() >= 0):
             return self._resample_labels(moving, fixed)
         return np.asarray(resample_with(moving, fixed, self.transform, order=order).array)
 
     def _resample_labels(self, moving: hd.Volume, fixed: hd.Volume) -> NDArray:
-        """Nearest-neighbour resampling of a label volume through the transform, label by
-        label: each label's box (plus a voxel) resampled onto the part of ``fixed`` it maps
-        to, and only its own voxels kept; the same values as resampling the whole grid
-        (zero where no label maps), at a small part of its cost for a few lesions."""
+        """Nearest-neighbour resampling of a label volume (non-negative integers) through the
+        transform, label by label: each label's box (plus a voxel) resampled onto the part of
+        ``fixed`` it maps to, and only its own voxels kept; the same values as resampling the
+        whole grid (zero where no label maps), at a small part of its cost for a few lesions."""
         assert self.transform is not None
         arr = np.asarray(moving.array)
         out = np.zeros(fixed.spatial_shape, dtype=arr.dtype)
         inverse = self.transform.GetInverse()  # fixed -> moving, so moving -> fixed
         shape = arr.shape
-        labels = arr if arr.dtype.kind in "iu" else arr.astype(np.int64)
-        for value, box in enumerate(ndimage.find_objects(labels), start=1):
+        for value, box in enumerate(ndimage.find_objects(arr), start=1):
             if box is None:
                 continue
             box = tuple(
